@@ -1,0 +1,1 @@
+"""Every v1 event, one module per topic, one discriminated union per topic."""

@@ -1,0 +1,152 @@
+"""Events on `ticket.events.v1` (key: ticket id)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from care_schemas.catalogue import PlanCode, Severity
+from care_schemas.envelope import CloudEvent, Frozen
+from care_schemas.events.plan import Tam
+
+
+class TicketKind(StrEnum):
+    BILLING = "billing"
+    TECHNICAL = "technical"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketChannel(StrEnum):
+    API = "api"
+    CONSOLE = "console"
+    SLACK = "slack"
+    LARK = "lark"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class ImPlatform(StrEnum):
+    SLACK = "slack"
+    LARK = "lark"
+
+
+class ImThread(Frozen):
+    """Where in a chat platform a ticket or comment lives."""
+
+    platform: ImPlatform
+    workspace: str = Field(min_length=1, description="Slack team id or Lark tenant key")
+    channel: str = Field(min_length=1, description="Slack channel id or Lark chat id")
+    thread_ts: str | None = Field(default=None, description="Slack thread ts or Lark root message id")
+    message_id: str | None = None
+
+
+class TicketOpenedData(Frozen):
+    ticket_id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    kind: TicketKind
+    severity: Severity
+    summary: str = Field(min_length=1, max_length=255)
+    channel: TicketChannel
+    plan: PlanCode
+    reporter_email: str | None = None
+    cluster_id: str | None = None
+    response_due_at: AwareDatetime | None
+    opened_at: AwareDatetime
+    link: str
+    im_thread: ImThread | None = None
+    tam: Tam | None = None
+
+
+class TicketOpened(CloudEvent[TicketOpenedData]):
+    TYPE: ClassVar[str] = "care.ticket.opened.v1"
+    type: Literal["care.ticket.opened.v1"] = "care.ticket.opened.v1"
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    ENGINEER = "engineer"
+
+
+class TicketCommentedData(Frozen):
+    ticket_id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    comment_id: str = Field(min_length=1)
+    author: str
+    author_kind: AuthorKind
+    visibility: Visibility
+    body: str | None = Field(default=None, description="only set for public comments")
+    summary: str
+    link: str
+    origin: ImThread | None = Field(default=None, description="set when the comment came from a chat thread")
+    im_thread: ImThread | None = Field(default=None, description="the ticket's own chat thread, if any")
+    commented_at: AwareDatetime
+
+
+class TicketCommented(CloudEvent[TicketCommentedData]):
+    TYPE: ClassVar[str] = "care.ticket.commented.v1"
+    type: Literal["care.ticket.commented.v1"] = "care.ticket.commented.v1"
+
+
+class TicketStatusChangedData(Frozen):
+    ticket_id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    previous_status: TicketStatus
+    status: TicketStatus
+    summary: str
+    link: str
+    im_thread: ImThread | None = None
+    changed_at: AwareDatetime
+
+
+class TicketStatusChanged(CloudEvent[TicketStatusChangedData]):
+    TYPE: ClassVar[str] = "care.ticket.status_changed.v1"
+    type: Literal["care.ticket.status_changed.v1"] = "care.ticket.status_changed.v1"
+
+
+class TicketSeverityChangedData(Frozen):
+    ticket_id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    previous_severity: Severity
+    severity: Severity
+    response_due_at: AwareDatetime | None
+    changed_at: AwareDatetime
+
+
+class TicketSeverityChanged(CloudEvent[TicketSeverityChangedData]):
+    TYPE: ClassVar[str] = "care.ticket.severity_changed.v1"
+    type: Literal["care.ticket.severity_changed.v1"] = "care.ticket.severity_changed.v1"
+
+
+class TicketResponseBreachedData(Frozen):
+    ticket_id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    severity: Severity
+    summary: str
+    link: str
+    response_due_at: AwareDatetime
+    detected_at: AwareDatetime
+    tam: Tam | None = None
+
+
+class TicketResponseBreached(CloudEvent[TicketResponseBreachedData]):
+    TYPE: ClassVar[str] = "care.ticket.response_breached.v1"
+    type: Literal["care.ticket.response_breached.v1"] = "care.ticket.response_breached.v1"
+
+
+TicketEvent = Annotated[
+    TicketOpened | TicketCommented | TicketStatusChanged | TicketSeverityChanged | TicketResponseBreached,
+    Field(discriminator="type"),
+]
+ticket_event_adapter: TypeAdapter[TicketEvent] = TypeAdapter(TicketEvent)

@@ -1,0 +1,35 @@
+"""The topic catalogue: names, keys, partitions and the events each carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from care_schemas.envelope import Frozen
+from care_schemas.events.alert import alert_event_adapter
+from care_schemas.events.deadletter import deadletter_event_adapter
+from care_schemas.events.plan import plan_event_adapter
+from care_schemas.events.ticket import ticket_event_adapter
+
+
+class Topic(Frozen):
+    name: str
+    key: str
+    partitions: int
+    retention_ms: int = 7 * 24 * 3600 * 1000
+
+
+PLAN_EVENTS = Topic(name="plan.events.v1", key="org id", partitions=3, retention_ms=-1)
+TICKET_EVENTS = Topic(name="ticket.events.v1", key="ticket id", partitions=3)
+ALERT_EVENTS = Topic(name="alert.events.v1", key="org id", partitions=6)
+NOTIFY_DEADLETTER = Topic(name="notify.deadletter.v1", key="subscriber id", partitions=3, retention_ms=-1)
+
+ALL_TOPICS: tuple[Topic, ...] = (PLAN_EVENTS, TICKET_EVENTS, ALERT_EVENTS, NOTIFY_DEADLETTER)
+
+ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    PLAN_EVENTS.name: plan_event_adapter,
+    TICKET_EVENTS.name: ticket_event_adapter,
+    ALERT_EVENTS.name: alert_event_adapter,
+    NOTIFY_DEADLETTER.name: deadletter_event_adapter,
+}
