@@ -28,8 +28,11 @@ def stale(directory: Path) -> list[str]:
     """Names of committed schema files that differ from the models (or are missing or extra)."""
     expected = rendered()
     present = {p.name for p in directory.glob("*.schema.json")} if directory.exists() else set()
-    diffs = [name for name, text in expected.items() if not (directory / name).exists()
-             or (directory / name).read_text(encoding="utf-8") != text]
+    diffs = [
+        name
+        for name, text in expected.items()
+        if not (directory / name).exists() or (directory / name).read_text(encoding="utf-8") != text
+    ]
     return sorted(diffs + sorted(present - expected.keys()))
 
 

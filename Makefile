@@ -1,0 +1,55 @@
+# Every command a person or CI runs. The README shows the two that matter: `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+INFRA_ENV := .cache/infra/infra.env
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: ## install uv (if missing) and every Python dependency from uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@uv sync --frozen --quiet
+
+.PHONY: infra-up infra-down infra-status
+infra-up: ## start Kafka and Postgres without Docker (idempotent)
+	@bash infra/up.sh
+infra-down: ## stop Kafka and Postgres
+	@bash infra/down.sh
+infra-status: ## say whether Kafka and Postgres are running
+	@bash infra/status.sh
+
+.PHONY: up down status
+up: install infra-up ## bring up infrastructure and all three services, then send a sample alert through
+	@bash scripts/up.sh
+down: ## stop the three services and the infrastructure
+	@bash scripts/down.sh
+	@bash infra/down.sh
+status: infra-status ## show the services and the infrastructure
+	@bash scripts/status.sh
+
+.PHONY: schemas
+schemas: install ## write JSON Schema for every event into schemas/jsonschema
+	@uv run care-schemas export
+
+.PHONY: lint
+lint: install ## ruff, format check, mypy --strict, JSON Schema freshness
+	@uv run ruff check .
+	@uv run ruff format --check .
+	@uv run mypy schemas/src libs/carekit/src services/plan-service/src services/ticket-service/src services/notify-service/src
+	@uv run care-schemas export --check
+
+.PHONY: test
+test: install infra-up lint ## run every test against real Kafka and Postgres (starts them)
+	@set -a; . $(INFRA_ENV); set +a; uv run pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: install ## only the tests that need no broker or database
+	@uv run pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: install infra-up ## run the benchmarks (they print figures)
+	@set -a; . $(INFRA_ENV); set +a; for b in bench/bench_*.py; do uv run python "$$b"; done

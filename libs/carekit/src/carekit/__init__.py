@@ -1,0 +1,1 @@
+"""Shared building blocks without domain rules: settings, identity, db, outbox, consumers, projection."""

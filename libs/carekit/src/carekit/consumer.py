@@ -1,0 +1,160 @@
+"""Kafka consumers that commit only after the effect is durable, and dead-letter what never validates."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
+
+from care_schemas.events.deadletter import EventRejected, EventRejectedData
+from care_schemas.topics import NOTIFY_DEADLETTER, Topic
+
+log = logging.getLogger(__name__)
+E = TypeVar("E")
+MAX_PAYLOAD = 64 * 1024
+
+
+async def first_time(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
+    """Record the event id for this consumer in the caller's transaction; False if already processed."""
+    row = await conn.fetchrow(
+        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+        consumer,
+        event_id,
+    )
+    return row is not None
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(document)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Rejects:
+    """Publishes records that can never be processed to the dead-letter topic, with the reason."""
+
+    def __init__(self, producer: AIOKafkaProducer, consumer: str, source: str) -> None:
+        self._producer, self._consumer, self._source = producer, consumer, source
+
+    async def reject(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
+        raw: bytes = record.value or b""
+        key = record.key.decode("utf-8", "replace") if record.key else None
+        event = EventRejected.build(
+            source=self._source,
+            subject=f"{record.topic}/{record.partition}/{record.offset}",
+            data=EventRejectedData(
+                consumer=self._consumer,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=key,
+                reason=reason,
+                payload=raw[:MAX_PAYLOAD].decode("utf-8", "replace"),
+            ),
+        )
+        await self._producer.send_and_wait(
+            NOTIFY_DEADLETTER.name, event.to_json_bytes(), key=(key or "unknown").encode()
+        )
+        log.warning("dead-lettered %s/%s/%s: %s", record.topic, record.partition, record.offset, reason)
+
+
+def _parse(adapter: TypeAdapter[E], record: ConsumerRecord[Any, Any]) -> E | str:
+    try:
+        return adapter.validate_json(record.value or b"")
+    except ValidationError as exc:
+        return _reason(exc)
+
+
+class _Backoff:
+    """Slows redelivery of a failing message so a database outage is not a hot loop."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    async def failed(self) -> None:
+        self.failures += 1
+        await asyncio.sleep(min(0.2 * 2 ** min(self.failures, 5), 5.0))
+
+
+def subscribe(
+    broker: KafkaBroker,
+    *,
+    topic: Topic,
+    group_id: str,
+    adapter: TypeAdapter[E],
+    handle: Callable[[E], Awaitable[None]],
+    rejects: Rejects,
+) -> None:
+    """Register a typed, commit-after-processing subscriber; invalid records are dead-lettered and skipped."""
+    backoff = _Backoff()
+
+    @broker.subscriber(topic.name, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest")
+    async def on_message(msg: KafkaMessage) -> None:
+        record = msg.raw_message
+        assert not isinstance(record, tuple)
+        parsed = _parse(adapter, record)
+        if isinstance(parsed, str):
+            await rejects.reject(record, parsed)
+            return
+        try:
+            await handle(parsed)
+        except Exception:
+            log.exception(
+                "handler failed for %s/%s/%s; it will be retried", record.topic, record.partition, record.offset
+            )
+            await backoff.failed()
+            raise
+        backoff.failures = 0
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    *,
+    topic: Topic,
+    group_id: str,
+    adapter: TypeAdapter[E],
+    handle: Callable[[Sequence[E]], Awaitable[None]],
+    rejects: Rejects,
+    max_records: int = 500,
+    batch_timeout_ms: int = 20,
+) -> None:
+    """Like `subscribe`, but the handler gets every valid event of a poll at once, in one transaction."""
+    backoff = _Backoff()
+
+    @broker.subscriber(
+        topic.name,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        auto_offset_reset="earliest",
+    )
+    async def on_batch(msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        records = records if isinstance(records, tuple) else (records,)
+        events: list[E] = []
+        for record in records:
+            parsed = _parse(adapter, record)
+            if isinstance(parsed, str):
+                await rejects.reject(record, parsed)
+            else:
+                events.append(parsed)
+        try:
+            if events:
+                await handle(events)
+        except Exception:
+            log.exception("batch of %d failed; it will be retried", len(events))
+            await backoff.failed()
+            raise
+        backoff.failures = 0

@@ -1,0 +1,58 @@
+"""Postgres pool and migrations: the kit's SQL first, then the service's, each applied once."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+
+KIT_MIGRATIONS = resources.files("carekit").joinpath("migrations")
+MIGRATION_LOCK = 7_140_001
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections read and write json/jsonb as Python objects."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+def _scripts(service_dir: Path | None) -> list[tuple[str, str]]:
+    found = [
+        (f"kit/{p.name}", p.read_text(encoding="utf-8"))
+        for p in sorted(KIT_MIGRATIONS.iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".sql")
+    ]
+    if service_dir is not None:
+        found += [(p.name, p.read_text(encoding="utf-8")) for p in sorted(service_dir.glob("*.sql"))]
+    return found
+
+
+async def migrate(pool: asyncpg.Pool, service_dir: Path | None) -> list[str]:
+    """Apply pending migrations under an advisory lock (safe with several instances); return their names."""
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            for name, sql in _scripts(service_dir):
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                applied.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    return applied

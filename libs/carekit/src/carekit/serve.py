@@ -1,0 +1,22 @@
+"""Run a service's ASGI app with uvicorn from validated settings."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from carekit.logs import configure
+from carekit.settings import ServiceSettings
+
+
+def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
+    """Block serving HTTP; SIGTERM shuts down gracefully through the lifespan."""
+    configure(settings.log_level, service)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )

@@ -1,0 +1,48 @@
+"""Settings shared by every service, validated at start-up."""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="ServiceSettings")
+PLACEHOLDERS = {"changeme", "change-me", "secret", "placeholder", "xxx", "todo"}
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and identity settings; a service subclasses this with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(min_length=3)
+    database_url: str = Field(pattern=r"^postgres(ql)?://")
+    jwt_secret: str = Field(min_length=32, description="HS256 key for bearer tokens")
+    jwt_issuer: str = "connected-care"
+    jwt_audience: str = "connected-care"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    log_level: str = "INFO"
+    public_base_url: str = "http://127.0.0.1"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _not_placeholder(cls, value: str) -> str:
+        if value.strip().lower() in PLACEHOLDERS or len(set(value)) < 8:
+            raise ValueError("is a placeholder; set a real random secret of 32+ characters")
+        return value
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build settings from the environment or exit naming every variable at fault."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            lines.append(f"  {name}: {err['msg']}")
+        print(f"{cls.__name__}: invalid configuration:\n" + "\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None

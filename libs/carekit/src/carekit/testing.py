@@ -1,0 +1,201 @@
+"""Pytest plugin: real Kafka and Postgres for tests, fresh databases, service processes.
+
+Order of preference: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL from the environment, then
+testcontainers when a Docker engine answers, otherwise the test fails with how to start them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
+TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"  # noqa: S105
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # any failure means no usable engine
+        return False
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=2):
+        return True
+    return False
+
+
+def _infra_env() -> dict[str, str]:
+    """Values written by infra/up.sh, used when the environment has none."""
+    path = REPO_ROOT / ".cache" / "infra" / "infra.env"
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                values[name.strip()] = value.strip()
+    return values
+
+
+def _setting(name: str) -> str | None:
+    return os.environ.get(name) or _infra_env().get(name)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a real Kafka broker."""
+    value = _setting("KAFKA_BOOTSTRAP_SERVERS")
+    if value:
+        host, _, port = value.split(",")[0].rpartition(":")
+        if not _port_open(host, int(port)):
+            pytest.fail(f"Kafka at {value} does not answer; {HOW_TO_START}", pytrace=False)
+        yield value
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    pytest.fail(
+        f"no Kafka broker: KAFKA_BOOTSTRAP_SERVERS is unset and no Docker engine answers; {HOW_TO_START}", pytrace=False
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A Postgres URL whose role may create databases."""
+    value = _setting("DATABASE_URL")
+    if value:
+        parts = urlsplit(value)
+        if not _port_open(parts.hostname or "127.0.0.1", parts.port or 5432):
+            pytest.fail(f"Postgres at {parts.hostname}:{parts.port} does not answer; {HOW_TO_START}", pytrace=False)
+        yield value
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    pytest.fail(f"no Postgres: DATABASE_URL is unset and no Docker engine answers; {HOW_TO_START}", pytrace=False)
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def create_database(admin_url: str, prefix: str = "t") -> str:
+    """Create an empty, uniquely named database and return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+@pytest_asyncio.fixture
+async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
+    """A new empty database for one test."""
+    yield await create_database(database_url)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for org ids, consumer groups and the like."""
+    return uuid.uuid4().hex[:10]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    """A service started as a real process (`python -m <module>`), stopped by its own PID."""
+
+    module: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_dir: Path) -> None:
+        env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "HTTP_HOST": "127.0.0.1"}
+        self.log_path = log_dir / f"{self.module}-{self.port}.log"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", self.module],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    async def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise AssertionError(f"{self.module} exited with {self.proc.returncode}:\n{self.logs()[-4000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/readyz", timeout=2)).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{self.module} not ready after {timeout_s}s:\n{self.logs()[-4000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+async def eventually(check: Any, *, timeout_s: float = 20, interval_s: float = 0.1) -> Any:
+    """Poll an async predicate until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")

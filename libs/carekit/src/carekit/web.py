@@ -1,0 +1,58 @@
+"""HTTP pieces every service shares: health, readiness, error bodies without stack traces."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from carekit.runtime import Runtime
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: Postgres answers and every background loop is alive."""
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    checks: dict[str, str] = {}
+    if runtime is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    try:
+        await runtime.pool.fetchval("SELECT 1")
+        checks["postgres"] = "ok"
+    except Exception as exc:  # readiness reports any failure as not ready
+        checks["postgres"] = f"down: {type(exc).__name__}"
+    checks["background"] = "ok" if runtime.healthy else "a background loop stopped"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    incident = uuid.uuid4().hex[:12]
+    log.error("unhandled error %s on %s %s", incident, request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": f"internal error; quote incident {incident} to support"}, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    """Add the shared routes and error handling to a service's app."""
+    app.include_router(router)
+    app.add_exception_handler(Exception, _unhandled)

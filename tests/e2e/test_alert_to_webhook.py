@@ -1,0 +1,212 @@
+"""Walking skeleton: an alert on Kafka reaches a webhook subscriber through notify-service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from care_schemas.events.alert import Alert, AlertFiring, alert_event
+from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
+from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
+from carekit.kafka import ensure_topics
+from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, eventually
+from tests.receivers import Receiver, running_receiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running_receiver() as r:
+        yield r
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def notify(
+    kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path
+) -> AsyncIterator[tuple[ServiceProcess, str]]:
+    await ensure_topics(kafka_bootstrap)
+    db = await create_database(database_url, "notify")
+    service = ServiceProcess(
+        "notify_service",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DATABASE_URL": db,
+            "JWT_SECRET": TEST_JWT_SECRET,
+            "CONSUMER_GROUP_PREFIX": f"notify-{unique}",
+        },
+    )
+    service.start(tmp_path)
+    try:
+        await service.wait_ready()
+        yield service, db
+    finally:
+        service.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+def sample_alert(org: str, fingerprint: str) -> Alert:
+    return Alert(
+        fingerprint=fingerprint,
+        org_id=org,
+        project_id="proj-1",
+        cluster_id="cl-1",
+        cluster_plan="dedicated",
+        rule="node_memory_above_70pct_10m",
+        severity="critical",
+        status="firing",
+        starts_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+        summary="TiKV memory above 70% for 10 minutes",
+        description="tikv-0 at 83%",
+        labels={"instance": "tikv-0"},
+        link="https://console.example/a/1",
+    )
+
+
+async def add_webhook(db: str, org: str, url: str) -> None:
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute(
+            "INSERT INTO subscribers (id, org_id, project_id, type, name, config) VALUES ($1, $2, $3, $4, $5, $6)",
+            f"sub-{org}",
+            org,
+            "proj-1",
+            "webhook",
+            "ops-hook",
+            json.dumps({"url": url}),
+        )
+    finally:
+        await conn.close()
+
+
+async def test_alert_event_reaches_webhook_as_alertmanager_json(
+    notify: tuple[ServiceProcess, str], receiver: Receiver, producer: AIOKafkaProducer, unique: str
+) -> None:
+    _service, db = notify
+    org = f"org-{unique}"
+    await add_webhook(db, org, f"{receiver.url}/hook")
+    event = alert_event(sample_alert(org, f"fp-{unique}"), source="/tests")
+    await producer.send_and_wait(ALERT_EVENTS.name, event.to_json_bytes(), key=org.encode())
+
+    [request] = await receiver.wait_for(1)
+    assert request.path == "/hook"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.json() == {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="node_memory_above_70pct_10m", fingerprint="fp-{unique}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "ops-hook",
+        "groupLabels": {"alertname": "node_memory_above_70pct_10m"},
+        "commonLabels": {
+            "instance": "tikv-0",
+            "alertname": "node_memory_above_70pct_10m",
+            "severity": "critical",
+            "org_id": org,
+            "project_id": "proj-1",
+            "source": "platform",
+            "cluster_id": "cl-1",
+        },
+        "commonAnnotations": {"summary": "TiKV memory above 70% for 10 minutes", "description": "tikv-0 at 83%"},
+        "externalURL": "http://127.0.0.1:8083",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "instance": "tikv-0",
+                    "alertname": "node_memory_above_70pct_10m",
+                    "severity": "critical",
+                    "org_id": org,
+                    "project_id": "proj-1",
+                    "source": "platform",
+                    "cluster_id": "cl-1",
+                },
+                "annotations": {"summary": "TiKV memory above 70% for 10 minutes", "description": "tikv-0 at 83%"},
+                "startsAt": "2026-11-26T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "https://console.example/a/1",
+                "fingerprint": f"fp-{unique}",
+            }
+        ],
+    }
+    conn = await asyncpg.connect(db)
+    try:
+        stored = await eventually(
+            lambda: conn.fetchrow(
+                "SELECT state, attempts FROM notifications WHERE org_id = $1 AND state = 'delivered'", org
+            )
+        )
+        assert dict(stored) == {"state": "delivered", "attempts": 1}
+    finally:
+        await conn.close()
+
+
+async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
+    notify: tuple[ServiceProcess, str],
+    receiver: Receiver,
+    producer: AIOKafkaProducer,
+    kafka_bootstrap: str,
+    unique: str,
+) -> None:
+    _service, db = notify
+    org = f"org-{unique}"
+    await add_webhook(db, org, f"{receiver.url}/hook")
+    dead = AIOKafkaConsumer(
+        NOTIFY_DEADLETTER.name,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="latest",
+        group_id=f"dl-watch-{unique}",
+    )
+    await dead.start()
+    try:
+        await eventually(lambda: _assigned(dead))
+        bad = json.loads(alert_event(sample_alert(org, f"bad-{unique}"), source="/tests").model_dump_json())
+        bad["data"]["severity"] = "apocalyptic"
+        await producer.send_and_wait(ALERT_EVENTS.name, json.dumps(bad).encode(), key=org.encode())
+        await producer.send_and_wait(ALERT_EVENTS.name, b"{not json", key=org.encode())
+        good = alert_event(sample_alert(org, f"good-{unique}"), source="/tests")
+        assert isinstance(good, AlertFiring)
+        await producer.send_and_wait(ALERT_EVENTS.name, good.to_json_bytes(), key=org.encode())
+
+        [request] = await receiver.wait_for(1)
+        assert request.json()["alerts"][0]["fingerprint"] == f"good-{unique}"
+
+        rejected: list[EventRejected] = []
+
+        async def collect() -> bool:
+            batch = await dead.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    event = deadletter_event_adapter.validate_json(r.value)
+                    if isinstance(event, EventRejected) and event.data.key == org:
+                        rejected.append(event)
+            return len(rejected) >= 2
+
+        await eventually(collect, timeout_s=20)
+        reasons = sorted(e.data.reason for e in rejected)
+        assert any("data.severity" in r and "critical" in r for r in reasons), reasons
+        assert any("Invalid JSON" in r for r in reasons), reasons
+        assert all(e.data.topic == ALERT_EVENTS.name and e.data.consumer.endswith(".intake") for e in rejected)
+    finally:
+        await dead.stop()
+
+
+async def _assigned(consumer: AIOKafkaConsumer) -> bool:
+    await consumer.getmany(timeout_ms=200)
+    return bool(consumer.assignment())
