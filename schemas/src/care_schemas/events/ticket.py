@@ -42,6 +42,13 @@ class ImPlatform(StrEnum):
     LARK = "lark"
 
 
+class ImMode(StrEnum):
+    """What the binding behind an `im_thread` allows: updates only (Enterprise) or two-way sync (Premium)."""
+
+    UPDATES = "updates"
+    TWO_WAY = "two_way"
+
+
 class ImThread(Frozen):
     """Where in a chat platform a ticket or comment lives."""
 
@@ -90,7 +97,12 @@ class TicketCommentedData(Frozen):
     summary: str
     link: str
     origin: ImThread | None = Field(default=None, description="set when the comment came from a chat thread")
-    im_thread: ImThread | None = Field(default=None, description="the ticket's own chat thread, if any")
+    im_thread: ImThread | None = Field(
+        default=None,
+        description="where updates should be posted: the ticket's own thread if its binding allows updates, "
+        "else the organisation's active bound channel (thread_ts null), else null; null for internal comments",
+    )
+    im_mode: ImMode | None = Field(default=None, description="what the binding behind im_thread allows")
     commented_at: AwareDatetime
 
 
@@ -106,7 +118,9 @@ class TicketStatusChangedData(Frozen):
     status: TicketStatus
     summary: str
     link: str
-    im_thread: ImThread | None = None
+    im_thread: ImThread | None = Field(default=None, description="where updates should be posted (as for comments)")
+    im_mode: ImMode | None = None
+    latest_public_comment: str | None = Field(default=None, description="body of the latest public comment")
     changed_at: AwareDatetime
 
 
