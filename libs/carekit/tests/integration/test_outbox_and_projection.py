@@ -1,0 +1,181 @@
+"""Outbox relay and plan projection against real Postgres and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from care_schemas.catalogue import PlanCode, catalogue
+from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, plan_event_adapter
+from care_schemas.topics import PLAN_EVENTS
+from carekit.db import create_pool, migrate
+from carekit.kafka import ensure_topics, idempotent_producer
+from carekit.outbox import OutboxRelay, enqueue
+from carekit.projection import current_plan, project
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+class RelayCrashed(Exception):
+    pass
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await create_pool(fresh_database_url)
+    await migrate(p, None)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(kafka_bootstrap)
+    p = idempotent_producer(kafka_bootstrap)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+def changed(org: str, plan: PlanCode, version: int) -> SupportPlanChanged:
+    return SupportPlanChanged.build(
+        source="/tests",
+        subject=org,
+        data=SupportPlanChangedData(
+            org_id=org,
+            plan=plan,
+            previous_plan=None,
+            reason=ChangeReason.SELF_SERVICE,
+            actor=Actor(sub="tester", role="org_owner"),
+            version=version,
+            effective_at=datetime.now(UTC),
+            entitlements=catalogue().get(plan).entitlements,
+        ),
+    )
+
+
+async def read_org_events(bootstrap: str, org: str, expected: int) -> list[SupportPlanChanged]:
+    """Every plan event for this org currently on the topic (read from the start of its partition)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(PLAN_EVENTS.name, p) for p in range(PLAN_EVENTS.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        found: list[SupportPlanChanged] = []
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            done = all([await consumer.position(tp) >= ends[tp] for tp in parts])
+            if done and len(found) >= expected:
+                break
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for r in records:
+                    if r.key == org.encode():
+                        event = plan_event_adapter.validate_json(r.value)
+                        assert isinstance(event, SupportPlanChanged)
+                        found.append(event)
+            if done:
+                ends = await consumer.end_offsets(parts)
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_relay_publishes_outbox_rows_in_order_and_marks_them_sent(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, unique: str
+) -> None:
+    org = f"org-{unique}"
+    async with pool.acquire() as conn, conn.transaction():
+        for version, plan in enumerate([PlanCode.DEVELOPER, PlanCode.ENTERPRISE, PlanCode.BASIC], start=1):
+            await enqueue(conn, PLAN_EVENTS, org, changed(org, plan, version))
+    assert await OutboxRelay(pool, producer).drain_once() == 3
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+    events = await read_org_events(kafka_bootstrap, org, 3)
+    assert [(e.data.version, e.data.plan) for e in events] == [
+        (1, PlanCode.DEVELOPER),
+        (2, PlanCode.ENTERPRISE),
+        (3, PlanCode.BASIC),
+    ]
+
+
+async def test_rolled_back_change_never_reaches_the_topic(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, unique: str
+) -> None:
+    org = f"org-{unique}"
+
+    async def failing_change() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, PLAN_EVENTS, org, changed(org, PlanCode.DEVELOPER, 1))
+            raise RuntimeError("state change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
+    assert await OutboxRelay(pool, producer).drain_once() == 0
+
+
+async def test_relay_killed_between_publish_and_mark_resends_and_projection_ignores_duplicate(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, unique: str
+) -> None:
+    org = f"org-{unique}"
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, PLAN_EVENTS, org, changed(org, PlanCode.ENTERPRISE, 1))
+
+    async def crash(_rows: object) -> None:
+        raise RelayCrashed
+
+    with pytest.raises(RelayCrashed):
+        await OutboxRelay(pool, producer, after_publish=crash).drain_once()
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 1
+    assert await OutboxRelay(pool, producer).drain_once() == 1
+
+    events = await read_org_events(kafka_bootstrap, org, 2)
+    assert len(events) == 2
+    assert events[0].id == events[1].id
+
+    applied = [await project(pool, e) for e in events]
+    assert applied == [True, False]
+    plan = await current_plan(pool, org)
+    assert (plan.plan, plan.version) == (PlanCode.ENTERPRISE, 1)
+
+
+async def test_projection_applies_only_newer_versions_whatever_the_arrival_order(
+    pool: asyncpg.Pool, unique: str
+) -> None:
+    org = f"org-{unique}"
+    assert (await current_plan(pool, org)).plan is PlanCode.BASIC
+    v3 = changed(org, PlanCode.PREMIUM, 3)
+    v2 = changed(org, PlanCode.ENTERPRISE, 2)
+    seen: list[tuple[int, str]] = []
+
+    async def hook(conn: asyncpg.Connection, event: SupportPlanChanged, previous: object) -> None:
+        seen.append((event.data.version, str(getattr(previous, "plan", ""))))
+
+    assert await project(pool, v3, hook) is True
+    assert await project(pool, v2, hook) is False
+    plan = await current_plan(pool, org)
+    assert (plan.plan, plan.version) == (PlanCode.PREMIUM, 3)
+    assert plan.entitlements.tam is True
+    assert seen == [(3, "basic")]
+
+
+async def test_migrations_apply_once_even_when_run_concurrently(fresh_database_url: str) -> None:
+    pools = [await create_pool(fresh_database_url) for _ in range(2)]
+    try:
+        results = await asyncio.gather(*(migrate(p, None) for p in pools))
+        assert sorted(len(r) for r in results) == [0, 1]
+        assert await migrate(pools[0], None) == []
+    finally:
+        for p in pools:
+            await p.close()
