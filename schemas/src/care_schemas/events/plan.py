@@ -20,6 +20,7 @@ class ChangeReason(StrEnum):
     LEGACY_RETIREMENT = "legacy_retirement"
     ADMIN = "admin"
     TAM_ASSIGNED = "tam_assigned"
+    SETTINGS_CHANGED = "settings_changed"  # e.g. the organisation's time zone; the plan itself is unchanged
 
 
 class Actor(Frozen):

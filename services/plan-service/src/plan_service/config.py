@@ -10,3 +10,7 @@ from carekit.settings import ServiceSettings
 class Settings(ServiceSettings):
     http_port: int = Field(default=8081, ge=0, le=65535)
     consumer_group_prefix: str = "plan-service"
+    plan_scheduler_interval_s: float = Field(
+        default=30.0, gt=0, description="seconds between scheduler runs (trial expiry, legacy retirement, warnings)"
+    )
+    plan_scheduler_enabled: bool = Field(default=True, description="run the scheduler loop in this instance")

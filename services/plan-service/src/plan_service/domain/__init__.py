@@ -1,1 +1,1 @@
-"""domain of plan-service."""
+"""Pure rules of plan-service: transitions, trial and retirement arithmetic, the support page. No I/O."""

@@ -1,0 +1,99 @@
+"""Scheduled use cases: trial expiry, legacy retirement and its warnings. Safe with several instances.
+
+Each job locks the organisations it works on with `FOR UPDATE SKIP LOCKED` and the domain re-checks
+their state, so a second instance (or a second run) finds nothing left to do. Anything overdue, e.g.
+after downtime, is done on the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from care_schemas.topics import PLAN_EVENTS
+from carekit.outbox import enqueue
+from plan_service.adapters import postgres as repo
+from plan_service.domain import retirement, trial
+from plan_service.domain.events import retirement_notice
+from plan_service.handlers import Clock, commit_change
+
+log = logging.getLogger(__name__)
+BATCH = 100
+
+
+@dataclass
+class Ran:
+    trials_ended: int = 0
+    retired: int = 0
+    warned: int = 0
+
+
+async def expire_trials(pool: asyncpg.Pool, now: datetime) -> int:
+    done = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            states = await repo.lock_due_trials(conn, now, BATCH)
+            for state in states:
+                change = trial.decide_expiry(state, now)
+                if change is not None:
+                    await commit_change(conn, change)
+                    done += 1
+        if len(states) < BATCH:
+            return done
+
+
+async def retire_legacy(pool: asyncpg.Pool, now: datetime) -> int:
+    plans = retirement.retired_plans(now)
+    done = 0
+    while plans:
+        async with pool.acquire() as conn, conn.transaction():
+            states = await repo.lock_on_plans(conn, plans, BATCH)
+            for state in states:
+                change = retirement.decide_retirement(state, now)
+                if change is not None:
+                    await commit_change(conn, change)
+                    done += 1
+        if len(states) < BATCH:
+            break
+    return done
+
+
+async def send_warnings(pool: asyncpg.Pool, now: datetime) -> int:
+    done = 0
+    for plan, days in retirement.plans_in_warning(now).items():
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                states = await repo.lock_unwarned(conn, plan, days, BATCH)
+                for state in states:
+                    event = retirement_notice(state.org_id, plan, days, now)
+                    if await repo.record_notice(conn, state.org_id, plan, days, event.id, now):
+                        await enqueue(conn, PLAN_EVENTS, state.org_id, event)
+                        done += 1
+            if len(states) < BATCH:
+                break
+    return done
+
+
+async def run_due(pool: asyncpg.Pool, now: datetime) -> Ran:
+    """Everything due at `now`, including anything overdue."""
+    return Ran(
+        trials_ended=await expire_trials(pool, now),
+        retired=await retire_legacy(pool, now),
+        warned=await send_warnings(pool, now),
+    )
+
+
+async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> None:
+    """The scheduler loop: a failed run (database away) is retried on the next tick."""
+    while True:
+        try:
+            ran = await run_due(pool, clock())
+            if ran.trials_ended or ran.retired or ran.warned:
+                log.info("scheduler: %s", ran)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("scheduler run failed, retrying next tick: %s", exc)
+        await asyncio.sleep(interval_s)
