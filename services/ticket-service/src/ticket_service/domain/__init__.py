@@ -1,1 +1,1 @@
-"""domain of ticket-service."""
+"""Pure ticket rules: no I/O, no await."""

@@ -1,0 +1,142 @@
+"""Lark inbound: event callback (challenge, mentions, thread replies) and card callback, all verified."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from pydantic import ValidationError
+
+from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
+from ticket_service import handlers
+from ticket_service.adapters import lark
+from ticket_service.config import Settings
+from ticket_service.domain.errors import Refused
+from ticket_service.domain.model import Author, NewTicket
+from ticket_service.entrypoints.common import AppDeps
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/lark", tags=["lark"])
+MENTION_KEY = re.compile(r"@_user_\d+")
+
+
+async def _verified(request: Request) -> tuple[dict[str, Any], lark.LarkClient]:
+    settings: Settings = request.app.state.settings
+    client: lark.LarkClient | None = request.app.state.lark
+    if client is None or not settings.lark_verification_token:
+        raise HTTPException(503, detail="Lark integration is not configured")
+    body = await request.body()
+    try:
+        doc = lark.verify(
+            body,
+            request.headers,
+            verification_token=settings.lark_verification_token,
+            encrypt_key=settings.lark_encrypt_key,
+        )
+    except lark.Unverified as exc:
+        raise HTTPException(401, detail=f"Lark request not verified: {exc}") from None
+    return doc, client
+
+
+def _text(message: dict[str, Any]) -> str:
+    try:
+        content = json.loads(message.get("content") or "{}")
+    except ValueError:
+        return ""
+    text = content.get("text", "") if isinstance(content, dict) else ""
+    return MENTION_KEY.sub("", str(text)).strip()
+
+
+@router.post("/events")
+async def events(request: Request, deps: AppDeps) -> dict[str, Any]:
+    doc, client = await _verified(request)
+    if doc.get("type") == "url_verification":
+        return {"challenge": doc.get("challenge")}
+    header = doc.get("header") or {}
+    event = doc.get("event") or {}
+    if header.get("event_type") != "im.message.receive_v1":
+        return {}
+    sender, message = event.get("sender") or {}, event.get("message") or {}
+    if sender.get("sender_type") != "user":
+        return {}  # the bot's own messages never become comments
+    tenant = header.get("tenant_key") or sender.get("tenant_key")
+    event_id, chat_id, message_id = header.get("event_id"), message.get("chat_id"), message.get("message_id")
+    open_id = (sender.get("sender_id") or {}).get("open_id", "unknown")
+    if not (tenant and event_id and chat_id and message_id):
+        return {}
+    root_id = message.get("root_id")
+    if root_id:
+        place = ImThread(
+            platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id, message_id=message_id
+        )
+        if await handlers.chat_reply(deps, str(event_id), place, str(open_id), _text(message)) is not None:
+            return {}
+    if message.get("mentions") and message.get("chat_type", "group") == "group":
+        binding = await handlers.active_binding(deps, ImPlatform.LARK, tenant, chat_id)
+        if binding is not None and binding.active and binding.features.updates:
+            card = lark.request_card(chat_id, str(root_id or message_id))
+
+            async def show_card() -> None:
+                await client.send_card_to_member(chat_id, str(open_id), card)
+
+            await handlers.once(deps, "lark-mentions", str(event_id), show_card)
+    return {}
+
+
+def _toast(kind: str, text: str) -> dict[str, Any]:
+    return {"toast": {"type": kind, "content": text}}
+
+
+@router.post("/card")
+async def card(request: Request, deps: AppDeps, background: BackgroundTasks) -> dict[str, Any]:
+    """The request card's Submit: open the ticket with the reporter email and reply in the thread."""
+    doc, client = await _verified(request)
+    if doc.get("type") == "url_verification":
+        return {"challenge": doc.get("challenge")}
+    header, event = doc.get("header") or {}, doc.get("event") or {}
+    action = event.get("action") or {}
+    value = action.get("value") or {}
+    if header.get("event_type") != "card.action.trigger" or value.get("action") != lark.SUBMIT_ACTION:
+        return {}
+    operator = event.get("operator") or {}
+    tenant = header.get("tenant_key") or operator.get("tenant_key")
+    chat_id, root_id = value.get("chat_id"), value.get("root_id")
+    if not (tenant and chat_id and root_id):
+        return _toast("error", "this card is missing its chat; mention the bot again")
+    binding = await handlers.active_binding(deps, ImPlatform.LARK, str(tenant), str(chat_id))
+    if binding is None or not binding.active:
+        return _toast("error", "support requests from this group are not active; ask your account team")
+    form = {k: v for k, v in (action.get("form_value") or {}).items() if isinstance(v, str) and v.strip()}
+    try:
+        new = NewTicket.model_validate(form)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _toast("error", f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    place = ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id, message_id=root_id)
+    author = Author(sub=f"lark:{operator.get('open_id', 'unknown')}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
+    try:
+        ticket, created = await handlers.open_ticket(
+            deps,
+            binding.org_id,
+            author,
+            new,
+            channel=TicketChannel.LARK,
+            im_thread=place,
+            source_key=f"lark:card:{header.get('event_id') or event.get('token')}",
+        )
+    except Refused as exc:
+        return _toast("error", exc.message)
+    if created:
+        text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
+        background.add_task(_reply, client, str(root_id), text)
+    return _toast("success", f"Ticket {ticket.id} opened")
+
+
+async def _reply(client: lark.LarkClient, root_id: str, text: str) -> None:
+    try:
+        await client.reply(root_id, text)
+    except Exception:  # the ticket exists; a lost confirmation must not fail the callback
+        log.warning("could not confirm the ticket in Lark thread %s", root_id, exc_info=True)

@@ -1,0 +1,156 @@
+"""Slack inbound: Events API and interactivity, every request verified by its signing secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
+from ticket_service import handlers
+from ticket_service.adapters import slack
+from ticket_service.config import Settings
+from ticket_service.domain.errors import Refused
+from ticket_service.domain.model import Author, NewTicket
+from ticket_service.entrypoints.common import AppDeps
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/slack", tags=["slack"])
+OK = {"ok": True}
+
+
+async def _verified_body(request: Request) -> tuple[bytes, slack.SlackClient, Settings]:
+    settings: Settings = request.app.state.settings
+    client: slack.SlackClient | None = request.app.state.slack
+    if client is None or not settings.slack_signing_secret:
+        raise HTTPException(503, detail="Slack integration is not configured")
+    body = await request.body()
+    if not slack.verified(settings.slack_signing_secret, request.headers, body):
+        raise HTTPException(401, detail="invalid or stale Slack signature")
+    return body, client, settings
+
+
+def _json_object(raw: str | bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise HTTPException(400, detail="body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise HTTPException(400, detail="body is not a JSON object")
+    return doc
+
+
+@router.post("/events")
+async def events(request: Request, deps: AppDeps) -> dict[str, Any]:
+    """url_verification, app mentions (answer with a button) and thread replies (two-way comments)."""
+    body, client, settings = await _verified_body(request)
+    doc = _json_object(body)
+    if doc.get("type") == "url_verification":
+        return {"challenge": doc.get("challenge")}
+    event = doc.get("event") or {}
+    team, event_id, channel = doc.get("team_id"), doc.get("event_id"), event.get("channel")
+    if doc.get("type") != "event_callback" or not (team and event_id and channel):
+        return OK
+    if event.get("bot_id") or event.get("subtype") or event.get("user") in (None, settings.slack_bot_user_id):
+        return OK  # the bot's own messages and edits never become comments
+    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    if event.get("type") == "app_mention":
+        await _mention(deps, client, str(event_id), str(team), str(channel), str(thread_ts or ts))
+    elif event.get("type") == "message" and thread_ts and thread_ts != ts:
+        place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread_ts, message_id=ts)
+        await handlers.chat_reply(deps, str(event_id), place, str(event["user"]), str(event.get("text") or ""))
+    return OK
+
+
+async def _mention(
+    deps: handlers.Deps, client: slack.SlackClient, event_id: str, team: str, channel: str, thread: str
+) -> None:
+    binding = await handlers.active_binding(deps, ImPlatform.SLACK, team, channel)
+    if binding is None:
+        return
+    if binding.active and binding.features.updates:
+
+        async def answer() -> None:
+            await client.post(channel, thread, "Raise a support request", slack.raise_button(thread))
+
+    else:
+
+        async def answer() -> None:
+            await client.post(
+                channel, thread, "Support requests from this channel are suspended: the plan does not include them."
+            )
+
+    await handlers.once(deps, "slack-mentions", event_id, answer)
+
+
+@router.post("/interactivity", response_model=None)
+async def interactivity(request: Request, deps: AppDeps, background: BackgroundTasks) -> Response | dict[str, Any]:
+    """The 'Raise request' button opens the form; submitting the form opens the ticket."""
+    body, client, _settings = await _verified_body(request)
+    payload = _json_object((parse_qs(body.decode("utf-8", "replace")).get("payload") or ["{}"])[0])
+    team = (payload.get("team") or {}).get("id")
+    if payload.get("type") == "block_actions":
+        action = next((a for a in payload.get("actions", []) if a.get("action_id") == slack.RAISE_ACTION), None)
+        channel = (payload.get("channel") or {}).get("id")
+        if action and team and channel and payload.get("trigger_id"):
+            binding = await handlers.active_binding(deps, ImPlatform.SLACK, team, channel)
+            if binding is not None and binding.active:
+                await client.open_view(payload["trigger_id"], slack.form_view(team, channel, str(action.get("value"))))
+        return Response(status_code=200)
+    view = payload.get("view") or {}
+    if payload.get("type") == "view_submission" and view.get("callback_id") == slack.FORM_CALLBACK:
+        return await _submitted(deps, client, background, payload, view)
+    return Response(status_code=200)
+
+
+def _errors(errors: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"response_action": "errors", "errors": errors})
+
+
+async def _submitted(
+    deps: handlers.Deps,
+    client: slack.SlackClient,
+    background: BackgroundTasks,
+    payload: dict[str, Any],
+    view: dict[str, Any],
+) -> Response:
+    meta = _json_object(view.get("private_metadata") or "{}")
+    team, channel, thread = meta.get("team"), meta.get("channel"), meta.get("thread_ts")
+    binding = await handlers.active_binding(deps, ImPlatform.SLACK, str(team), str(channel))
+    if binding is None or not binding.active or not thread:
+        return _errors({"summary": "support requests from this channel are not active; ask your account team"})
+    try:
+        new = NewTicket.model_validate(slack.form_values(view))
+    except ValidationError as exc:
+        return _errors({str(e["loc"][0]) if e["loc"] else "summary": e["msg"] for e in exc.errors()})
+    user = (payload.get("user") or {}).get("id", "unknown")
+    place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread, message_id=thread)
+    author = Author(sub=f"slack:{user}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
+    try:
+        ticket, created = await handlers.open_ticket(
+            deps,
+            binding.org_id,
+            author,
+            new,
+            channel=TicketChannel.SLACK,
+            im_thread=place,
+            source_key=f"slack:view:{view.get('id')}",
+        )
+    except Refused as exc:
+        return _errors({"kind": exc.message})
+    if created:
+        text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
+        background.add_task(_confirm, client, str(channel), str(thread), text)
+    return Response(status_code=200)
+
+
+async def _confirm(client: slack.SlackClient, channel: str, thread: str, text: str) -> None:
+    try:
+        await client.post(channel, thread, text)
+    except Exception:  # the ticket exists; a lost confirmation must not fail the request
+        log.warning("could not confirm the ticket in Slack thread %s/%s", channel, thread, exc_info=True)

@@ -1,0 +1,431 @@
+"""Use cases: load, decide, commit (state and its events in one transaction)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfoNotFoundError
+
+import asyncpg
+
+from care_schemas.catalogue import Severity
+from care_schemas.envelope import utcnow
+
+__all__ = ["Clock", "Deps", "utcnow"]
+from care_schemas.events.plan import SupportPlanChanged
+from care_schemas.events.ticket import (
+    AuthorKind,
+    ImPlatform,
+    ImThread,
+    TicketChannel,
+    TicketCommented,
+    TicketCommentedData,
+    TicketOpened,
+    TicketOpenedData,
+    TicketResponseBreached,
+    TicketResponseBreachedData,
+    TicketSeverityChanged,
+    TicketSeverityChangedData,
+    TicketStatus,
+    TicketStatusChanged,
+    TicketStatusChangedData,
+    Visibility,
+)
+from care_schemas.topics import TICKET_EVENTS
+from carekit.consumer import first_time
+from carekit.outbox import enqueue
+from carekit.projection import ProjectedPlan, current_plan
+from ticket_service.adapters import postgres as db
+from ticket_service.domain import tickets as rules
+from ticket_service.domain.bindings import Binding, BindingState, features_for, state_for, update_target
+from ticket_service.domain.business_hours import BusinessCalendar
+from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, NotFound
+from ticket_service.domain.limits import MAX_COMMENT
+from ticket_service.domain.model import Author, Comment, NewComment, NewTicket, Ticket
+
+log = logging.getLogger(__name__)
+SOURCE = "/ticket-service"
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    public_base_url: str
+    clock: Clock = utcnow
+
+    def link(self, ticket_id: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/tickets/{ticket_id}"
+
+
+def calendar(zone: str, holidays: Sequence[date]) -> BusinessCalendar:
+    try:
+        return BusinessCalendar.of(zone, holidays)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; business hours fall back to UTC", zone)
+        return BusinessCalendar.of("UTC", holidays)
+
+
+# --- tickets -----------------------------------------------------------------------------------------------------
+
+
+async def open_ticket(
+    deps: Deps,
+    org_id: str,
+    author: Author,
+    new: NewTicket,
+    *,
+    channel: TicketChannel,
+    im_thread: ImThread | None = None,
+    source_key: str | None = None,
+) -> tuple[Ticket, bool]:
+    """Open a ticket if the plan allows it (the target in force now stays with it); False when it already existed."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if source_key is not None and (existing := await db.ticket_by_source(conn, source_key)) is not None:
+            return existing, False
+        plan = await current_plan(conn, org_id)
+        rules.check_can_open(new.kind, new.severity, plan.plan, plan.entitlements)
+        now = deps.clock()
+        cal = calendar(plan.timezone, await db.holidays(conn, org_id))
+        targets = dict(plan.entitlements.response_targets)
+        ticket = Ticket(
+            id=f"tkt-{uuid.uuid4().hex[:16]}",
+            org_id=org_id,
+            kind=new.kind,
+            severity=new.severity,
+            status=TicketStatus.OPEN,
+            summary=new.summary,
+            description=new.description,
+            cluster_id=new.cluster_id,
+            environment=new.environment,
+            components=list(new.components),
+            affected_version=new.affected_version,
+            reporter_email=new.reporter_email,
+            channel=channel,
+            created_by=author.sub,
+            plan=plan.plan,
+            response_targets=targets,
+            timezone=cal.zone.key,
+            response_due_at=rules.response_due(now, new.kind, new.severity, targets, cal),
+            first_response_at=None,
+            resolved_at=None,
+            breached_at=None,
+            im_thread=im_thread,
+            opened_at=now,
+            updated_at=now,
+        )
+        if not await db.insert_ticket(conn, ticket, source_key):
+            raise Conflict(f"a concurrent submission with key {source_key} opened a ticket; retry to read it")
+        event = TicketOpened.build(
+            source=SOURCE,
+            subject=ticket.id,
+            data=TicketOpenedData(
+                ticket_id=ticket.id,
+                org_id=org_id,
+                kind=ticket.kind,
+                severity=ticket.severity,
+                summary=ticket.summary,
+                channel=channel,
+                plan=plan.plan,
+                reporter_email=ticket.reporter_email,
+                cluster_id=ticket.cluster_id,
+                response_due_at=ticket.response_due_at,
+                opened_at=now,
+                link=deps.link(ticket.id),
+                im_thread=im_thread,
+                tam=plan.tam if plan.entitlements.tam else None,
+            ),
+            time=now,
+        )
+        await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+        return ticket, True
+
+
+async def _visible(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, viewer: Author, lock: bool) -> Ticket:
+    ticket = await db.get_ticket(conn, ticket_id, for_update=lock)
+    if ticket is None or not viewer.may_see(ticket.org_id):
+        raise NotFound(f"no ticket {ticket_id}")
+    return ticket
+
+
+async def read_ticket(deps: Deps, ticket_id: str, viewer: Author) -> tuple[Ticket, list[Comment]]:
+    """The ticket and its comments; customers see only their organisation's tickets and public comments."""
+    async with deps.pool.acquire() as conn:
+        ticket = await _visible(conn, ticket_id, viewer, lock=False)
+        return ticket, await db.comments(conn, ticket_id, include_internal=viewer.is_engineer)
+
+
+async def list_tickets(
+    deps: Deps, viewer: Author, filters: dict[str, str | None], limit: int, offset: int
+) -> list[Ticket]:
+    if viewer.org_id is not None:
+        filters = {**filters, "org_id": viewer.org_id}
+    return await db.list_tickets(deps.pool, filters, limit, offset)
+
+
+async def _status_event(
+    conn: asyncpg.Connection, deps: Deps, ticket: Ticket, previous: TicketStatus, new: TicketStatus, now: datetime
+) -> None:
+    target, mode = update_target(ticket.im_thread, await db.org_bindings(conn, ticket.org_id))
+    event = TicketStatusChanged.build(
+        source=SOURCE,
+        subject=ticket.id,
+        data=TicketStatusChangedData(
+            ticket_id=ticket.id,
+            org_id=ticket.org_id,
+            previous_status=previous,
+            status=new,
+            summary=ticket.summary,
+            link=deps.link(ticket.id),
+            im_thread=target,
+            im_mode=mode,
+            latest_public_comment=await db.latest_public_comment(conn, ticket.id),
+            changed_at=now,
+        ),
+        time=now,
+    )
+    await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+
+
+async def _move(conn: asyncpg.Connection, deps: Deps, ticket: Ticket, new: TicketStatus, now: datetime) -> None:
+    changes: dict[str, object] = {"status": new.value, "updated_at": now}
+    if new is TicketStatus.RESOLVED and ticket.resolved_at is None:
+        changes["resolved_at"] = now
+    await db.update_ticket(conn, ticket.id, **changes)
+    await _status_event(conn, deps, ticket, ticket.status, new, now)
+
+
+async def _comment(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    ticket: Ticket,
+    author: Author,
+    new: NewComment,
+    origin: ImThread | None = None,
+) -> Comment | None:
+    """Add a comment inside the caller's transaction; None when the chat message was already applied."""
+    rules.check_can_comment(ticket.status)
+    now = deps.clock()
+    comment = Comment(
+        id=f"cmt-{uuid.uuid4().hex[:16]}",
+        ticket_id=ticket.id,
+        author=author.sub,
+        author_kind=author.kind,
+        visibility=new.visibility,
+        body=new.body,
+        origin=origin,
+        created_at=now,
+    )
+    origin_key = None
+    if origin is not None and origin.message_id:
+        origin_key = db.im_key(origin.platform.value, origin.workspace, origin.channel, origin.message_id)
+    if not await db.insert_comment(conn, comment, origin_key):
+        return None
+    public = new.visibility is Visibility.PUBLIC
+    changes: dict[str, object] = {"updated_at": now}
+    if author.is_engineer and public and ticket.first_response_at is None:
+        changes["first_response_at"] = now
+    await db.update_ticket(conn, ticket.id, **changes)
+    target, mode = (None, None)
+    if public:
+        target, mode = update_target(ticket.im_thread, await db.org_bindings(conn, ticket.org_id))
+    event = TicketCommented.build(
+        source=SOURCE,
+        subject=ticket.id,
+        data=TicketCommentedData(
+            ticket_id=ticket.id,
+            org_id=ticket.org_id,
+            comment_id=comment.id,
+            author=author.sub,
+            author_kind=author.kind,
+            visibility=new.visibility,
+            body=new.body if public else None,
+            summary=ticket.summary,
+            link=deps.link(ticket.id),
+            origin=origin,
+            im_thread=target,
+            im_mode=mode,
+            commented_at=now,
+        ),
+        time=now,
+    )
+    await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+    after = rules.status_after_comment(ticket.status, author.kind, public)
+    if after is not ticket.status:
+        await _move(conn, deps, ticket, after, now)
+    return comment
+
+
+async def add_comment(deps: Deps, ticket_id: str, author: Author, new: NewComment) -> Comment:
+    if new.visibility is Visibility.INTERNAL and not author.is_engineer:
+        raise Forbidden("internal comments are for support engineers; post a public comment")
+    async with deps.pool.acquire() as conn, conn.transaction():
+        ticket = await _visible(conn, ticket_id, author, lock=True)
+        comment = await _comment(conn, deps, ticket, author, new)
+        assert comment is not None  # only chat messages can be duplicates
+        return comment
+
+
+async def change_status(deps: Deps, ticket_id: str, author: Author, new: TicketStatus) -> Ticket:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        ticket = await _visible(conn, ticket_id, author, lock=True)
+        rules.check_transition(ticket.status, new, by_engineer=author.is_engineer)
+        await _move(conn, deps, ticket, new, deps.clock())
+        return await _visible(conn, ticket_id, author, lock=False)
+
+
+async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: Severity) -> Ticket:
+    """Change severity; the due time is recomputed from the creation time under the plan in force then."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        ticket = await _visible(conn, ticket_id, author, lock=True)
+        if ticket.status is TicketStatus.CLOSED:
+            raise Conflict("the ticket is closed; its severity can no longer change")
+        rules.check_severity(ticket.kind, severity)
+        if severity is ticket.severity:
+            return ticket
+        cal = calendar(ticket.timezone, await db.holidays(conn, ticket.org_id))
+        due = rules.response_due(ticket.opened_at, ticket.kind, severity, ticket.response_targets, cal)
+        now = deps.clock()
+        await db.update_ticket(conn, ticket.id, severity=severity.value, response_due_at=due, updated_at=now)
+        event = TicketSeverityChanged.build(
+            source=SOURCE,
+            subject=ticket.id,
+            data=TicketSeverityChangedData(
+                ticket_id=ticket.id,
+                org_id=ticket.org_id,
+                previous_severity=ticket.severity,
+                severity=severity,
+                response_due_at=due,
+                changed_at=now,
+            ),
+            time=now,
+        )
+        await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+        return await _visible(conn, ticket_id, author, lock=False)
+
+
+# --- chat --------------------------------------------------------------------------------------------------------
+
+
+async def active_binding(deps: Deps, platform: ImPlatform, workspace: str, channel: str) -> Binding | None:
+    """The binding of a chat place, or None when the place is not bound."""
+    return await db.binding_at(deps.pool, platform, workspace, channel)
+
+
+async def once(deps: Deps, consumer: str, event_id: str, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run a chat side effect once per platform event id (a failure rolls back so the retry runs it)."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, consumer, event_id):
+            return False
+        await action()
+        return True
+
+
+async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, text: str) -> Comment | None:
+    """A customer's message in a ticket's thread becomes a public comment on a two-way binding; applied once."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, f"{thread.platform.value}-replies", event_id):
+            return None
+        assert thread.thread_ts is not None
+        ticket = await db.ticket_in_thread(conn, thread.platform, thread.workspace, thread.channel, thread.thread_ts)
+        if ticket is None or ticket.status is TicketStatus.CLOSED:
+            return None
+        binding = await db.binding_at(conn, thread.platform, thread.workspace, thread.channel)
+        if binding is None or not binding.active or not binding.features.two_way or binding.org_id != ticket.org_id:
+            return None
+        body = text.strip()[:MAX_COMMENT]
+        if not body:
+            return None
+        author = Author(sub=f"{thread.platform.value}:{user}", kind=AuthorKind.CUSTOMER, org_id=ticket.org_id)
+        return await _comment(conn, deps, ticket, author, NewComment(body=body), origin=thread)
+
+
+# --- IM bindings -------------------------------------------------------------------------------------------------
+
+
+async def create_binding(
+    deps: Deps, by: str, org_id: str, platform: ImPlatform, workspace: str, channel: str, name: str | None
+) -> Binding:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        plan = await current_plan(conn, org_id)
+        state, reason = state_for(plan.entitlements, plan.plan)
+        if state is BindingState.SUSPENDED:
+            raise NotEntitled(reason or "this organisation's plan does not include IM tickets")
+        binding = Binding(
+            id=f"imb-{uuid.uuid4().hex[:12]}",
+            org_id=org_id,
+            platform=platform,
+            workspace=workspace,
+            channel=channel,
+            features=features_for(plan.entitlements),
+            state=state,
+        )
+        if not await db.insert_binding(conn, binding, name, reason, by):
+            raise Conflict(f"{platform.value} {workspace}/{channel} is already bound; delete that binding first")
+        return binding
+
+
+async def apply_plan_to_bindings(
+    conn: asyncpg.Connection, event: SupportPlanChanged, _previous: ProjectedPlan | None
+) -> None:
+    """Plan-projection hook: suspend bindings the new plan no longer allows, resume them on upgrade."""
+    data = event.data
+    state, reason = state_for(data.entitlements, data.plan)
+    features = features_for(data.entitlements)
+    for binding in await db.org_bindings(conn, data.org_id):
+        updated = Binding(
+            id=binding.id,
+            org_id=binding.org_id,
+            platform=binding.platform,
+            workspace=binding.workspace,
+            channel=binding.channel,
+            features=features,
+            state=state,
+        )
+        await db.set_binding_state(conn, updated, reason)
+        if updated.state is not binding.state:
+            log.info("binding %s of %s is now %s (%s)", binding.id, data.org_id, state.value, reason or "plan allows")
+
+
+# --- holidays ----------------------------------------------------------------------------------------------------
+
+
+async def set_holidays(deps: Deps, org_id: str, days: Sequence[date]) -> list[date]:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await db.replace_holidays(conn, org_id, sorted(set(days)))
+        return await db.holidays(conn, org_id)
+
+
+# --- breaches ----------------------------------------------------------------------------------------------------
+
+
+async def scan_breaches(deps: Deps, *, limit: int = 200) -> int:
+    """Emit TicketResponseBreached once for each ticket whose due time passed unanswered; return how many."""
+    now = deps.clock()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        found = await db.claim_breached(conn, now, limit)
+        for ticket in found:
+            if not await db.mark_breached(conn, ticket.id, now):
+                continue
+            assert ticket.response_due_at is not None
+            plan = await current_plan(conn, ticket.org_id)
+            event = TicketResponseBreached.build(
+                source=SOURCE,
+                subject=ticket.id,
+                data=TicketResponseBreachedData(
+                    ticket_id=ticket.id,
+                    org_id=ticket.org_id,
+                    severity=ticket.severity,
+                    summary=ticket.summary,
+                    link=deps.link(ticket.id),
+                    response_due_at=ticket.response_due_at,
+                    detected_at=now,
+                    tam=plan.tam if plan.entitlements.tam else None,
+                ),
+                time=now,
+            )
+            await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+        return len(found)
