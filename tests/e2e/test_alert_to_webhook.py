@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from care_schemas.events.alert import Alert, AlertFiring, alert_event
+from care_schemas.events.alert import AlertFiring, alert_event
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
-from carekit.kafka import ensure_topics
-from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, eventually
-from tests.receivers import Receiver, running_receiver
+from carekit.testing import eventually
+from tests.receivers import Notify, Receiver, on_plan, running_receiver, sample_alert, shared_notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -29,26 +26,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def notify(
-    kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path
-) -> AsyncIterator[tuple[ServiceProcess, str]]:
-    await ensure_topics(kafka_bootstrap)
-    db = await create_database(database_url, "notify")
-    service = ServiceProcess(
-        "notify_service",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "DATABASE_URL": db,
-            "JWT_SECRET": TEST_JWT_SECRET,
-            "CONSUMER_GROUP_PREFIX": f"notify-{unique}",
-        },
-    )
-    service.start(tmp_path)
-    try:
-        await service.wait_ready()
-        yield service, db
-    finally:
-        service.stop()
+async def notify(kafka_bootstrap: str, database_url: str) -> tuple[Notify, str]:
+    shared = await shared_notify(kafka_bootstrap, database_url)
+    return shared, shared.db
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -61,46 +41,21 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-def sample_alert(org: str, fingerprint: str) -> Alert:
-    return Alert(
-        fingerprint=fingerprint,
-        org_id=org,
-        project_id="proj-1",
-        cluster_id="cl-1",
-        cluster_plan="dedicated",
-        rule="node_memory_above_70pct_10m",
-        severity="critical",
-        status="firing",
-        starts_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
-        summary="TiKV memory above 70% for 10 minutes",
-        description="tikv-0 at 83%",
-        labels={"instance": "tikv-0"},
-        link="https://console.example/a/1",
-    )
-
-
-async def add_webhook(db: str, org: str, url: str) -> None:
-    conn = await asyncpg.connect(db)
-    try:
-        await conn.execute(
-            "INSERT INTO subscribers (id, org_id, project_id, type, name, config) VALUES ($1, $2, $3, $4, $5, $6)",
-            f"sub-{org}",
-            org,
-            "proj-1",
-            "webhook",
-            "ops-hook",
-            json.dumps({"url": url}),
-        )
-    finally:
-        await conn.close()
+async def add_webhook(notify: Notify, receiver: Receiver, org: str, url: str) -> None:
+    """Register the webhook through the subscribers API (Enterprise org, owner token); drop its dry-run test."""
+    await on_plan(notify.url, notify.kafka, org, "enterprise")
+    await notify.subscribe(org, {"type": "webhook", "name": "ops-hook", "project_id": "proj-1", "config": {"url": url}})
+    [test] = await receiver.wait_for(1)
+    assert test.json()["dryRun"] is True
+    receiver.requests.clear()
 
 
 async def test_alert_event_reaches_webhook_as_alertmanager_json(
-    notify: tuple[ServiceProcess, str], receiver: Receiver, producer: AIOKafkaProducer, unique: str
+    notify: tuple[Notify, str], receiver: Receiver, producer: AIOKafkaProducer, unique: str
 ) -> None:
-    _service, db = notify
+    service, db = notify
     org = f"org-{unique}"
-    await add_webhook(db, org, f"{receiver.url}/hook")
+    await add_webhook(service, receiver, org, f"{receiver.url}/hook")
     event = alert_event(sample_alert(org, f"fp-{unique}"), source="/tests")
     await producer.send_and_wait(ALERT_EVENTS.name, event.to_json_bytes(), key=org.encode())
 
@@ -158,15 +113,15 @@ async def test_alert_event_reaches_webhook_as_alertmanager_json(
 
 
 async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
-    notify: tuple[ServiceProcess, str],
+    notify: tuple[Notify, str],
     receiver: Receiver,
     producer: AIOKafkaProducer,
     kafka_bootstrap: str,
     unique: str,
 ) -> None:
-    _service, db = notify
+    service, _db = notify
     org = f"org-{unique}"
-    await add_webhook(db, org, f"{receiver.url}/hook")
+    await add_webhook(service, receiver, org, f"{receiver.url}/hook")
     dead = AIOKafkaConsumer(
         NOTIFY_DEADLETTER.name,
         bootstrap_servers=kafka_bootstrap,

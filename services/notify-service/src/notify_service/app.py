@@ -1,25 +1,65 @@
-"""Builds notify-service: HTTP app, Kafka subscribers, delivery workers."""
+"""Builds notify-service: HTTP app, Kafka subscribers, delivery pipeline, schedulers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 from fastapi import FastAPI
 
 from carekit import web
+from carekit.consumer import Rejects
+from carekit.outbox import OutboxRelay
+from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime, lifespan
-from notify_service import delivery
+from notify_service import handlers
+from notify_service.adapters.secrets import SecretBox
+from notify_service.channels.base import SendContext
 from notify_service.config import Settings
-from notify_service.entrypoints import consumers
+from notify_service.delivery.dispatcher import Dispatcher
+from notify_service.delivery.scheduler import run_repeats
+from notify_service.delivery.targets import Targets
+from notify_service.entrypoints import consumers, http_alerts, http_deliveries, http_subscribers
+from notify_service.entrypoints.deps import Deps
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    async def register(runtime: Runtime) -> None:
-        consumers.register(runtime, settings)
-        runtime.spawn("delivery", delivery.run_workers(runtime.pool, settings))
+    app = FastAPI(title="notify-service")
 
-    app = FastAPI(title="notify-service", lifespan=lifespan(settings, MIGRATIONS, register))
+    async def register(runtime: Runtime) -> None:
+        prefix = settings.consumer_group_prefix
+        box = SecretBox(settings.notify_secret_key)
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
+            connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency * 2, limit_per_host=0),
+        )
+        ctx = SendContext(http=http, settings=settings)
+        app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
+        consumers.register(runtime, settings)
+        subscribe_plan_projection(
+            runtime.broker,
+            runtime.pool,
+            group_id=f"{prefix}.plans",
+            rejects=Rejects(runtime.producer, f"{prefix}.plans", consumers.SOURCE),
+            on_change=handlers.on_plan_change,
+        )
+        dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
+        runtime.spawn("delivery", _closing(dispatcher.run(), http))
+        runtime.spawn("repeats", run_repeats(runtime.pool, settings))
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
+
+    app.router.lifespan_context = lifespan(settings, MIGRATIONS, register, pool_size=20)
     web.install(app)
+    for router in (http_subscribers.router, http_alerts.router, http_deliveries.router):
+        app.include_router(router)
     return app
+
+
+async def _closing(coro: object, http: aiohttp.ClientSession) -> None:
+    """Run the dispatcher; close the HTTP session when it stops."""
+    try:
+        await coro  # type: ignore[misc]
+    finally:
+        await http.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from cryptography.fernet import Fernet
+from pydantic import Field, field_validator
 
 from carekit.settings import ServiceSettings
 
@@ -10,7 +11,61 @@ from carekit.settings import ServiceSettings
 class Settings(ServiceSettings):
     http_port: int = Field(default=8083, ge=0, le=65535)
     consumer_group_prefix: str = "notify-service"
+    external_url: str = "http://127.0.0.1:8083"
+
+    notify_secret_key: str = Field(description="Fernet key (urlsafe base64 of 32 bytes) encrypting subscriber secrets")
+    notify_url_allowlist: str = Field(
+        default="", description="comma-separated hosts that may be http:// and private/loopback (dev and tests)"
+    )
+
+    # delivery pipeline
     delivery_poll_interval_s: float = Field(default=0.2, gt=0)
     delivery_timeout_s: float = Field(default=15.0, gt=0)
-    delivery_concurrency: int = Field(default=32, ge=1)
-    external_url: str = "http://127.0.0.1:8083"
+    delivery_concurrency: int = Field(default=64, ge=1)
+    delivery_claim_batch: int = Field(default=2000, ge=1)
+    grouping_window_s: float = Field(default=2.0, ge=0)
+    retry_window_s: float = Field(default=3600.0, gt=0)
+    retry_base_s: float = Field(default=1.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+    repeat_interval_s: float = Field(default=3 * 3600.0, gt=0)
+    repeat_check_interval_s: float = Field(default=30.0, gt=0)
+
+    # per-target rates (messages per second, burst)
+    slack_rate_per_s: float = Field(default=1.0, gt=0)
+    lark_rate_per_s: float = Field(default=5.0, gt=0)
+    lark_rate_per_min: float = Field(default=100.0, gt=0)
+    pagerduty_rate_per_min: float = Field(default=120.0, gt=0)
+    webhook_rate_per_s: float = Field(default=50.0, gt=0)
+    webhook_burst: int = Field(default=50, ge=1)
+    zoom_rate_per_s: float = Field(default=1.0, gt=0)
+    email_rate_per_s: float = Field(default=5.0, gt=0)
+
+    # channel endpoints
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "alerts@connected-care.local"
+    smtp_starttls: bool = False
+
+    # ticket updates to IM
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    lark_app_id: str = ""
+    lark_app_secret: str = ""
+    lark_api_url: str = "https://open.larksuite.com"
+
+    @field_validator("notify_secret_key")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        try:
+            Fernet(value.encode())
+        except (ValueError, TypeError):
+            raise ValueError(
+                "must be a Fernet key: generate one with "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+            ) from None
+        return value
+
+    @property
+    def allowlist(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.notify_url_allowlist.split(",") if h.strip())

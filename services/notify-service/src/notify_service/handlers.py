@@ -1,17 +1,177 @@
-"""Use cases: take in a batch of alerts; deliver one due notification."""
+"""Use cases: take in alerts, apply plan changes, save subscribers (after a passing test)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 
+from care_schemas.catalogue import ChannelType, catalogue
 from care_schemas.events.alert import AlertFiring, AlertResolved
-from notify_service.adapters import repository
+from care_schemas.events.plan import SupportPlanChanged
+from carekit.projection import ProjectedPlan, current_plan
+from notify_service import metrics
+from notify_service.adapters import repository, subscribers
+from notify_service.adapters.resolve import url_refusal
+from notify_service.adapters.secrets import SecretBox
+from notify_service.adapters.subscribers import Subscriber
+from notify_service.channels import REGISTRY
+from notify_service.channels.base import SendContext, Target, test_alert
+from notify_service.config import Settings
+from notify_service.domain.classify import Outcome
+from notify_service.domain.plans import refusal
+from notify_service.domain.subscribers import CONFIGS, secrets_of
+
+BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
 
-async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved]) -> int:
-    """Store the alerts and queue one notification per matching subscriber, in one transaction."""
+async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved], settings: Settings) -> int:
+    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         await repository.store_alerts(conn, events)
-        return await repository.enqueue_notifications(conn, events)
+        queued = await repository.enqueue_notifications(
+            conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s
+        )
+    metrics.RECEIVED.labels("kafka").inc(len(events))
+    metrics.QUEUED.inc(queued)
+    return queued
+
+
+async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, previous: ProjectedPlan | None) -> None:
+    """Projection hook (same transaction): suspend subscribers the new plan excludes, resume the ones it includes."""
+    d = event.data
+    await subscribers.apply_plan(conn, d.org_id, d.plan, sorted(c.value for c in d.entitlements.alert_channels))
+
+
+class Refused(Exception):
+    """A request that cannot be carried out: HTTP status and a body that says why."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status, self.detail = status, detail
+
+
+@dataclass(frozen=True)
+class Draft:
+    org_id: str
+    project_id: str
+    cluster_id: str | None
+    type: ChannelType
+    name: str
+    severities: list[str] | None
+    rules: list[str] | None
+    config: dict[str, Any]
+
+
+def _validated_config(channel: ChannelType, raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return CONFIGS[channel].model_validate(raw).model_dump()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in ("config", *err["loc"]))
+        raise Refused(422, f"{where}: {err['msg']}") from None
+
+
+async def _check(pool: asyncpg.Pool, settings: Settings, draft: Draft) -> None:
+    plan = await current_plan(pool, draft.org_id)
+    why = refusal(draft.type, plan.plan, plan.entitlements)
+    if why is not None:
+        needed = catalogue().cheapest_with_channel(draft.type)
+        raise Refused(
+            403, {"message": why, "plan": plan.plan.value, "plan_needed": needed.code.value if needed else None}
+        )
+    refused_url = await url_refusal(draft.config, settings.allowlist)
+    if refused_url is not None:
+        raise Refused(422, f"config.{refused_url[0]}: {refused_url[1]}")
+
+
+async def send_test(ctx: SendContext, target: Target) -> Outcome:
+    """Send the channel's test message (webhook: with dryRun true)."""
+    channel = REGISTRY[target.channel]
+    rendered = channel.render([test_alert(target)], target, ctx.settings, True)
+    return await channel.send(ctx, target, rendered)
+
+
+async def _test(ctx: SendContext, subscriber_id: str, draft: Draft, secrets: Sequence[str]) -> None:
+    target = Target(subscriber_id, draft.org_id, draft.name, draft.type, draft.config, tuple(secrets))
+    outcome = await send_test(ctx, target)
+    if not outcome.ok:
+        raise Refused(
+            422,
+            {
+                "message": f"the test message was not accepted, so the subscriber was not saved: {outcome.reason}",
+                "endpoint_status": outcome.status,
+                "endpoint_answer": outcome.reason,
+            },
+        )
+
+
+async def create_subscriber(
+    pool: asyncpg.Pool, box: SecretBox, ctx: SendContext, draft: Draft, created_by: str
+) -> Subscriber:
+    """Validate, gate by plan, test, then save."""
+    draft = replace(draft, config=_validated_config(draft.type, draft.config))
+    await _check(pool, ctx.settings, draft)
+    subscriber_id = f"sub_{uuid.uuid4().hex[:16]}"
+    await _test(ctx, subscriber_id, draft, secrets_of(draft.config))
+    now = datetime.now(UTC)
+    return await subscribers.insert(
+        pool,
+        box,
+        Subscriber(
+            id=subscriber_id,
+            org_id=draft.org_id,
+            project_id=draft.project_id,
+            cluster_id=draft.cluster_id,
+            type=draft.type,
+            name=draft.name,
+            severities=draft.severities,
+            rules=draft.rules,
+            config=draft.config,
+            state="active",
+            state_reason=None,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+
+
+async def update_subscriber(
+    pool: asyncpg.Pool, box: SecretBox, ctx: SendContext, current: Subscriber, changes: dict[str, Any]
+) -> Subscriber:
+    """Apply changes; a changed configuration is checked and tested again before it is saved."""
+    config = current.config
+    if "config" in changes and changes["config"] is not None:
+        config = _validated_config(current.type, {**current.config, **changes["config"]})
+    updated = replace(
+        current,
+        project_id=changes.get("project_id") or current.project_id,
+        cluster_id=changes.get("cluster_id", current.cluster_id),
+        name=changes.get("name") or current.name,
+        severities=changes.get("severities", current.severities),
+        rules=changes.get("rules", current.rules),
+        config=config,
+    )
+    if config != current.config:
+        draft = Draft(
+            updated.org_id,
+            updated.project_id,
+            updated.cluster_id,
+            updated.type,
+            updated.name,
+            updated.severities,
+            updated.rules,
+            config,
+        )
+        await _check(pool, ctx.settings, draft)
+        await _test(ctx, updated.id, draft, secrets_of(config))
+    saved = await subscribers.update(pool, box, updated)
+    if saved is None:
+        raise Refused(404, f"no subscriber {current.id}")
+    return saved

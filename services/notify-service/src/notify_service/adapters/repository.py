@@ -1,148 +1,136 @@
-"""Postgres access for alerts, subscribers and the notification queue."""
+"""Postgres access for intake: active-alert state and one queued notification per matching subscriber."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
-from care_schemas.events.alert import Alert, AlertFiring, AlertResolved
+from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
+
+WAKE = "notifications"
+
+_MATCH = """
+    FROM incoming i JOIN subscribers s
+      ON s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
+     AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
+     AND (s.severities IS NULL OR i.severity = ANY (s.severities))
+     AND (s.rules IS NULL OR i.rule = ANY (s.rules))
+    LEFT JOIN plan_projection p ON p.org_id = s.org_id
+    WHERE COALESCE(p.entitlements -> 'alert_channels', $8::jsonb) ? s.type
+"""
+_INCOMING = """
+    WITH incoming AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                             $7::jsonb[], $9::text[])
+            AS t(org_id, project_id, cluster_id, fingerprint, severity, starts_at, alert, rule)
+    ), inserted AS (
+        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
+                                   alert, next_attempt_at, window_from)
+        SELECT s.id, i.org_id, s.type, s.id || '/' || COALESCE(i.cluster_id, ''), i.fingerprint, $10, i.severity,
+               i.starts_at, i.alert, now() + make_interval(secs => $11), now() + make_interval(secs => $11)
+"""
+
+
+def _latest(events: Sequence[AlertFiring | AlertResolved]) -> list[tuple[str, Alert]]:
+    """The last event per alert in the batch (a batch may carry an alert's firing and resolved)."""
+    latest: dict[tuple[str, str], tuple[str, Alert]] = {}
+    for e in events:
+        latest[(e.data.org_id, e.data.fingerprint)] = (e.id, e.data)
+    return list(latest.values())
 
 
 async def store_alerts(conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved]) -> None:
     """Upsert the active-alert state, keeping the newest status per fingerprint."""
-    await conn.executemany(
+    rows = _latest(events)
+    await conn.execute(
         """
-        INSERT INTO alerts (org_id, fingerprint, status, starts_at, ends_at, alert, event_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[])
         ON CONFLICT (org_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, starts_at = EXCLUDED.starts_at,
-            ends_at = EXCLUDED.ends_at, alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now()
+            alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now()
         """,
-        [
-            (
-                e.data.org_id,
-                e.data.fingerprint,
-                e.data.status.value,
-                e.data.starts_at,
-                e.data.ends_at,
-                e.data.model_dump(mode="json"),
-                e.id,
-            )
-            for e in events
-        ],
+        [a.org_id for _, a in rows],
+        [a.fingerprint for _, a in rows],
+        [a.status.value for _, a in rows],
+        [a.starts_at for _, a in rows],
+        [a.model_dump(mode="json") for _, a in rows],
+        [event_id for event_id, _ in rows],
     )
 
 
-async def enqueue_notifications(conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved]) -> int:
-    """One notification per matching subscriber; the natural key makes a replay harmless."""
-    rows = [
-        (
-            e.data.org_id,
-            e.data.project_id,
-            e.data.cluster_id,
-            e.data.fingerprint,
-            e.data.status.value,
-            e.data.starts_at,
-            e.data.model_dump(mode="json"),
-        )
-        for e in events
-    ]
-    result = await conn.fetchval(
+async def _insert(
+    conn: asyncpg.Connection, alerts: Sequence[Alert], status: AlertStatus, basic: list[str], window_s: float
+) -> int:
+    if not alerts:
+        return 0
+    only_after_firing = (
         """
-        WITH incoming AS (
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                 $7::jsonb[])
-                AS t(org_id, project_id, cluster_id, fingerprint, status, starts_at, alert)
+        AND EXISTS (SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
+                    AND f.starts_at = i.starts_at AND f.status = 'firing' AND f.state <> 'cancelled')
+        """
+        if status is AlertStatus.RESOLVED
+        else ""
+    )
+    count = await conn.fetchval(
+        _INCOMING + _MATCH + only_after_firing + " ON CONFLICT DO NOTHING RETURNING 1 ) SELECT count(*) FROM inserted",  # noqa: S608 - constant SQL
+        [a.org_id for a in alerts],
+        [a.project_id for a in alerts],
+        [a.cluster_id for a in alerts],
+        [a.fingerprint for a in alerts],
+        [a.severity.value for a in alerts],
+        [a.starts_at for a in alerts],
+        [a.model_dump(mode="json") for a in alerts],
+        basic,
+        [a.rule for a in alerts],
+        status.value,
+        window_s,
+    )
+    return int(count)
+
+
+async def enqueue_notifications(
+    conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], *, basic: list[str], window_s: float
+) -> int:
+    """Queue firing notices first, then resolved ones (only for subscribers that had the firing notice)."""
+    alerts = [e.data for e in events]
+    firing = [a for a in alerts if a.status is AlertStatus.FIRING]
+    resolved = [a for a in alerts if a.status is AlertStatus.RESOLVED]
+    queued = await _insert(conn, firing, AlertStatus.FIRING, basic, window_s)
+    queued += await _insert(conn, resolved, AlertStatus.RESOLVED, basic, window_s)
+    if queued:
+        await conn.execute(f"NOTIFY {WAKE}")
+    return queued
+
+
+async def queue_repeats(conn: asyncpg.Connection, interval_s: float) -> int:
+    """A new round for every alert still firing whose last notice to a subscriber is `interval_s` old."""
+    count = await conn.fetchval(
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (n.subscriber_id, n.fingerprint, n.starts_at)
+                   n.subscriber_id, n.org_id, n.channel, n.grp, n.fingerprint, n.starts_at, n.round, n.state,
+                   n.delivered_at
+            FROM notifications n
+            WHERE n.status = 'firing'
+            ORDER BY n.subscriber_id, n.fingerprint, n.starts_at, n.round DESC
         ), inserted AS (
-            INSERT INTO notifications (subscriber_id, org_id, fingerprint, status, starts_at, alert)
-            SELECT s.id, i.org_id, i.fingerprint, i.status, i.starts_at, i.alert
-            FROM incoming i JOIN subscribers s
-              ON s.org_id = i.org_id AND s.project_id = i.project_id
-             AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
+            INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
+                                       round, alert)
+            SELECT l.subscriber_id, l.org_id, l.channel, l.grp, l.fingerprint, 'firing', a.alert ->> 'severity',
+                   l.starts_at, l.round + 1, a.alert
+            FROM latest l
+            JOIN alerts a ON a.org_id = l.org_id AND a.fingerprint = l.fingerprint AND a.status = 'firing'
+                         AND a.starts_at = l.starts_at
+            JOIN subscribers s ON s.id = l.subscriber_id AND s.state = 'active'
+            WHERE l.state = 'delivered' AND l.delivered_at <= now() - make_interval(secs => $1)
             ON CONFLICT DO NOTHING
             RETURNING 1
         )
         SELECT count(*) FROM inserted
         """,
-        *[list(col) for col in zip(*rows, strict=True)],
+        interval_s,
     )
-    await conn.execute("NOTIFY notifications")
-    return int(result)
-
-
-@dataclass(frozen=True)
-class Due:
-    id: int
-    subscriber_id: str
-    subscriber_name: str
-    config: dict[str, Any]
-    attempts: int
-    alert: Alert
-
-
-async def claim_due(conn: asyncpg.Connection, limit: int) -> list[Due]:
-    """Lock due notifications for this worker (other workers skip them)."""
-    rows = await conn.fetch(
-        """
-        SELECT n.id, n.subscriber_id, s.name, s.config, n.attempts, n.alert
-        FROM notifications n JOIN subscribers s ON s.id = n.subscriber_id
-        WHERE n.state = 'pending' AND n.next_attempt_at <= now()
-        ORDER BY n.next_attempt_at, n.id
-        LIMIT $1
-        FOR UPDATE OF n SKIP LOCKED
-        """,
-        limit,
-    )
-    return [
-        Due(r["id"], r["subscriber_id"], r["name"], r["config"], r["attempts"], Alert.model_validate(r["alert"]))
-        for r in rows
-    ]
-
-
-async def record_attempt(
-    conn: asyncpg.Connection,
-    due: Due,
-    *,
-    outcome: str,
-    http_status: int | None,
-    detail: str | None,
-    latency_ms: float,
-    retry_in_s: float | None,
-) -> None:
-    """Record the attempt and move the notification on: delivered, retried later or dead."""
-    attempt = due.attempts + 1
-    await conn.execute(
-        "INSERT INTO delivery_attempts (notification_id, attempt, outcome, http_status, detail, latency_ms) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        due.id,
-        attempt,
-        outcome,
-        http_status,
-        detail,
-        latency_ms,
-    )
-    if outcome == "delivered":
-        await conn.execute(
-            "UPDATE notifications SET state = 'delivered', attempts = $2, delivered_at = now(), last_error = NULL "
-            "WHERE id = $1",
-            due.id,
-            attempt,
-        )
-    elif retry_in_s is not None:
-        await conn.execute(
-            "UPDATE notifications SET attempts = $2, last_error = $3, "
-            "next_attempt_at = now() + make_interval(secs => $4) WHERE id = $1",
-            due.id,
-            attempt,
-            detail,
-            retry_in_s,
-        )
-    else:
-        await conn.execute(
-            "UPDATE notifications SET state = 'dead', attempts = $2, last_error = $3 WHERE id = $1",
-            due.id,
-            attempt,
-            detail,
-        )
+    if count:
+        await conn.execute(f"NOTIFY {WAKE}")
+    return int(count)

@@ -1,4 +1,4 @@
-"""Kafka subscribers of notify-service."""
+"""Kafka subscribers of notify-service: alerts (batched) and plan changes (the projection with our hook)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
 
+SOURCE = "/notify-service"
+
 
 def register(runtime: Runtime, settings: Settings) -> None:
     """Alert intake: batches from alert.events.v1, committed after the notifications are stored."""
     group = f"{settings.consumer_group_prefix}.intake"
 
     async def on_alerts(events: Sequence[AlertEvent]) -> None:
-        await handlers.take_in_alerts(runtime.pool, events)
+        await handlers.take_in_alerts(runtime.pool, events, settings)
 
     subscribe_batch(
         runtime.broker,
@@ -25,5 +27,6 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=group,
         adapter=alert_event_adapter,
         handle=on_alerts,
-        rejects=Rejects(runtime.producer, group, "/notify-service"),
+        rejects=Rejects(runtime.producer, group, SOURCE),
+        max_records=2000,
     )

@@ -1,0 +1,203 @@
+"""Postgres access for delivery: claim due notifications, record results in batches, dead letters, re-drive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from care_schemas.envelope import utcnow
+from care_schemas.events.alert import Alert
+from care_schemas.events.deadletter import NotificationDeadLettered, NotificationDeadLetteredData
+from care_schemas.topics import NOTIFY_DEADLETTER
+from carekit.outbox import enqueue
+
+SOURCE = "/notify-service"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    subscriber_id: str
+    org_id: str
+    channel: str
+    grp: str
+    attempts: int
+    window_from: datetime
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one message: the notifications it carried and the answer."""
+
+    rows: Sequence[Claimed]
+    outcome: str  # delivered | retry | dead | cancelled
+    http_status: int | None
+    detail: str
+    latency_ms: float
+    retry_in_s: float = 0.0
+
+
+async def release_in_flight(pool: asyncpg.Pool) -> int:
+    """After a crash, notifications that were being sent are due again (they may be sent twice)."""
+    status = await pool.execute("UPDATE notifications SET state = 'pending' WHERE state = 'sending'")
+    return int(status.split()[-1])
+
+
+async def claim(pool: asyncpg.Pool, limit: int) -> list[Claimed]:
+    """Mark due notifications as being sent: due ones, plus first attempts of the same groups (grouping);
+    a resolved notice waits while its firing notice is still queued."""
+    rows = await pool.fetch(
+        """
+        WITH due_groups AS (
+            SELECT DISTINCT grp FROM (
+                SELECT grp FROM notifications WHERE state = 'pending' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at LIMIT $1
+            ) d
+        ), picked AS (
+            SELECT n.id FROM notifications n
+            WHERE n.state = 'pending'
+              AND (n.next_attempt_at <= now() OR (n.attempts = 0 AND n.grp IN (SELECT grp FROM due_groups)))
+              AND NOT (n.status = 'resolved' AND EXISTS (
+                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
+                      AND f.state IN ('pending', 'sending')))
+            ORDER BY n.id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE notifications n SET state = 'sending' FROM picked WHERE n.id = picked.id
+        RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert
+        """,
+        limit,
+    )
+    return [
+        Claimed(
+            r["id"],
+            r["subscriber_id"],
+            r["org_id"],
+            r["channel"],
+            r["grp"],
+            r["attempts"],
+            r["window_from"],
+            Alert.model_validate(r["alert"]),
+        )
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+
+
+async def record(pool: asyncpg.Pool, results: Sequence[Result]) -> list[tuple[Claimed, str]]:
+    """Write attempts and move notifications on, in one transaction; returns the dead-lettered rows."""
+    delivered = [r.id for res in results if res.outcome == "delivered" for r in res.rows]
+    retries = [(r.id, res.detail, res.retry_in_s) for res in results if res.outcome == "retry" for r in res.rows]
+    dead = [(r, res.detail) for res in results if res.outcome == "dead" for r in res.rows]
+    cancelled = [r.id for res in results if res.outcome == "cancelled" for r in res.rows]
+    attempts = [res for res in results if res.outcome != "cancelled"]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,"
+            " outcome, http_status, detail, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            [
+                (
+                    res.rows[0].org_id,
+                    res.rows[0].subscriber_id,
+                    res.rows[0].channel,
+                    [r.id for r in res.rows],
+                    [r.alert.fingerprint for r in res.rows],
+                    max(r.attempts for r in res.rows) + 1,
+                    res.outcome,
+                    res.http_status,
+                    res.detail,
+                    res.latency_ms,
+                )
+                for res in attempts
+            ],
+        )
+        if cancelled:
+            await conn.execute(
+                "UPDATE notifications SET state = 'cancelled', last_error = 'cancelled: subscriber deleted or"
+                " suspended' WHERE id = ANY($1::bigint[]) AND state = 'sending'",
+                cancelled,
+            )
+        if delivered:
+            await conn.execute(
+                "UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(),"
+                " last_error = NULL WHERE id = ANY($1::bigint[]) AND state = 'sending'",
+                delivered,
+            )
+        if retries:
+            await conn.execute(
+                """
+                UPDATE notifications n SET state = 'pending', attempts = attempts + 1, last_error = r.detail,
+                    next_attempt_at = now() + make_interval(secs => r.delay)
+                FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS r(id, detail, delay)
+                WHERE n.id = r.id AND n.state = 'sending'
+                """,
+                [r[0] for r in retries],
+                [r[1] for r in retries],
+                [r[2] for r in retries],
+            )
+        for row, reason in dead:
+            await dead_letter(conn, row, reason)
+    return dead
+
+
+async def dead_letter(conn: asyncpg.Connection, row: Claimed, reason: str) -> None:
+    """Keep the failure for operators and publish NotificationDeadLettered through the outbox."""
+    updated = await conn.fetchval(
+        "UPDATE notifications SET state = 'dead', attempts = attempts + 1, last_error = $2"
+        " WHERE id = $1 AND state = 'sending' RETURNING attempts",
+        row.id,
+        reason,
+    )
+    if updated is None:
+        return
+    await conn.execute(
+        "INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        row.id,
+        row.subscriber_id,
+        row.org_id,
+        row.channel,
+        row.alert.fingerprint,
+        updated,
+        reason,
+    )
+    event = NotificationDeadLettered.build(
+        source=SOURCE,
+        subject=row.subscriber_id,
+        data=NotificationDeadLetteredData(
+            notification_id=str(row.id),
+            subscriber_id=row.subscriber_id,
+            org_id=row.org_id,
+            channel=row.channel,
+            fingerprint=row.alert.fingerprint,
+            attempts=updated,
+            reason=reason,
+            dead_lettered_at=utcnow(),
+        ),
+    )
+    await enqueue(conn, NOTIFY_DEADLETTER, row.subscriber_id, event)
+
+
+async def redrive(pool: asyncpg.Pool, dead_letter_id: int, by: str) -> bool:
+    """Queue a dead-lettered notification again with a fresh retry window; False if unknown or already done."""
+    async with pool.acquire() as conn, conn.transaction():
+        notification_id = await conn.fetchval(
+            "UPDATE dead_letters SET redriven_at = now(), redriven_by = $2 WHERE id = $1 AND redriven_at IS NULL"
+            " RETURNING notification_id",
+            dead_letter_id,
+            by,
+        )
+        if notification_id is None:
+            return False
+        await conn.execute(
+            "UPDATE notifications SET state = 'pending', next_attempt_at = now(), window_from = now()"
+            " WHERE id = $1 AND state = 'dead'",
+            notification_id,
+        )
+        await conn.execute("NOTIFY notifications")
+        return True

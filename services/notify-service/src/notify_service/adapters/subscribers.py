@@ -1,0 +1,183 @@
+"""Postgres access for subscribers (configuration sealed by SecretBox) and plan-change effects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from care_schemas.catalogue import ChannelType, PlanCode
+from notify_service.adapters.secrets import SecretBox
+from notify_service.domain.plans import suspension_reason
+from notify_service.domain.subscribers import masked, secrets_of
+
+COLUMNS = (
+    "id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display, state, state_reason,"
+    " created_by, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: str
+    org_id: str
+    project_id: str
+    cluster_id: str | None
+    type: ChannelType
+    name: str
+    severities: list[str] | None
+    rules: list[str] | None
+    config: dict[str, Any]
+    state: str
+    state_reason: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(secrets_of(self.config))
+
+    def view(self) -> dict[str, Any]:
+        """What the API shows: secrets masked."""
+        return {
+            "id": self.id,
+            "org_id": self.org_id,
+            "project_id": self.project_id,
+            "cluster_id": self.cluster_id,
+            "type": self.type.value,
+            "name": self.name,
+            "severities": self.severities,
+            "rules": self.rules,
+            "config": masked(self.config),
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _from_row(box: SecretBox, r: asyncpg.Record) -> Subscriber:
+    return Subscriber(
+        id=r["id"],
+        org_id=r["org_id"],
+        project_id=r["project_id"],
+        cluster_id=r["cluster_id"],
+        type=ChannelType(r["type"]),
+        name=r["name"],
+        severities=r["severities"],
+        rules=r["rules"],
+        config=box.open(r["secret"]),
+        state=r["state"],
+        state_reason=r["state_reason"],
+        created_by=r["created_by"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Subscriber) -> Subscriber:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO subscribers (id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display,
+                                 state, state_reason, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}
+        """,  # noqa: S608 - constant column list
+        s.id,
+        s.org_id,
+        s.project_id,
+        s.cluster_id,
+        s.type.value,
+        s.name,
+        s.severities,
+        s.rules,
+        box.seal(s.config),
+        masked(s.config),
+        s.state,
+        s.state_reason,
+        s.created_by,
+    )
+    return _from_row(box, row)
+
+
+async def update(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Subscriber) -> Subscriber | None:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE subscribers SET project_id = $3, cluster_id = $4, name = $5, severities = $6, rules = $7, secret = $8,
+               display = $9, updated_at = now()
+        WHERE id = $1 AND org_id = $2 RETURNING {COLUMNS}
+        """,  # noqa: S608 - constant column list
+        s.id,
+        s.org_id,
+        s.project_id,
+        s.cluster_id,
+        s.name,
+        s.severities,
+        s.rules,
+        box.seal(s.config),
+        masked(s.config),
+    )
+    return _from_row(box, row) if row else None
+
+
+async def get(pool: asyncpg.Pool, box: SecretBox, org_id: str | None, subscriber_id: str) -> Subscriber | None:
+    """One subscriber; `org_id` None (internal use) reads any organisation's."""
+    row = await pool.fetchrow(
+        f"SELECT {COLUMNS} FROM subscribers WHERE id = $1 AND ($2::text IS NULL OR org_id = $2)",  # noqa: S608
+        subscriber_id,
+        org_id,
+    )
+    return _from_row(box, row) if row else None
+
+
+async def list_for(pool: asyncpg.Pool, box: SecretBox, org_id: str, project_id: str | None) -> list[Subscriber]:
+    rows = await pool.fetch(
+        f"SELECT {COLUMNS} FROM subscribers WHERE org_id = $1 AND ($2::text IS NULL OR project_id = $2)"  # noqa: S608
+        " ORDER BY created_at, id",
+        org_id,
+        project_id,
+    )
+    return [_from_row(box, r) for r in rows]
+
+
+async def delete(pool: asyncpg.Pool, org_id: str, subscriber_id: str) -> bool:
+    status: str = await pool.execute("DELETE FROM subscribers WHERE id = $1 AND org_id = $2", subscriber_id, org_id)
+    return status.endswith(" 1")
+
+
+async def apply_plan(
+    conn: asyncpg.Connection, org_id: str, plan: PlanCode, channels: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Suspend subscribers the plan excludes (cancelling their queued notifications) and resume the rest.
+    Returns (suspended ids, resumed ids)."""
+    suspended: list[str] = []
+    rows = await conn.fetch(
+        "SELECT id, type FROM subscribers WHERE org_id = $1 AND state = 'active' AND NOT (type = ANY($2::text[]))",
+        org_id,
+        list(channels),
+    )
+    for r in rows:
+        reason = suspension_reason(ChannelType(r["type"]), plan)
+        await conn.execute(
+            "UPDATE subscribers SET state = 'suspended', state_reason = $2, updated_at = now() WHERE id = $1",
+            r["id"],
+            reason,
+        )
+        await conn.execute(
+            "UPDATE notifications SET state = 'cancelled', last_error = $2 WHERE subscriber_id = $1"
+            " AND state IN ('pending', 'sending')",
+            r["id"],
+            f"cancelled: {reason}",
+        )
+        suspended.append(r["id"])
+    resumed = await conn.fetch(
+        "UPDATE subscribers SET state = 'active', state_reason = NULL, updated_at = now()"
+        " WHERE org_id = $1 AND state = 'suspended' AND type = ANY($2::text[]) RETURNING id",
+        org_id,
+        list(channels),
+    )
+    return suspended, [r["id"] for r in resumed]

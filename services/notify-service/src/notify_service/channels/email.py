@@ -1,0 +1,61 @@
+"""Email over SMTP (aiosmtplib): one message per group, plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import Alert
+from notify_service.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.config import Settings
+from notify_service.domain.classify import Outcome, Verdict, classify_error
+from notify_service.domain.ratelimit import Limits, TokenBucket
+from notify_service.domain.text import headline, line, more_line, pack
+
+BODY_CHARS = 200_000
+
+
+def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
+    [text], covered = pack([line(a) for a in alerts], chunk_chars=BODY_CHARS, max_chunks=1, total_chars=BODY_CHARS)
+    more = len(alerts) - covered
+    links = [f"{a.fingerprint}: {a.link}" for a in alerts[:covered] if a.link]
+    body = text + (f"\n{more_line(more)}" if more else "") + ("\n\nLinks:\n" + "\n".join(links) if links else "")
+    subject = f"[Connected Care] {headline(alerts[:covered], more)}"
+    return Rendered({"subject": subject[:250], "text": body + "\n"}, covered)
+
+
+async def send_mail(settings: Settings, to: str, subject: str, text: str) -> Outcome:
+    """Send one plain-text email; SMTP 5xx is permanent, 4xx and network errors are retried."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = settings.smtp_from, to, subject
+    msg.set_content(text)
+    try:
+        await aiosmtplib.send(
+            msg,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.delivery_timeout_s,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return Outcome(Verdict.PERMANENT, f"SMTP refused recipient: {exc}")
+    except aiosmtplib.SMTPResponseException as exc:
+        verdict = Verdict.PERMANENT if 500 <= exc.code < 600 else Verdict.RETRY
+        return Outcome(verdict, f"SMTP {exc.code}: {exc.message}", exc.code)
+    except (aiosmtplib.SMTPException, TimeoutError, OSError) as exc:
+        return classify_error(exc)
+    return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
+
+
+async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
+    return await send_mail(ctx.settings, target.config["address"], message.payload["subject"], message.payload["text"])
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits([TokenBucket(settings.email_rate_per_s, 5)])
+
+
+CHANNEL = Channel(ChannelType.EMAIL, groups=True, render=render, send=send, limits=limits)

@@ -1,0 +1,70 @@
+"""Lark custom bots: a signed interactive card; 5 messages/s and 100/min per bot."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import Alert
+from notify_service.channels.base import Channel, Rendered, SendContext, Target, post_json
+from notify_service.config import Settings
+from notify_service.domain.classify import Outcome, Verdict
+from notify_service.domain.ratelimit import Limits, TokenBucket
+from notify_service.domain.text import headline, line, more_line, pack
+
+CARD_CHARS = 20_000  # Lark refuses request bodies over 30 KB
+RATE_LIMITED = {11232, 11233}
+
+
+def sign(timestamp: int, secret: str) -> str:
+    """base64(HMAC-SHA256(key = timestamp + "\\n" + secret, message = ""))."""
+    key = f"{timestamp}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+
+
+def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
+    chunks, covered = pack([line(a) for a in alerts], chunk_chars=4000, max_chunks=20, total_chars=CARD_CHARS)
+    more = len(alerts) - covered
+    elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": c}} for c in chunks]
+    if more:
+        elements.append({"tag": "note", "elements": [{"tag": "plain_text", "content": more_line(more)}]})
+    worst = "red" if any(a.severity.value == "critical" for a in alerts[:covered]) else "orange"
+    card = {
+        "config": {"wide_screen_mode": True},
+        "header": {"title": {"tag": "plain_text", "content": headline(alerts[:covered], more)}, "template": worst},
+        "elements": elements,
+    }
+    return Rendered({"msg_type": "interactive", "card": card}, covered)
+
+
+def _check(status: int, text: str) -> Outcome | None:
+    """Lark answers HTTP 200 with a non-zero `code` on failure."""
+    try:
+        code = int(json.loads(text).get("code", 0))
+    except (ValueError, AttributeError):
+        return None
+    if code == 0:
+        return None
+    verdict = Verdict.RETRY if code in RATE_LIMITED else Verdict.PERMANENT
+    return Outcome(verdict, f"HTTP {status}: Lark code {code}: {text[:200]}", status)
+
+
+async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
+    timestamp = int(time.time())
+    signed = {"timestamp": str(timestamp), "sign": sign(timestamp, target.config["signing_secret"]), **message.payload}
+    return await post_json(ctx, target.config["webhook_url"], signed, secrets=target.secrets, check=_check)
+
+
+def limits(settings: Settings) -> Limits:
+    # burst + rate * 60 stays within the per-minute allowance
+    per_min = TokenBucket(max(0.1, (settings.lark_rate_per_min - 10) / 60), 10)
+    return Limits([TokenBucket(settings.lark_rate_per_s, 1), per_min])
+
+
+CHANNEL = Channel(ChannelType.LARK, groups=True, render=render, send=send, limits=limits)

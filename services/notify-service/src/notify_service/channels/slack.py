@@ -1,0 +1,74 @@
+"""Slack incoming webhooks: Block Kit through the official SDK's async webhook client, 1 message/s per webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import Alert
+from notify_service.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.config import Settings
+from notify_service.domain.classify import Outcome, classify_error, classify_status
+from notify_service.domain.ratelimit import Limits, TokenBucket
+from notify_service.domain.text import headline, line, more_line, pack
+
+MAX_BLOCKS = 50
+SECTION_CHARS = 3000
+HEADER_CHARS = 150
+TOTAL_CHARS = 38_000  # Slack truncates messages past 40,000 characters
+
+
+def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
+    """A header, sections of alert lines (each <= 3000 chars), and "and N more" when not all fit."""
+    sections, covered = pack(
+        [line(a, markdown=True) for a in alerts],
+        chunk_chars=SECTION_CHARS,
+        max_chunks=MAX_BLOCKS - 3,
+        total_chars=TOTAL_CHARS,
+    )
+    more = len(alerts) - covered
+    title = headline(alerts[:covered], more)
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_CHARS]}}]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
+    if more:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more_line(more)}]})
+    return Rendered({"text": title, "blocks": blocks}, covered)
+
+
+class _NoRedirects:
+    """Session wrapper: the SDK's client must not follow redirects (a redirect is a permanent answer)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        return self._session.request(method, url, allow_redirects=False, **kwargs)
+
+
+async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
+    client = AsyncWebhookClient(
+        url=target.config["webhook_url"],
+        timeout=int(ctx.settings.delivery_timeout_s),
+        session=_NoRedirects(ctx.http),  # type: ignore[arg-type]
+        retry_handlers=[],
+    )
+    try:
+        answer = await client.send_dict(message.payload)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return classify_error(exc, target.secrets)
+    return classify_status(answer.status_code, answer.headers, answer.body or "", target.secrets)
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits([TokenBucket(settings.slack_rate_per_s, 1)])
+
+
+CHANNEL = Channel(ChannelType.SLACK, groups=True, render=render, send=send, limits=limits)

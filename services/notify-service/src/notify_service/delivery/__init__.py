@@ -1,0 +1,1 @@
+"""The delivery pipeline: claim, group, rate-limit, render, send, classify, record."""

@@ -1,0 +1,195 @@
+"""Claims due notifications and hands them to one worker per subscriber; results are recorded in batches.
+
+One dispatcher is active per database (session advisory lock); others wait as standbys. A worker sends one
+message at a time to its target, within the target's token buckets, so a slow target delays only itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from notify_service import metrics
+from notify_service.adapters import queue
+from notify_service.adapters.queue import Claimed, Result
+from notify_service.adapters.repository import WAKE
+from notify_service.channels import REGISTRY
+from notify_service.channels.base import Channel, SendContext, Target
+from notify_service.config import Settings
+from notify_service.delivery.targets import Targets
+from notify_service.domain.backoff import next_delay_s, within_window
+from notify_service.domain.classify import Outcome, Verdict
+
+log = logging.getLogger(__name__)
+DISPATCH_LOCK = 7_140_101
+FLUSH_S = 0.02
+
+
+def next_message(pending: deque[Claimed], channel: Channel) -> list[Claimed]:
+    """Pop what goes into the next message: the first row's whole group for grouping channels, else one row."""
+    first = pending.popleft()
+    if not channel.groups:
+        return [first]
+    batch: list[Claimed] = [first]
+    keep: list[Claimed] = []
+    while pending:
+        row = pending.popleft()
+        (batch if row.grp == first.grp else keep).append(row)
+    pending.extend(keep)
+    return batch
+
+
+def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, settings: Settings) -> Result:
+    """Turn an answer into delivered, retry (with delay) or dead, by the backoff and the retry window."""
+    if outcome.verdict is Verdict.OK:
+        return Result(rows, "delivered", outcome.status, outcome.reason, latency_ms)
+    if outcome.verdict is Verdict.PERMANENT:
+        return Result(rows, "dead", outcome.status, f"permanent: {outcome.reason}", latency_ms)
+    attempt = max(r.attempts for r in rows) + 1
+    delay = next_delay_s(
+        attempt, base_s=settings.retry_base_s, max_s=settings.retry_max_s, retry_after_s=outcome.retry_after_s
+    )
+    elapsed = (datetime.now(UTC) - min(r.window_from for r in rows)).total_seconds()
+    if not within_window(elapsed, delay, settings.retry_window_s):
+        reason = f"retry window of {settings.retry_window_s:g}s exhausted after {attempt} attempts: {outcome.reason}"
+        return Result(rows, "dead", outcome.status, reason, latency_ms)
+    return Result(rows, "retry", outcome.status, outcome.reason, latency_ms, retry_in_s=delay)
+
+
+class Dispatcher:
+    def __init__(self, pool: asyncpg.Pool, targets: Targets, ctx: SendContext, settings: Settings) -> None:
+        self._pool, self._targets, self._ctx, self._settings = pool, targets, ctx, settings
+        self._queues: dict[str, deque[Claimed]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._results: asyncio.Queue[Result] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(settings.delivery_concurrency)
+        self._wake = asyncio.Event()
+        self.in_memory = 0
+
+    async def run(self) -> None:
+        """Wait to become the active dispatcher, then claim and deliver forever."""
+        conn: asyncpg.Connection = await self._pool.acquire()
+        recorder = asyncio.create_task(self._record_forever(), name="delivery-recorder")
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCH_LOCK):  # noqa: ASYNC110
+                await asyncio.sleep(2.0)  # a standby polls for the lock
+            released = await queue.release_in_flight(self._pool)
+            if released:
+                log.warning("%d notifications were in flight when the last dispatcher stopped; sending again", released)
+            await conn.add_listener(WAKE, lambda *_: self._wake.set())
+            await self._claim_forever()
+        finally:
+            recorder.cancel()
+            for task in self._workers.values():
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await conn.execute("SELECT pg_advisory_unlock_all()")
+            await self._pool.release(conn)
+
+    async def _claim_forever(self) -> None:
+        ceiling = self._settings.delivery_claim_batch * 4
+        while True:
+            claimed: list[Claimed] = []
+            if self.in_memory < ceiling:
+                try:
+                    claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("claiming notifications failed, will retry: %s", exc)
+                    await asyncio.sleep(1.0)
+            for row in claimed:
+                self._queues.setdefault(row.subscriber_id, deque()).append(row)
+                if row.subscriber_id not in self._workers:
+                    self._workers[row.subscriber_id] = asyncio.create_task(self._work(row.subscriber_id))
+            self.in_memory += len(claimed)
+            if len(claimed) >= self._settings.delivery_claim_batch and self.in_memory < ceiling:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.delivery_poll_interval_s)
+            self._wake.clear()
+
+    async def _work(self, subscriber_id: str) -> None:
+        pending = self._queues[subscriber_id]
+        try:
+            while pending:
+                target = await self._targets.get(subscriber_id)
+                if target is None:
+                    rows = list(pending)
+                    pending.clear()
+                    await self._emit(Result(rows, "cancelled", None, "subscriber deleted or suspended", 0.0))
+                    break
+                await self._send_next(target, pending)
+        except Exception:
+            log.exception("delivery worker for %s failed; its notifications return to the queue", subscriber_id)
+            rows = list(pending)
+            pending.clear()
+            outcome = Outcome(Verdict.RETRY, "internal error while sending")
+            await self._emit(decide(rows, outcome, 0.0, self._settings))
+        finally:
+            self._workers.pop(subscriber_id, None)
+            if not pending:
+                self._queues.pop(subscriber_id, None)
+
+    async def _send_next(self, target: Target, pending: deque[Claimed]) -> None:
+        channel = REGISTRY[target.channel]
+        limits = self._targets.limits(target)
+        wait = limits.wait_s()
+        if wait > 0:
+            await asyncio.sleep(wait)
+            return
+        batch = next_message(pending, channel)
+        rendered = channel.render([r.alert for r in batch], target, self._settings, False)
+        sent = batch[: max(1, rendered.covered)]
+        pending.extendleft(reversed(batch[len(sent) :]))
+        limits.take()
+        async with self._slots:
+            started = time.perf_counter()
+            outcome = await channel.send(self._ctx, target, rendered)
+            seconds = time.perf_counter() - started
+        metrics.SEND_SECONDS.labels(target.channel.value).observe(seconds)
+        if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
+            limits.pause(outcome.retry_after_s)
+        result = decide(sent, outcome, seconds * 1000, self._settings)
+        self._count(target, result, outcome)
+        await self._emit(result)
+
+    def _count(self, target: Target, result: Result, outcome: Outcome) -> None:
+        ch = target.channel.value
+        metrics.MESSAGES.labels(ch, result.outcome).inc()
+        n = len(result.rows)
+        if result.outcome == "delivered":
+            metrics.DELIVERED.labels(ch).inc(n)
+            now = datetime.now(UTC)
+            for r in result.rows:
+                metrics.LATENCY.labels(ch).observe(max(0.0, (now - r.window_from).total_seconds()))
+        elif result.outcome == "retry":
+            metrics.RETRIED.labels(ch, metrics.reason_label(outcome.reason)).inc(n)
+        elif result.outcome == "dead":
+            metrics.DEAD.labels(ch, metrics.reason_label(outcome.reason)).inc(n)
+            log.warning(
+                "dead-lettered %d notification(s) for subscriber %s: %s", n, target.subscriber_id, result.detail
+            )
+
+    async def _emit(self, result: Result) -> None:
+        self.in_memory -= len(result.rows)
+        await self._results.put(result)
+
+    async def _record_forever(self) -> None:
+        while True:
+            batch = [await self._results.get()]
+            await asyncio.sleep(FLUSH_S)
+            while not self._results.empty() and len(batch) < 1000:
+                batch.append(self._results.get_nowait())
+            while True:
+                try:
+                    await queue.record(self._pool, batch)
+                    break
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("recording %d results failed, will retry: %s", len(batch), exc)
+                    await asyncio.sleep(1.0)

@@ -1,0 +1,97 @@
+"""Subscriber types, their configuration, and how their secrets are shown (masked)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from care_schemas.catalogue import ChannelType
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EmailConfig(_Config):
+    address: str = Field(pattern=EMAIL.pattern, max_length=254)
+
+
+class SlackConfig(_Config):
+    webhook_url: str = Field(min_length=1)
+
+
+class ZoomConfig(_Config):
+    endpoint_url: str = Field(min_length=1)
+    verification_token: str = Field(min_length=1, max_length=512)
+
+
+class LarkConfig(_Config):
+    webhook_url: str = Field(min_length=1)
+    signing_secret: str = Field(min_length=1, max_length=512)
+
+
+class PagerDutyConfig(_Config):
+    integration_key: str = Field(min_length=1, max_length=128)
+
+
+class FlashdutyConfig(_Config):
+    webhook_url: str = Field(min_length=1)
+
+
+class WebhookConfig(_Config):
+    url: str = Field(min_length=1)
+
+
+CONFIGS: dict[ChannelType, type[_Config]] = {
+    ChannelType.EMAIL: EmailConfig,
+    ChannelType.SLACK: SlackConfig,
+    ChannelType.ZOOM: ZoomConfig,
+    ChannelType.LARK: LarkConfig,
+    ChannelType.PAGERDUTY: PagerDutyConfig,
+    ChannelType.FLASHDUTY: FlashdutyConfig,
+    ChannelType.WEBHOOK: WebhookConfig,
+}
+URL_FIELDS = {"webhook_url", "endpoint_url", "url"}
+SECRET_FIELDS = URL_FIELDS | {"verification_token", "signing_secret", "integration_key"}
+
+
+def secrets_of(config: dict[str, Any]) -> list[str]:
+    """The values that must never appear in a log, an error or an API answer."""
+    values = [str(v) for k, v in config.items() if k in SECRET_FIELDS and v]
+    for k, v in config.items():
+        if k in URL_FIELDS and v:  # the path of a webhook URL is the secret part
+            path = urlsplit(str(v)).path
+            if len(path) > 1:
+                values.append(path)
+    return values
+
+
+def mask_value(field: str, value: str) -> str:
+    """A URL keeps scheme and host; a token keeps its last four characters."""
+    if field in URL_FIELDS:
+        parts = urlsplit(value)
+        tail = value[-4:] if len(parts.path) >= 16 else ""  # a short path would be shown almost whole
+        return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/****{tail}"
+    return "****" + (value[-4:] if len(value) >= 12 else "")
+
+
+def masked(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as the API shows it."""
+    return {k: mask_value(k, str(v)) if k in SECRET_FIELDS else v for k, v in config.items()}
+
+
+def target_label(channel: ChannelType, config: dict[str, Any]) -> str:
+    """What identifies the rate-limited target (one webhook, one bot, one integration key)."""
+    key = {
+        ChannelType.EMAIL: "address",
+        ChannelType.PAGERDUTY: "integration_key",
+    }.get(channel)
+    if key is not None:
+        return f"{channel.value}:{config[key]}"
+    url = config.get("webhook_url") or config.get("endpoint_url") or config.get("url")
+    return f"{channel.value}:{url}"

@@ -1,0 +1,116 @@
+"""Subscribers API: owners create, list, read, update and delete their organisation's subscribers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import AlertSeverity
+from carekit.identity import CurrentIdentity, Identity, Role, require
+from notify_service import handlers
+from notify_service.adapters import subscribers
+from notify_service.entrypoints.deps import Deps, deps
+
+router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"])
+OWNERS = (Role.ORG_OWNER, Role.PROJECT_OWNER)
+Injected = Annotated[Deps, Depends(deps)]
+
+
+class SubscriberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ChannelType
+    name: str = Field(min_length=1, max_length=100)
+    project_id: str = Field(min_length=1, max_length=128)
+    cluster_id: str | None = Field(default=None, max_length=128)
+    severities: list[AlertSeverity] | None = None
+    rules: list[str] | None = None
+    config: dict[str, Any]
+
+
+class SubscriberPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    project_id: str | None = Field(default=None, min_length=1, max_length=128)
+    cluster_id: str | None = None
+    severities: list[AlertSeverity] | None = None
+    rules: list[str] | None = None
+    config: dict[str, Any] | None = None
+
+
+def _owner(identity: Identity) -> Identity:
+    require(identity, *OWNERS)
+    return identity
+
+
+def _refused(exc: handlers.Refused) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
+@router.post("", status_code=201, response_model=None)
+async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> dict[str, Any] | JSONResponse:
+    """Save a subscriber after its test message is accepted (webhook: dryRun true)."""
+    _owner(identity)
+    draft = handlers.Draft(
+        org_id=identity.org,
+        project_id=body.project_id,
+        cluster_id=body.cluster_id,
+        type=body.type,
+        name=body.name,
+        severities=[s.value for s in body.severities] if body.severities else None,
+        rules=body.rules or None,
+        config=body.config,
+    )
+    try:
+        saved = await handlers.create_subscriber(d.runtime.pool, d.box, d.ctx, draft, identity.sub)
+    except handlers.Refused as exc:
+        return _refused(exc)
+    return saved.view()
+
+
+@router.get("")
+async def list_all(identity: CurrentIdentity, d: Injected, project_id: str | None = None) -> dict[str, Any]:
+    _owner(identity)
+    found = await subscribers.list_for(d.runtime.pool, d.box, identity.org, project_id)
+    return {"subscribers": [s.view() for s in found]}
+
+
+async def _one(d: Deps, identity: Identity, subscriber_id: str) -> subscribers.Subscriber:
+    found = await subscribers.get(d.runtime.pool, d.box, identity.org, subscriber_id)
+    if found is None:
+        raise HTTPException(404, f"no subscriber {subscriber_id} in organisation {identity.org}")
+    return found
+
+
+@router.get("/{subscriber_id}")
+async def read(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> dict[str, Any]:
+    _owner(identity)
+    return (await _one(d, identity, subscriber_id)).view()
+
+
+@router.patch("/{subscriber_id}", response_model=None)
+async def patch(
+    subscriber_id: str, body: SubscriberPatch, identity: CurrentIdentity, d: Injected
+) -> dict[str, Any] | JSONResponse:
+    """Change a subscriber; a changed configuration must pass a new test message."""
+    _owner(identity)
+    current = await _one(d, identity, subscriber_id)
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    try:
+        saved = await handlers.update_subscriber(d.runtime.pool, d.box, d.ctx, current, changes)
+    except handlers.Refused as exc:
+        return _refused(exc)
+    return saved.view()
+
+
+@router.delete("/{subscriber_id}", status_code=204)
+async def delete(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> Response:
+    _owner(identity)
+    if not await subscribers.delete(d.runtime.pool, identity.org, subscriber_id):
+        raise HTTPException(404, f"no subscriber {subscriber_id} in organisation {identity.org}")
+    return Response(status_code=204)

@@ -1,0 +1,30 @@
+"""Prometheus metrics (served by carekit.web on /metrics from the default registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RECEIVED = Counter("notify_alerts_received_total", "Alert events taken in", ["source"])
+QUEUED = Counter("notify_notifications_queued_total", "Notifications queued for subscribers")
+DELIVERED = Counter("notify_notifications_delivered_total", "Notifications delivered", ["channel"])
+RETRIED = Counter(
+    "notify_notifications_retried_total", "Notifications scheduled for another attempt", ["channel", "reason"]
+)
+DEAD = Counter("notify_notifications_dead_lettered_total", "Notifications dead-lettered", ["channel", "reason"])
+MESSAGES = Counter(
+    "notify_messages_sent_total", "Messages sent (one may carry several notifications)", ["channel", "outcome"]
+)
+LATENCY = Histogram(
+    "notify_delivery_latency_seconds",
+    "Time from a notification being due to its delivery",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+SEND_SECONDS = Histogram("notify_send_seconds", "Duration of one send to an endpoint", ["channel"])
+IM_SENT = Counter("notify_ticket_updates_total", "Ticket updates and TAM emails", ["kind", "outcome"])
+
+
+def reason_label(reason: str) -> str:
+    """A low-cardinality label from a reason: `HTTP 429`, `timeout`, `network error`..."""
+    head = reason.split(":", 1)[0].strip()
+    return head[:40] or "unknown"
