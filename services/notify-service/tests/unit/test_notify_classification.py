@@ -1,0 +1,143 @@
+"""The shared table: every HTTP channel classifies every kind of answer the same way (Alertmanager-style)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from notify_helpers import settings, target
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import Alert
+from carekit.testing import free_port
+from notify_service.channels import REGISTRY
+from notify_service.channels.base import SendContext
+from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
+HTTP_CHANNELS = [c for c in ChannelType if c is not ChannelType.EMAIL]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    status: int | None  # None: no server / slow server
+    headers: dict[str, str]
+    verdict: Verdict
+    retry_after: float | None = None
+    reason_has: str = ""
+
+
+TABLE = [
+    Case("200 ok", 200, {}, Verdict.OK),
+    Case("202 accepted", 202, {}, Verdict.OK),
+    Case("400 bad request", 400, {}, Verdict.PERMANENT, reason_has="HTTP 400"),
+    Case("401 unauthorised", 401, {}, Verdict.PERMANENT, reason_has="HTTP 401"),
+    Case("403 forbidden", 403, {}, Verdict.PERMANENT, reason_has="HTTP 403"),
+    Case("404 not found", 404, {}, Verdict.PERMANENT, reason_has="HTTP 404"),
+    Case("410 gone", 410, {}, Verdict.PERMANENT, reason_has="HTTP 410"),
+    Case("413 too large", 413, {}, Verdict.PERMANENT, reason_has="payload too large"),
+    Case("429 with Retry-After", 429, {"Retry-After": "7"}, Verdict.RETRY, retry_after=7.0),
+    Case("429 without Retry-After", 429, {}, Verdict.RETRY),
+    Case("500 error", 500, {}, Verdict.RETRY),
+    Case("503 with Retry-After", 503, {"Retry-After": "3"}, Verdict.RETRY, retry_after=3.0),
+    Case("301 redirect is not followed", 301, {"Location": "/elsewhere"}, Verdict.PERMANENT, reason_has="redirect"),
+]
+
+
+@dataclass
+class Server:
+    url: str
+    answer: Case | None = None
+    hits: int = 0
+    redirected_to: int = 0
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server() -> AsyncIterator[Server]:
+    port = free_port()
+    state = Server(f"http://127.0.0.1:{port}")
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.path == "/elsewhere":
+            state.redirected_to += 1
+            return web.Response(text="ok")
+        state.hits += 1
+        assert state.answer is not None
+        if state.answer.status is None:
+            await asyncio.sleep(2)
+            return web.Response(text="too late")
+        return web.Response(status=state.answer.status, headers=state.answer.headers, text=f"said {state.answer.name}")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield state
+    await runner.cleanup()
+
+
+def config_for(channel: ChannelType, base: str) -> dict[str, Any]:
+    return {
+        ChannelType.SLACK: {"webhook_url": f"{base}/services/T/B/secretpath"},
+        ChannelType.ZOOM: {"endpoint_url": f"{base}/inbound/webhook/x", "verification_token": "tok-secret-1234"},
+        ChannelType.LARK: {"webhook_url": f"{base}/open-apis/bot/v2/hook/x", "signing_secret": "lark-secret"},
+        ChannelType.PAGERDUTY: {"integration_key": "0123456789abcdef0123456789abcdef"},
+        ChannelType.WEBHOOK: {"url": f"{base}/hook"},
+        ChannelType.FLASHDUTY: {"webhook_url": f"{base}/flashduty"},
+    }[channel]
+
+
+async def send_once(channel: ChannelType, base: str, alert: Alert, timeout_s: float = 0.5) -> Any:
+    cfg = settings(pagerduty_events_url=f"{base}/v2/enqueue", delivery_timeout_s=timeout_s)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+        t = target(channel, config_for(channel, base))
+        rendered = REGISTRY[channel].render([alert], t, cfg, False)
+        return await REGISTRY[channel].send(SendContext(http, cfg), t, rendered)
+
+
+@pytest.mark.parametrize("channel", HTTP_CHANNELS, ids=str)
+@pytest.mark.parametrize("case", TABLE, ids=lambda c: c.name)
+async def test_every_channel_classifies_each_answer_alike(
+    channel: ChannelType, case: Case, server: Server, alert: Alert
+) -> None:
+    server.answer, server.redirected_to = case, 0
+    outcome = await send_once(channel, server.url, alert)
+    assert outcome.verdict is case.verdict, outcome
+    assert outcome.retry_after_s == case.retry_after
+    assert case.reason_has in outcome.reason
+    assert server.redirected_to == 0
+    assert "secretpath" not in outcome.reason
+
+
+@pytest.mark.parametrize("channel", HTTP_CHANNELS, ids=str)
+async def test_every_channel_retries_after_a_timeout(channel: ChannelType, server: Server, alert: Alert) -> None:
+    server.answer = Case("slow", None, {}, Verdict.RETRY)
+    outcome = await send_once(channel, server.url, alert, timeout_s=0.3)
+    assert outcome.verdict is Verdict.RETRY
+    assert "timeout" in outcome.reason
+
+
+@pytest.mark.parametrize("channel", HTTP_CHANNELS, ids=str)
+async def test_every_channel_retries_when_the_connection_is_refused(channel: ChannelType, alert: Alert) -> None:
+    outcome = await send_once(channel, f"http://127.0.0.1:{free_port()}", alert)
+    assert outcome.verdict is Verdict.RETRY
+    assert "network error" in outcome.reason
+
+
+async def test_retry_after_may_be_an_http_date() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("soon") is None
+
+
+async def test_secrets_are_redacted_from_reasons() -> None:
+    outcome = classify_status(404, {}, "no hook https://hooks.example/T1/B2/XYZ here", secrets=["/T1/B2/XYZ"])
+    assert "XYZ" not in outcome.reason
+    assert redact("token abc123 used", ["abc123"]) == "token **** used"
