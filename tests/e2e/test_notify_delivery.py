@@ -1,0 +1,184 @@
+"""Delivery under trouble: Retry-After holds one target while others go on; permanent failures become dead
+letters (table, API and NotificationDeadLettered event) that staff can re-drive; repeats and resolved notices."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from care_schemas.events.alert import AlertStatus
+from care_schemas.events.deadletter import NotificationDeadLettered, deadletter_event_adapter
+from care_schemas.topics import NOTIFY_DEADLETTER
+from carekit.testing import eventually
+from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
+from tests.receivers import Answer, Notify, on_plan, sample_alert, shared_notify, start_notify, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
+    return await shared_notify(kafka_bootstrap, database_url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def org(notify: Notify, unique: str) -> str:
+    name = f"org-{unique}"
+    await on_plan(notify.url, notify.kafka, name, "enterprise")
+    return name
+
+
+def hook(url: str, project: str = "proj-1") -> dict[str, object]:
+    return {"type": "webhook", "name": "hook", "project_id": project, "config": {"url": url}}
+
+
+async def test_retry_after_holds_that_target_while_other_targets_keep_receiving(
+    notify: Notify, org: str, unique: str
+) -> None:
+    async with running_webhook_receiver() as slow, running_webhook_receiver() as busy:
+        await notify.subscribe(org, hook(f"{slow.url}/limited", project="p-limited"))
+        await notify.subscribe(org, hook(f"{busy.url}/fine", project="p-fine"))
+        slow.script("/limited", Answer(429, {"Retry-After": "2"}, "slow down"))
+        await notify.alerts(sample_alert(org, f"lim-0-{unique}", project_id="p-limited"))
+        [_test, limited] = await slow.wait_for(2)
+        for i in range(1, 6):  # more for the limited target, and a steady flow to the other one
+            await notify.alerts(
+                sample_alert(org, f"lim-{i}-{unique}", project_id="p-limited"),
+                sample_alert(org, f"fine-{i}-{unique}", project_id="p-fine"),
+            )
+            await asyncio.sleep(0.25)
+        await slow.wait_for(2 + 6, timeout_s=20)
+    after = slow.requests[2:]
+    assert min(r.at for r in after) - limited.at >= 2.0, "nothing reaches the target before Retry-After passed"
+    fine = busy.requests[1:]
+    assert len(fine) == 5
+    assert all(r.at - limited.at < 2.0 for r in fine), "the other target was not held up"
+    assert {a["fingerprint"] for a in alerts_received(slow)} == {f"lim-{i}-{unique}" for i in range(6)}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def deadletters(kafka_bootstrap: str, unique: str) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        NOTIFY_DEADLETTER.name, bootstrap_servers=kafka_bootstrap, auto_offset_reset="latest", group_id=f"dl-{unique}"
+    )
+    await consumer.start()
+    deadline = time.monotonic() + 20
+    while not consumer.assignment() and time.monotonic() < deadline:
+        await consumer.getmany(timeout_ms=200)
+    yield consumer
+    await consumer.stop()
+
+
+async def test_permanent_failure_is_dead_lettered_published_and_redriven_by_staff(
+    notify: Notify, org: str, unique: str, deadletters: AIOKafkaConsumer
+) -> None:
+    async with running_webhook_receiver() as receiver:
+        saved = await notify.subscribe(org, hook(f"{receiver.url}/gone"))
+        receiver.script("/gone", Answer(404, body="no such hook"))
+        await notify.alerts(sample_alert(org, f"dl-{unique}"))
+        await receiver.wait_for(2)
+
+        events: list[NotificationDeadLettered] = []
+
+        async def published() -> bool:
+            for records in (await deadletters.getmany(timeout_ms=300)).values():
+                for r in records:
+                    event = deadletter_event_adapter.validate_json(r.value)
+                    if isinstance(event, NotificationDeadLettered) and event.data.subscriber_id == saved["id"]:
+                        events.append(event)
+            return bool(events)
+
+        await eventually(published, timeout_s=20)
+        assert events[0].data.reason == "permanent: HTTP 404: no such hook"
+        assert events[0].data.channel == "webhook"
+        assert events[0].data.fingerprint == f"dl-{unique}"
+
+        async with notify.client() as client:
+            owner = await client.get("/v1/dead-letters", headers=token(org))
+            listed = await client.get("/v1/dead-letters", headers=token("vendor", "admin"), params={"org_id": org})
+            [letter] = listed.json()["dead_letters"]
+            assert letter["reason"] == "permanent: HTTP 404: no such hook"
+            redrive = await client.post(f"/v1/dead-letters/{letter['id']}/redrive", headers=token("vendor", "admin"))
+            again = await client.post(f"/v1/dead-letters/{letter['id']}/redrive", headers=token("vendor", "admin"))
+        assert owner.status_code == 403
+        assert redrive.status_code == 202
+        assert again.status_code == 404
+        await receiver.wait_for(3)
+        assert [a["fingerprint"] for a in alerts_received(receiver)] == [f"dl-{unique}", f"dl-{unique}"]
+        rows = await notify.fetch("SELECT state FROM notifications WHERE subscriber_id = $1", saved["id"])
+        await eventually(lambda: _delivered(notify, saved["id"]), timeout_s=10)
+        assert len(rows) == 1
+
+
+async def _delivered(notify: Notify, subscriber_id: str) -> bool:
+    rows = await notify.fetch("SELECT state FROM notifications WHERE subscriber_id = $1", subscriber_id)
+    return [r["state"] for r in rows] == ["delivered"]
+
+
+async def test_resolved_notice_waits_for_its_firing_notice(notify: Notify, org: str, unique: str) -> None:
+    async with running_webhook_receiver() as receiver:
+        await notify.subscribe(org, hook(f"{receiver.url}/order"))
+        receiver.script("/order", Answer(503, body="later"), Answer(503, body="later"))
+        firing = sample_alert(org, f"ord-{unique}")
+        await notify.alerts(firing)
+        await receiver.wait_for(2)
+        await notify.alerts(sample_alert(org, f"ord-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at))
+        await receiver.wait_for(5, timeout_s=20)
+        await asyncio.sleep(0.5)
+    statuses = [a["status"] for a in alerts_received(receiver)]
+    assert statuses == ["firing", "firing", "firing", "resolved"], "retries of firing first, then one resolved"
+
+
+async def test_resolved_alone_is_not_sent_to_a_subscriber_that_never_got_the_firing(
+    notify: Notify, org: str, unique: str
+) -> None:
+    async with running_webhook_receiver() as receiver:
+        await notify.subscribe(org, hook(f"{receiver.url}/r"))
+        now = datetime.now(UTC)
+        await notify.alerts(
+            sample_alert(
+                org, f"lonely-{unique}", status=AlertStatus.RESOLVED, starts_at=now - timedelta(hours=1), ends_at=now
+            ),
+            sample_alert(org, f"marker-{unique}"),
+        )
+        await receiver.wait_for(2)
+        await asyncio.sleep(0.5)
+    assert [a["fingerprint"] for a in alerts_received(receiver)] == [f"marker-{unique}"]
+
+
+async def test_an_alert_still_firing_is_sent_again_after_the_repeat_interval_and_once_resolved(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, unique: str
+) -> None:
+    service = await start_notify(
+        kafka_bootstrap, database_url, tmp_path, REPEAT_INTERVAL_S="1.5", REPEAT_CHECK_INTERVAL_S="0.2"
+    )
+    org = f"rep-{unique}"
+    try:
+        await on_plan(service.url, kafka_bootstrap, org, "enterprise")
+        async with running_webhook_receiver() as receiver:
+            await service.subscribe(org, hook(f"{receiver.url}/rep"))
+            firing = sample_alert(org, f"rep-{unique}")
+            await service.alerts(firing)
+            await receiver.wait_for(3, timeout_s=15)
+            times = [r.at for r in receiver.requests[1:3]]
+            await service.alerts(
+                sample_alert(org, f"rep-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at)
+            )
+            await receiver.wait_for(4, timeout_s=15)
+            await asyncio.sleep(2.5)
+        statuses = [a["status"] for a in alerts_received(receiver)]
+        assert statuses[:2] == ["firing", "firing"]
+        assert statuses[-1] == "resolved"
+        assert statuses.count("resolved") == 1
+        assert times[1] - times[0] >= 1.5
+        rounds = await service.fetch("SELECT round FROM notifications WHERE status = 'firing' ORDER BY round")
+        assert [r["round"] for r in rounds][:2] == [0, 1]
+    finally:
+        service.service.stop()
