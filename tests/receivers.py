@@ -46,6 +46,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    status: int = 0  # what the receiver answered
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -89,9 +90,10 @@ class Receiver:
         received = Received(
             request.path, dict(request.query), dict(request.headers), await request.read(), time.monotonic()
         )
+        answer = self._answer(received)
+        received.status = answer.status
         self.requests.append(received)
         self.arrived.set()
-        answer = self._answer(received)
         if answer.delay_s:
             await asyncio.sleep(answer.delay_s)
         return web.Response(status=answer.status, headers=answer.headers, text=answer.body)
