@@ -254,6 +254,8 @@ class Notify:
     kafka: str
     pagerduty: Receiver | None = None
     mail: list[EmailMessage] = field(default_factory=list)
+    slack_api: Any = None  # tests.fakes.slack_server.FakeSlack
+    lark_api: Any = None  # tests.fakes.lark_server.FakeLark
 
     @property
     def url(self) -> str:
@@ -310,6 +312,8 @@ def smtp_server(into: list[EmailMessage]) -> Controller:
 
 
 _SHARED: dict[str, Notify] = {}
+SLACK_SIGNING, SLACK_BOT_TOKEN = "slack-signing-secret-for-tests", "xoxb-notify-tests-0001"
+LARK_APP_ID, LARK_APP_SECRET = "cli_notify_tests", "lark-app-secret-for-tests"
 _KEEP = contextlib.AsyncExitStack()
 
 
@@ -317,9 +321,13 @@ async def shared_notify(kafka: str, database_url: str) -> Notify:
     """One notify-service for the e2e modules that can share it (each test uses its own organisation),
     pointed at a shared PagerDuty stand-in and SMTP server."""
     if "notify" not in _SHARED:
+        from tests.fakes.lark_server import running_lark
         from tests.fakes.pagerduty_server import pagerduty
+        from tests.fakes.slack_server import running_slack
 
         pd = await _KEEP.enter_async_context(serve(pagerduty()))
+        slack_api = await _KEEP.enter_async_context(running_slack(SLACK_SIGNING, SLACK_BOT_TOKEN))
+        lark_api = await _KEEP.enter_async_context(running_lark(LARK_APP_ID, LARK_APP_SECRET, "verification"))
         mail: list[EmailMessage] = []
         smtp = smtp_server(mail)
         smtp.start()
@@ -332,8 +340,13 @@ async def shared_notify(kafka: str, database_url: str) -> Notify:
             PAGERDUTY_EVENTS_URL=f"{pd.url}/v2/enqueue",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(smtp.port),
+            SLACK_API_URL=slack_api.api_url,
+            SLACK_BOT_TOKEN=SLACK_BOT_TOKEN,
+            LARK_API_URL=lark_api.api_url,
+            LARK_APP_ID=LARK_APP_ID,
+            LARK_APP_SECRET=LARK_APP_SECRET,
         )
-        notify.pagerduty, notify.mail = pd, mail
+        notify.pagerduty, notify.mail, notify.slack_api, notify.lark_api = pd, mail, slack_api, lark_api
         atexit.register(notify.service.stop)
         _SHARED["notify"] = notify
     return _SHARED["notify"]

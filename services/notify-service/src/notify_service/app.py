@@ -19,6 +19,7 @@ from notify_service.config import Settings
 from notify_service.delivery.dispatcher import Dispatcher
 from notify_service.delivery.scheduler import run_repeats
 from notify_service.delivery.targets import Targets
+from notify_service.delivery.ticket_updates import TicketUpdates
 from notify_service.entrypoints import consumers, http_alerts, http_deliveries, http_subscribers
 from notify_service.entrypoints.deps import Deps
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.spawn("delivery", _closing(dispatcher.run(), http))
         runtime.spawn("repeats", run_repeats(runtime.pool, settings))
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
+        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx).run())
 
     app.router.lifespan_context = lifespan(settings, MIGRATIONS, register, pool_size=20)
     web.install(app)

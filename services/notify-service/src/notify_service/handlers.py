@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from care_schemas.catalogue import ChannelType, catalogue
 from care_schemas.events.alert import AlertFiring, AlertResolved
 from care_schemas.events.plan import SupportPlanChanged
+from care_schemas.events.ticket import TicketEvent
 from carekit.projection import ProjectedPlan, current_plan
 from notify_service import metrics
-from notify_service.adapters import repository, subscribers
+from notify_service.adapters import im_queue, repository, subscribers
 from notify_service.adapters.resolve import url_refusal
 from notify_service.adapters.secrets import SecretBox
 from notify_service.adapters.subscribers import Subscriber
@@ -26,6 +27,7 @@ from notify_service.config import Settings
 from notify_service.domain.classify import Outcome
 from notify_service.domain.plans import refusal
 from notify_service.domain.subscribers import CONFIGS, secrets_of
+from notify_service.domain.ticket_updates import outgoing
 
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
@@ -46,6 +48,12 @@ async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, pr
     """Projection hook (same transaction): suspend subscribers the new plan excludes, resume the ones it includes."""
     d = event.data
     await subscribers.apply_plan(conn, d.org_id, d.plan, sorted(c.value for c in d.entitlements.alert_channels))
+
+
+async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent) -> int:
+    """Queue the chat posts and TAM emails a ticket event causes (idempotent by event id)."""
+    messages = outgoing(event)
+    return await im_queue.enqueue(pool, event.id, messages) if messages else 0
 
 
 class Refused(Exception):

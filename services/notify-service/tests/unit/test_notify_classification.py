@@ -71,7 +71,7 @@ async def server() -> AsyncIterator[Server]:
         state.hits += 1
         assert state.answer is not None
         if state.answer.status is None:
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.5)
             return web.Response(text="too late")
         return web.Response(status=state.answer.status, headers=state.answer.headers, text=f"said {state.answer.name}")
 

@@ -1,12 +1,13 @@
-"""Kafka subscribers of notify-service: alerts (batched) and plan changes (the projection with our hook)."""
+"""Kafka subscribers of notify-service: alerts (batched) and ticket events (updates to IM, TAM emails)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from care_schemas.events.alert import AlertEvent, alert_event_adapter
-from care_schemas.topics import ALERT_EVENTS
-from carekit.consumer import Rejects, subscribe_batch
+from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
+from care_schemas.topics import ALERT_EVENTS, TICKET_EVENTS
+from carekit.consumer import Rejects, subscribe, subscribe_batch
 from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
@@ -29,4 +30,18 @@ def register(runtime: Runtime, settings: Settings) -> None:
         handle=on_alerts,
         rejects=Rejects(runtime.producer, group, SOURCE),
         max_records=2000,
+    )
+
+    tickets = f"{settings.consumer_group_prefix}.tickets"
+
+    async def on_ticket(event: TicketEvent) -> None:
+        await handlers.take_in_ticket_event(runtime.pool, event)
+
+    subscribe(
+        runtime.broker,
+        topic=TICKET_EVENTS,
+        group_id=tickets,
+        adapter=ticket_event_adapter,
+        handle=on_ticket,
+        rejects=Rejects(runtime.producer, tickets, SOURCE),
     )

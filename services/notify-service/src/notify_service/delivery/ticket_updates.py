@@ -1,0 +1,76 @@
+"""Sends queued ticket updates (Slack / Lark) and TAM emails, with the same retry rules as alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+import asyncpg
+
+from notify_service import metrics
+from notify_service.adapters import im_queue
+from notify_service.adapters.im_queue import ImMessage
+from notify_service.channels.base import SendContext
+from notify_service.channels.email import send_mail
+from notify_service.channels.im import LarkBot, slack_post
+from notify_service.domain.backoff import next_delay_s, within_window
+from notify_service.domain.classify import Outcome, Verdict
+
+log = logging.getLogger(__name__)
+
+
+class TicketUpdates:
+    def __init__(self, pool: asyncpg.Pool, ctx: SendContext) -> None:
+        self._pool, self._ctx, self._lark = pool, ctx, LarkBot()
+        self._wake = asyncio.Event()
+
+    async def send(self, message: ImMessage) -> Outcome:
+        if message.kind == "slack_update":
+            return await slack_post(self._ctx, message.target, message.body)
+        if message.kind == "lark_update":
+            return await self._lark.post(self._ctx, message.target, message.body)
+        return await send_mail(
+            self._ctx.settings, message.target["address"], message.body["subject"], message.body["text"]
+        )
+
+    async def drain_once(self) -> int:
+        settings = self._ctx.settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            batch = await im_queue.due(conn)
+            for message in batch:
+                outcome = await self.send(message)
+                state, delay = "delivered", 0.0
+                if outcome.verdict is Verdict.PERMANENT:
+                    state = "dead"
+                elif outcome.verdict is Verdict.RETRY:
+                    delay = next_delay_s(
+                        message.attempts + 1,
+                        base_s=settings.retry_base_s,
+                        max_s=settings.retry_max_s,
+                        retry_after_s=outcome.retry_after_s,
+                    )
+                    elapsed = (datetime.now(UTC) - message.created_at).total_seconds()
+                    state = "pending" if within_window(elapsed, delay, settings.retry_window_s) else "dead"
+                if state == "dead":
+                    log.warning("ticket update %s (%s) failed for good: %s", message.id, message.kind, outcome.reason)
+                metrics.IM_SENT.labels(message.kind, state).inc()
+                await im_queue.settle(conn, message.id, state, None if outcome.ok else outcome.reason, delay)
+            return len(batch)
+
+    async def run(self) -> None:
+        listener = await self._pool.acquire()
+        try:
+            await listener.add_listener("im_messages", lambda *_: self._wake.set())
+            while True:
+                try:
+                    if await self.drain_once():
+                        continue
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("ticket updates will retry: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)
+                self._wake.clear()
+        finally:
+            await self._pool.release(listener)
