@@ -188,6 +188,8 @@ async def test_downgrade_suspends_slack_and_cancels_its_queue_and_upgrade_resume
         slack.scripts.clear()
         before = len(slack.requests)
         await notify.alerts(sample_alert(org, f"while-basic-{unique}"))
+        sql = "SELECT 1 FROM alerts WHERE fingerprint = $1"
+        await eventually(lambda: notify.fetch(sql, f"while-basic-{unique}"), timeout_s=20)  # taken in while on Basic
         await publish(notify.kafka, "plan.events.v1", org, plan_changed(org, "enterprise", 3))
         await eventually(lambda: _state(notify, saved["id"], "active"), timeout_s=20)
         await notify.alerts(sample_alert(org, f"after-{unique}"))
