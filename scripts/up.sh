@@ -12,6 +12,12 @@ if [[ ! -f "$RUN_DIR/jwt_secret" ]]; then
   python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$RUN_DIR/jwt_secret"
 fi
 export JWT_SECRET; JWT_SECRET="$(cat "$RUN_DIR/jwt_secret")"
+# notify-service encrypts subscriber secrets with a Fernet key; the demo's receiver is on 127.0.0.1
+if [[ ! -f "$RUN_DIR/notify_secret_key" ]]; then
+  python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' > "$RUN_DIR/notify_secret_key"
+fi
+export NOTIFY_SECRET_KEY; NOTIFY_SECRET_KEY="$(cat "$RUN_DIR/notify_secret_key")"
+export NOTIFY_URL_ALLOWLIST="${NOTIFY_URL_ALLOWLIST:-127.0.0.1}"
 base="${DATABASE_URL%/*}"
 for entry in "${SERVICES[@]}"; do
   name="${entry%%:*}"; port="${entry##*:}"

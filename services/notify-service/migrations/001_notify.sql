@@ -1,3 +1,6 @@
+-- A development database may still hold the walking skeleton's tables (nothing was ever deployed): replace them.
+DROP TABLE IF EXISTS delivery_attempts, notifications, alerts, subscribers CASCADE;
+
 -- Subscribers: where an organisation's alerts go. Secrets live only in `secret` (Fernet-encrypted JSON).
 CREATE TABLE subscribers (
     id              text        PRIMARY KEY,
