@@ -76,8 +76,12 @@ class OutboxRelay:
     async def run(self) -> None:
         """Drain forever: woken by LISTEN/NOTIFY, polling as a fallback."""
         listener = await self._pool.acquire()
+
+        def wake(*_: object) -> None:
+            self._wake.set()
+
         try:
-            await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+            await listener.add_listener(CHANNEL, wake)
             while True:
                 try:
                     sent = await self.drain_once()
@@ -92,5 +96,5 @@ class OutboxRelay:
                 self._wake.clear()
         finally:
             with contextlib.suppress(Exception):
-                await listener.remove_listener(CHANNEL, lambda *_: None)
+                await listener.remove_listener(CHANNEL, wake)  # the same callback, or asyncpg keeps it and warns
             await self._pool.release(listener)
