@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +20,9 @@ CUSTOMER_ROLES = frozenset({Role.ORG_OWNER, Role.BILLING_MANAGER, Role.PROJECT_O
 
 
 def get_deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
+    deps: Deps | None = getattr(request.app.state, "deps", None)
+    if deps is None:
+        raise HTTPException(503, detail="ticket-service is starting")
     return deps
 
 

@@ -16,7 +16,7 @@ from ticket_service.adapters import lark
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints.common import AppDeps
+from ticket_service.entrypoints.common import get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/lark", tags=["lark"])
@@ -51,8 +51,9 @@ def _text(message: dict[str, Any]) -> str:
 
 
 @router.post("/events")
-async def events(request: Request, deps: AppDeps) -> dict[str, Any]:
+async def events(request: Request) -> dict[str, Any]:
     doc, client = await _verified(request)
+    deps = get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
     header = doc.get("header") or {}
@@ -91,9 +92,10 @@ def _toast(kind: str, text: str) -> dict[str, Any]:
 
 
 @router.post("/card")
-async def card(request: Request, deps: AppDeps, background: BackgroundTasks) -> dict[str, Any]:
+async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     """The request card's Submit: open the ticket with the reporter email and reply in the thread."""
     doc, client = await _verified(request)
+    deps = get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
     header, event = doc.get("header") or {}, doc.get("event") or {}

@@ -17,7 +17,7 @@ from ticket_service.adapters import slack
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints.common import AppDeps
+from ticket_service.entrypoints.common import get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack"])
@@ -46,9 +46,10 @@ def _json_object(raw: str | bytes) -> dict[str, Any]:
 
 
 @router.post("/events")
-async def events(request: Request, deps: AppDeps) -> dict[str, Any]:
+async def events(request: Request) -> dict[str, Any]:
     """url_verification, app mentions (answer with a button) and thread replies (two-way comments)."""
     body, client, settings = await _verified_body(request)
+    deps = get_deps(request)
     doc = _json_object(body)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
@@ -89,9 +90,10 @@ async def _mention(
 
 
 @router.post("/interactivity", response_model=None)
-async def interactivity(request: Request, deps: AppDeps, background: BackgroundTasks) -> Response | dict[str, Any]:
+async def interactivity(request: Request, background: BackgroundTasks) -> Response | dict[str, Any]:
     """The 'Raise request' button opens the form; submitting the form opens the ticket."""
     body, client, _settings = await _verified_body(request)
+    deps = get_deps(request)
     payload = _json_object((parse_qs(body.decode("utf-8", "replace")).get("payload") or ["{}"])[0])
     team = (payload.get("team") or {}).get("id")
     if payload.get("type") == "block_actions":

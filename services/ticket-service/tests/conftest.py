@@ -1,0 +1,59 @@
+"""ticket-service test fixtures: the service in-process on a fresh database, with local Slack and Lark."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+# The harness sits next to this file (pytest runs in importlib mode, which adds no test folders to the path).
+for path in (Path(__file__).resolve().parent,):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from ticket_harness import LARK_APP, MONDAY_10_UTC, SLACK_SECRET, SLACK_TOKEN, Service, settings_for  # noqa: E402
+
+from carekit.kafka import ensure_topics  # noqa: E402
+from carekit.testing import create_database  # noqa: E402
+from tests.fakes.lark_server import running_lark  # noqa: E402
+from tests.fakes.slack_server import running_slack  # noqa: E402
+from ticket_service.testing import FakeClock, TicketTopicReader, in_process  # noqa: E402
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
+    await ensure_topics(kafka_bootstrap)
+    db = await create_database(database_url, "ticket")
+    clock = FakeClock(MONDAY_10_UTC)
+    async with (
+        running_slack(SLACK_SECRET, SLACK_TOKEN) as slack,
+        running_lark(*LARK_APP) as lark,
+    ):
+        settings = settings_for(
+            db,
+            kafka_bootstrap,
+            f"ticket-it-{uuid.uuid4().hex[:8]}",
+            slack_signing_secret=SLACK_SECRET,
+            slack_bot_token=SLACK_TOKEN,
+            slack_api_url=slack.api_url,
+            slack_bot_user_id=slack.bot_user_id,
+            lark_app_id=LARK_APP[0],
+            lark_app_secret=LARK_APP[1],
+            lark_verification_token=LARK_APP[2],
+            lark_api_url=lark.api_url,
+        )
+        async with in_process(settings, clock) as app:
+            yield Service(app, clock, slack, lark, db)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def reader(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]:
+    r = TicketTopicReader(kafka_bootstrap)
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()

@@ -1,0 +1,61 @@
+"""ticket-service test harness: settings, the in-process service with its local Slack and Lark."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.plan import Tam
+from carekit.projection import project
+from carekit.testing import TEST_JWT_SECRET
+from tests.fakes.lark_server import FakeLark
+from tests.fakes.slack_server import FakeSlack
+from ticket_service import handlers
+from ticket_service.config import Settings
+from ticket_service.testing import FakeClock, InProcess, plan_changed
+
+MONDAY_10_UTC = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+SLACK_SECRET = "slack-signing-secret-for-tests"
+SLACK_TOKEN = "xoxb-test-bot-token"
+LARK_APP = ("cli_test_app", "lark-app-secret-for-tests", "lark-verification-token")
+
+
+def settings_for(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": kafka,
+        "database_url": database_url,
+        "jwt_secret": TEST_JWT_SECRET,
+        "http_port": 0,
+        "consumer_group_prefix": prefix,
+        "public_base_url": "https://support.test",
+        "breach_scan_interval_s": 3600,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+class Service:
+    """The in-process service plus what tests need around it."""
+
+    def __init__(self, app: InProcess, clock: FakeClock, slack: FakeSlack, lark: FakeLark, db: str) -> None:
+        self.app, self.clock, self.slack, self.lark, self.db = app, clock, slack, lark, db
+
+    @property
+    def client(self):  # type: ignore[no-untyped-def]
+        return self.app.client
+
+    async def set_plan(
+        self, org: str, plan: PlanCode, version: int, timezone: str = "UTC", tam: Tam | None = None
+    ) -> None:
+        """Apply a plan event through the same projection code the Kafka subscriber runs."""
+        event = plan_changed(org, plan, version, timezone=timezone, tam=tam)
+        await project(self.app.runtime.pool, event, handlers.apply_plan_to_bindings)
+
+    async def count(self, sql: str, *args: object) -> int:
+        conn = await asyncpg.connect(self.db)
+        try:
+            return int(await conn.fetchval(sql, *args))
+        finally:
+            await conn.close()
