@@ -77,6 +77,9 @@ class FakeSlack:
             return web.json_response({"ok": True, "view": {**view, "id": f"V{self.next_ts().replace('.', '')}"}})
         return web.json_response({"ok": True})
 
+    def of(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
     async def wait_for(self, method: str, count: int = 1, timeout_s: float = 20) -> list[ApiCall]:
         """The first `count` calls of `method`, waiting up to the deadline."""
         deadline = time.monotonic() + timeout_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -23,18 +24,19 @@ from tests.fakes.slack_server import running_slack  # noqa: E402
 from ticket_service.testing import FakeClock, TicketTopicReader, in_process  # noqa: E402
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
-    await ensure_topics(kafka_bootstrap)
+@contextlib.asynccontextmanager
+async def started(kafka: str, database_url: str, encrypt_key: str | None = None) -> AsyncIterator[Service]:
+    """The service in-process on a fresh database, wired to a local Slack and a local Lark."""
+    await ensure_topics(kafka)
     db = await create_database(database_url, "ticket")
     clock = FakeClock(MONDAY_10_UTC)
     async with (
         running_slack(SLACK_SECRET, SLACK_TOKEN) as slack,
-        running_lark(*LARK_APP) as lark,
+        running_lark(*LARK_APP, encrypt_key=encrypt_key) as lark,
     ):
         settings = settings_for(
             db,
-            kafka_bootstrap,
+            kafka,
             f"ticket-it-{uuid.uuid4().hex[:8]}",
             slack_signing_secret=SLACK_SECRET,
             slack_bot_token=SLACK_TOKEN,
@@ -43,10 +45,24 @@ async def service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Serv
             lark_app_id=LARK_APP[0],
             lark_app_secret=LARK_APP[1],
             lark_verification_token=LARK_APP[2],
+            lark_encrypt_key=encrypt_key,
             lark_api_url=lark.api_url,
         )
         async with in_process(settings, clock) as app:
             yield Service(app, clock, slack, lark, db)
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
+    async with started(kafka_bootstrap, database_url) as svc:
+        yield svc
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def encrypted_service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
+    """The same, with Lark's encrypt key set: callbacks are encrypted and signed."""
+    async with started(kafka_bootstrap, database_url, encrypt_key="lark-encrypt-key-for-tests") as svc:
+        yield svc
 
 
 @pytest_asyncio.fixture(loop_scope="session")

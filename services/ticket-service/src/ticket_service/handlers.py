@@ -88,6 +88,12 @@ async def open_ticket(
             return existing, False
         plan = await current_plan(conn, org_id)
         rules.check_can_open(new.kind, new.severity, plan.plan, plan.entitlements)
+        if im_thread is not None and im_thread.thread_ts is not None:
+            existing = await db.ticket_in_thread(
+                conn, im_thread.platform, im_thread.workspace, im_thread.channel, im_thread.thread_ts
+            )
+            if existing is not None:
+                raise Conflict(f"this thread already has ticket {existing.id}: {deps.link(existing.id)}")
         now = deps.clock()
         cal = calendar(plan.timezone, await db.holidays(conn, org_id))
         targets = dict(plan.entitlements.response_targets)

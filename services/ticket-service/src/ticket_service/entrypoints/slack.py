@@ -15,7 +15,7 @@ from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketC
 from ticket_service import handlers
 from ticket_service.adapters import slack
 from ticket_service.config import Settings
-from ticket_service.domain.errors import Refused
+from ticket_service.domain.errors import Conflict, Refused
 from ticket_service.domain.model import Author, NewTicket
 from ticket_service.entrypoints.common import get_deps
 
@@ -143,6 +143,8 @@ async def _submitted(
             im_thread=place,
             source_key=f"slack:view:{view.get('id')}",
         )
+    except Conflict as exc:
+        return _errors({"summary": exc.message})
     except Refused as exc:
         return _errors({"kind": exc.message})
     if created:

@@ -1,0 +1,150 @@
+"""Lark inside the process: verified callbacks, the request card, tickets and thread replies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from ticket_harness import Service
+
+from care_schemas.catalogue import PlanCode
+from carekit.testing import TEST_JWT_SECRET
+from tests.fakes.lark_server import FakeLark
+from ticket_service.testing import bearer
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
+FORM = {
+    "summary": "PD leader keeps changing",
+    "severity": "S1",
+    "kind": "technical",
+    "description": "every few seconds",
+    "reporter_email": "li@customer.example",
+}
+
+
+async def bind(service: Service, org: str, plan: PlanCode) -> str:
+    await service.set_plan(org, plan, 1)
+    chat = f"oc_{uuid.uuid4().hex[:12]}"
+    answer = await service.client.post(
+        "/v1/im-bindings",
+        json={"org_id": org, "platform": "lark", "workspace": service.lark.tenant_key, "channel": chat},
+        headers=ENGINEER,
+    )
+    assert answer.status_code == 201, answer.text
+    return chat
+
+
+async def show_card(service: Service, chat: str) -> tuple[dict[str, Any], str]:
+    """Mention the bot in the group; return the card it showed and the mention's message id."""
+    lark = service.lark
+    cards = len([c for c in lark.calls if c.path.endswith("/ephemeral/v1/send")])
+    doc, message_id = lark.message_event(chat, "we need help")
+    answer = await lark.post(service.client, "/lark/events", doc)
+    assert answer.status_code == 200, answer.text
+    call = (await lark.wait_for("/ephemeral/v1/send", cards + 1))[-1]
+    assert call.payload["chat_id"] == chat
+    assert call.payload["open_id"] == "ou_customer"
+    card: dict[str, Any] = call.payload["card"]
+    return card, message_id
+
+
+async def test_lark_challenge_needs_the_verification_token(service: Service) -> None:
+    ok = await service.client.post(
+        "/lark/events", json={"challenge": "ch-1", "token": service.lark.verification_token, "type": "url_verification"}
+    )
+    assert ok.json() == {"challenge": "ch-1"}
+    bad = await service.client.post(
+        "/lark/events", json={"challenge": "ch-1", "token": "guess", "type": "url_verification"}
+    )
+    assert bad.status_code == 401
+
+
+async def test_mention_shows_the_card_to_the_member_and_submit_opens_the_ticket_with_a_thread_reply(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    chat = await bind(service, org, PlanCode.ENTERPRISE)
+    lark = service.lark
+    card, root = await show_card(service, chat)
+    form = card["body"]["elements"][0]
+    assert [e["name"] for e in form["elements"] if e["tag"] != "button"] == [
+        "summary",
+        "severity",
+        "kind",
+        "cluster_id",
+        "description",
+        "reporter_email",
+    ]
+    replies = len([c for c in lark.calls if c.path.endswith("/reply")])
+    answer = await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
+    assert answer.json()["toast"]["type"] == "success"
+    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
+    assert ticket["channel"] == "lark"
+    assert ticket["reporter_email"] == "li@customer.example"
+    assert ticket["im_thread"] == {
+        "platform": "lark",
+        "workspace": lark.tenant_key,
+        "channel": chat,
+        "thread_ts": root,
+        "message_id": root,
+    }
+    reply = (await lark.wait_for("/reply", replies + 1))[-1]
+    assert reply.path == f"/open-apis/im/v1/messages/{root}/reply"
+    assert reply.payload["reply_in_thread"] is True
+    assert ticket["link"] in json.loads(reply.payload["content"])["text"]
+
+
+async def test_same_lark_thread_reply_twice_is_one_comment_on_premium(service: Service, unique: str) -> None:
+    org = f"org-{unique}"
+    chat = await bind(service, org, PlanCode.PREMIUM)
+    lark = service.lark
+    card, root = await show_card(service, chat)
+    await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
+    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
+    doc, _ = lark.message_event(chat, "logs attached", root_id=root, mention=False)
+    for _ in range(2):
+        assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert [(c["body"], c["author_kind"]) for c in seen["comments"]] == [("logs attached", "customer")]
+
+
+async def test_card_falls_back_to_the_chat_when_ephemeral_cards_are_refused(service: Service, unique: str) -> None:
+    chat = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    lark = service.lark
+    lark.ephemeral_allowed = False
+    try:
+        sent = len([c for c in lark.calls if c.path == "/open-apis/im/v1/messages"])
+        doc, _ = lark.message_event(chat, "help")
+        await lark.post(service.client, "/lark/events", doc)
+        call = (await lark.wait_for("/open-apis/im/v1/messages", sent + 1))[-1]
+        assert call.query == {"receive_id_type": "chat_id"}
+        assert call.payload["receive_id"] == chat
+        assert call.payload["msg_type"] == "interactive"
+    finally:
+        lark.ephemeral_allowed = True
+
+
+async def test_encrypted_lark_callbacks_must_be_signed_and_fresh(encrypted_service: Service, unique: str) -> None:
+    service = encrypted_service
+    lark: FakeLark = service.lark
+    chat = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    card, _root = await show_card(service, chat)  # encrypted and signed: accepted
+    assert card["header"]["title"]["content"] == "Raise a support request"
+
+    doc, _ = lark.message_event(chat, "help")
+    body, headers = lark.wrap(doc)
+    sent = len(lark.calls)
+    unsigned = {"Content-Type": "application/json"}
+    tampered = headers | {"X-Lark-Signature": "0" * 64}
+    stale_body, stale_headers = lark.wrap(doc, timestamp=1_700_000_000)
+    for content, hdrs in ((body, unsigned), (body, tampered), (stale_body, stale_headers)):
+        answer = await service.client.post("/lark/events", content=content, headers=hdrs)
+        assert answer.status_code == 401
+    assert len(lark.calls) == sent
+    challenge = {"challenge": "ch-2", "token": lark.verification_token, "type": "url_verification"}
+    body, _ = lark.wrap(challenge)
+    answer = await service.client.post("/lark/events", content=body, headers={"Content-Type": "application/json"})
+    assert answer.json() == {"challenge": "ch-2"}

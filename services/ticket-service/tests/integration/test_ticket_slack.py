@@ -1,0 +1,252 @@
+"""Slack inside the process: signed events and interactions, against a local Slack Web API."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from ticket_harness import Service
+
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened
+from carekit.testing import TEST_JWT_SECRET
+from ticket_service.testing import TicketTopicReader, bearer
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
+FORM = {
+    "summary": "Changefeed lag above 600 s",
+    "severity": "S2",
+    "kind": "technical",
+    "cluster_id": "cl-7",
+    "description": "since the upgrade",
+    "reporter_email": "ops@customer.example",
+}
+
+
+async def bind(service: Service, org: str, plan: PlanCode) -> str:
+    """Put the org on `plan` and bind a fresh channel of the local Slack team to it; return the channel id."""
+    await service.set_plan(org, plan, 1)
+    channel = f"C{uuid.uuid4().hex[:8].upper()}"
+    answer = await service.client.post(
+        "/v1/im-bindings",
+        json={"org_id": org, "platform": "slack", "workspace": service.slack.team_id, "channel": channel},
+        headers=ENGINEER,
+    )
+    assert answer.status_code == 201, answer.text
+    return channel
+
+
+def mention(channel: str, user: str = "UCUSTOMER") -> dict[str, Any]:
+    ts = f"{time.time():.6f}"
+    return {"type": "app_mention", "user": user, "text": "<@UBOT> help", "ts": ts, "channel": channel, "event_ts": ts}
+
+
+def reply(channel: str, thread_ts: str, text: str, **extra: Any) -> dict[str, Any]:
+    ts = f"{time.time():.6f}"
+    return {"type": "message", "user": "UCUSTOMER", "text": text, "ts": ts, "thread_ts": thread_ts} | {
+        "channel": channel,
+        "channel_type": "channel",
+        **extra,
+    }
+
+
+async def raise_ticket(service: Service, channel: str, form: dict[str, str] = FORM) -> tuple[httpx.Response, str]:
+    """Mention -> 'Raise request' button -> form -> Create; return the submission's answer and the thread ts."""
+    slack, client = service.slack, service.client
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    event = mention(channel)
+    assert (await slack.post_event(client, "", event, f"Ev{uuid.uuid4().hex[:10]}")).status_code == 200
+    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    assert button.payload["thread_ts"] == event["ts"]
+    assert (await slack.post_interaction(client, "", slack.click(button, channel))).status_code == 200
+    modal = (await slack.wait_for("views.open", views + 1))[-1]
+    return await slack.post_interaction(client, "", slack.submit(modal, form)), event["ts"]
+
+
+async def tickets_of(service: Service, org: str) -> list[dict[str, Any]]:
+    answer = await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)
+    tickets: list[dict[str, Any]] = answer.json()
+    return tickets
+
+
+async def test_slack_url_verification_echoes_the_challenge(service: Service) -> None:
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "x", "challenge": challenge, "type": "url_verification"}).encode()
+    answer = await service.client.post("/slack/events", content=body, headers=service.slack.sign(body))
+    assert answer.json() == {"challenge": challenge}
+
+
+async def test_bad_or_stale_slack_signature_is_refused_and_changes_nothing(service: Service, unique: str) -> None:
+    channel = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    slack = service.slack
+    body = slack.event_body(mention(channel), f"Ev{unique}")
+    forged = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
+    stale = slack.sign(body, timestamp=int(time.time()) - 301)
+    posts = len(slack.of("chat.postMessage"))
+    for headers in (forged, stale, {}):
+        answer = await service.client.post("/slack/events", content=body, headers=headers)
+        assert answer.status_code == 401
+        assert answer.json()["detail"] == "invalid or stale Slack signature"
+    tampered = await service.client.post(
+        "/slack/events", content=body.replace(b"help", b"hack"), headers=slack.sign(body)
+    )
+    assert tampered.status_code == 401
+    assert await service.count("SELECT count(*) FROM processed_events WHERE event_id = $1", f"Ev{unique}") == 0
+    assert len(slack.of("chat.postMessage")) == posts
+
+
+async def test_mention_is_answered_once_with_a_button_even_when_slack_retries(service: Service, unique: str) -> None:
+    channel = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    slack = service.slack
+    posts = len(slack.of("chat.postMessage"))
+    event = mention(channel)
+    for retry in (None, 1, 2):
+        answer = await slack.post_event(service.client, "", event, f"Ev{unique}", retry_num=retry)
+        assert answer.status_code == 200
+    [post] = (await slack.wait_for("chat.postMessage", posts + 1))[posts:]
+    assert post.payload["channel"] == channel
+    assert post.payload["thread_ts"] == event["ts"]
+    button = post.payload["blocks"][1]["elements"][0]
+    assert button["text"]["text"] == "Raise request"
+    unbound = mention("CUNBOUND")
+    await slack.post_event(service.client, "", unbound, f"Ev{unique}-unbound")
+    assert len(slack.of("chat.postMessage")) == posts + 1
+
+
+async def test_form_submission_opens_the_ticket_and_confirms_in_the_thread_once(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack = service.slack
+    answer, thread = await raise_ticket(service, channel)
+    assert answer.status_code == 200
+    assert answer.content == b""  # an empty 200 closes the modal
+    [ticket] = await tickets_of(service, org)
+    assert ticket["channel"] == "slack"
+    assert ticket["reporter_email"] == "ops@customer.example"
+    assert ticket["im_thread"]["thread_ts"] == thread
+    confirmations = [
+        c for c in await slack.wait_for("chat.postMessage", 2) if ticket["link"] in c.payload.get("text", "")
+    ]
+    assert [(c.payload["channel"], c.payload["thread_ts"]) for c in confirmations] == [(channel, thread)]
+    [opened] = await reader.events(ticket["id"], 1)
+    assert isinstance(opened, TicketOpened)
+    assert opened.data.im_thread is not None
+    assert opened.data.im_thread.channel == channel
+
+    modal = slack.of("views.open")[-1]
+    fields = [b["block_id"] for b in modal.payload["view"]["blocks"]]
+    assert fields == ["summary", "severity", "kind", "cluster_id", "description", "reporter_email"]
+
+
+async def test_the_same_form_submission_delivered_twice_opens_one_ticket_and_one_per_thread(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    await slack.post_event(client, "", mention(channel), f"Ev{unique}")
+    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    await slack.post_interaction(client, "", slack.click(button, channel))
+    submission = slack.submit((await slack.wait_for("views.open", views + 1))[-1], FORM)
+    for _ in range(2):
+        answer = await slack.post_interaction(client, "", submission)
+        assert answer.status_code == 200
+        assert answer.content == b""
+    [ticket] = await tickets_of(service, org)
+    confirmations = await slack.wait_for("chat.postMessage", posts + 2)
+    assert [c.payload["text"] for c in confirmations].count(
+        f"Ticket {ticket['id']} opened: {FORM['summary']}\n{ticket['link']}"
+    ) == 1
+    submission["view"]["id"] += "-another-form"  # a second form raised from the same thread
+    second = await slack.post_interaction(client, "", submission)
+    assert ticket["id"] in second.json()["errors"]["summary"]
+    assert len(await tickets_of(service, org)) == 1
+
+
+async def test_form_errors_are_shown_in_the_modal_and_open_nothing(service: Service, unique: str) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    bad_email, _ = await raise_ticket(service, channel, FORM | {"reporter_email": "not-an-email"})
+    assert bad_email.json()["response_action"] == "errors"
+    assert "reporter_email" in bad_email.json()["errors"]
+    billing_s1, _ = await raise_ticket(service, channel, FORM | {"kind": "billing", "severity": "S1"})
+    assert "S2, S3 or S4" in billing_s1.json()["errors"]["kind"]
+    assert await tickets_of(service, org) == []
+
+
+async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.PREMIUM)
+    slack = service.slack
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    thread = ticket["im_thread"]["thread_ts"]
+    message = reply(channel, thread, "it is still lagging")
+    for retry in (None, 1):
+        await slack.post_event(service.client, "", message, f"Ev{unique}", retry_num=retry)
+    await slack.post_event(service.client, "", message | {"type": "message"}, f"Ev{unique}-again")
+    bot = reply(channel, thread, "Ticket opened", bot_id="B1", user="UBOT")
+    await slack.post_event(service.client, "", bot, f"Ev{unique}-bot")
+
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert [(c["body"], c["author_kind"]) for c in seen["comments"]] == [("it is still lagging", "customer")]
+    assert seen["comments"][0]["origin"]["message_id"] == message["ts"]
+
+    await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Fixed."}, headers=ENGINEER)
+    events = [e for e in await reader.events(ticket["id"], 3) if isinstance(e, TicketCommented)]
+    customer, engineer = events
+    assert customer.data.origin is not None
+    assert customer.data.origin.message_id == message["ts"]
+    assert engineer.data.origin is None
+    assert engineer.data.im_thread is not None
+    assert (engineer.data.im_thread.channel, engineer.data.im_thread.thread_ts) == (channel, thread)
+    assert engineer.data.im_mode is ImMode.TWO_WAY
+
+
+async def test_enterprise_thread_replies_are_not_synced_but_updates_go_to_the_thread(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    thread = ticket["im_thread"]["thread_ts"]
+    await service.slack.post_event(service.client, "", reply(channel, thread, "hello?"), f"Ev{unique}")
+    await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Looking."}, headers=ENGINEER)
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert [c["body"] for c in seen["comments"]] == ["Looking."]
+    [_, commented, *_] = await reader.events(ticket["id"], 2)
+    assert isinstance(commented, TicketCommented)
+    assert commented.data.im_mode is ImMode.UPDATES
+    assert commented.data.im_thread is not None
+    assert commented.data.im_thread.thread_ts == thread
+
+
+async def test_updates_of_a_ticket_raised_elsewhere_go_to_the_bound_channel(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    token = bearer(TEST_JWT_SECRET, org, "member")
+    body = {"summary": "slow queries", "severity": "S3", "kind": "technical"}
+    tid = (await service.client.post("/v1/tickets", json=body, headers=token)).json()["id"]
+    await service.client.post(f"/v1/tickets/{tid}/comments", json={"body": "Try this."}, headers=ENGINEER)
+    await service.client.post(
+        f"/v1/tickets/{tid}/comments", json={"body": "secret", "visibility": "internal"}, headers=ENGINEER
+    )
+    commented = [e for e in await reader.events(tid, 4) if isinstance(e, TicketCommented)]
+    public, internal = commented
+    assert public.data.im_thread is not None
+    assert (public.data.im_thread.channel, public.data.im_thread.thread_ts) == (channel, None)
+    assert internal.data.im_thread is None
+    assert internal.data.body is None
