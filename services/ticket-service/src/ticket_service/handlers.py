@@ -321,6 +321,13 @@ async def active_binding(deps: Deps, platform: ImPlatform, workspace: str, chann
     return await db.binding_at(deps.pool, platform, workspace, channel)
 
 
+async def ticket_for_thread(deps: Deps, place: ImThread) -> Ticket | None:
+    if place.thread_ts is None:
+        return None
+    async with deps.pool.acquire() as conn:
+        return await db.ticket_in_thread(conn, place.platform, place.workspace, place.channel, place.thread_ts)
+
+
 async def once(deps: Deps, consumer: str, event_id: str, action: Callable[[], Awaitable[None]]) -> bool:
     """Run a chat side effect once per platform event id (a failure rolls back so the retry runs it)."""
     async with deps.pool.acquire() as conn, conn.transaction():

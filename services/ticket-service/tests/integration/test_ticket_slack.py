@@ -12,7 +12,7 @@ import pytest
 from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
-from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened
+from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened, TicketStatusChanged
 from carekit.testing import TEST_JWT_SECRET
 from ticket_service.testing import TicketTopicReader, bearer
 
@@ -250,3 +250,42 @@ async def test_updates_of_a_ticket_raised_elsewhere_go_to_the_bound_channel(
     assert (public.data.im_thread.channel, public.data.im_thread.thread_ts) == (channel, None)
     assert internal.data.im_thread is None
     assert internal.data.body is None
+
+
+async def test_a_mention_slack_rejects_is_answered_when_slack_retries_the_event(service: Service, unique: str) -> None:
+    channel = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    slack = service.slack
+    posts = len(slack.of("chat.postMessage"))
+    event = mention(channel)
+    slack.answers.append((429, {"Retry-After": "1"}))
+    first = await slack.post_event(service.client, "", event, f"Ev{unique}")
+    assert first.status_code == 502
+    assert "ratelimited" in first.json()["detail"]
+    retried = await slack.post_event(service.client, "", event, f"Ev{unique}", retry_num=1)
+    assert retried.status_code == 200
+    assert len((await slack.wait_for("chat.postMessage", posts + 1))[posts:]) == 1
+
+
+async def test_resolving_a_chat_ticket_tells_its_thread_with_the_latest_comment(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    _, thread = await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    posts = len(service.slack.of("chat.postMessage"))
+    await service.slack.post_event(service.client, "", mention(channel) | {"thread_ts": thread}, f"Ev{unique}")
+    tid = ticket["id"]
+    await service.client.post(f"/v1/tickets/{tid}/comments", json={"body": "Upgrade to 8.5.1."}, headers=ENGINEER)
+    resolved = await service.client.post(f"/v1/tickets/{tid}/status", json={"status": "resolved"}, headers=ENGINEER)
+    assert resolved.status_code == 200
+    changes = [e for e in await reader.events(tid, 4) if isinstance(e, TicketStatusChanged)]
+    assert [(e.data.previous_status.value, e.data.status.value) for e in changes] == [
+        ("open", "in_progress"),
+        ("in_progress", "resolved"),
+    ]
+    last = changes[-1].data
+    assert last.latest_public_comment == "Upgrade to 8.5.1."
+    assert last.im_thread is not None
+    assert (last.im_thread.channel, last.im_thread.thread_ts, last.im_mode) == (channel, thread, ImMode.UPDATES)
+    assert len(service.slack.of("chat.postMessage")) == posts  # a mention inside a ticket thread offers no button

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from care_schemas.catalogue import Severity
 from care_schemas.events.ticket import TicketKind
+from ticket_service.adapters.chat import PlatformUnavailable
 
 MAX_AGE_S = 300
 SUBMIT_ACTION = "raise_request"
@@ -25,7 +26,7 @@ class Unverified(Exception):
     """The callback is not from Lark (bad token, signature or stale)."""
 
 
-class LarkError(Exception):
+class LarkError(PlatformUnavailable):
     """Lark answered with a non-zero code."""
 
 
@@ -115,11 +116,14 @@ class LarkClient:
     async def _tenant_token(self) -> str:
         if self._token and time.monotonic() < self._token_expires:
             return self._token
-        answer = await self._http.post(
-            f"{self._base}/open-apis/auth/v3/tenant_access_token/internal",
-            json={"app_id": self._app_id, "app_secret": self._secret},
-        )
-        doc = answer.json()
+        try:
+            answer = await self._http.post(
+                f"{self._base}/open-apis/auth/v3/tenant_access_token/internal",
+                json={"app_id": self._app_id, "app_secret": self._secret},
+            )
+            doc = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise LarkError(f"tenant_access_token: {type(exc).__name__}") from exc
         if answer.status_code != 200 or doc.get("code") != 0:
             raise LarkError(f"tenant_access_token: HTTP {answer.status_code} code {doc.get('code')} {doc.get('msg')}")
         self._token = str(doc["tenant_access_token"])
@@ -128,9 +132,12 @@ class LarkClient:
 
     async def _call(self, path: str, payload: dict[str, Any], params: dict[str, str] | None = None) -> dict[str, Any]:
         token = await self._tenant_token()
-        answer = await self._http.post(
-            f"{self._base}{path}", params=params, json=payload, headers={"Authorization": f"Bearer {token}"}
-        )
+        try:
+            answer = await self._http.post(
+                f"{self._base}{path}", params=params, json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            raise LarkError(f"{path}: {type(exc).__name__}") from exc
         try:
             doc: dict[str, Any] = answer.json()
         except ValueError:

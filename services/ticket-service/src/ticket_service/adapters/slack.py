@@ -6,11 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from care_schemas.catalogue import Severity
 from care_schemas.events.ticket import TicketKind
+from ticket_service.adapters.chat import PlatformUnavailable
 
 RAISE_ACTION = "raise_request"
 FORM_CALLBACK = "raise_request_form"
@@ -32,11 +35,24 @@ class SlackClient:
         self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> str:
         """Post a message (in a thread when `thread_ts` is set); return its ts."""
-        response = await self._web.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        try:
+            response = await self._web.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformUnavailable(f"Slack chat.postMessage failed: {_reason(exc)}") from exc
         return str(response.get("ts", ""))
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        await self._web.views_open(trigger_id=trigger_id, view=view)
+        try:
+            await self._web.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformUnavailable(f"Slack views.open failed: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """Slack's error code (never the token), or the exception type."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", exc.response.status_code))
+    return type(exc).__name__
 
 
 def raise_button(thread_ts: str) -> list[dict[str, Any]]:

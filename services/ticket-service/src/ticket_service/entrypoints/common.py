@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
+from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.domain.errors import Conflict, Forbidden, NotFound, Refused
 from ticket_service.domain.limits import MAX_BODY_BYTES
 from ticket_service.domain.model import Author
@@ -62,6 +63,10 @@ async def _refused(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=status)
 
 
+async def _platform(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"{exc}; nothing was recorded, the platform may retry"}, status_code=502)
+
+
 class BodyLimit:
     """Refuse request bodies over MAX_BODY_BYTES with 413, by header or while streaming."""
 
@@ -109,4 +114,5 @@ async def _empty_receive() -> Message:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(PlatformUnavailable, _platform)
     app.add_middleware(BodyLimit)

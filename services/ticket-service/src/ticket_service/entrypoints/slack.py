@@ -74,6 +74,9 @@ async def _mention(
     binding = await handlers.active_binding(deps, ImPlatform.SLACK, team, channel)
     if binding is None:
         return
+    place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread)
+    if await handlers.ticket_for_thread(deps, place) is not None:
+        return  # a mention inside a ticket's thread is a reply, not a new request
     if binding.active and binding.features.updates:
 
         async def answer() -> None:
