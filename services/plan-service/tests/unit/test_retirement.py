@@ -19,7 +19,9 @@ ADMIN = Actor(sub="root", role="admin")
 
 
 def org(plan: PlanCode, timezone: str = "UTC", version: int = 1) -> OrgPlan:
-    return OrgPlan(org_id="org-1", plan=plan, since=datetime(2020, 1, 1, tzinfo=UTC), version=version, timezone=timezone)
+    return OrgPlan(
+        org_id="org-1", plan=plan, since=datetime(2020, 1, 1, tzinfo=UTC), version=version, timezone=timezone
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,11 @@ def test_import_seeds_a_fresh_org_once_and_refuses_one_with_history() -> None:
     since = datetime(2021, 5, 1, tzinfo=UTC)
     change = retirement.decide_import(fresh, PlanCode.LEGACY_PREMIUM, since, ADMIN, ENT_RETIRES - timedelta(days=60))
     assert change is not None
-    assert (change.after.plan, change.after.since, change.reason) == (PlanCode.LEGACY_PREMIUM, since, ChangeReason.ADMIN)
+    assert (change.after.plan, change.after.since, change.reason) == (
+        PlanCode.LEGACY_PREMIUM,
+        since,
+        ChangeReason.ADMIN,
+    )
     assert retirement.decide_import(change.after, PlanCode.LEGACY_PREMIUM, None, ADMIN, ENT_RETIRES) is None
     with pytest.raises(Conflict, match="already has a plan history"):
         retirement.decide_import(org(PlanCode.ENTERPRISE, version=2), PlanCode.LEGACY_PREMIUM, None, ADMIN, ENT_RETIRES)

@@ -87,9 +87,7 @@ def test_premium_request_for_an_org_already_on_premium_is_refused() -> None:
         transitions.check_sales_request(org(P), P)
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"), [("basic", B), ("Developer", D), (" enterprise ", E), ("premium", P)]
-)
+@pytest.mark.parametrize(("raw", "expected"), [("basic", B), ("Developer", D), (" enterprise ", E), ("premium", P)])
 def test_plan_codes_are_read_leniently(raw: str, expected: PlanCode) -> None:
     assert transitions.parse_target(raw) is expected
 

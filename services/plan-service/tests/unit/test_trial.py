@@ -54,9 +54,7 @@ def test_second_trial_is_refused_with_the_date_of_the_first_in_the_orgs_zone() -
         trial.decide_start(back_on_basic, OWNER, datetime(2026, 9, 1, tzinfo=UTC))
 
 
-@pytest.mark.parametrize(
-    "plan", [PlanCode.DEVELOPER, PlanCode.ENTERPRISE, PlanCode.PREMIUM, PlanCode.LEGACY_STANDARD]
-)
+@pytest.mark.parametrize("plan", [PlanCode.DEVELOPER, PlanCode.ENTERPRISE, PlanCode.PREMIUM, PlanCode.LEGACY_STANDARD])
 def test_trial_is_refused_on_plans_that_already_include_developer(plan: PlanCode) -> None:
     with pytest.raises(Conflict, match="the Developer trial is for organisations on Basic"):
         trial.decide_start(org(plan), OWNER, datetime(2026, 6, 1, tzinfo=UTC))

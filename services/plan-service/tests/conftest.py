@@ -1,0 +1,53 @@
+"""plan-service test fixtures: the service in-process on a fresh database, tokens, a plan-topic reader."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from carekit.testing import TEST_JWT_SECRET, create_database
+from plan_service.testing import FakeClock, InProcess, PlanTopicReader, bearer, in_process, settings_for
+
+START = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def service(database_url: str, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[InProcess]:
+    """plan-service in-process (relay running, scheduler off: tests run jobs with explicit instants)."""
+    db = await create_database(database_url, "plan")
+    async with in_process(settings_for(db, kafka_bootstrap, TEST_JWT_SECRET), clock) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pool(service: InProcess) -> asyncpg.Pool:
+    return service.runtime.pool
+
+
+@pytest.fixture
+def auth() -> Callable[..., dict[str, str]]:
+    """auth(org, role, sub=...) -> Authorization header."""
+
+    def make(org: str, role: str, sub: str = "user-1") -> dict[str, str]:
+        return bearer(TEST_JWT_SECRET, org, role, sub)
+
+    return make
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def plan_topic(kafka_bootstrap: str) -> AsyncIterator[PlanTopicReader]:
+    reader = PlanTopicReader(kafka_bootstrap)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
