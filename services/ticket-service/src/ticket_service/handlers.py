@@ -123,8 +123,12 @@ async def open_ticket(
             opened_at=now,
             updated_at=now,
         )
-        if not await db.insert_ticket(conn, ticket, source_key):
-            raise Conflict(f"a concurrent submission with key {source_key} opened a ticket; retry to read it")
+        try:
+            inserted = await db.insert_ticket(conn, ticket, source_key)
+        except asyncpg.UniqueViolationError:  # a concurrent form from the same thread won the race
+            inserted = False
+        if not inserted:
+            raise Conflict("a ticket for this chat thread or submission was opened at the same moment; see the thread")
         event = TicketOpened.build(
             source=SOURCE,
             subject=ticket.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -289,3 +290,19 @@ async def test_resolving_a_chat_ticket_tells_its_thread_with_the_latest_comment(
     assert last.im_thread is not None
     assert (last.im_thread.channel, last.im_thread.thread_ts, last.im_mode) == (channel, thread, ImMode.UPDATES)
     assert len(service.slack.of("chat.postMessage")) == posts  # a mention inside a ticket thread offers no button
+
+
+async def test_two_forms_submitted_at_once_from_one_thread_open_one_ticket(service: Service, unique: str) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    await slack.post_event(client, "", mention(channel), f"Ev{unique}")
+    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    for _ in range(2):
+        await slack.post_interaction(client, "", slack.click(button, channel))
+    modals = (await slack.wait_for("views.open", views + 2))[-2:]
+    answers = await asyncio.gather(*(slack.post_interaction(client, "", slack.submit(m, FORM)) for m in modals))
+    assert sorted(a.status_code for a in answers) == [200, 200]
+    assert sorted(a.content == b"" for a in answers) == [False, True]  # one closes, one shows why not
+    assert len(await tickets_of(service, org)) == 1

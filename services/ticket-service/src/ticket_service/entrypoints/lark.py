@@ -75,7 +75,10 @@ async def events(request: Request) -> dict[str, Any]:
         )
         if await handlers.chat_reply(deps, str(event_id), place, str(open_id), _text(message)) is not None:
             return {}
-    if message.get("mentions") and message.get("chat_type", "group") == "group":
+    in_ticket_thread = root_id and await handlers.ticket_for_thread(
+        deps, ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id)
+    )
+    if message.get("mentions") and message.get("chat_type", "group") == "group" and not in_ticket_thread:
         binding = await handlers.active_binding(deps, ImPlatform.LARK, tenant, chat_id)
         if binding is not None and binding.active and binding.features.updates:
             card = lark.request_card(chat_id, str(root_id or message_id))
