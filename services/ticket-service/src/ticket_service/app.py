@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from care_schemas.envelope import utcnow
 from carekit import web
 from carekit.consumer import Rejects
 from carekit.outbox import OutboxRelay
@@ -35,7 +36,7 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             rejects=rejects,
             on_change=handlers.apply_plan_to_bindings,
         )
-        deps = handlers.Deps(runtime.pool, settings.public_base_url, clock or handlers.utcnow)
+        deps = handlers.Deps(runtime.pool, settings.public_base_url, clock or utcnow)
         app.state.deps = deps
         app.state.slack = (
             SlackClient(settings.slack_bot_token, settings.slack_api_url) if settings.slack_bot_token else None

@@ -13,8 +13,6 @@ import asyncpg
 
 from care_schemas.catalogue import Severity
 from care_schemas.envelope import utcnow
-
-__all__ = ["Clock", "Deps", "utcnow"]
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import (
     AuthorKind,
@@ -320,8 +318,8 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
 # --- chat --------------------------------------------------------------------------------------------------------
 
 
-async def active_binding(deps: Deps, platform: ImPlatform, workspace: str, channel: str) -> Binding | None:
-    """The binding of a chat place, or None when the place is not bound."""
+async def binding_at(deps: Deps, platform: ImPlatform, workspace: str, channel: str) -> Binding | None:
+    """The binding of a chat place (active or suspended), or None when the place is not bound."""
     return await db.binding_at(deps.pool, platform, workspace, channel)
 
 

@@ -79,7 +79,7 @@ async def events(request: Request) -> dict[str, Any]:
         deps, ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id)
     )
     if message.get("mentions") and message.get("chat_type", "group") == "group" and not in_ticket_thread:
-        binding = await handlers.active_binding(deps, ImPlatform.LARK, tenant, chat_id)
+        binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
         if binding is not None and binding.active and binding.features.updates:
             card = lark.request_card(chat_id, str(root_id or message_id))
 
@@ -111,7 +111,7 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     chat_id, root_id = value.get("chat_id"), value.get("root_id")
     if not (tenant and chat_id and root_id):
         return _toast("error", "this card is missing its chat; mention the bot again")
-    binding = await handlers.active_binding(deps, ImPlatform.LARK, str(tenant), str(chat_id))
+    binding = await handlers.binding_at(deps, ImPlatform.LARK, str(tenant), str(chat_id))
     if binding is None or not binding.active:
         return _toast("error", "support requests from this group are not active; ask your account team")
     form = {k: v for k, v in (action.get("form_value") or {}).items() if isinstance(v, str) and v.strip()}

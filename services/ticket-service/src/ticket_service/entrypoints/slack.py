@@ -71,7 +71,7 @@ async def events(request: Request) -> dict[str, Any]:
 async def _mention(
     deps: handlers.Deps, client: slack.SlackClient, event_id: str, team: str, channel: str, thread: str
 ) -> None:
-    binding = await handlers.active_binding(deps, ImPlatform.SLACK, team, channel)
+    binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
     if binding is None:
         return
     place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread)
@@ -103,7 +103,7 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
         action = next((a for a in payload.get("actions", []) if a.get("action_id") == slack.RAISE_ACTION), None)
         channel = (payload.get("channel") or {}).get("id")
         if action and team and channel and payload.get("trigger_id"):
-            binding = await handlers.active_binding(deps, ImPlatform.SLACK, team, channel)
+            binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
             if binding is not None and binding.active:
                 await client.open_view(payload["trigger_id"], slack.form_view(team, channel, str(action.get("value"))))
         return Response(status_code=200)
@@ -126,7 +126,7 @@ async def _submitted(
 ) -> Response:
     meta = _json_object(view.get("private_metadata") or "{}")
     team, channel, thread = meta.get("team"), meta.get("channel"), meta.get("thread_ts")
-    binding = await handlers.active_binding(deps, ImPlatform.SLACK, str(team), str(channel))
+    binding = await handlers.binding_at(deps, ImPlatform.SLACK, str(team), str(channel))
     if binding is None or not binding.active or not thread:
         return _errors({"summary": "support requests from this channel are not active; ask your account team"})
     try:
