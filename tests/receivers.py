@@ -311,6 +311,22 @@ def smtp_server(into: list[EmailMessage]) -> Controller:
     return Controller(_Mailbox(into), hostname="127.0.0.1", port=free_port())
 
 
+async def caught_up(db: str, quiet_s: float = 1.5, timeout_s: float = 180) -> None:
+    """Wait until a fresh notify-service has read the alert topic's history (its alert table stops growing)."""
+    conn = await asyncpg.connect(db)
+    try:
+        last, still_since, deadline = -1, time.monotonic(), time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            count = await conn.fetchval("SELECT count(*) FROM alerts")
+            if count != last:
+                last, still_since = count, time.monotonic()
+            elif time.monotonic() - still_since >= quiet_s:
+                return
+            await asyncio.sleep(0.25)
+    finally:
+        await conn.close()
+
+
 _SHARED: dict[str, Notify] = {}
 SLACK_SIGNING, SLACK_BOT_TOKEN = "slack-signing-secret-for-tests", "xoxb-notify-tests-0001"
 LARK_APP_ID, LARK_APP_SECRET = "cli_notify_tests", "lark-app-secret-for-tests"

@@ -21,8 +21,9 @@ _MATCH = """
 """
 _INCOMING = """
     WITH incoming AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                             $7::jsonb[], $9::text[])
+        SELECT org_id, project_id, cluster_id, fingerprint, severity, starts_at, alert::jsonb AS alert, rule
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+                    $9::text[])
             AS t(org_id, project_id, cluster_id, fingerprint, severity, starts_at, alert, rule)
     ), inserted AS (
         INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
@@ -46,7 +47,9 @@ async def store_alerts(conn: asyncpg.Connection, events: Sequence[AlertFiring | 
     await conn.execute(
         """
         INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[])
+        SELECT org_id, fingerprint, status, starts_at, alert::jsonb, event_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+            AS t(org_id, fingerprint, status, starts_at, alert, event_id)
         ON CONFLICT (org_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, starts_at = EXCLUDED.starts_at,
             alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now()
         """,
@@ -54,7 +57,7 @@ async def store_alerts(conn: asyncpg.Connection, events: Sequence[AlertFiring | 
         [a.fingerprint for _, a in rows],
         [a.status.value for _, a in rows],
         [a.starts_at for _, a in rows],
-        [a.model_dump(mode="json") for _, a in rows],
+        [a.model_dump_json() for _, a in rows],
         [event_id for event_id, _ in rows],
     )
 
@@ -80,7 +83,7 @@ async def _insert(
         [a.fingerprint for a in alerts],
         [a.severity.value for a in alerts],
         [a.starts_at for a in alerts],
-        [a.model_dump(mode="json") for a in alerts],
+        [a.model_dump_json() for a in alerts],
         basic,
         [a.rule for a in alerts],
         status.value,
