@@ -63,7 +63,7 @@ async def projected_everywhere(stack: Stack, org: str, plan: str, version: int) 
 
     for module, pool in stack.projections.items():
         try:
-            await eventually(lambda pool=pool: seen(pool), timeout_s=30)  # type: ignore[misc]
+            await eventually(lambda pool=pool: seen(pool), timeout_s=30)
         except AssertionError:
             row = await pool.fetchrow("SELECT plan, version FROM plan_projection WHERE org_id = $1", org)
             raise AssertionError(f"{module} did not apply {plan} v{version} for {org}; it has {row}") from None

@@ -148,13 +148,19 @@ async def test_concurrent_changes_to_one_org_keep_versions_strictly_increasing(
     assert sorted(versions) == list(range(1, changed + 1))
     assert await pool.fetchval("SELECT version FROM orgs WHERE org_id = $1", org) == changed
     outbox_order = [
-        plan_event_adapter.validate_json(bytes(r["payload"])).data.version
+        _version(bytes(r["payload"]))
         for r in await pool.fetch("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", org)
     ]
     assert outbox_order == list(range(1, changed + 1)), "outbox order is version order"
-    on_topic = [plan_event_adapter.validate_json(r.value).data.version for r in await plan_topic.for_key(org, changed)]
+    on_topic = [_version(r.value) for r in await plan_topic.for_key(org, changed)]
     assert on_topic == list(range(1, changed + 1)), "the topic carries them in version order"
     history = [
         r["plan"] for r in await pool.fetch("SELECT plan FROM plan_history WHERE org_id=$1 ORDER BY version", org)
     ]
     assert all(a != b for a, b in itertools.pairwise(["basic", *history])), "every recorded change is a real move"
+
+
+def _version(raw: bytes) -> int:
+    event = plan_event_adapter.validate_json(raw)
+    assert isinstance(event, SupportPlanChanged)
+    return event.data.version
