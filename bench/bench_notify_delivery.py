@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from carekit.testing import ServiceProcess, _setting, create_database, free_port
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.alertmanager import render_webhook
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert
+from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert, skip_history
 
 CONCURRENCY = 64
 
@@ -124,6 +124,7 @@ async def main(n: int, targets: int) -> None:
             LOG_LEVEL="WARNING",
         )
         logs = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+        await skip_history(kafka, f"bench-{run}")
         service = ServiceProcess("notify_service", env)
         service.start(logs)
         await service.wait_ready()

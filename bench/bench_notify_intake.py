@@ -28,7 +28,7 @@ from carekit.testing import ServiceProcess, create_database
 from notify_service.adapters.repository import enqueue_notifications, store_alerts
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, publish, sample_alert
+from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, publish, sample_alert, skip_history
 
 ORGS = 100
 
@@ -126,6 +126,7 @@ async def main(n: int) -> None:
     await pool.close()
 
     env = notify_env(kafka, notify_db, f"bench-{run}", GROUPING_WINDOW_S="3600", LOG_LEVEL="WARNING")
+    await skip_history(kafka, f"bench-{run}")
     service = ServiceProcess("notify_service", env)
     service.start(logs)
     await service.wait_ready()

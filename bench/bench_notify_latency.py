@@ -31,7 +31,7 @@ from notify_service.adapters.repository import enqueue_notifications, store_aler
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
 from notify_service.domain.alertmanager import render_webhook
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert
+from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert, skip_history
 
 ORGS = 20
 
@@ -175,6 +175,7 @@ async def main(rate: float, seconds: float) -> None:
         env = notify_env(
             kafka, db, f"bench-{run}", GROUPING_WINDOW_S="0", LOG_LEVEL="WARNING", WEBHOOK_RATE_PER_S="1000"
         )
+        await skip_history(kafka, f"bench-{run}")
         service = ServiceProcess("notify_service", env)
         service.start(Path(tempfile.mkdtemp(prefix="bench-latency-")))
         try:

@@ -26,14 +26,14 @@ from typing import Any, cast
 import asyncpg
 import httpx
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiosmtpd.controller import Controller
 
 from care_schemas.catalogue import ChannelType, catalogue
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import Alert, alert_event
 from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, Tam
-from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS
+from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
 from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, free_port
@@ -287,11 +287,28 @@ class Notify:
         return saved
 
 
+async def skip_history(kafka: str, prefix: str) -> None:
+    """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not
+    first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it)."""
+    for suffix, topic in ((".intake", ALERT_EVENTS), (".plans", PLAN_EVENTS), (".tickets", TICKET_EVENTS)):
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=prefix + suffix, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+
+
 async def start_notify(kafka: str, database_url: str, log_dir: Path, **overrides: str) -> Notify:
     """A fresh database and a notify-service process on it (stop it with `.service.stop()`)."""
     await ensure_topics(kafka)
     db = await create_database(database_url, "notify")
-    service = ServiceProcess("notify_service", notify_env(kafka, db, f"notify-{uuid.uuid4().hex[:8]}", **overrides))
+    prefix = f"notify-{uuid.uuid4().hex[:8]}"
+    await skip_history(kafka, prefix)
+    service = ServiceProcess("notify_service", notify_env(kafka, db, prefix, **overrides))
     service.start(log_dir)
     await service.wait_ready()
     return Notify(service, db, kafka)

@@ -4,6 +4,7 @@ letters (table, API and NotificationDeadLettered event) that staff can re-drive;
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from care_schemas.events.alert import AlertStatus
 from care_schemas.events.deadletter import NotificationDeadLettered, deadletter_event_adapter
 from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit.testing import eventually
+from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
 from tests.receivers import Answer, Notify, on_plan, sample_alert, shared_notify, start_notify, token
 
@@ -120,6 +122,26 @@ async def test_permanent_failure_is_dead_lettered_published_and_redriven_by_staf
 async def _delivered(notify: Notify, subscriber_id: str) -> bool:
     rows = await notify.fetch("SELECT state FROM notifications WHERE subscriber_id = $1", subscriber_id)
     return [r["state"] for r in rows] == ["delivered"]
+
+
+async def test_a_grouped_message_refused_as_too_large_is_resent_in_smaller_messages(
+    notify: Notify, org: str, unique: str
+) -> None:
+    async with running_slack_webhook() as slack:
+        path = f"/services/T/B/{unique}"
+        body = {"type": "slack", "name": "s", "project_id": "p-413", "config": {"webhook_url": slack.url + path}}
+        await notify.subscribe(org, body)
+        slack.script(path, Answer(413, body="request_too_large"))
+        await notify.alerts(*(sample_alert(org, f"big-{unique}-{i}", project_id="p-413") for i in range(10)))
+        await slack.wait_for(4, timeout_s=20)
+        await asyncio.sleep(1.5)
+    refused, *accepted = slack.requests[1:]
+    assert refused.status == 413
+    assert all(r.status == 200 for r in accepted)
+    named = [re.findall(rf"big-{unique}-\d", r.body.decode()) for r in accepted]
+    assert sorted(n for names in named for n in names) == sorted(f"big-{unique}-{i}" for i in range(10))
+    assert all(len(names) <= 5 for names in named)
+    assert not await notify.fetch("SELECT 1 FROM dead_letters WHERE org_id = $1 AND fingerprint LIKE 'big-%'", org)
 
 
 async def test_resolved_notice_waits_for_its_firing_notice(notify: Notify, org: str, unique: str) -> None:

@@ -34,7 +34,7 @@ class Result:
     """What became of one message: the notifications it carried and the answer."""
 
     rows: Sequence[Claimed]
-    outcome: str  # delivered | retry | dead | cancelled
+    outcome: str  # delivered | retry | dead | cancelled | resplit (413: the rows stay in flight, re-sent smaller)
     http_status: int | None
     detail: str
     latency_ms: float

@@ -70,6 +70,7 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._slots = asyncio.Semaphore(settings.delivery_concurrency)
+        self._caps: dict[str, int] = {}  # subscriber -> most alerts per message, after a 413
         self._wake = asyncio.Event()
         self.in_memory = 0
 
@@ -144,6 +145,10 @@ class Dispatcher:
             await asyncio.sleep(wait)
             return
         batch = next_message(pending, channel)
+        cap = self._caps.get(target.subscriber_id)
+        if cap is not None and len(batch) > cap:
+            pending.extendleft(reversed(batch[cap:]))
+            batch = batch[:cap]
         rendered = channel.render([r.alert for r in batch], target, self._settings, False)
         sent = batch[: max(1, rendered.covered)]
         pending.extendleft(reversed(batch[len(sent) :]))
@@ -155,6 +160,13 @@ class Dispatcher:
         metrics.SEND_SECONDS.labels(target.channel.value).observe(seconds)
         if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
             limits.pause(outcome.retry_after_s)
+        if outcome.status == 413 and len(sent) > 1:
+            # too large for this endpoint after all: send the same alerts again in messages half the size
+            self._caps[target.subscriber_id] = len(sent) // 2
+            pending.extendleft(reversed(sent))
+            detail = f"{outcome.reason}; re-sending in messages of at most {len(sent) // 2} alerts"
+            await self._results.put(Result(sent, "resplit", 413, detail, seconds * 1000))
+            return
         result = decide(sent, outcome, seconds * 1000, self._settings)
         self._count(target, result, outcome)
         await self._emit(result)
