@@ -53,6 +53,11 @@ async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_one_alert_per
         assert all(len(b["alerts"]) == 1 and b["version"] == "4" and "dryRun" not in b for b in bodies)
         assert {b["alerts"][0]["fingerprint"] for b in bodies} == {f"a-{unique}", f"b-{unique}"}
         assert bodies[0]["receiver"] == "ops-hook"
+    async with notify.client() as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'notify_notifications_delivered_total{channel="webhook"}' in metrics
+    assert 'notify_alerts_received_total{source="kafka"}' in metrics
+    assert "notify_delivery_latency_seconds_bucket" in metrics
 
 
 async def test_flashduty_gets_alertmanager_json_and_resolved_after_firing(

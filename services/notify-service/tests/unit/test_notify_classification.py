@@ -141,3 +141,46 @@ async def test_secrets_are_redacted_from_reasons() -> None:
     outcome = classify_status(404, {}, "no hook https://hooks.example/T1/B2/XYZ here", secrets=["/T1/B2/XYZ"])
     assert "XYZ" not in outcome.reason
     assert redact("token abc123 used", ["abc123"]) == "token **** used"
+
+
+class _Smtp:
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.code.startswith("5") or self.code.startswith("4"):
+            return self.code
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+@pytest.mark.parametrize(
+    ("code", "verdict"),
+    [("250 OK", Verdict.OK), ("550 no such mailbox", Verdict.PERMANENT), ("451 try later", Verdict.RETRY)],
+)
+async def test_email_classifies_smtp_answers(code: str, verdict: Verdict, alert: Alert) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Smtp(code), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        cfg = settings(smtp_port=controller.port, delivery_timeout_s=2)
+        t = target(ChannelType.EMAIL, {"address": "ops@example.com"})
+        rendered = REGISTRY[ChannelType.EMAIL].render([alert], t, cfg, False)
+        async with aiohttp.ClientSession() as http:
+            outcome = await REGISTRY[ChannelType.EMAIL].send(SendContext(http, cfg), t, rendered)
+    finally:
+        controller.stop()
+    assert outcome.verdict is verdict, outcome
+
+
+async def test_email_retries_when_the_smtp_server_is_down(alert: Alert) -> None:
+    cfg = settings(smtp_port=free_port(), delivery_timeout_s=2)
+    t = target(ChannelType.EMAIL, {"address": "ops@example.com"})
+    rendered = REGISTRY[ChannelType.EMAIL].render([alert], t, cfg, False)
+    async with aiohttp.ClientSession() as http:
+        outcome = await REGISTRY[ChannelType.EMAIL].send(SendContext(http, cfg), t, rendered)
+    assert outcome.verdict is Verdict.RETRY

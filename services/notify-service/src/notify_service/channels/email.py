@@ -41,7 +41,9 @@ async def send_mail(settings: Settings, to: str, subject: str, text: str) -> Out
             timeout=settings.delivery_timeout_s,
         )
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        return Outcome(Verdict.PERMANENT, f"SMTP refused recipient: {exc}")
+        codes = [r.code for r in exc.recipients]
+        verdict = Verdict.PERMANENT if codes and all(c >= 500 for c in codes) else Verdict.RETRY
+        return Outcome(verdict, f"SMTP refused recipient: {exc}", codes[0] if codes else None)
     except aiosmtplib.SMTPResponseException as exc:
         verdict = Verdict.PERMANENT if 500 <= exc.code < 600 else Verdict.RETRY
         return Outcome(verdict, f"SMTP {exc.code}: {exc.message}", exc.code)
