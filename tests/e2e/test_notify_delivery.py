@@ -65,6 +65,37 @@ async def test_retry_after_holds_that_target_while_other_targets_keep_receiving(
     assert {a["fingerprint"] for a in alerts_received(slow)} == {f"lim-{i}-{unique}" for i in range(6)}
 
 
+async def test_a_target_with_a_long_backlog_does_not_hold_up_other_targets(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, unique: str
+) -> None:
+    service = await start_notify(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        DELIVERY_CLAIM_BATCH="20",
+        DELIVERY_TARGET_BACKLOG="20",
+        WEBHOOK_RATE_PER_S="2",
+        WEBHOOK_BURST="1",
+        GROUPING_WINDOW_S="0",
+    )
+    org = f"backlog-{unique}"
+    try:
+        await on_plan(service.url, kafka_bootstrap, org, "enterprise")
+        async with running_webhook_receiver() as slow, running_webhook_receiver() as other:
+            await service.subscribe(org, hook(f"{slow.url}/slow", project="p-slow"))
+            await service.subscribe(org, hook(f"{other.url}/other", project="p-other"))
+            await service.alerts(*(sample_alert(org, f"s-{i}-{unique}", project_id="p-slow") for i in range(400)))
+            await slow.wait_for(2)
+            started = time.monotonic()
+            await service.alerts(*(sample_alert(org, f"o-{i}-{unique}", project_id="p-other") for i in range(3)))
+            await other.wait_for(1 + 3, timeout_s=15)
+            waited = time.monotonic() - started
+        assert waited < 5, f"the other target waited {waited:.1f}s behind a 400-notification backlog"
+        assert len(slow.requests) < 30, "the slow target is still held to 2/s"
+    finally:
+        service.service.stop()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def deadletters(kafka_bootstrap: str, unique: str) -> AsyncIterator[AIOKafkaConsumer]:
     consumer = AIOKafkaConsumer(

@@ -23,6 +23,7 @@ class Settings(ServiceSettings):
     delivery_timeout_s: float = Field(default=15.0, gt=0)
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_claim_batch: int = Field(default=2000, ge=1)
+    delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
     grouping_window_s: float = Field(default=2.0, ge=0)
     retry_window_s: float = Field(default=3600.0, gt=0)
     retry_base_s: float = Field(default=1.0, gt=0)

@@ -47,19 +47,21 @@ async def release_in_flight(pool: asyncpg.Pool) -> int:
     return int(status.split()[-1])
 
 
-async def claim(pool: asyncpg.Pool, limit: int) -> list[Claimed]:
+async def claim(pool: asyncpg.Pool, limit: int, skip: Sequence[str] = ()) -> list[Claimed]:
     """Mark due notifications as being sent: due ones, plus first attempts of the same groups (grouping);
-    a resolved notice waits while its firing notice is still queued."""
+    a resolved notice waits while its firing notice is still queued; subscribers in `skip` (their workers
+    already hold a full backlog) are left for later, so they cannot crowd other targets out."""
     rows = await pool.fetch(
         """
         WITH due_groups AS (
             SELECT DISTINCT grp FROM (
                 SELECT grp FROM notifications WHERE state = 'pending' AND next_attempt_at <= now()
+                  AND subscriber_id <> ALL($2::text[])
                 ORDER BY next_attempt_at LIMIT $1
             ) d
         ), picked AS (
             SELECT n.id FROM notifications n
-            WHERE n.state = 'pending'
+            WHERE n.state = 'pending' AND n.subscriber_id <> ALL($2::text[])
               AND (n.next_attempt_at <= now() OR (n.attempts = 0 AND n.grp IN (SELECT grp FROM due_groups)))
               AND NOT (n.status = 'resolved' AND EXISTS (
                     SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
@@ -73,6 +75,7 @@ async def claim(pool: asyncpg.Pool, limit: int) -> list[Claimed]:
         RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert
         """,
         limit,
+        list(skip),
     )
     return [
         Claimed(

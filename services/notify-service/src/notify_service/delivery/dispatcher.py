@@ -95,12 +95,14 @@ class Dispatcher:
             await self._pool.release(conn)
 
     async def _claim_forever(self) -> None:
-        ceiling = self._settings.delivery_claim_batch * 4
+        ceiling = self._settings.delivery_claim_batch * 10
+        backlog = self._settings.delivery_target_backlog
         while True:
             claimed: list[Claimed] = []
             if self.in_memory < ceiling:
                 try:
-                    claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch)
+                    full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
+                    claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch, full)
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("claiming notifications failed, will retry: %s", exc)
                     await asyncio.sleep(1.0)
