@@ -173,7 +173,11 @@ async def test_pagerduty_triggers_and_resolves_with_the_fingerprint_as_dedup_key
 ) -> None:
     assert notify.pagerduty is not None
     sub = {"type": "pagerduty", "name": "pd", "project_id": "proj-1", "config": {"integration_key": PD_KEY}}
-    await notify.subscribe(enterprise_org, sub)
+    saved = await notify.subscribe(enterprise_org, sub)
+    test_key = f"connected-care-test-{saved['id']}"
+    tests = [r.json() for r in notify.pagerduty.requests if r.json().get("dedup_key") == test_key]
+    assert [e["event_action"] for e in tests] == ["trigger", "resolve"], "the test incident is resolved at once"
+    assert tests[0]["payload"]["severity"] == "info"
     firing = sample_alert(enterprise_org, f"pd-{unique}")
     await notify.alerts(firing)
     await notify.alerts(

@@ -36,6 +36,7 @@ class Rendered:
     payload: dict[str, Any]
     covered: int
     headers: dict[str, str] = field(default_factory=dict)
+    follow_up: dict[str, Any] | None = None  # sent after an accepted payload (PagerDuty: resolve the test)
 
 
 @dataclass

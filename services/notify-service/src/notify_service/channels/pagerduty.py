@@ -54,13 +54,23 @@ def event_for(alert: Alert, routing_key: str = "") -> dict[str, Any]:
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
-    """One alert per event (PagerDuty groups by dedup_key itself)."""
-    return Rendered(event_for(alerts[0]), 1)
+    """One alert per event (PagerDuty groups by dedup_key itself); a test is triggered and then resolved,
+    so saving a subscriber leaves no open incident."""
+    alert = alerts[0]
+    follow_up = event_for(alert.model_copy(update={"status": AlertStatus.RESOLVED})) if test else None
+    return Rendered(event_for(alert), 1, follow_up=follow_up)
 
 
 async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
-    payload = {**message.payload, "routing_key": target.config["integration_key"]}
-    return await post_json(ctx, ctx.settings.pagerduty_events_url, payload, secrets=target.secrets)
+    key = target.config["integration_key"]
+    outcome = await post_json(
+        ctx, ctx.settings.pagerduty_events_url, {**message.payload, "routing_key": key}, secrets=target.secrets
+    )
+    if outcome.ok and message.follow_up is not None:
+        await post_json(
+            ctx, ctx.settings.pagerduty_events_url, {**message.follow_up, "routing_key": key}, secrets=target.secrets
+        )
+    return outcome
 
 
 def limits(settings: Settings) -> Limits:
