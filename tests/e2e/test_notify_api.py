@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 import pytest_asyncio
 
+from care_schemas.events.alert import Alert
 from carekit.testing import eventually
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
@@ -123,6 +125,39 @@ async def test_basic_organisation_is_refused_slack_with_the_plan_that_allows_it(
     assert answer.json()["detail"]["plan_needed"] == "enterprise"
     assert "not included in the Basic plan" in answer.json()["detail"]["message"]
     assert slack.requests == []
+
+
+async def test_cluster_scope_and_severity_and_rule_filters_choose_what_a_subscriber_gets(
+    notify: Notify, org: str, unique: str
+) -> None:
+    async with running_webhook_receiver() as receiver:
+        await notify.subscribe(
+            org,
+            {
+                "type": "webhook",
+                "name": "narrow",
+                "project_id": "proj-f",
+                "cluster_id": "cl-2",
+                "severities": ["critical"],
+                "rules": ["cpu_above_80pct_10m"],
+                "config": {"url": f"{receiver.url}/narrow"},
+            },
+        )
+
+        def alert(name: str, **changes: str) -> Alert:
+            base = {"project_id": "proj-f", "cluster_id": "cl-2", "rule": "cpu_above_80pct_10m", "severity": "critical"}
+            return sample_alert(org, f"{name}-{unique}", **{**base, **changes})
+
+        await notify.alerts(
+            alert("other-cluster", cluster_id="cl-1"),
+            alert("warning", severity="warning"),
+            alert("other-rule", rule="storage_above_80pct"),
+            alert("other-project", project_id="proj-g"),
+            alert("match"),
+        )
+        await receiver.wait_for(2)
+        await asyncio.sleep(1.0)
+    assert [a["fingerprint"] for a in alerts_received(receiver)] == [f"match-{unique}"]
 
 
 async def test_update_retests_a_changed_url_and_delete_removes(notify: Notify, org: str) -> None:
