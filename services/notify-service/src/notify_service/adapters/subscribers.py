@@ -14,6 +14,8 @@ from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.plans import suspension_reason
 from notify_service.domain.subscribers import masked, secrets_of
 
+CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so delivery workers drop their cached copy
+
 COLUMNS = (
     "id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display, state, state_reason,"
     " created_by, created_at, updated_at"
@@ -121,6 +123,7 @@ async def update(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Sub
         box.seal(s.config),
         masked(s.config),
     )
+    await conn.execute("SELECT pg_notify($1, $2)", CHANGED, s.id)
     return _from_row(box, row) if row else None
 
 
@@ -146,6 +149,7 @@ async def list_for(pool: asyncpg.Pool, box: SecretBox, org_id: str, project_id: 
 
 async def delete(pool: asyncpg.Pool, org_id: str, subscriber_id: str) -> bool:
     status: str = await pool.execute("DELETE FROM subscribers WHERE id = $1 AND org_id = $2", subscriber_id, org_id)
+    await pool.execute("SELECT pg_notify($1, $2)", CHANGED, subscriber_id)
     return status.endswith(" 1")
 
 
@@ -180,4 +184,6 @@ async def apply_plan(
         org_id,
         list(channels),
     )
+    for changed in [*suspended, *(r["id"] for r in resumed)]:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANGED, changed)
     return suspended, [r["id"] for r in resumed]

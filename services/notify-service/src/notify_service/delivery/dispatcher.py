@@ -20,6 +20,7 @@ from notify_service import metrics
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Claimed, Result
 from notify_service.adapters.repository import WAKE
+from notify_service.adapters.subscribers import CHANGED
 from notify_service.channels import REGISTRY
 from notify_service.channels.base import Channel, SendContext, Target
 from notify_service.config import Settings
@@ -85,6 +86,7 @@ class Dispatcher:
             if released:
                 log.warning("%d notifications were in flight when the last dispatcher stopped; sending again", released)
             await conn.add_listener(WAKE, lambda *_: self._wake.set())
+            await conn.add_listener(CHANGED, lambda _c, _p, _ch, subscriber_id: self._targets.forget(subscriber_id))
             await self._claim_forever()
         finally:
             recorder.cancel()

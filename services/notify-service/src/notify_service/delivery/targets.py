@@ -38,6 +38,10 @@ class Targets:
         self._cache[subscriber_id] = (time.monotonic(), target)
         return target
 
+    def forget(self, subscriber_id: str) -> None:
+        """Drop the cached copy (the subscriber changed, was suspended, resumed or deleted)."""
+        self._cache.pop(subscriber_id, None)
+
     def limits(self, target: Target) -> Limits:
         label = target_label(target.channel, target.config)
         found = self._limits.get(label)
