@@ -27,7 +27,7 @@ def settings_fields(module: str) -> dict[str, bool]:
 
 def test_compose_runs_kafka_postgres_and_the_three_services() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "postgres", *SERVICES}
+    assert set(services) == {"kafka", "postgres", "mailpit", *SERVICES}
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
@@ -44,6 +44,9 @@ def test_every_service_environment_name_is_a_setting_and_every_required_setting_
     assert not missing, f"{name}: required settings missing from compose: {sorted(missing)}"
     assert service["build"]["args"]["SERVICE"] == module.split("_")[0]
     assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+    module_settings = importlib.import_module(f"{module}.config").Settings
+    environment = {k: str(v) for k, v in service["environment"].items()}
+    module_settings.model_validate({k.lower(): v for k, v in environment.items()})
 
 
 @pytest.mark.parametrize(("name", "module"), SERVICES.items())
