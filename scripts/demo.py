@@ -1,5 +1,11 @@
-"""Show the system working: an Enterprise organisation's owner registers a webhook subscriber through the
-notify-service API, an alert is sent through the HTTP intake, and a local receiver prints what it got."""
+"""Show the whole system working, through each service's HTTP API as a customer would use it:
+
+1. an owner moves a new organisation from Basic to Enterprise in plan-service;
+2. ticket-service and notify-service learn of it from plan.events.v1 (nobody calls them);
+3. the owner opens a technical S1 ticket (refused on Basic) and gets its response target;
+4. the owner registers a webhook subscriber (refused on Basic); saving sends a dry-run test message;
+5. an alert goes in through notify-service's HTTP intake and a local receiver prints what it got.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +14,36 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
-from care_schemas.catalogue import PlanCode, catalogue
-from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData
-from care_schemas.topics import PLAN_EVENTS
 from carekit.identity import mint
 
 RECEIVER_PORT = int(os.environ.get("DEMO_RECEIVER_PORT", "18099"))
+PLAN = os.environ.get("PLAN_URL", "http://127.0.0.1:8081")
+TICKET = os.environ.get("TICKET_URL", "http://127.0.0.1:8082")
 NOTIFY = os.environ.get("NOTIFY_URL", "http://127.0.0.1:8083")
 
 
-async def put_on_enterprise(org: str) -> None:
-    """What plan-service publishes when an organisation moves to Enterprise."""
-    enterprise = catalogue().get(PlanCode.ENTERPRISE)
-    event = SupportPlanChanged.build(
-        source="/demo",
-        subject=org,
-        data=SupportPlanChangedData(
-            org_id=org,
-            plan=enterprise.code,
-            previous_plan=PlanCode.BASIC,
-            reason=ChangeReason.SELF_SERVICE,
-            actor=Actor(sub="demo-owner", role="org_owner"),
-            version=1,
-            effective_at=datetime.now(UTC),
-            entitlements=enterprise.entitlements,
-        ),
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(PLAN_EVENTS.name, event.to_json_bytes(), key=org.encode())
-    finally:
-        await producer.stop()
-    print(f"published SupportPlanChanged: {org} is on Enterprise")
-
-
-async def register_webhook(client: httpx.AsyncClient, owner: dict[str, str], url: str) -> dict[str, object] | None:
-    """POST /v1/subscribers until notify-service has seen the plan (403 until then); saving sends a dry run."""
-    body = {"type": "webhook", "name": "demo-hook", "project_id": "proj-1", "config": {"url": url}}
-    for _ in range(60):
-        answer = await client.post("/v1/subscribers", headers=owner, json=body)
-        if answer.status_code == 201:
-            saved: dict[str, object] = answer.json()
-            return saved
+async def until_allowed(call: Callable[[], Awaitable[httpx.Response]], what: str) -> httpx.Response:
+    """Repeat a call refused for the plan (403) until the service has applied the plan event (20 s at most)."""
+    answer = await call()
+    for _ in range(80):
         if answer.status_code != 403:
-            print(f"subscriber refused: {answer.status_code} {answer.text}", file=sys.stderr)
-            return None
-        await asyncio.sleep(0.5)
-    print("notify-service never saw the Enterprise plan; see .cache/run/notify.log", file=sys.stderr)
-    return None
+            break
+        await asyncio.sleep(0.25)
+        answer = await call()
+    if answer.status_code >= 300:
+        raise SystemExit(f"{what} refused: {answer.status_code} {answer.text}")
+    return answer
 
 
 async def main() -> int:
-    got: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def receive(request: web.Request) -> web.Response:
         await got.put(await request.json())
@@ -77,18 +54,51 @@ async def main() -> int:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", RECEIVER_PORT).start()
+    org = f"demo-{uuid.uuid4().hex[:6]}"
+    secret = os.environ["JWT_SECRET"]
+    owner = {"Authorization": f"Bearer {mint(secret, sub='demo-owner', org=org, role='org_owner')}"}
     try:
-        org = f"demo-{uuid.uuid4().hex[:6]}"
-        secret = os.environ["JWT_SECRET"]
-        owner = {"Authorization": f"Bearer {mint(secret, sub='demo-owner', org=org, role='org_owner')}"}
-        await put_on_enterprise(org)
-        async with httpx.AsyncClient(base_url=NOTIFY, timeout=30) as client:
-            saved = await register_webhook(client, owner, f"http://127.0.0.1:{RECEIVER_PORT}/hook")
-            if saved is None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            changed = await http.post(f"{PLAN}/v1/orgs/{org}/plan/changes", headers=owner, json={"plan": "enterprise"})
+            if changed.status_code != 200:
+                print(f"plan change refused: {changed.status_code} {changed.text}", file=sys.stderr)
                 return 1
+            print(f"1. plan-service: {org} moved Basic -> Enterprise (POST {PLAN}/v1/orgs/{org}/plan/changes)")
+
+            ticket = {
+                "summary": "Cluster latency above 200 ms",
+                "severity": "S1",
+                "kind": "technical",
+                "description": "P99 latency doubled after the upgrade",
+                "cluster_id": "cluster-1",
+            }
+            opened = (
+                await until_allowed(
+                    lambda: http.post(f"{TICKET}/v1/tickets", headers=owner, json=ticket), "technical ticket"
+                )
+            ).json()
+            print(
+                f"2. ticket-service applied the plan; 3. opened {opened['id']} ({opened['kind']} "
+                f"{opened['severity']}), first response due {opened['response_due_at']}"
+            )
+
+            hook = {
+                "type": "webhook",
+                "name": "demo-hook",
+                "project_id": "proj-1",
+                "config": {"url": f"http://127.0.0.1:{RECEIVER_PORT}/hook"},
+            }
+            saved = (
+                await until_allowed(
+                    lambda: http.post(f"{NOTIFY}/v1/subscribers", headers=owner, json=hook), "webhook subscriber"
+                )
+            ).json()
             test = await asyncio.wait_for(got.get(), 10)
-            print(f"registered webhook subscriber {saved['id']} (config shown masked: {saved['config']});")
-            print(f"  its test message arrived with dryRun={test.get('dryRun')}")
+            print(
+                f"4. notify-service applied the plan; subscriber {saved['id']} saved (shown masked: "
+                f"{saved['config']}) after its test message arrived with dryRun={test.get('dryRun')}"
+            )
+
             alert = {
                 "fingerprint": f"fp-{org}",
                 "org_id": org,
@@ -102,9 +112,8 @@ async def main() -> int:
                 "description": "tikv-0 at 83%",
                 "labels": {"instance": "tikv-0"},
             }
-            member = {"Authorization": f"Bearer {mint(secret, sub='demo-pager', org=org, role='member')}"}
-            accepted = await client.post("/v1/alerts", headers=member, json=alert)
-            print(f"POST {NOTIFY}/v1/alerts -> {accepted.status_code} {accepted.json()}; waiting for the webhook ...")
+            accepted = await http.post(f"{NOTIFY}/v1/alerts", headers=owner, json=alert)
+            print(f"5. POST {NOTIFY}/v1/alerts -> {accepted.status_code}; waiting for the webhook ...")
         try:
             body = await asyncio.wait_for(got.get(), 30)
         except TimeoutError:

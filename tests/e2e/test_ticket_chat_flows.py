@@ -161,7 +161,7 @@ async def test_slack_mention_button_form_opens_ticket_and_confirms_then_basic_re
         json={"summary": "down again", "severity": "S1", "kind": "technical"},
         headers=bearer(TEST_JWT_SECRET, org, "org_owner"),
     )
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert refused.json()["detail"] == (
         "technical tickets need the Developer plan or higher; this organisation is on Basic"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -35,23 +36,42 @@ def _scripts(service_dir: Path | None) -> list[tuple[str, str]]:
     return found
 
 
+class MigrationChanged(RuntimeError):
+    """An applied migration's file was edited afterwards: the database no longer matches the code."""
+
+
+def _checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
 async def migrate(pool: asyncpg.Pool, service_dir: Path | None) -> list[str]:
-    """Apply pending migrations under an advisory lock (safe with several instances); return their names."""
+    """Apply pending migrations under an advisory lock (safe with several instances); return their names.
+
+    An applied migration whose file changed since stops start-up: add a new migration instead.
+    """
     applied: list[str] = []
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
         try:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), checksum text)"
             )
-            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            await conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+            done = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_migrations")}
             for name, sql in _scripts(service_dir):
                 if name in done:
+                    if done[name] not in (None, _checksum(sql)):
+                        raise MigrationChanged(
+                            f"migration {name} was edited after it was applied to this database; "
+                            "put the change in a new migration file (or recreate a development database)"
+                        )
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)
-                    await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", name, _checksum(sql)
+                    )
                 applied.append(name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)

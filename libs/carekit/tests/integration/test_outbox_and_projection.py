@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, plan_event_adapter
 from care_schemas.topics import PLAN_EVENTS
-from carekit.db import create_pool, migrate
+from carekit.db import MigrationChanged, create_pool, migrate
 from carekit.kafka import ensure_topics, idempotent_producer
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
@@ -179,3 +180,17 @@ async def test_migrations_apply_once_even_when_run_concurrently(fresh_database_u
     finally:
         for p in pools:
             await p.close()
+
+
+async def test_a_migration_edited_after_it_was_applied_stops_start_up(fresh_database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "001_first.sql").write_text("CREATE TABLE widgets (id int);")
+    pool = await create_pool(fresh_database_url)
+    try:
+        assert await migrate(pool, tmp_path) == ["kit/001_outbox_inbox_projection.sql", "001_first.sql"]
+        (tmp_path / "002_second.sql").write_text("ALTER TABLE widgets ADD COLUMN name text;")
+        assert await migrate(pool, tmp_path) == ["002_second.sql"]
+        (tmp_path / "001_first.sql").write_text("CREATE TABLE widgets (id bigint);")
+        with pytest.raises(MigrationChanged, match=r"001_first\.sql was edited after it was applied"):
+            await migrate(pool, tmp_path)
+    finally:
+        await pool.close()

@@ -72,7 +72,7 @@ async def test_basic_org_is_refused_a_technical_ticket_with_the_rule_and_nothing
     org = f"org-{unique}"
     before = await service.count("SELECT count(*) FROM outbox")
     answer = await service.client.post("/v1/tickets", json=technical(), headers=customer(org))
-    assert answer.status_code == 422
+    assert answer.status_code == 403
     assert answer.json()["detail"] == (
         "technical tickets need the Developer plan or higher; this organisation is on Basic"
     )

@@ -44,7 +44,7 @@ async def test_binding_features_follow_the_plan_and_only_staff_bind(service: Ser
     p = await post("/v1/im-bindings", json=place(prem, f"oc_{unique}", "lark", "tenant-x"), headers=ENGINEER)
     assert p.json()["features"] == {"updates": True, "two_way": True}
     b = await post("/v1/im-bindings", json=place(basic, f"CB{unique}"), headers=ENGINEER)
-    assert b.status_code == 422
+    assert b.status_code == 403
     assert b.json()["detail"] == "IM ticket bindings need the Enterprise plan or higher; this organisation is on Basic"
     again = await post("/v1/im-bindings", json=place(prem, f"CE{unique}"), headers=ENGINEER)
     assert again.status_code == 409
@@ -91,7 +91,7 @@ async def test_plan_events_suspend_bindings_on_downgrade_and_resume_them_on_upgr
         json={"summary": "down", "severity": "S1", "kind": "technical"},
         headers=bearer(TEST_JWT_SECRET, org, "member"),
     )
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert "Developer plan or higher; this organisation is on Basic" in refused.json()["detail"]
 
     await publish(PlanCode.ENTERPRISE, 1)  # a late duplicate of an older version changes nothing

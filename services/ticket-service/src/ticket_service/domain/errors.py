@@ -12,7 +12,7 @@ class Refused(Exception):
 
 
 class NotEntitled(Refused):
-    """The organisation's plan does not include this (HTTP 422 naming the plan that would)."""
+    """The organisation's plan does not include this (HTTP 403 naming the plan that would)."""
 
 
 class Conflict(Refused):

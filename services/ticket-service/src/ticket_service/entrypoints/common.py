@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
 from ticket_service.adapters.chat import PlatformUnavailable
-from ticket_service.domain.errors import Conflict, Forbidden, NotFound, Refused
+from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, NotFound, Refused
 from ticket_service.domain.limits import MAX_BODY_BYTES
 from ticket_service.domain.model import Author
 from ticket_service.handlers import Deps
@@ -56,7 +56,7 @@ async def _refused(_request: Request, exc: Exception) -> JSONResponse:
     status = 422
     if isinstance(exc, NotFound):
         status = 404
-    elif isinstance(exc, Forbidden):
+    elif isinstance(exc, Forbidden | NotEntitled):
         status = 403
     elif isinstance(exc, Conflict):
         status = 409
