@@ -17,15 +17,27 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from fastapi import FastAPI
+from pydantic import TypeAdapter
 
+from care_schemas.catalogue import PlanCode, catalogue
+from care_schemas.envelope import utcnow
+from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, Tam
+from care_schemas.topics import Topic
+from carekit.identity import mint
+from carekit.runtime import Runtime
+
+E = TypeVar("E")
 HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"  # noqa: S105
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -199,3 +211,114 @@ async def eventually(check: Any, *, timeout_s: float = 20, interval_s: float = 0
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+class FakeClock:
+    """A clock tests move by hand; pass it where a service takes `clock: Callable[[], datetime]`."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, at: datetime) -> None:
+        self.now = at
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def bearer(secret: str, org: str, role: str, sub: str = "user-1") -> dict[str, str]:
+    """An Authorization header for an identity."""
+    return {"Authorization": f"Bearer {mint(secret, sub=sub, org=org, role=role)}"}
+
+
+def plan_changed(
+    org_id: str,
+    plan: PlanCode,
+    version: int,
+    *,
+    timezone: str = "UTC",
+    tam: Tam | None = None,
+    previous: PlanCode | None = None,
+    reason: ChangeReason = ChangeReason.ADMIN,
+) -> SupportPlanChanged:
+    """A SupportPlanChanged as plan-service publishes it, with the catalogue's entitlements."""
+    return SupportPlanChanged.build(
+        source="/tests",
+        subject=org_id,
+        data=SupportPlanChangedData(
+            org_id=org_id,
+            plan=plan,
+            previous_plan=previous,
+            reason=reason,
+            actor=Actor(sub="tests", role="admin"),
+            version=version,
+            effective_at=utcnow(),
+            entitlements=catalogue().get(plan).entitlements,
+            tam=tam,
+            timezone=timezone,
+        ),
+    )
+
+
+@dataclass
+class InProcess:
+    """A service app running its lifespan in this process, with an HTTP client bound to it."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcess]:
+    """Run the app's lifespan (pool, migrations, consumers, loops) and yield a client bound to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{app.title}") as client:
+            yield InProcess(app=app, client=client)
+
+
+class TopicReader(Generic[E]):
+    """Reads a topic from its end offsets at `start()`: what was published afterwards, raw and parsed."""
+
+    def __init__(self, bootstrap: str, topic: Topic, adapter: TypeAdapter[E]) -> None:
+        self.bootstrap, self.topic, self.adapter = bootstrap, topic, adapter
+        self.records: list[ConsumerRecord[Any, Any]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        parts = [TopicPartition(self.topic.name, p) for p in range(self.topic.partitions)]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            consumer.seek(tp, ends[tp])
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def for_key(self, key: str, count: int, timeout_s: float = 20) -> list[ConsumerRecord[Any, Any]]:
+        """At least `count` records keyed `key` (waits up to the deadline, then returns what arrived)."""
+        assert self._consumer is not None, "call start() first"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            mine = [r for r in self.records if r.key == key.encode()]
+            if len(mine) >= count or loop.time() >= deadline:
+                return mine
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                self.records.extend(recs)
+
+    async def events(self, key: str, count: int, timeout_s: float = 20) -> list[E]:
+        return [self.adapter.validate_json(r.value) for r in await self.for_key(key, count, timeout_s)]
