@@ -32,7 +32,7 @@ status: infra-status ## show the services and the infrastructure
 	@bash scripts/status.sh
 
 .PHONY: schemas
-schemas: install ## write JSON Schema for every event into schemas/jsonschema
+schemas: install ## write JSON Schema (schemas/jsonschema) and AsyncAPI (schemas/asyncapi) from the event models
 	@uv run care-schemas export
 
 .PHONY: lint

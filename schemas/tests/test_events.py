@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from care_schemas import cli
+from care_schemas import asyncapi, cli
 from care_schemas.catalogue import ChannelType, PlanCode, Severity, catalogue
 from care_schemas.events.alert import AlertFiring, alert_event_adapter
 from care_schemas.topics import ADAPTERS, ALL_TOPICS
@@ -152,3 +152,27 @@ def test_legacy_retirement_schedule() -> None:
 def test_unknown_plan_code_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="known plans: basic, developer"):
         catalogue().get("gold")
+
+
+def test_committed_asyncapi_documents_match_the_models() -> None:
+    assert cli.stale(cli.ASYNCAPI_DIR, asyncapi.rendered(), "*.asyncapi.json") == [], "run `make schemas`"
+
+
+@pytest.mark.parametrize("service", sorted(asyncapi.SERVICES))
+def test_every_asyncapi_payload_points_at_a_model_in_the_json_schema(service: str) -> None:
+    doc = json.loads((cli.ASYNCAPI_DIR / f"{service}.asyncapi.json").read_text())
+    assert doc["asyncapi"] == "3.0.0"
+    for event_type, message in doc["components"]["messages"].items():
+        path, _, pointer = message["payload"]["$ref"].partition("#")
+        schema = json.loads((cli.ASYNCAPI_DIR / path).resolve().read_text())
+        model = schema["$defs"][pointer.rsplit("/", 1)[1]]
+        assert model["properties"]["type"]["const"] == event_type
+
+
+def test_every_topic_has_a_sender_and_every_event_type_is_described() -> None:
+    sent = {t.name for spec in asyncapi.SERVICES.values() for t in spec["send"]}
+    assert sent == {t.name for t in ALL_TOPICS}
+    described = set()
+    for service in asyncapi.SERVICES:
+        described |= set(asyncapi.document(service)["components"]["messages"])
+    assert described == {p.stem for p in golden_files()}
