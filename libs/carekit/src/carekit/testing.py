@@ -120,15 +120,38 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+_CREATED: list[tuple[str, str]] = []
+
+
 async def create_database(admin_url: str, prefix: str = "t") -> str:
-    """Create an empty, uniquely named database and return its URL."""
+    """Create an empty, uniquely named database and return its URL (dropped when the test session ends)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    _CREATED.append((admin_url, name))
     return with_database(admin_url, name)
+
+
+async def _drop_created() -> None:
+    while _CREATED:
+        admin_url, name = _CREATED.pop()
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            conn = await asyncpg.connect(admin_url)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """Keep a long-lived development Postgres from filling up with test databases."""
+    yield
+    if _CREATED and os.environ.get("CARE_KEEP_TEST_DATABASES") != "1":
+        asyncio.run(_drop_created())
 
 
 @pytest_asyncio.fixture
