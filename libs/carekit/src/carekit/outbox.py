@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import Topic
+from carekit.errors import TRANSIENT
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -85,7 +86,7 @@ class OutboxRelay:
             while True:
                 try:
                     sent = await self.drain_once()
-                except (OSError, asyncpg.PostgresError) as exc:
+                except TRANSIENT as exc:
                     log.warning("outbox relay will retry: %s", exc)
                     sent = 0
                     await asyncio.sleep(self._poll)

@@ -16,9 +16,13 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> JSONResponse:
+    """Liveness: the process answers and no background loop has died (restart it if this says 503)."""
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    if runtime is not None and not runtime.healthy:
+        dead = sorted(t.get_name() for t in runtime.tasks if t.done())
+        return JSONResponse({"status": "a background loop stopped", "stopped": dead}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz")

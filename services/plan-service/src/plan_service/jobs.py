@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.topics import PLAN_EVENTS
+from carekit.errors import TRANSIENT
 from carekit.outbox import enqueue
 from plan_service.adapters import postgres as repo
 from plan_service.domain import retirement, trial
@@ -94,6 +95,6 @@ async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> No
             ran = await run_due(pool, clock())
             if ran.trials_ended or ran.retired or ran.warned:
                 log.info("scheduler: %s", ran)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except TRANSIENT as exc:
             log.warning("scheduler run failed, retrying next tick: %s", exc)
         await asyncio.sleep(interval_s)

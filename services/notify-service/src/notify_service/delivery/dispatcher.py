@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from carekit.errors import TRANSIENT
 from notify_service import metrics
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Claimed, Result
@@ -105,7 +106,7 @@ class Dispatcher:
                 try:
                     full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
                     claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch, full)
-                except (OSError, asyncpg.PostgresError) as exc:
+                except TRANSIENT as exc:
                     log.warning("claiming notifications failed, will retry: %s", exc)
                     await asyncio.sleep(1.0)
             for row in claimed:
@@ -206,6 +207,6 @@ class Dispatcher:
                 try:
                     await queue.record(self._pool, batch)
                     break
-                except (OSError, asyncpg.PostgresError) as exc:
+                except TRANSIENT as exc:
                     log.warning("recording %d results failed, will retry: %s", len(batch), exc)
                     await asyncio.sleep(1.0)

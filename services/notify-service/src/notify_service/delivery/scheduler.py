@@ -7,6 +7,7 @@ import logging
 
 import asyncpg
 
+from carekit.errors import TRANSIENT
 from notify_service.adapters.repository import queue_repeats
 from notify_service.config import Settings
 
@@ -21,6 +22,6 @@ async def run_repeats(pool: asyncpg.Pool, settings: Settings) -> None:
                 queued = await queue_repeats(conn, settings.repeat_interval_s)
             if queued:
                 log.info("queued %d repeat notices for alerts still firing", queued)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except TRANSIENT as exc:
             log.warning("repeat check failed, will retry: %s", exc)
         await asyncio.sleep(settings.repeat_check_interval_s)

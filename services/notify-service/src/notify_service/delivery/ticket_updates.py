@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from carekit.errors import TRANSIENT
 from notify_service import metrics
 from notify_service.adapters import im_queue
 from notify_service.adapters.im_queue import ImMessage
@@ -67,7 +68,7 @@ class TicketUpdates:
                 try:
                     if await self.drain_once():
                         continue
-                except (OSError, asyncpg.PostgresError) as exc:
+                except TRANSIENT as exc:
                     log.warning("ticket updates will retry: %s", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)

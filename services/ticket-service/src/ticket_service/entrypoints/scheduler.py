@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import asyncpg
-
+from carekit.errors import TRANSIENT
 from ticket_service import handlers
 
 log = logging.getLogger(__name__)
@@ -17,7 +16,7 @@ async def run(deps: handlers.Deps, interval_s: float) -> None:
     while True:
         try:
             found = await handlers.scan_breaches(deps)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except TRANSIENT as exc:
             log.warning("breach scan will retry: %s", exc)
             found = 0
         if found:
