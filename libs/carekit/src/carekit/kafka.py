@@ -39,12 +39,12 @@ async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) 
         await admin.close()
 
 
-def idempotent_producer(bootstrap: str, *, linger_ms: int = 2) -> AIOKafkaProducer:
+def idempotent_producer(bootstrap: str, *, linger_ms: int = 2, request_timeout_ms: int = 30_000) -> AIOKafkaProducer:
     """A producer with acks=all and idempotence (aiokafka defaults to acks=1)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
         enable_idempotence=True,
         linger_ms=linger_ms,
-        request_timeout_ms=30_000,
+        request_timeout_ms=request_timeout_ms,
     )

@@ -64,7 +64,9 @@ def lifespan(
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         await ensure_topics(settings.kafka_bootstrap_servers)
-        producer = idempotent_producer(settings.kafka_bootstrap_servers)
+        producer = idempotent_producer(
+            settings.kafka_bootstrap_servers, request_timeout_ms=settings.kafka_request_timeout_ms
+        )
         await producer.start()
         broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log, client_id=app.title)
         runtime = Runtime(settings=settings, pool=pool, producer=producer, broker=broker)

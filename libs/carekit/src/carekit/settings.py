@@ -18,6 +18,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = Field(min_length=3)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000, description="producer wait for the broker")
     database_url: str = Field(pattern=r"^postgres(ql)?://")
     jwt_secret: str = Field(min_length=32, description="HS256 key for bearer tokens")
     jwt_issuer: str = "connected-care"
