@@ -96,6 +96,7 @@ async def _dead(notify: Notify, subscriber_id: str) -> bool:
     [
         ("https://10.1.2.3/hook", "private, loopback or link-local"),
         ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
+        ("https://100.64.0.1/hook", "private, loopback or link-local"),  # shared (carrier-grade NAT) space
         ("https://user:pw@127.0.0.2/x", "credentials"),
         ("https://hooks.example.com/" + "a" * 250, "at most 255"),
         ("http://hooks.example.com/x", "https"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -184,3 +185,15 @@ async def test_email_retries_when_the_smtp_server_is_down(alert: Alert) -> None:
     async with aiohttp.ClientSession() as http:
         outcome = await REGISTRY[ChannelType.EMAIL].send(SendContext(http, cfg), t, rendered)
     assert outcome.verdict is Verdict.RETRY
+
+
+async def test_a_slack_webhook_url_never_reaches_the_logs_even_at_debug(
+    server: Server, alert: Alert, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.answer = TABLE[0]
+    caplog.set_level(logging.DEBUG)
+    outcome = await send_once(ChannelType.SLACK, server.url, alert)
+    assert outcome.verdict is Verdict.OK
+    logging.getLogger("slack_sdk.probe").debug("debug records are captured")
+    assert "debug records are captured" in caplog.text
+    assert "secretpath" not in caplog.text

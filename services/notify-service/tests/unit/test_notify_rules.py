@@ -135,7 +135,7 @@ def test_subscriber_urls_that_are_refused(url: str, problem: str) -> None:
 
 
 def test_private_loopback_and_link_local_addresses_are_refused_unless_allow_listed() -> None:
-    for ip in ("10.0.0.1", "127.0.0.1", "169.254.169.254", "192.168.1.1", "::1"):
+    for ip in ("10.0.0.1", "127.0.0.1", "169.254.169.254", "192.168.1.1", "::1", "100.64.0.1", "::ffff:127.0.0.1"):
         assert address_problem("h.example", [ip], frozenset()) is not None
     assert address_problem("h.example", ["93.184.216.34"], frozenset()) is None
     assert address_problem("127.0.0.1", ["127.0.0.1"], frozenset({"127.0.0.1"})) is None
@@ -204,3 +204,14 @@ def test_alertmanager_payload_of_another_version_is_refused() -> None:
     body["version"] = "3"
     with pytest.raises(FieldError, match="version"):
         parse_alertmanager(body, default_org="org-1")
+
+
+def test_line_breaks_in_an_alert_never_reach_the_email_subject(alert: Alert) -> None:
+    from email.message import EmailMessage
+
+    odd = alert.model_copy(update={"rule": "cpu\r\nBcc: someone@example.com", "cluster_id": "cl\n1"})
+    email_t = target(ChannelType.EMAIL, {"address": "ops@example.com"})
+    subject = REGISTRY[ChannelType.EMAIL].render([odd], email_t, settings(), False).payload["subject"]
+    assert "\n" not in subject
+    assert "\r" not in subject
+    EmailMessage()["Subject"] = subject  # the mail library accepts it

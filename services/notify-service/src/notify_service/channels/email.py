@@ -23,7 +23,8 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
     more = len(alerts) - covered
     links = [f"{a.fingerprint}: {a.link}" for a in alerts[:covered] if a.link]
     body = text + (f"\n{more_line(more)}" if more else "") + ("\n\nLinks:\n" + "\n".join(links) if links else "")
-    subject = f"[Connected Care] {headline(alerts[:covered], more)}"
+    # alert fields may carry line breaks, which a mail header must not (and must not be able to inject headers)
+    subject = " ".join(f"[Connected Care] {headline(alerts[:covered], more)}".split())
     return Rendered({"subject": subject[:250], "text": body + "\n"}, covered)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,10 @@ MAX_BLOCKS = 50
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
 TOTAL_CHARS = 38_000  # Slack truncates messages past 40,000 characters
+# The SDK logs the full webhook URL (the secret) at DEBUG whenever its logger's own level is unset: give it a
+# logger of its own that never goes below WARNING, whatever LOG_LEVEL is.
+SDK_LOG = logging.getLogger("notify_service.channels.slack_sdk")
+SDK_LOG.setLevel(logging.WARNING)
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
@@ -59,6 +64,7 @@ async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
         timeout=int(ctx.settings.delivery_timeout_s),
         session=_NoRedirects(ctx.http),  # type: ignore[arg-type]
         retry_handlers=[],
+        logger=SDK_LOG,
     )
     try:
         answer = await client.send_dict(message.payload)

@@ -27,7 +27,7 @@ from notify_service.channels.base import Channel, SendContext, Target
 from notify_service.config import Settings
 from notify_service.delivery.targets import Targets
 from notify_service.domain.backoff import next_delay_s, within_window
-from notify_service.domain.classify import Outcome, Verdict
+from notify_service.domain.classify import Outcome, Verdict, redact
 
 log = logging.getLogger(__name__)
 DISPATCH_LOCK = 7_140_101
@@ -135,8 +135,9 @@ class Dispatcher:
             log.exception("delivery worker for %s failed; its notifications return to the queue", subscriber_id)
             rows = list(pending)
             pending.clear()
-            outcome = Outcome(Verdict.RETRY, "internal error while sending")
-            await self._emit(decide(rows, outcome, 0.0, self._settings))
+            if rows:
+                outcome = Outcome(Verdict.RETRY, "internal error while sending")
+                await self._emit(decide(rows, outcome, 0.0, self._settings))
         finally:
             self._workers.pop(subscriber_id, None)
             if not pending:
@@ -154,14 +155,20 @@ class Dispatcher:
         if cap is not None and len(batch) > cap:
             pending.extendleft(reversed(batch[cap:]))
             batch = batch[:cap]
-        rendered = channel.render([r.alert for r in batch], target, self._settings, False)
-        sent = batch[: max(1, rendered.covered)]
-        pending.extendleft(reversed(batch[len(sent) :]))
-        limits.take()
-        async with self._slots:
-            started = time.perf_counter()
-            outcome = await channel.send(self._ctx, target, rendered)
-            seconds = time.perf_counter() - started
+        sent, seconds = batch, 0.0
+        try:
+            rendered = channel.render([r.alert for r in batch], target, self._settings, False)
+            sent = batch[: max(1, rendered.covered)]
+            pending.extendleft(reversed(batch[len(sent) :]))
+            limits.take()
+            async with self._slots:
+                started = time.perf_counter()
+                outcome = await channel.send(self._ctx, target, rendered)
+                seconds = time.perf_counter() - started
+        except Exception as exc:  # a bug must not strand the rows in 'sending': retry them, then dead-letter
+            said = redact(f"{type(exc).__name__}: {exc}", target.secrets)[:200]
+            log.error("internal error sending to subscriber %s: %s", target.subscriber_id, said)
+            outcome = Outcome(Verdict.RETRY, f"internal error: {said}")
         metrics.SEND_SECONDS.labels(target.channel.value).observe(seconds)
         if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
             limits.pause(outcome.retry_after_s)

@@ -34,13 +34,7 @@ def address_problem(host: str, addresses: Iterable[str], allowlist: frozenset[st
         return None
     for raw in addresses:
         ip = ipaddress.ip_address(raw.split("%")[0])
-        if (
-            ip.is_private
-            or ip.is_loopback
-            or ip.is_link_local
-            or ip.is_multicast
-            or ip.is_reserved
-            or ip.is_unspecified
-        ):
-            return f"resolves to {ip}, a private, loopback or link-local address"
+        # not is_global also covers shared (carrier-grade NAT, 100.64.0.0/10), documentation and benchmark ranges
+        if not ip.is_global or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved:
+            return f"resolves to {ip}, a private, loopback or link-local (or otherwise non-public) address"
     return None
