@@ -25,7 +25,7 @@ from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, ev
 from tests.fakes.lark_server import FakeLark, running_lark
 from tests.fakes.slack_server import FakeSlack, running_slack
 from tests.service_env import service_env
-from ticket_service.testing import TicketTopicReader, bearer, plan_changed
+from ticket_service.testing import TicketTopicReader, bearer, plan_changed, skip_plan_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 SLACK_SECRET = "e2e-slack-signing-secret"
@@ -73,9 +73,9 @@ async def stack(
     await ensure_topics(kafka_bootstrap)
     db = await create_database(database_url, "ticket")
     async with running_slack(SLACK_SECRET, SLACK_TOKEN) as slack, running_lark(*LARK) as lark:
-        env = service_env(
-            "ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=f"ticket-e2e-{uuid.uuid4().hex[:8]}"
-        ) | {
+        prefix = f"ticket-e2e-{uuid.uuid4().hex[:8]}"
+        await skip_plan_history(kafka_bootstrap, prefix)
+        env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix) | {
             "PUBLIC_BASE_URL": "https://support.e2e",
             "SLACK_SIGNING_SECRET": SLACK_SECRET,
             "SLACK_BOT_TOKEN": SLACK_TOKEN,

@@ -21,7 +21,7 @@ from carekit.kafka import ensure_topics  # noqa: E402
 from carekit.testing import create_database  # noqa: E402
 from tests.fakes.lark_server import running_lark  # noqa: E402
 from tests.fakes.slack_server import running_slack  # noqa: E402
-from ticket_service.testing import FakeClock, TicketTopicReader, in_process  # noqa: E402
+from ticket_service.testing import FakeClock, TicketTopicReader, in_process, skip_plan_history  # noqa: E402
 
 
 @contextlib.asynccontextmanager
@@ -34,10 +34,12 @@ async def started(kafka: str, database_url: str, encrypt_key: str | None = None)
         running_slack(SLACK_SECRET, SLACK_TOKEN) as slack,
         running_lark(*LARK_APP, encrypt_key=encrypt_key) as lark,
     ):
+        prefix = f"ticket-it-{uuid.uuid4().hex[:8]}"
+        await skip_plan_history(kafka, prefix)
         settings = settings_for(
             db,
             kafka,
-            f"ticket-it-{uuid.uuid4().hex[:8]}",
+            prefix,
             slack_signing_secret=SLACK_SECRET,
             slack_bot_token=SLACK_TOKEN,
             slack_api_url=slack.api_url,

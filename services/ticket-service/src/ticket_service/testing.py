@@ -6,15 +6,25 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
-from care_schemas.topics import TICKET_EVENTS
+from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS
 from carekit.testing import FakeClock, TopicReader, bearer, plan_changed, serve_in_process
 from carekit.testing import InProcess as KitInProcess
 from ticket_service.app import create_app
 from ticket_service.config import Settings
 from ticket_service.handlers import Clock, Deps
 
-__all__ = ["FakeClock", "InProcess", "TicketTopicReader", "bearer", "in_process", "plan_changed"]
+__all__ = [
+    "FakeClock",
+    "InProcess",
+    "TicketTopicReader",
+    "bearer",
+    "in_process",
+    "plan_changed",
+    "skip_plan_history",
+]
 
 
 @dataclass
@@ -39,3 +49,16 @@ class TicketTopicReader(TopicReader[TicketEvent]):
 
     def __init__(self, bootstrap: str) -> None:
         super().__init__(bootstrap, TICKET_EVENTS, ticket_event_adapter)
+
+
+async def skip_plan_history(kafka: str, group_prefix: str) -> None:
+    """Commit the service's plan-projection group at the end of plan.events.v1, so a test's fresh service does not
+    first replay every plan event earlier tests left on the shared broker (a real deployment reads them all)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=f"{group_prefix}.plans", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(PLAN_EVENTS.name, p) for p in range(PLAN_EVENTS.partitions)]
+        consumer.assign(parts)
+        await consumer.commit(dict(await consumer.end_offsets(parts)))
+    finally:
+        await consumer.stop()

@@ -171,9 +171,8 @@ async def test_lifecycle_is_enforced_and_a_closed_ticket_takes_no_comments(servi
     tid = (await service.client.post("/v1/tickets", json=technical(), headers=customer(org))).json()["id"]
 
     async def move(status: str, who: dict[str, str]) -> int:
-        return (
-            await service.client.post(f"/v1/tickets/{tid}/status", json={"status": status}, headers=who)
-        ).status_code
+        answer = await service.client.post(f"/v1/tickets/{tid}/status", json={"status": status}, headers=who)
+        return int(answer.status_code)
 
     assert await move("closed", ENGINEER) == 409
     assert await move("in_progress", customer(org)) == 403
@@ -264,3 +263,29 @@ async def test_holidays_push_the_due_time_past_them(service: Service, unique: st
     assert ticket["response_due_at"] == "2026-03-05T16:00:00Z"
     got = await service.client.get(f"/v1/orgs/{org}/holidays", headers=customer(org))
     assert got.json() == {"holidays": ["2026-03-03", "2026-03-04"]}
+
+
+async def test_text_that_cannot_be_stored_and_absurd_offsets_are_a_clear_422_and_write_nothing(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    await service.set_plan(org, PlanCode.DEVELOPER, 1)
+    post, get = service.client.post, service.client.get
+    tid = (await post("/v1/tickets", json=technical("S3"), headers=customer(org))).json()["id"]
+    nul = await post("/v1/tickets", json=technical(summary="disk\u0000full"), headers=customer(org))
+    assert nul.status_code == 422
+    assert "NUL" in nul.json()["detail"]
+    raw = b'{"body": "lone \\ud800 surrogate"}'
+    for answer in (
+        await post(f"/v1/tickets/{tid}/comments", json={"body": "a\u0000b"}, headers=customer(org)),
+        await post(
+            f"/v1/tickets/{tid}/comments", content=raw, headers={**customer(org), "Content-Type": "application/json"}
+        ),
+        await get("/v1/tickets/tkt-%00", headers=customer(org)),
+        await get("/v1/tickets", params={"org_id": "a\u0000"}, headers=ENGINEER),
+    ):
+        assert answer.status_code == 422, answer.text
+    assert (await get("/v1/tickets", params={"offset": 10**20}, headers=customer(org))).status_code == 422
+    assert (await get("/v1/tickets", params={"offset": 1_000_000}, headers=customer(org))).json() == []
+    assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 1
+    assert await service.count("SELECT count(*) FROM comments WHERE ticket_id = $1", tid) == 0

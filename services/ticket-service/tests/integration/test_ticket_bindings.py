@@ -77,7 +77,7 @@ async def test_plan_events_suspend_bindings_on_downgrade_and_resume_them_on_upgr
 
     async def entitled() -> bool:
         answer = await service.client.post("/v1/im-bindings", json=place(org, f"C{unique}"), headers=ENGINEER)
-        return answer.status_code == 201
+        return bool(answer.status_code == 201)
 
     await eventually(entitled, timeout_s=30, interval_s=0.2)
     await publish(PlanCode.BASIC, 2)

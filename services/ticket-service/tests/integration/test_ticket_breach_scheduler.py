@@ -12,7 +12,7 @@ from ticket_harness import MONDAY_10_UTC, Service, settings_for
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.ticket import TicketResponseBreached
 from carekit.testing import TEST_JWT_SECRET, eventually
-from ticket_service.testing import FakeClock, TicketTopicReader, bearer, in_process
+from ticket_service.testing import FakeClock, TicketTopicReader, bearer, in_process, skip_plan_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -30,9 +30,9 @@ async def test_two_running_instances_emit_exactly_one_breach_per_ticket_after_do
     assert on_time.json()["response_due_at"] == "2026-03-02T14:00:00Z"  # 4 business hours: not due yet
 
     later = FakeClock(MONDAY_10_UTC + timedelta(hours=2))  # both instances start after the due times passed
-    settings = settings_for(
-        service.db, kafka_bootstrap, f"ticket-sched-{uuid.uuid4().hex[:8]}", breach_scan_interval_s=0.05
-    )
+    prefix = f"ticket-sched-{uuid.uuid4().hex[:8]}"
+    await skip_plan_history(kafka_bootstrap, prefix)
+    settings = settings_for(service.db, kafka_bootstrap, prefix, breach_scan_interval_s=0.05)
     async with in_process(settings, later), in_process(settings, later):
 
         async def all_breached() -> bool:

@@ -148,3 +148,48 @@ async def test_encrypted_lark_callbacks_must_be_signed_and_fresh(encrypted_servi
     body, _ = lark.wrap(challenge)
     answer = await service.client.post("/lark/events", content=body, headers={"Content-Type": "application/json"})
     assert answer.json() == {"challenge": "ch-2"}
+
+
+async def test_callbacks_of_the_wrong_shape_are_refused_or_ignored_without_an_error(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    chat = await bind(service, org, PlanCode.PREMIUM)
+    lark, client = service.lark, service.client
+    sent = len(lark.calls)
+    forged = await client.post("/lark/events", json={"schema": "2.0", "header": "im.message.receive_v1"})
+    assert forged.status_code == 401
+    message, _ = lark.message_event(chat, "help")
+    events: list[dict[str, Any]] = [
+        message | {"event": "a mention"},
+        message | {"event": {"sender": "ou_customer", "message": message["event"]["message"]}},
+        message | {"event": {"sender": message["event"]["sender"], "message": ["om_1"]}},
+        message | {"event": {"sender": {"sender_type": "user", "sender_id": "ou_x"}, "message": {"chat_id": chat}}},
+        message | {"event": message["event"] | {"message": message["event"]["message"] | {"content": 5}}},
+    ]
+    for doc in events:
+        answer = await lark.post(client, "/lark/events", doc)
+        assert answer.status_code == 200, answer.text
+    value = {"action": "raise_request", "chat_id": chat, "root_id": "om_root"}
+    header = lark.header("card.action.trigger")
+    cards: list[dict[str, Any]] = [
+        {"schema": "2.0", "header": header, "event": {"action": "submit"}},
+        {"schema": "2.0", "header": header, "event": {"action": {"value": "raise_request"}}},
+        {
+            "schema": "2.0",
+            "header": header,
+            "event": {"operator": "ou_x", "action": {"value": value, "form_value": "x"}},
+        },
+        {
+            "schema": "2.0",
+            "header": header | {"event_id": None},
+            "event": {"action": {"value": value, "form_value": FORM}},
+        },
+    ]
+    for doc in cards:
+        answer = await lark.post(client, "/lark/card", doc)
+        assert answer.status_code == 200, answer.text
+        assert answer.json().get("toast", {"type": "error"})["type"] == "error"
+    assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 0
+    # only the mention whose text could not be read still got its card
+    assert [c.path for c in lark.calls[sent:]] == ["/open-apis/ephemeral/v1/send"]

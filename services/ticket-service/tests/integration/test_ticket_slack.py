@@ -89,7 +89,8 @@ async def test_bad_or_stale_slack_signature_is_refused_and_changes_nothing(servi
     forged = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
     stale = slack.sign(body, timestamp=int(time.time()) - 301)
     posts = len(slack.of("chat.postMessage"))
-    for headers in (forged, stale, {}):
+    not_a_time = {"X-Slack-Request-Timestamp": "yesterday", "X-Slack-Signature": "v0=" + "0" * 64}
+    for headers in (forged, stale, {}, not_a_time):
         answer = await service.client.post("/slack/events", content=body, headers=headers)
         assert answer.status_code == 401
         assert answer.json()["detail"] == "invalid or stale Slack signature"
@@ -306,3 +307,44 @@ async def test_two_forms_submitted_at_once_from_one_thread_open_one_ticket(servi
     assert sorted(a.status_code for a in answers) == [200, 200]
     assert sorted(a.content == b"" for a in answers) == [False, True]  # one closes, one shows why not
     assert len(await tickets_of(service, org)) == 1
+
+
+async def test_signed_payloads_of_the_wrong_shape_are_answered_without_an_error_and_change_nothing(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.PREMIUM)
+    slack, client = service.slack, service.client
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    team = {"id": slack.team_id}
+    meta = json.dumps({"team": slack.team_id, "channel": channel, "thread_ts": "1.1"})
+    events: list[dict[str, Any]] = [
+        {"type": "event_callback", "team_id": slack.team_id, "event_id": f"Ev{unique}a", "event": ["app_mention"]},
+        {"type": "event_callback", "team_id": slack.team_id, "event_id": f"Ev{unique}b", "event": "app_mention"},
+        {"type": "event_callback", "team_id": {"id": 1}, "event_id": f"Ev{unique}c", "event": mention(channel)},
+        {"type": "event_callback", "team_id": slack.team_id, "event_id": f"Ev{unique}d", "event": mention(channel)}
+        | {"event": mention(channel) | {"ts": 5, "user": ["U1"]}},
+    ]
+    for doc in events:
+        body = json.dumps(doc).encode()
+        answer = await client.post("/slack/events", content=body, headers=slack.sign(body))
+        assert answer.status_code == 200, answer.text
+    payloads: list[dict[str, Any]] = [
+        {"type": "block_actions", "team": "T", "channel": {"id": channel}, "trigger_id": "t", "actions": []},
+        {"type": "block_actions", "team": team, "channel": {"id": channel}, "trigger_id": "t", "actions": ["x"]},
+        {"type": "block_actions", "team": team, "channel": channel, "trigger_id": "t", "actions": [{"value": 1}]},
+        {"type": "view_submission", "team": team, "view": "raise_request_form"},
+        {"type": "view_submission", "team": team, "view": {"callback_id": "raise_request_form", "private_metadata": 5}},
+        {
+            "type": "view_submission",
+            "team": team,
+            "user": "U1",
+            "view": {"id": "V1", "callback_id": "raise_request_form", "private_metadata": meta, "state": "full"},
+        },
+    ]
+    for payload in payloads:
+        answer = await slack.post_interaction(client, "", payload)
+        assert answer.status_code in (200, 400), answer.text
+    assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 0
+    assert await service.count("SELECT count(*) FROM processed_events WHERE event_id LIKE $1", f"Ev{unique}%") == 0
+    assert (len(slack.of("chat.postMessage")), len(slack.of("views.open"))) == (posts, views)

@@ -23,8 +23,8 @@ NEW_YORK = BusinessCalendar.of("America/New_York")
 BERLIN = BusinessCalendar.of("Europe/Berlin")
 
 
-def z(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def z(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # (case, calendar, opened at (UTC), business hours, due at (UTC)), each worked out by hand in the comment.

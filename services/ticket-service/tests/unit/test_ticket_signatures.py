@@ -44,6 +44,8 @@ def test_slack_tampered_body_or_signature_or_secret_is_refused() -> None:
     assert not slack.verified(SLACK_SECRET, slack_headers(sig=SLACK_SIG[:-1] + "0"), SLACK_BODY)
     assert not slack.verified("another-signing-secret", slack_headers(), SLACK_BODY)
     assert not slack.verified(SLACK_SECRET, {}, SLACK_BODY)
+    assert not slack.verified(SLACK_SECRET, slack_headers(ts="1531420618.5"), SLACK_BODY)
+    assert not slack.verified(SLACK_SECRET, slack_headers(ts="yesterday"), SLACK_BODY)
 
 
 def test_slack_example_is_stale_on_todays_clock() -> None:
@@ -122,3 +124,7 @@ def test_lark_plain_callback_needs_the_verification_token() -> None:
     v2 = json.dumps({"schema": "2.0", "header": {"token": "nope"}}).encode()
     with pytest.raises(lark.Unverified, match="token"):
         lark.verify(v2, {}, verification_token=TOKEN, encrypt_key=None)
+    for shape in ("a string", ["a", "list"], 7):
+        odd = json.dumps({"schema": "2.0", "header": shape}).encode()
+        with pytest.raises(lark.Unverified, match="token"):
+            lark.verify(odd, {}, verification_token=TOKEN, encrypt_key=None)

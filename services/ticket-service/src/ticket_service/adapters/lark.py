@@ -99,7 +99,8 @@ def verify(
         raise Unverified("body is not a JSON object")
     if encrypt_key and unsigned and doc.get("type") != "url_verification":
         raise Unverified("missing X-Lark-Signature headers (only the URL challenge may come unsigned)")
-    token = doc.get("token") or (doc.get("header") or {}).get("token")
+    header = doc.get("header")
+    token = doc.get("token") or (header.get("token") if isinstance(header, dict) else None)
     if not isinstance(token, str) or not hmac.compare_digest(token, verification_token):
         raise Unverified("verification token does not match")
     return doc

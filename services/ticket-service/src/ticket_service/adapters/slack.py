@@ -22,7 +22,10 @@ FIELDS = ("summary", "severity", "kind", "cluster_id", "description", "reporter_
 
 def verified(signing_secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """HMAC-SHA256 of `v0:timestamp:body`, at most 5 minutes old (slack_sdk's verifier on the real clock)."""
-    return SignatureVerifier(signing_secret).is_valid_request(body, dict(headers))
+    try:
+        return SignatureVerifier(signing_secret).is_valid_request(body, dict(headers))
+    except ValueError:  # a timestamp that is not a number is as bad as a wrong signature
+        return False
 
 
 class SlackClient:
@@ -115,12 +118,16 @@ def form_view(team: str, channel: str, thread_ts: str) -> dict[str, Any]:
 def form_values(view: Mapping[str, Any]) -> dict[str, str]:
     """The submitted values by field name (text inputs and selects), empty ones left out."""
     values: dict[str, str] = {}
-    state = view.get("state", {}).get("values", {})
+    state = _object(_object(view.get("state")).get("values"))
     for block_id, actions in state.items():
-        for element in actions.values():
+        for element in map(_object, _object(actions).values()):
             value = element.get("value")
-            if value is None and element.get("selected_option"):
-                value = element["selected_option"].get("value")
+            if value is None:
+                value = _object(element.get("selected_option")).get("value")
             if isinstance(value, str) and value.strip():
                 values[block_id] = value
     return values
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -12,3 +12,4 @@ MAX_SHORT_FIELD = 128  # cluster id, environment, affected version
 MAX_EMAIL = 254
 MAX_HOLIDAYS = 400
 MAX_PAGE = 200
+MAX_OFFSET = 1_000_000

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,16 @@ def get_deps(request: Request) -> Deps:
 
 
 AppDeps = Annotated[Deps, Depends(get_deps)]
+
+
+def as_object(value: object) -> dict[str, Any]:
+    """A JSON object from a chat payload, or {} when the payload has another shape there (never a 500)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_text(value: object) -> str | None:
+    """A non-empty string from a chat payload, or None."""
+    return value if isinstance(value, str) and value else None
 
 
 def author_of(identity: CurrentIdentity) -> Author:
@@ -65,6 +76,13 @@ async def _refused(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _platform(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"{exc}; nothing was recorded, the platform may retry"}, status_code=502)
+
+
+async def _unstorable_text(_request: Request, _exc: Exception) -> JSONResponse:
+    """NUL characters and lone surrogates are valid JSON but not storable text: the caller's input, not our fault."""
+    return JSONResponse(
+        {"detail": "text must be valid UTF-8 without NUL characters (\\u0000) or lone surrogates"}, status_code=422
+    )
 
 
 class BodyLimit:
@@ -115,4 +133,6 @@ async def _empty_receive() -> Message:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(PlatformUnavailable, _platform)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
+    app.add_exception_handler(UnicodeEncodeError, _unstorable_text)
     app.add_middleware(BodyLimit)

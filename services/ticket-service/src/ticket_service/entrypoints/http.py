@@ -22,7 +22,7 @@ from carekit.identity import CurrentIdentity
 from ticket_service import handlers
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Forbidden, NotFound, Refused
-from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_PAGE, MAX_SHORT_FIELD
+from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SHORT_FIELD
 from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 
@@ -114,7 +114,7 @@ async def list_tickets(
     kind: TicketKind | None = None,
     org_id: Annotated[str | None, Query(max_length=MAX_SHORT_FIELD)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TicketView]:
     """Newest first; customers only ever see their own organisation's tickets."""
     filters = {

@@ -16,7 +16,7 @@ from ticket_service.adapters import lark
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints.common import get_deps
+from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/lark", tags=["lark"])
@@ -43,7 +43,7 @@ async def _verified(request: Request) -> tuple[dict[str, Any], lark.LarkClient]:
 
 def _text(message: dict[str, Any]) -> str:
     try:
-        content = json.loads(message.get("content") or "{}")
+        content = json.loads(as_text(message.get("content")) or "{}")
     except ValueError:
         return ""
     text = content.get("text", "") if isinstance(content, dict) else ""
@@ -56,24 +56,24 @@ async def events(request: Request) -> dict[str, Any]:
     deps = get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
-    header = doc.get("header") or {}
-    event = doc.get("event") or {}
+    header, event = as_object(doc.get("header")), as_object(doc.get("event"))
     if header.get("event_type") != "im.message.receive_v1":
         return {}
-    sender, message = event.get("sender") or {}, event.get("message") or {}
+    sender, message = as_object(event.get("sender")), as_object(event.get("message"))
     if sender.get("sender_type") != "user":
         return {}  # the bot's own messages never become comments
-    tenant = header.get("tenant_key") or sender.get("tenant_key")
-    event_id, chat_id, message_id = header.get("event_id"), message.get("chat_id"), message.get("message_id")
-    open_id = (sender.get("sender_id") or {}).get("open_id", "unknown")
+    tenant = as_text(header.get("tenant_key")) or as_text(sender.get("tenant_key"))
+    event_id, chat_id = as_text(header.get("event_id")), as_text(message.get("chat_id"))
+    message_id = as_text(message.get("message_id"))
+    open_id = as_text(as_object(sender.get("sender_id")).get("open_id")) or "unknown"
     if not (tenant and event_id and chat_id and message_id):
         return {}
-    root_id = message.get("root_id")
+    root_id = as_text(message.get("root_id"))
     if root_id:
         place = ImThread(
             platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id, message_id=message_id
         )
-        if await handlers.chat_reply(deps, str(event_id), place, str(open_id), _text(message)) is not None:
+        if await handlers.chat_reply(deps, event_id, place, open_id, _text(message)) is not None:
             return {}
     in_ticket_thread = root_id and await handlers.ticket_for_thread(
         deps, ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id)
@@ -81,12 +81,12 @@ async def events(request: Request) -> dict[str, Any]:
     if message.get("mentions") and message.get("chat_type", "group") == "group" and not in_ticket_thread:
         binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
         if binding is not None and binding.active and binding.features.updates:
-            card = lark.request_card(chat_id, str(root_id or message_id))
+            card = lark.request_card(chat_id, root_id or message_id)
 
             async def show_card() -> None:
-                await client.send_card_to_member(chat_id, str(open_id), card)
+                await client.send_card_to_member(chat_id, open_id, card)
 
-            await handlers.once(deps, "lark-mentions", str(event_id), show_card)
+            await handlers.once(deps, "lark-mentions", event_id, show_card)
     return {}
 
 
@@ -101,27 +101,29 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     deps = get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
-    header, event = doc.get("header") or {}, doc.get("event") or {}
-    action = event.get("action") or {}
-    value = action.get("value") or {}
+    header, event = as_object(doc.get("header")), as_object(doc.get("event"))
+    action = as_object(event.get("action"))
+    value = as_object(action.get("value"))
     if header.get("event_type") != "card.action.trigger" or value.get("action") != lark.SUBMIT_ACTION:
         return {}
-    operator = event.get("operator") or {}
-    tenant = header.get("tenant_key") or operator.get("tenant_key")
-    chat_id, root_id = value.get("chat_id"), value.get("root_id")
-    if not (tenant and chat_id and root_id):
+    operator = as_object(event.get("operator"))
+    tenant = as_text(header.get("tenant_key")) or as_text(operator.get("tenant_key"))
+    chat_id, root_id = as_text(value.get("chat_id")), as_text(value.get("root_id"))
+    submission = as_text(header.get("event_id")) or as_text(event.get("token"))
+    if not (tenant and chat_id and root_id and submission):
         return _toast("error", "this card is missing its chat; mention the bot again")
-    binding = await handlers.binding_at(deps, ImPlatform.LARK, str(tenant), str(chat_id))
+    binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
     if binding is None or not binding.active:
         return _toast("error", "support requests from this group are not active; ask your account team")
-    form = {k: v for k, v in (action.get("form_value") or {}).items() if isinstance(v, str) and v.strip()}
+    form = {k: v for k, v in as_object(action.get("form_value")).items() if isinstance(v, str) and v.strip()}
     try:
         new = NewTicket.model_validate(form)
     except ValidationError as exc:
         first = exc.errors()[0]
         return _toast("error", f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     place = ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id, message_id=root_id)
-    author = Author(sub=f"lark:{operator.get('open_id', 'unknown')}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
+    open_id = as_text(operator.get("open_id")) or "unknown"
+    author = Author(sub=f"lark:{open_id}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
     try:
         ticket, created = await handlers.open_ticket(
             deps,
@@ -130,13 +132,13 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
             new,
             channel=TicketChannel.LARK,
             im_thread=place,
-            source_key=f"lark:card:{header.get('event_id') or event.get('token')}",
+            source_key=f"lark:card:{submission}",
         )
     except Refused as exc:
         return _toast("error", exc.message)
     if created:
         text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
-        background.add_task(_reply, client, str(root_id), text)
+        background.add_task(_reply, client, root_id, text)
     return _toast("success", f"Ticket {ticket.id} opened")
 
 

@@ -17,7 +17,7 @@ from ticket_service.adapters import slack
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Conflict, Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints.common import get_deps
+from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack"])
@@ -38,7 +38,7 @@ async def _verified_body(request: Request) -> tuple[bytes, slack.SlackClient, Se
 def _json_object(raw: str | bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, TypeError):
         raise HTTPException(400, detail="body is not JSON") from None
     if not isinstance(doc, dict):
         raise HTTPException(400, detail="body is not a JSON object")
@@ -53,18 +53,19 @@ async def events(request: Request) -> dict[str, Any]:
     doc = _json_object(body)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
-    event = doc.get("event") or {}
-    team, event_id, channel = doc.get("team_id"), doc.get("event_id"), event.get("channel")
-    if doc.get("type") != "event_callback" or not (team and event_id and channel):
+    event = as_object(doc.get("event"))
+    team, event_id, channel = as_text(doc.get("team_id")), as_text(doc.get("event_id")), as_text(event.get("channel"))
+    user, thread_ts, ts = as_text(event.get("user")), as_text(event.get("thread_ts")), as_text(event.get("ts"))
+    if doc.get("type") != "event_callback" or not (team and event_id and channel and ts):
         return OK
-    if event.get("bot_id") or event.get("subtype") or event.get("user") in (None, settings.slack_bot_user_id):
+    if event.get("bot_id") or event.get("subtype") or user in (None, settings.slack_bot_user_id):
         return OK  # the bot's own messages and edits never become comments
-    thread_ts, ts = event.get("thread_ts"), event.get("ts")
+    assert user is not None
     if event.get("type") == "app_mention":
-        await _mention(deps, client, str(event_id), str(team), str(channel), str(thread_ts or ts))
+        await _mention(deps, client, event_id, team, channel, thread_ts or ts)
     elif event.get("type") == "message" and thread_ts and thread_ts != ts:
         place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread_ts, message_id=ts)
-        await handlers.chat_reply(deps, str(event_id), place, str(event["user"]), str(event.get("text") or ""))
+        await handlers.chat_reply(deps, event_id, place, user, as_text(event.get("text")) or "")
     return OK
 
 
@@ -98,16 +99,19 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
     body, client, _settings = await _verified_body(request)
     deps = get_deps(request)
     payload = _json_object((parse_qs(body.decode("utf-8", "replace")).get("payload") or ["{}"])[0])
-    team = (payload.get("team") or {}).get("id")
+    team = as_text(as_object(payload.get("team")).get("id"))
     if payload.get("type") == "block_actions":
-        action = next((a for a in payload.get("actions", []) if a.get("action_id") == slack.RAISE_ACTION), None)
-        channel = (payload.get("channel") or {}).get("id")
-        if action and team and channel and payload.get("trigger_id"):
+        listed = payload.get("actions")
+        actions: list[Any] = listed if isinstance(listed, list) else []
+        action = next((as_object(a) for a in actions if as_object(a).get("action_id") == slack.RAISE_ACTION), None)
+        channel, trigger = as_text(as_object(payload.get("channel")).get("id")), as_text(payload.get("trigger_id"))
+        thread = as_text(action.get("value")) if action else None
+        if thread and team and channel and trigger:
             binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
             if binding is not None and binding.active:
-                await client.open_view(payload["trigger_id"], slack.form_view(team, channel, str(action.get("value"))))
+                await client.open_view(trigger, slack.form_view(team, channel, thread))
         return Response(status_code=200)
-    view = payload.get("view") or {}
+    view = as_object(payload.get("view"))
     if payload.get("type") == "view_submission" and view.get("callback_id") == slack.FORM_CALLBACK:
         return await _submitted(deps, client, background, payload, view)
     return Response(status_code=200)
@@ -124,16 +128,18 @@ async def _submitted(
     payload: dict[str, Any],
     view: dict[str, Any],
 ) -> Response:
-    meta = _json_object(view.get("private_metadata") or "{}")
-    team, channel, thread = meta.get("team"), meta.get("channel"), meta.get("thread_ts")
-    binding = await handlers.binding_at(deps, ImPlatform.SLACK, str(team), str(channel))
+    meta = _json_object(as_text(view.get("private_metadata")) or "{}")
+    team, channel, thread = as_text(meta.get("team")), as_text(meta.get("channel")), as_text(meta.get("thread_ts"))
+    binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel) if team and channel else None
     if binding is None or not binding.active or not thread:
         return _errors({"summary": "support requests from this channel are not active; ask your account team"})
     try:
         new = NewTicket.model_validate(slack.form_values(view))
     except ValidationError as exc:
         return _errors({str(e["loc"][0]) if e["loc"] else "summary": e["msg"] for e in exc.errors()})
-    user = (payload.get("user") or {}).get("id", "unknown")
+    user = as_text(as_object(payload.get("user")).get("id")) or "unknown"
+    assert team is not None
+    assert channel is not None
     place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread, message_id=thread)
     author = Author(sub=f"slack:{user}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
     try:
@@ -152,7 +158,7 @@ async def _submitted(
         return _errors({"kind": exc.message})
     if created:
         text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
-        background.add_task(_confirm, client, str(channel), str(thread), text)
+        background.add_task(_confirm, client, channel, thread, text)
     return Response(status_code=200)
 
 
