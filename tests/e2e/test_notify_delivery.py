@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,6 +187,42 @@ async def test_resolved_notice_waits_for_its_firing_notice(notify: Notify, org: 
         await asyncio.sleep(0.5)
     statuses = [a["status"] for a in alerts_received(receiver)]
     assert statuses == ["firing", "firing", "firing", "resolved"], "retries of firing first, then one resolved"
+
+
+async def test_a_resolved_notice_is_held_while_its_firing_notice_is_dead_lettered_and_follows_the_redrive(
+    notify: Notify, org: str, unique: str
+) -> None:
+    async with running_webhook_receiver() as receiver:
+        saved = await notify.subscribe(org, hook(f"{receiver.url}/held"))
+        receiver.script("/held", Answer(404, body="hook not set up yet"))
+        firing = sample_alert(org, f"held-{unique}")
+        await notify.alerts(firing)
+        await receiver.wait_for(2)
+
+        async def states() -> dict[str, str]:
+            rows = await notify.fetch("SELECT status, state FROM notifications WHERE subscriber_id = $1", saved["id"])
+            return {r["status"]: r["state"] for r in rows}
+
+        await eventually(lambda: _has(states, {"firing": "dead"}), timeout_s=10)
+        await notify.alerts(sample_alert(org, f"held-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at))
+        await eventually(lambda: _has(states, {"firing": "dead", "resolved": "pending"}), timeout_s=10)
+        await asyncio.sleep(2.5)  # well past the grouping window: the resolved notice must still be held
+        assert len(receiver.requests) == 2, "no resolved notice before the firing one reached the subscriber"
+        assert await states() == {"firing": "dead", "resolved": "pending"}
+
+        async with notify.client() as client:
+            listed = await client.get("/v1/dead-letters", headers=token("vendor", "admin"), params={"org_id": org})
+            [letter] = [x for x in listed.json()["dead_letters"] if x["subscriber_id"] == saved["id"]]
+            redrive = await client.post(f"/v1/dead-letters/{letter['id']}/redrive", headers=token("vendor", "admin"))
+        assert redrive.status_code == 202
+        await receiver.wait_for(4, timeout_s=15)
+    statuses = [a["status"] for a in alerts_received(receiver)]
+    assert statuses == ["firing", "firing", "resolved"]
+    assert [r.status for r in receiver.requests[1:]] == [404, 200, 200]
+
+
+async def _has(states: Callable[[], Awaitable[dict[str, str]]], wanted: dict[str, str]) -> bool:
+    return await states() == wanted
 
 
 async def test_resolved_alone_is_not_sent_to_a_subscriber_that_never_got_the_firing(

@@ -49,7 +49,8 @@ async def release_in_flight(pool: asyncpg.Pool) -> int:
 
 async def claim(pool: asyncpg.Pool, limit: int, skip: Sequence[str] = ()) -> list[Claimed]:
     """Mark due notifications as being sent: due ones, plus first attempts of the same groups (grouping);
-    a resolved notice waits while its firing notice is still queued; subscribers in `skip` (their workers
+    a resolved notice waits while a firing notice of its alert is still queued, and until one was delivered
+    (a dead-lettered firing notice holds it until staff re-drive it); subscribers in `skip` (their workers
     already hold a full backlog) are left for later, so they cannot crowd other targets out."""
     rows = await pool.fetch(
         """
@@ -63,10 +64,15 @@ async def claim(pool: asyncpg.Pool, limit: int, skip: Sequence[str] = ()) -> lis
             SELECT n.id FROM notifications n
             WHERE n.state = 'pending' AND n.subscriber_id <> ALL($2::text[])
               AND (n.next_attempt_at <= now() OR (n.attempts = 0 AND n.grp IN (SELECT grp FROM due_groups)))
-              AND NOT (n.status = 'resolved' AND EXISTS (
-                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
-                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
-                      AND f.state IN ('pending', 'sending')))
+              AND NOT (n.status = 'resolved' AND (
+                    EXISTS (
+                        SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                          AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
+                          AND f.state IN ('pending', 'sending'))
+                    OR NOT EXISTS (
+                        SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                          AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
+                          AND f.state = 'delivered')))
             ORDER BY n.id
             LIMIT $1
             FOR UPDATE SKIP LOCKED
