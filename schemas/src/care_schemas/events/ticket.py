@@ -136,6 +136,11 @@ class TicketSeverityChangedData(Frozen):
     severity: Severity
     response_due_at: AwareDatetime | None
     changed_at: AwareDatetime
+    summary: str | None = None
+    link: str | None = None
+    tam: Tam | None = Field(
+        default=None, description="the organisation's TAM when its plan has one (a Premium TAM is told of S1/S2)"
+    )
 
 
 class TicketSeverityChanged(CloudEvent[TicketSeverityChangedData]):

@@ -297,6 +297,7 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
         cal = calendar(ticket.timezone, await db.holidays(conn, ticket.org_id))
         due = rules.response_due(ticket.opened_at, ticket.kind, severity, ticket.response_targets, cal)
         now = deps.clock()
+        plan = await current_plan(conn, ticket.org_id)
         await db.update_ticket(conn, ticket.id, severity=severity.value, response_due_at=due, updated_at=now)
         event = TicketSeverityChanged.build(
             source=SOURCE,
@@ -308,6 +309,9 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
                 severity=severity,
                 response_due_at=due,
                 changed_at=now,
+                summary=ticket.summary,
+                link=deps.link(ticket.id),
+                tam=plan.tam if plan.entitlements.tam else None,
             ),
             time=now,
         )

@@ -153,6 +153,7 @@ async def test_severity_change_recomputes_the_due_time_from_creation(
     service.clock.now = MONDAY_10_UTC
     ticket = (await service.client.post("/v1/tickets", json=technical("S3"), headers=customer(org))).json()
     assert ticket["response_due_at"] == "2026-03-02T18:00:00Z"  # 8 business hours from 10:00
+    await service.set_plan(org, PlanCode.DEVELOPER, 2)  # the ticket keeps Enterprise's targets (Developer S1: 14:00)
     service.clock.now = MONDAY_10_UTC + timedelta(minutes=30)
     raised = await service.client.post(
         f"/v1/tickets/{ticket['id']}/severity", json={"severity": "S1"}, headers=customer(org)
@@ -163,6 +164,24 @@ async def test_severity_change_recomputes_the_due_time_from_creation(
     assert isinstance(changed, TicketSeverityChanged)
     assert changed.data.previous_severity.value == "S3"
     assert changed.data.response_due_at == datetime(2026, 3, 2, 11, tzinfo=UTC)
+    assert changed.data.tam is None
+
+
+async def test_raising_a_premium_ticket_to_s1_tells_notify_who_the_tam_is(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    tam = Tam(name="Ada Lovelace", email="ada@vendor.example")
+    await service.set_plan(org, PlanCode.PREMIUM, 1, tam=tam)
+    service.clock.now = MONDAY_10_UTC
+    ticket = (await service.client.post("/v1/tickets", json=technical("S3"), headers=customer(org))).json()
+    raised = await service.client.post(
+        f"/v1/tickets/{ticket['id']}/severity", json={"severity": "S1"}, headers=ENGINEER
+    )
+    assert raised.json()["response_due_at"] == "2026-03-02T10:30:00Z"
+    [_, changed] = await reader.events(ticket["id"], 2)
+    assert isinstance(changed, TicketSeverityChanged)
+    assert (changed.data.tam, changed.data.summary, changed.data.link) == (tam, ticket["summary"], ticket["link"])
 
 
 async def test_lifecycle_is_enforced_and_a_closed_ticket_takes_no_comments(service: Service, unique: str) -> None:
