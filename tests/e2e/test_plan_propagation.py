@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from carekit.db import create_pool
 from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, eventually
-from plan_service.testing import bearer
+from plan_service.testing import bearer, start_group_at_end
 from tests.service_env import service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -38,6 +38,8 @@ async def stack(
     for module in ("plan_service", *CONSUMERS):
         dbs[module] = await create_database(database_url, module.split("_")[0])
         env = service_env(module, kafka=kafka_bootstrap, database_url=dbs[module], group_prefix=f"{module}-{suffix}")
+        if module in CONSUMERS:
+            await start_group_at_end(kafka_bootstrap, f"{module}-{suffix}.plans")
         services[module] = ServiceProcess(module, env)
         services[module].start(logs)
     pools: dict[str, asyncpg.Pool] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from carekit.outbox import enqueue
 from plan_service.adapters import postgres as repo
 from plan_service.domain import account, retirement, support_page, transitions, trial
 from plan_service.domain.events import plan_changed
-from plan_service.domain.model import Change, Conflict, NotFound, OrgPlan
+from plan_service.domain.model import Change, Conflict, Invalid, NotFound, OrgPlan
 
 Clock = Callable[[], datetime]
 
@@ -171,6 +172,9 @@ async def legacy_import(
     pool: asyncpg.Pool, items: Sequence[tuple[str, PlanCode, datetime | None]], actor: Actor, now: datetime
 ) -> dict[str, list[str]]:
     """Seed organisations on legacy plans, all or nothing; already-imported ones are left unchanged."""
+    counts = Counter(org_id for org_id, _, _ in items)
+    if dup := sorted(org_id for org_id, n in counts.items() if n > 1):
+        raise Invalid(f"each org_id may appear once in an import; repeated: {', '.join(dup[:10])}")
     imported: list[str] = []
     unchanged: list[str] = []
     refused: list[str] = []

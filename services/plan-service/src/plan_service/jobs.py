@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
@@ -33,11 +32,12 @@ class Ran:
     warned: int = 0
 
 
-async def expire_trials(pool: asyncpg.Pool, now: datetime) -> int:
+async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            states = await repo.lock_due_trials(conn, now, BATCH)
+            states = await repo.lock_due_trials(conn, clock(), BATCH)
+            now = clock()  # read after the locks: a change committed meanwhile is never dated after this one
             for state in states:
                 change = trial.decide_expiry(state, now)
                 if change is not None:
@@ -47,12 +47,12 @@ async def expire_trials(pool: asyncpg.Pool, now: datetime) -> int:
             return done
 
 
-async def retire_legacy(pool: asyncpg.Pool, now: datetime) -> int:
-    plans = retirement.retired_plans(now)
+async def retire_legacy(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
-    while plans:
+    while plans := retirement.retired_plans(clock()):
         async with pool.acquire() as conn, conn.transaction():
             states = await repo.lock_on_plans(conn, plans, BATCH)
+            now = clock()
             for state in states:
                 change = retirement.decide_retirement(state, now)
                 if change is not None:
@@ -63,12 +63,13 @@ async def retire_legacy(pool: asyncpg.Pool, now: datetime) -> int:
     return done
 
 
-async def send_warnings(pool: asyncpg.Pool, now: datetime) -> int:
+async def send_warnings(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
-    for plan, days in retirement.plans_in_warning(now).items():
+    for plan, days in retirement.plans_in_warning(clock()).items():
         while True:
             async with pool.acquire() as conn, conn.transaction():
                 states = await repo.lock_unwarned(conn, plan, days, BATCH)
+                now = clock()
                 for state in states:
                     event = retirement_notice(state.org_id, plan, days, now)
                     if await repo.record_notice(conn, state.org_id, plan, days, event.id, now):
@@ -79,12 +80,16 @@ async def send_warnings(pool: asyncpg.Pool, now: datetime) -> int:
     return done
 
 
-async def run_due(pool: asyncpg.Pool, now: datetime) -> Ran:
-    """Everything due at `now`, including anything overdue."""
+async def run_due(pool: asyncpg.Pool, clock: Clock) -> Ran:
+    """Everything due by `clock()`, including anything overdue; the clock is read again for every batch.
+
+    A run over many organisations takes a while: reading the clock once would date its last changes
+    before changes the organisations' owners made in the meantime (history out of order, `since` going back).
+    """
     return Ran(
-        trials_ended=await expire_trials(pool, now),
-        retired=await retire_legacy(pool, now),
-        warned=await send_warnings(pool, now),
+        trials_ended=await expire_trials(pool, clock),
+        retired=await retire_legacy(pool, clock),
+        warned=await send_warnings(pool, clock),
     )
 
 
@@ -92,7 +97,7 @@ async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> No
     """The scheduler loop: a failed run (database away) is retried on the next tick."""
     while True:
         try:
-            ran = await run_due(pool, clock())
+            ran = await run_due(pool, clock)
             if ran.trials_ended or ran.retired or ran.warned:
                 log.info("scheduler: %s", ran)
         except TRANSIENT as exc:

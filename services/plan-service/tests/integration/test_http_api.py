@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import sys
+from asyncio.subprocess import PIPE
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -50,6 +54,10 @@ async def test_another_organisations_plan_is_404_not_403(api: httpx.AsyncClient,
     )
     assert answer.status_code == 404
     assert (await api.post(f"/v1/orgs/{theirs}/trial", headers=auth(mine, "org_owner"))).status_code == 404
+    tam = {"name": "Tia Tam", "email": "tia@vendor.example"}
+    for method, path, body in (("PUT", "/tam", tam), ("PUT", "/settings", {"timezone": "Asia/Tokyo"})):
+        answer = await api.request(method, f"/v1/orgs/{theirs}{path}", json=body, headers=auth(mine, "org_owner"))
+        assert (answer.status_code, answer.json()["detail"]) == (404, f"organisation {theirs} not found"), path
 
 
 @pytest.mark.parametrize("role", ["member", "project_owner", "support_engineer", "sales"])
@@ -185,16 +193,55 @@ async def test_unknown_plan_is_refused_listing_valid_plans_and_nothing_is_writte
         ({"plan": "developer", "colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"plan": 42}, "plan: Input should be a valid string"),
         ("developer", "Input should be a valid dictionary"),
+        (b"", "body: missing; send a JSON body with Content-Type: application/json"),
+        (b'{"plan": ', "body: not valid JSON (Expecting value at character 9); send a JSON body"),
     ],
 )
 async def test_malformed_bodies_get_422_saying_what_to_fix(
     api: httpx.AsyncClient, auth: Auth, unique: str, body: object, says: str
 ) -> None:
     org = f"org-{unique}"
-    answer = await api.post(f"/v1/orgs/{org}/plan/changes", json=body, headers=auth(org, "org_owner"))
+    headers = auth(org, "org_owner") | {"content-type": "application/json"}
+    sent = {"content": body} if isinstance(body, bytes) else {"json": body}
+    answer = await api.post(f"/v1/orgs/{org}/plan/changes", headers=headers, **sent)
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("malformed request; fix and retry: ")
     assert says in answer.json()["detail"]
+
+
+async def test_a_body_that_is_not_utf8_json_gets_400_saying_what_to_send(
+    api: httpx.AsyncClient, auth: Auth, pool: asyncpg.Pool, unique: str
+) -> None:
+    org = f"org-{unique}"
+    headers = auth(org, "org_owner") | {"content-type": "application/json"}
+    for body in (b'{"plan": "\xff"}', b"[" * 100_000 + b"]" * 100_000):
+        answer = await api.post(f"/v1/orgs/{org}/plan/changes", content=body, headers=headers)
+        assert answer.status_code == 400
+        assert answer.json()["detail"] == (
+            "malformed request; fix and retry: body: not UTF-8 JSON that can be parsed;"
+            " send a JSON body with Content-Type: application/json"
+        )
+    assert await pool.fetchval("SELECT count(*) FROM orgs WHERE org_id = $1", org) == 0
+
+
+async def test_a_body_over_2_mib_gets_413_before_it_is_read_whole(
+    api: httpx.AsyncClient, auth: Auth, pool: asyncpg.Pool, unique: str
+) -> None:
+    org = f"org-{unique}"
+    headers = auth(org, "org_owner") | {"content-type": "application/json"}
+    huge = b'{"plan": "developer", "reason": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: refused while it streams in
+        for start in range(0, len(huge), 64 * 1024):
+            yield huge[start : start + 64 * 1024]
+
+    for sent in ({"content": huge}, {"content": chunks()}):
+        answer = await api.post(f"/v1/orgs/{org}/plan/changes", headers=headers, **sent)
+        assert answer.status_code == 413
+        assert answer.json()["detail"] == (
+            "request body is larger than 2048 KiB; send less (split a large legacy import into several calls)"
+        )
+    assert await pool.fetchval("SELECT count(*) FROM orgs WHERE org_id = $1", org) == 0
 
 
 async def test_changing_to_the_current_plan_is_a_409(api: httpx.AsyncClient, auth: Auth, unique: str) -> None:
@@ -443,3 +490,64 @@ async def test_owner_journey_basic_trial_enterprise_premium_via_sales_then_downg
     view = (await api.get(f"/v1/orgs/{org}/plan", headers=auth(org, "member"))).json()
     assert view["trial"]["status"] == "superseded"
     assert [h["plan"] for h in view["history"]] == ["developer", "enterprise", "premium", "developer"]
+
+
+async def test_legacy_import_refuses_a_future_since_and_a_repeated_org_and_writes_nothing(
+    api: httpx.AsyncClient, auth: Auth, pool: asyncpg.Pool, unique: str
+) -> None:
+    a, b = f"leg-f-{unique}", f"leg-g-{unique}"
+    future = [
+        {"org_id": b, "legacy_plan": "legacy_premium"},
+        {"org_id": a, "legacy_plan": "legacy_premium", "since": "2999-01-01T00:00:00Z"},
+    ]
+    answer = await api.post("/v1/admin/legacy-import", json=future, headers=auth("vendor", "admin"))
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == (
+        f"{a}: since 2999-01-01T00:00:00+00:00 is in the future;"
+        " give the date the organisation joined its legacy plan, or leave it out"
+    )
+    repeated = [{"org_id": a, "legacy_plan": "legacy_premium"}, {"org_id": a, "legacy_plan": "legacy_enterprise"}]
+    answer = await api.post("/v1/admin/legacy-import", json=repeated, headers=auth("vendor", "admin"))
+    assert (answer.status_code, answer.json()["detail"]) == (
+        422,
+        f"each org_id may appear once in an import; repeated: {a}",
+    )
+    assert await pool.fetchval("SELECT count(*) FROM orgs WHERE org_id = ANY($1::text[])", [a, b]) == 0
+
+
+async def test_the_legacy_import_command_seeds_orgs_like_the_endpoint_and_the_events_are_published(
+    service: InProcess, auth: Auth, plan_topic: PlanTopicReader, tmp_path: Path, unique: str
+) -> None:
+    org = f"leg-cli-{unique}"
+    file = tmp_path / "import.json"
+    file.write_text(json.dumps([{"org_id": org, "legacy_plan": "legacy_enterprise", "since": "2023-04-01T00:00:00Z"}]))
+    command = [sys.executable, "-m", "plan_service.entrypoints.cli", str(file), "--actor", "ops-bob"]
+    command += ["--database-url", service.runtime.settings.database_url]
+
+    async def run() -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    assert await run() == (0, json.dumps({"imported": [org], "unchanged": []}) + "\n", "")
+    assert await run() == (0, json.dumps({"imported": [], "unchanged": [org]}) + "\n", "")
+    view = (await service.client.get(f"/v1/orgs/{org}/plan", headers=auth(org, "member"))).json()
+    assert (view["plan"], view["since"], view["history"][0]["actor"]) == (
+        "legacy_enterprise",
+        "2023-04-01T00:00:00+00:00",
+        {"sub": "ops-bob", "role": "admin"},
+    )
+    [event] = await plan_topic.events(org, 1)
+    assert isinstance(event, SupportPlanChanged)
+    assert (event.data.plan, event.data.reason, event.data.version) == (
+        PlanCode.LEGACY_ENTERPRISE,
+        ChangeReason.ADMIN,
+        1,
+    )
+
+    file.write_text(json.dumps([{"org_id": org, "legacy_plan": "legacy_premium"}, {"org": "x"}]))
+    code, out, err = await run()
+    assert (code, out) == (2, "")
+    assert "is not a valid import; fix and retry" in err
+    assert "1.org_id: Field required" in err

@@ -56,7 +56,7 @@ async def test_two_instances_running_the_jobs_at_once_move_and_warn_each_org_exa
     legacy_orgs, trial_orgs = await seed(a, unique, legacy=150, trials=30)
 
     async def both(at: datetime) -> tuple[jobs.Ran, jobs.Ran]:
-        first, second = await asyncio.gather(jobs.run_due(a, at), jobs.run_due(b, at))
+        first, second = await asyncio.gather(jobs.run_due(a, FakeClock(at)), jobs.run_due(b, FakeClock(at)))
         return first, second
 
     thirty = await both(RETIRES - timedelta(days=26))
@@ -90,9 +90,9 @@ async def test_jobs_down_through_the_warnings_send_only_the_last_one_then_catch_
 ) -> None:
     pool, _ = two_instances
     [org], _ = await seed(pool, unique, legacy=1, trials=0)
-    assert (await jobs.run_due(pool, RETIRES - timedelta(days=3))).warned == 1
+    assert (await jobs.run_due(pool, FakeClock(RETIRES - timedelta(days=3)))).warned == 1
     assert [r["days_before"] for r in await pool.fetch("SELECT days_before FROM retirement_notices")] == [7]
-    ran = await jobs.run_due(pool, RETIRES + timedelta(days=40))
+    ran = await jobs.run_due(pool, FakeClock(RETIRES + timedelta(days=40)))
     assert (ran.retired, ran.warned) == (1, 0)
     [entry] = [h for h in (await handlers.plan_view(pool, org, RETIRES))["history"] if h["version"] == 2]
     assert (entry["plan"], entry["reason"], entry["actor"]) == (
@@ -101,6 +101,32 @@ async def test_jobs_down_through_the_warnings_send_only_the_last_one_then_catch_
         {"sub": "plan-service", "role": "system"},
     )
     assert entry["note"] == "Enterprise (legacy) retired at 2026-01-15T00:00:00+00:00"
+
+
+class Ticking(FakeClock):
+    """A clock that moves a second each time it is read, as real time does while a long run goes on."""
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+async def test_a_long_run_dates_each_move_when_it_was_made_not_when_the_run_began(
+    two_instances: tuple[asyncpg.Pool, asyncpg.Pool], unique: str
+) -> None:
+    """Dated at the run's start, the last batches of a long run would read as happening before changes the
+    owners made meanwhile: history out of order and `since` going back."""
+    pool, _ = two_instances
+    await seed(pool, unique, legacy=jobs.BATCH + 50, trials=0)
+    clock = Ticking(RETIRES)
+    assert (await jobs.run_due(pool, clock)).retired == jobs.BATCH + 50
+    moves = await pool.fetch(
+        "SELECT effective_at, count(*) AS n FROM plan_history WHERE reason = 'legacy_retirement' GROUP BY 1 ORDER BY 1"
+    )
+    assert [r["n"] for r in moves] == [jobs.BATCH, 50]
+    assert RETIRES < moves[0]["effective_at"] < moves[1]["effective_at"] <= clock.now
+    since = await pool.fetch("SELECT DISTINCT since FROM orgs ORDER BY 1")
+    assert [r["since"] for r in since] == [r["effective_at"] for r in moves]
 
 
 async def test_scheduler_loop_retires_at_the_instant_and_ends_trials_as_time_moves(

@@ -111,3 +111,11 @@ def test_import_seeds_a_fresh_org_once_and_refuses_one_with_history() -> None:
         retirement.decide_import(org(PlanCode.ENTERPRISE, version=2), PlanCode.LEGACY_PREMIUM, None, ADMIN, ENT_RETIRES)
     with pytest.raises(Invalid, match="is not a legacy plan"):
         retirement.decide_import(fresh, PlanCode.ENTERPRISE, None, ADMIN, ENT_RETIRES)
+
+
+def test_import_with_a_since_in_the_future_is_refused_saying_what_to_give() -> None:
+    fresh = org(PlanCode.BASIC, version=0)
+    now = ENT_RETIRES - timedelta(days=60)
+    with pytest.raises(Invalid, match="since 2030-01-01T00:00:00\\+00:00 is in the future; give the date"):
+        retirement.decide_import(fresh, PlanCode.LEGACY_PREMIUM, datetime(2030, 1, 1, tzinfo=UTC), ADMIN, now)
+    assert retirement.decide_import(fresh, PlanCode.LEGACY_PREMIUM, now, ADMIN, now) is not None

@@ -73,6 +73,11 @@ def decide_import(
     if plan.family != "legacy":
         codes = ", ".join(p.code.value for p in catalogue().legacy())
         raise Invalid(f"{legacy_plan.value} is not a legacy plan; import one of: {codes}")
+    if since is not None and since > now:
+        raise Invalid(
+            f"{state.org_id}: since {since.isoformat()} is in the future; give the date the organisation"
+            " joined its legacy plan, or leave it out"
+        )
     if state.plan == legacy_plan:
         return None
     if state.version > 0:
