@@ -13,6 +13,7 @@ from carekit.outbox import OutboxRelay
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime, lifespan
 from notify_service import handlers
+from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.channels.base import SendContext
 from notify_service.config import Settings
@@ -32,10 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def register(runtime: Runtime) -> None:
         prefix = settings.consumer_group_prefix
         box = SecretBox(settings.notify_secret_key)
-        http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
-            connector=aiohttp.TCPConnector(limit=settings.delivery_concurrency * 2, limit_per_host=0),
-        )
+        http = delivery_session(settings)
         ctx = SendContext(http=http, settings=settings)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
         consumers.register(runtime, settings)

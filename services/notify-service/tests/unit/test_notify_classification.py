@@ -17,6 +17,7 @@ from notify_helpers import settings, target
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from carekit.testing import free_port
+from notify_service.adapters.resolve import delivery_session
 from notify_service.channels import REGISTRY
 from notify_service.channels.base import SendContext
 from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
@@ -197,3 +198,20 @@ async def test_a_slack_webhook_url_never_reaches_the_logs_even_at_debug(
     logging.getLogger("slack_sdk.probe").debug("debug records are captured")
     assert "debug records are captured" in caplog.text
     assert "secretpath" not in caplog.text
+
+
+async def test_a_host_that_now_resolves_to_a_private_address_is_not_contacted(server: Server, alert: Alert) -> None:
+    # the URL passed the checks when it was saved; at send time its name points at loopback (DNS rebinding)
+    server.answer = TABLE[0]
+    port = server.url.rsplit(":", 1)[1]
+    t = target(ChannelType.WEBHOOK, {"url": f"http://localhost:{port}/hook"})
+    for allowlist, verdict in (("127.0.0.1", Verdict.RETRY), ("127.0.0.1,localhost", Verdict.OK)):
+        cfg = settings(notify_url_allowlist=allowlist)
+        before = server.hits
+        async with delivery_session(cfg) as http:
+            rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
+            outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
+        assert outcome.verdict is verdict, outcome
+        if verdict is Verdict.RETRY:
+            assert "private, loopback or link-local" in outcome.reason
+            assert server.hits == before
