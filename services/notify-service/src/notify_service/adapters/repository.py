@@ -116,7 +116,7 @@ async def queue_repeats(conn: asyncpg.Connection, interval_s: float) -> int:
                    n.delivered_at
             FROM notifications n
             WHERE n.status = 'firing'
-            ORDER BY n.subscriber_id, n.fingerprint, n.starts_at, n.round DESC
+            ORDER BY n.subscriber_id, n.fingerprint, n.starts_at, n.round DESC, n.id DESC
         ), inserted AS (
             INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
                                        round, alert)
