@@ -29,9 +29,8 @@ async def commit_change(conn: asyncpg.Connection, change: Change) -> SupportPlan
     return event
 
 
-async def _state(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, now: datetime) -> tuple[OrgPlan, bool]:
-    found = await repo.load(conn, org_id)
-    return (found, True) if found is not None else (OrgPlan.new(org_id, now), False)
+async def _state(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, now: datetime) -> OrgPlan:
+    return await repo.load(conn, org_id) or OrgPlan.new(org_id, now)
 
 
 def _trial_json(state: OrgPlan) -> dict[str, Any] | None:
@@ -48,7 +47,7 @@ def _trial_json(state: OrgPlan) -> dict[str, Any] | None:
 
 async def plan_view(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, now: datetime) -> dict[str, Any]:
     """Current plan, since when, trial state, TAM, pending Premium request and history."""
-    state, stored = await _state(conn, org_id, now)
+    state = await _state(conn, org_id, now)
     plan = state.catalogue_plan
     pending = await repo.pending_request(conn, org_id)
     return {
@@ -56,7 +55,7 @@ async def plan_view(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, now: d
         "plan": plan.code.value,
         "name": plan.name,
         "family": plan.family,
-        "since": state.since.isoformat() if stored else None,
+        "since": state.since.isoformat() if state.version > 0 else None,  # never changed: Basic since always
         "version": state.version,
         "timezone": state.timezone,
         "entitlements": plan.entitlements.model_dump(mode="json"),
@@ -71,7 +70,7 @@ async def plan_view(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, now: d
 
 
 async def support_page_view(pool: asyncpg.Pool, org_id: str, now: datetime) -> dict[str, Any]:
-    state, _ = await _state(pool, org_id, now)
+    state = await _state(pool, org_id, now)
     page = support_page.render(state)
     pending = await repo.pending_request(pool, org_id)
     page["pending_sales_request"] = repo.sales_request_json(pending) if pending else None

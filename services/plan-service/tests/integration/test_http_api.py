@@ -312,6 +312,7 @@ async def test_premium_request_is_approved_by_sales_and_cannot_be_decided_twice(
     assert (request["status"], request["plan"], request["note"]) == ("pending", "premium", "SLA")
     view = (await api.get(f"/v1/orgs/{org}/plan", headers=auth(org, "member"))).json()
     assert (view["plan"], view["pending_sales_request"]["id"]) == ("basic", request["id"])
+    assert (view["version"], view["since"]) == (0, None), "asking changed nothing: Basic since always"
     dup = await change(api, auth, org, "premium")
     assert dup.status_code == 409
     assert f"already pending ({request['id']}" in dup.json()["detail"]
