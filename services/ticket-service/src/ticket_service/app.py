@@ -9,12 +9,14 @@ import httpx
 from fastapi import FastAPI
 
 from care_schemas.envelope import utcnow
+from care_schemas.events.ticket import ImPlatform
 from carekit import web
 from carekit.consumer import Rejects
 from carekit.outbox import OutboxRelay
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime, lifespan
 from ticket_service import handlers
+from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.adapters.lark import LarkClient
 from ticket_service.adapters.slack import SlackClient
 from ticket_service.config import Settings
@@ -36,11 +38,22 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             rejects=rejects,
             on_change=handlers.apply_plan_to_bindings,
         )
-        deps = handlers.Deps(runtime.pool, settings.public_base_url, clock or utcnow)
-        app.state.deps = deps
         app.state.slack = (
             SlackClient(settings.slack_bot_token, settings.slack_api_url) if settings.slack_bot_token else None
         )
+
+        async def send(platform: ImPlatform, channel: str, thread: str, text: str) -> None:
+            slack_client: SlackClient | None = app.state.slack
+            lark_client: LarkClient | None = app.state.lark
+            if platform is ImPlatform.SLACK and slack_client is not None:
+                await slack_client.post(channel, thread, text)
+            elif platform is ImPlatform.LARK and lark_client is not None:
+                await lark_client.reply(thread, text)
+            else:
+                raise PlatformUnavailable(f"{platform.value} integration is not configured")
+
+        deps = handlers.Deps(runtime.pool, settings.public_base_url, clock or utcnow, send)
+        app.state.deps = deps
         app.state.lark = None
         if settings.lark_enabled and settings.lark_app_id and settings.lark_app_secret:
             http_client = httpx.AsyncClient(timeout=10, follow_redirects=False)
@@ -50,6 +63,7 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             runtime.spawn("lark-http", _close_on_cancel(http_client))
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
         runtime.spawn("breach-scheduler", scheduler.run(deps, settings.breach_scan_interval_s))
+        runtime.spawn("chat-replies", scheduler.run_chat_replies(deps))
 
     app.router.lifespan_context = lifespan(settings, MIGRATIONS, register)
     app.state.settings = settings

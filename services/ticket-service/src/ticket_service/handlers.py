@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfoNotFoundError
 
 import asyncpg
@@ -37,6 +37,7 @@ from carekit.consumer import first_time
 from carekit.outbox import enqueue
 from carekit.projection import ProjectedPlan, current_plan
 from ticket_service.adapters import postgres as db
+from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.domain import tickets as rules
 from ticket_service.domain.bindings import Binding, BindingState, features_for, state_for, update_target
 from ticket_service.domain.business_hours import BusinessCalendar
@@ -47,6 +48,13 @@ from ticket_service.domain.model import Author, Comment, NewComment, NewTicket, 
 log = logging.getLogger(__name__)
 SOURCE = "/ticket-service"
 Clock = Callable[[], datetime]
+ChatSend = Callable[[ImPlatform, str, str, str], Awaitable[None]]  # platform, channel, thread, text
+CHAT_REPLY_ATTEMPTS = 30  # with the backoff below: about two hours of retries
+CHAT_REPLY_MAX_BACKOFF_S = 300
+
+
+async def _no_chat(_platform: ImPlatform, _channel: str, _thread: str, _text: str) -> None:
+    raise PlatformUnavailable("chat integration is not configured")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class Deps:
     pool: asyncpg.Pool
     public_base_url: str
     clock: Clock = utcnow
+    send: ChatSend = _no_chat
 
     def link(self, ticket_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/tickets/{ticket_id}"
@@ -80,7 +89,9 @@ async def open_ticket(
     im_thread: ImThread | None = None,
     source_key: str | None = None,
 ) -> tuple[Ticket, bool]:
-    """Open a ticket if the plan allows it (the target in force now stays with it); False when it already existed."""
+    """Open a ticket if the plan allows it (the target in force now stays with it); False when it already existed.
+
+    A ticket raised from a chat thread owes that thread a confirmation, queued in the same transaction."""
     async with deps.pool.acquire() as conn, conn.transaction():
         if source_key is not None and (existing := await db.ticket_by_source(conn, source_key)) is not None:
             return existing, False
@@ -149,6 +160,9 @@ async def open_ticket(
             time=now,
         )
         await enqueue(conn, TICKET_EVENTS, ticket.id, event)
+        if im_thread is not None and im_thread.thread_ts is not None:
+            text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
+            await db.queue_chat_reply(conn, ticket.id, im_thread, text, now)
         return ticket, True
 
 
@@ -448,3 +462,29 @@ async def scan_breaches(deps: Deps, *, limit: int = 200) -> int:
             )
             await enqueue(conn, TICKET_EVENTS, ticket.id, event)
         return len(found)
+
+
+# --- chat replies ------------------------------------------------------------------------------------------------
+
+
+async def deliver_chat_replies(deps: Deps, *, limit: int = 50) -> int:
+    """Send the confirmations owed to chat threads; a refused one is retried later with backoff. Return how many
+    were handled. Each is sent at least once (a crash between sending and recording may send it twice)."""
+    now = deps.clock()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        due = await db.claim_chat_replies(conn, now, limit)
+        for row in due:
+            try:
+                await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
+            except PlatformUnavailable as exc:
+                attempts = row["attempts"] + 1
+                if attempts >= CHAT_REPLY_ATTEMPTS:
+                    log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)
+                    await db.chat_reply_done(conn, row["id"])
+                    continue
+                log.warning("confirming ticket %s in its chat thread will be retried: %s", row["ticket_id"], exc)
+                backoff = min(2**attempts, CHAT_REPLY_MAX_BACKOFF_S)
+                await db.chat_reply_failed(conn, row["id"], str(exc), now + timedelta(seconds=backoff))
+                continue
+            await db.chat_reply_done(conn, row["id"])
+        return len(due)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened, TicketStatusChanged
-from carekit.testing import TEST_JWT_SECRET
+from carekit.testing import TEST_JWT_SECRET, eventually
 from ticket_service.testing import TicketTopicReader, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -348,3 +349,38 @@ async def test_signed_payloads_of_the_wrong_shape_are_answered_without_an_error_
     assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 0
     assert await service.count("SELECT count(*) FROM processed_events WHERE event_id LIKE $1", f"Ev{unique}%") == 0
     assert (len(slack.of("chat.postMessage")), len(slack.of("views.open"))) == (posts, views)
+
+
+async def test_a_confirmation_slack_refuses_is_retried_and_reaches_the_thread_once(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    event = mention(channel)
+    await slack.post_event(client, "", event, f"Ev{unique}")
+    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    await slack.post_interaction(client, "", slack.click(button, channel))
+    modal = (await slack.wait_for("views.open", views + 1))[-1]
+    slack.answers.append((429, {"Retry-After": "1"}))  # Slack refuses the confirmation once
+    answer = await slack.post_interaction(client, "", slack.submit(modal, FORM))
+    assert answer.status_code == 200
+    [ticket] = await tickets_of(service, org)
+
+    async def refused_once() -> bool:
+        sql = "SELECT count(*) FROM chat_replies WHERE ticket_id = $1 AND attempts = 1"
+        return await service.count(sql, ticket["id"]) == 1
+
+    await eventually(refused_once, timeout_s=10)
+    assert not [c for c in slack.of("chat.postMessage") if ticket["link"] in c.payload.get("text", "")]
+    service.clock.advance(timedelta(seconds=3))  # past the first backoff: the delivery loop sends it
+
+    async def confirmed() -> list[Any]:
+        return [c for c in slack.of("chat.postMessage") if ticket["link"] in c.payload.get("text", "")]
+
+    [confirmation] = await eventually(confirmed, timeout_s=10)
+    assert (confirmation.payload["channel"], confirmation.payload["thread_ts"]) == (channel, event["ts"])
+    assert await service.count("SELECT count(*) FROM chat_replies WHERE ticket_id = $1", ticket["id"]) == 0
+    await asyncio.sleep(2.5)  # another pass of the delivery loop sends nothing more
+    assert len(await confirmed()) == 1

@@ -270,3 +270,47 @@ async def mark_breached(conn: asyncpg.Connection, ticket_id: str, now: datetime)
             "UPDATE tickets SET breached_at = $2 WHERE id = $1 AND breached_at IS NULL RETURNING true", ticket_id, now
         )
     )
+
+
+# --- chat replies owed to a thread ---------------------------------------------------------------------------------
+
+
+async def queue_chat_reply(
+    conn: asyncpg.Connection, ticket_id: str, thread: ImThread, body: str, now: datetime
+) -> None:
+    assert thread.thread_ts is not None
+    await conn.execute(
+        "INSERT INTO chat_replies (ticket_id, platform, channel, thread, body, next_attempt_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        ticket_id,
+        thread.platform.value,
+        thread.channel,
+        thread.thread_ts,
+        body,
+        now,
+    )
+
+
+async def claim_chat_replies(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Replies due now, locked, skipping those another instance is sending."""
+    return list(
+        await conn.fetch(
+            "SELECT id, ticket_id, platform, channel, thread, body, attempts FROM chat_replies"
+            " WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+    )
+
+
+async def chat_reply_done(conn: asyncpg.Connection, reply_id: int) -> None:
+    await conn.execute("DELETE FROM chat_replies WHERE id = $1", reply_id)
+
+
+async def chat_reply_failed(conn: asyncpg.Connection, reply_id: int, error: str, retry_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE chat_replies SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1",
+        reply_id,
+        error[:500],
+        retry_at,
+    )

@@ -16,6 +16,7 @@ from ticket_service.adapters import lark
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Refused
 from ticket_service.domain.model import Author, NewTicket
+from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _toast(kind: str, text: str) -> dict[str, Any]:
 @router.post("/card")
 async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     """The request card's Submit: open the ticket with the reporter email and reply in the thread."""
-    doc, client = await _verified(request)
+    doc, _client = await _verified(request)
     deps = get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
@@ -136,14 +137,6 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
         )
     except Refused as exc:
         return _toast("error", exc.message)
-    if created:
-        text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
-        background.add_task(_reply, client, root_id, text)
+    if created:  # the confirmation was queued with the ticket; send it now (the delivery loop retries)
+        background.add_task(scheduler.deliver_chat_replies, deps)
     return _toast("success", f"Ticket {ticket.id} opened")
-
-
-async def _reply(client: lark.LarkClient, root_id: str, text: str) -> None:
-    try:
-        await client.reply(root_id, text)
-    except Exception:  # the ticket exists; a lost confirmation must not fail the callback
-        log.warning("could not confirm the ticket in Lark thread %s", root_id, exc_info=True)

@@ -1,4 +1,4 @@
-"""The breach scheduler: scans for unanswered tickets past their due time, safe with several instances."""
+"""Background loops: the breach scheduler and the delivery of chat confirmations, safe with several instances."""
 
 from __future__ import annotations
 
@@ -23,3 +23,22 @@ async def run(deps: handlers.Deps, interval_s: float) -> None:
             log.info("emitted %d response breaches", found)
             continue
         await asyncio.sleep(interval_s)
+
+
+CHAT_REPLY_SCAN_S = 2.0
+
+
+async def deliver_chat_replies(deps: handlers.Deps) -> int:
+    """One delivery pass; errors are logged and left for the next pass (the replies stay queued)."""
+    try:
+        return await handlers.deliver_chat_replies(deps)
+    except TRANSIENT as exc:
+        log.warning("chat confirmations will be retried: %s", exc)
+        return 0
+
+
+async def run_chat_replies(deps: handlers.Deps, interval_s: float = CHAT_REPLY_SCAN_S) -> None:
+    """Deliver queued chat confirmations forever (requests also trigger a pass right after they commit)."""
+    while True:
+        if not await deliver_chat_replies(deps):
+            await asyncio.sleep(interval_s)

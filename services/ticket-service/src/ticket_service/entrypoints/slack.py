@@ -17,6 +17,7 @@ from ticket_service.adapters import slack
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Conflict, Refused
 from ticket_service.domain.model import Author, NewTicket
+from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ async def _submitted(
     place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread, message_id=thread)
     author = Author(sub=f"slack:{user}", kind=AuthorKind.CUSTOMER, org_id=binding.org_id)
     try:
-        ticket, created = await handlers.open_ticket(
+        _ticket, created = await handlers.open_ticket(
             deps,
             binding.org_id,
             author,
@@ -156,14 +157,6 @@ async def _submitted(
         return _errors({"summary": exc.message})
     except Refused as exc:
         return _errors({"kind": exc.message})
-    if created:
-        text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
-        background.add_task(_confirm, client, channel, thread, text)
+    if created:  # the confirmation was queued with the ticket; send it now (the delivery loop retries)
+        background.add_task(scheduler.deliver_chat_replies, deps)
     return Response(status_code=200)
-
-
-async def _confirm(client: slack.SlackClient, channel: str, thread: str, text: str) -> None:
-    try:
-        await client.post(channel, thread, text)
-    except Exception:  # the ticket exists; a lost confirmation must not fail the request
-        log.warning("could not confirm the ticket in Slack thread %s/%s", channel, thread, exc_info=True)
