@@ -82,6 +82,13 @@ def test_sales_approved_premium_is_recorded_as_sales_approval() -> None:
     assert (change.after.plan, change.reason, change.actor.role) == (P, ChangeReason.SALES_APPROVAL, "sales")
 
 
+def test_a_change_made_by_an_admin_is_recorded_as_admin_not_self_service() -> None:
+    change = transitions.decide_change(org(B), E, Actor(sub="root", role="admin"), NOW)
+    assert (change.after.plan, change.reason, change.actor.role) == (E, ChangeReason.ADMIN, "admin")
+    approved = transitions.decide_change(org(E), P, Actor(sub="root", role="admin"), NOW)
+    assert approved.reason is ChangeReason.SALES_APPROVAL
+
+
 def test_a_new_change_takes_effect_now_and_keeps_since_when_the_plan_is_unchanged() -> None:
     change = transitions.decide_change(org(B), D, OWNER, NOW)
     assert change.after.since == NOW

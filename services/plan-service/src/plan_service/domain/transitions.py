@@ -9,6 +9,8 @@ from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import Actor, ChangeReason
 from plan_service.domain.model import Change, Conflict, Invalid, OrgPlan, TrialStatus, advance
 
+ADMIN_ROLE = "admin"
+
 
 def purchasable_codes() -> list[str]:
     return [p.code.value for p in catalogue().connected_care() if p.purchasable]
@@ -48,7 +50,10 @@ def decide_change(state: OrgPlan, target: PlanCode, actor: Actor, now: datetime,
             )
         name = catalogue().get(target).name
         raise Conflict(f"this organisation is already on {name}; choose another plan to change to")
-    reason = ChangeReason.SALES_APPROVAL if needs_sales(target) else ChangeReason.SELF_SERVICE
+    if needs_sales(target):
+        reason = ChangeReason.SALES_APPROVAL
+    else:  # history's "why": the customer's own move, or vendor staff acting for them
+        reason = ChangeReason.ADMIN if actor.role == ADMIN_ROLE else ChangeReason.SELF_SERVICE
     new_trial = replace(trial, status=TrialStatus.SUPERSEDED) if trial is not None else None
     return advance(state, reason=reason, actor=actor, now=now, plan=target, trial=new_trial, note=note)
 
