@@ -364,10 +364,19 @@ async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, tex
             return None
         assert thread.thread_ts is not None
         ticket = await db.ticket_in_thread(conn, thread.platform, thread.workspace, thread.channel, thread.thread_ts)
-        if ticket is None or ticket.status is TicketStatus.CLOSED:
+        if ticket is None:
             return None
         binding = await db.binding_at(conn, thread.platform, thread.workspace, thread.channel)
         if binding is None or not binding.active or not binding.features.two_way or binding.org_id != ticket.org_id:
+            return None
+        if ticket.status is TicketStatus.CLOSED:
+            # refused as on the API; the thread is told once per ticket instead of the reply vanishing silently
+            if await first_time(conn, "closed-ticket-notice", ticket.id):
+                notice = (
+                    f"Ticket {ticket.id} is closed, so replies here are no longer added to it. "
+                    f"Mention me in the channel to raise a new request.\n{deps.link(ticket.id)}"
+                )
+                await db.queue_chat_reply(conn, ticket.id, thread, notice, deps.clock())
             return None
         body = text.strip()[:MAX_COMMENT]
         if not body:

@@ -384,3 +384,32 @@ async def test_a_confirmation_slack_refuses_is_retried_and_reaches_the_thread_on
     assert await service.count("SELECT count(*) FROM chat_replies WHERE ticket_id = $1", ticket["id"]) == 0
     await asyncio.sleep(2.5)  # another pass of the delivery loop sends nothing more
     assert len(await confirmed()) == 1
+
+
+async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_is_told_once(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.PREMIUM)
+    slack = service.slack
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    for status in ("in_progress", "resolved", "closed"):
+        moved = await service.client.post(
+            f"/v1/tickets/{ticket['id']}/status", json={"status": status}, headers=ENGINEER
+        )
+        assert moved.status_code == 200
+    thread = ticket["im_thread"]["thread_ts"]
+    for n in range(2):
+        await slack.post_event(service.client, "", reply(channel, thread, f"still broken {n}"), f"Ev{unique}-{n}")
+
+    async def notices() -> list[Any]:
+        return [c for c in slack.of("chat.postMessage") if "is closed" in c.payload.get("text", "")]
+
+    [notice] = await eventually(notices, timeout_s=10)
+    assert (notice.payload["channel"], notice.payload["thread_ts"]) == (channel, thread)
+    assert ticket["link"] in notice.payload["text"]
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert (seen["status"], seen["comments"]) == ("closed", [])
+    await asyncio.sleep(2.5)  # the delivery loop's next pass sends no second notice
+    assert len(await notices()) == 1
