@@ -36,8 +36,9 @@ async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            states = await repo.lock_due_trials(conn, clock(), BATCH)
-            now = clock()  # read after the locks: a change committed meanwhile is never dated after this one
+            due = clock()
+            states = await repo.lock_due_trials(conn, due, BATCH)
+            now = max(clock(), due)  # after the locks: a change committed meanwhile is never dated after this one
             for state in states:
                 change = trial.decide_expiry(state, now)
                 if change is not None:
@@ -49,10 +50,10 @@ async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
 
 async def retire_legacy(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
-    while plans := retirement.retired_plans(clock()):
+    while plans := retirement.retired_plans(due := clock()):
         async with pool.acquire() as conn, conn.transaction():
             states = await repo.lock_on_plans(conn, plans, BATCH)
-            now = clock()
+            now = max(clock(), due)  # never before the instant the rows were chosen for (a clock stepping back)
             for state in states:
                 change = retirement.decide_retirement(state, now)
                 if change is not None:

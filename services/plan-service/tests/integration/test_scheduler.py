@@ -129,6 +129,29 @@ async def test_a_long_run_dates_each_move_when_it_was_made_not_when_the_run_bega
     assert [r["since"] for r in since] == [r["effective_at"] for r in moves]
 
 
+class SteppingBack(FakeClock):
+    """A wall clock that NTP steps back by two seconds every other read."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return self.now - timedelta(seconds=2 * (self.reads % 2 == 0))
+
+
+async def test_a_clock_stepping_back_across_the_instant_neither_stalls_the_run_nor_dates_a_move_before_it(
+    two_instances: tuple[asyncpg.Pool, asyncpg.Pool], unique: str
+) -> None:
+    pool, _ = two_instances
+    await seed(pool, unique, legacy=jobs.BATCH + 10, trials=0)
+    ran = await asyncio.wait_for(jobs.run_due(pool, SteppingBack(RETIRES + timedelta(seconds=1))), timeout=30)
+    assert ran.retired == jobs.BATCH + 10
+    first = await pool.fetchval("SELECT min(effective_at) FROM plan_history WHERE reason = 'legacy_retirement'")
+    assert first >= RETIRES
+
+
 async def test_scheduler_loop_retires_at_the_instant_and_ends_trials_as_time_moves(
     database_url: str, kafka_bootstrap: str, plan_topic: PlanTopicReader, auth: Auth, unique: str
 ) -> None:
