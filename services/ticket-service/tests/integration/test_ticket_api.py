@@ -282,6 +282,10 @@ async def test_holidays_push_the_due_time_past_them(service: Service, unique: st
     assert ticket["response_due_at"] == "2026-03-05T16:00:00Z"
     got = await service.client.get(f"/v1/orgs/{org}/holidays", headers=customer(org))
     assert got.json() == {"holidays": ["2026-03-03", "2026-03-04"]}
+    long_id = "o" * 129  # org ids are at most 128 characters, as everywhere else
+    put = await service.client.put(f"/v1/orgs/{long_id}/holidays", json={"holidays": ["2026-03-03"]}, headers=ENGINEER)
+    assert put.status_code == 422
+    assert await service.count("SELECT count(*) FROM org_holidays WHERE org_id = $1", long_id) == 0
 
 
 async def test_text_that_cannot_be_stored_and_absurd_offsets_are_a_clear_422_and_write_nothing(

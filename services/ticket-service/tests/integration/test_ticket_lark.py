@@ -193,3 +193,19 @@ async def test_callbacks_of_the_wrong_shape_are_refused_or_ignored_without_an_er
     assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 0
     # only the mention whose text could not be read still got its card
     assert [c.path for c in lark.calls[sent:]] == ["/open-apis/ephemeral/v1/send"]
+
+
+async def test_a_mention_in_a_suspended_group_is_answered_with_a_notice_not_a_card(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    chat = await bind(service, org, PlanCode.ENTERPRISE)
+    await service.set_plan(org, PlanCode.BASIC, 2)
+    lark = service.lark
+    sent = len(lark.calls)
+    doc, message_id = lark.message_event(chat, "help")
+    for _ in range(2):  # Lark retries the event: one notice
+        assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
+    calls = lark.calls[sent:]  # the notice is sent before the callback is answered
+    assert [c.path for c in calls] == [f"/open-apis/im/v1/messages/{message_id}/reply"]
+    assert "suspended" in json.loads(calls[0].payload["content"])["text"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from care_schemas.catalogue import PlanCode, Severity
@@ -217,14 +217,17 @@ class Holidays(BaseModel):
     holidays: Annotated[list[date], Field(max_length=MAX_HOLIDAYS)]
 
 
+OrgId = Annotated[str, Path(max_length=MAX_SHORT_FIELD)]
+
+
 @router.put("/orgs/{org_id}/holidays")
-async def set_holidays(org_id: str, body: Holidays, _engineer: Engineer, deps: AppDeps) -> Holidays:
+async def set_holidays(org_id: OrgId, body: Holidays, _engineer: Engineer, deps: AppDeps) -> Holidays:
     """Replace an organisation's holidays (local dates); they count for tickets opened or re-targeted later."""
     return Holidays(holidays=await handlers.set_holidays(deps, org_id, body.holidays))
 
 
 @router.get("/orgs/{org_id}/holidays")
-async def get_holidays(org_id: str, identity: CurrentIdentity, deps: AppDeps) -> Holidays:
+async def get_holidays(org_id: OrgId, identity: CurrentIdentity, deps: AppDeps) -> Holidays:
     author = author_of(identity)
     if not author.may_see(org_id):
         raise NotFound(f"no organisation {org_id}")

@@ -22,6 +22,7 @@ from ticket_service.entrypoints.common import as_object, as_text, get_deps
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/lark", tags=["lark"])
 MENTION_KEY = re.compile(r"@_user_\d+")
+SUSPENDED = "Support requests from this group are suspended: the plan does not include them."
 
 
 async def _verified(request: Request) -> tuple[dict[str, Any], lark.LarkClient]:
@@ -88,6 +89,12 @@ async def events(request: Request) -> dict[str, Any]:
                 await client.send_card_to_member(chat_id, open_id, card)
 
             await handlers.once(deps, "lark-mentions", event_id, show_card)
+        elif binding is not None:  # suspended: say so, as in Slack, instead of staying silent
+
+            async def notice() -> None:
+                await client.reply(message_id, SUSPENDED)
+
+            await handlers.once(deps, "lark-mentions", event_id, notice)
     return {}
 
 
