@@ -20,6 +20,7 @@ from carekit.testing import free_port
 from notify_service.adapters.resolve import delivery_session
 from notify_service.channels import REGISTRY
 from notify_service.channels.base import SendContext
+from notify_service.channels.email import send_mail
 from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
@@ -215,3 +216,28 @@ async def test_a_host_that_now_resolves_to_a_private_address_is_not_contacted(se
         if verdict is Verdict.RETRY:
             assert "private, loopback or link-local" in outcome.reason
             assert server.hits == before
+
+
+async def test_a_line_break_in_a_mail_subject_is_sent_as_one_line_and_adds_no_recipient() -> None:
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        def __init__(self) -> None:
+            self.envelopes: list[Any] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.envelopes.append(envelope)
+            return "250 OK"
+
+    keep = Keep()
+    controller = Controller(keep, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        cfg = settings(smtp_port=controller.port, delivery_timeout_s=2)
+        outcome = await send_mail(cfg, "tam@example.com", "S1 ticket: db down\r\nBcc: other@example.com", "body")
+    finally:
+        controller.stop()
+    assert outcome.verdict is Verdict.OK, outcome
+    [envelope] = keep.envelopes
+    assert envelope.rcpt_tos == ["tam@example.com"]
+    assert "Subject: S1 ticket: db down Bcc: other@example.com\r\n" in envelope.content.decode()

@@ -23,7 +23,6 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
     more = len(alerts) - covered
     links = [f"{a.fingerprint}: {a.link}" for a in alerts[:covered] if a.link]
     body = text + (f"\n{more_line(more)}" if more else "") + ("\n\nLinks:\n" + "\n".join(links) if links else "")
-    # alert fields may carry line breaks, which a mail header must not (and must not be able to inject headers)
     subject = " ".join(f"[Connected Care] {headline(alerts[:covered], more)}".split())
     return Rendered({"subject": subject[:250], "text": body + "\n"}, covered)
 
@@ -31,7 +30,8 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
 async def send_mail(settings: Settings, to: str, subject: str, text: str) -> Outcome:
     """Send one plain-text email; SMTP 5xx is permanent, 4xx and network errors are retried."""
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = settings.smtp_from, to, subject
+    # alert and ticket fields may carry line breaks, which a header must not (nor inject other headers with)
+    msg["From"], msg["To"], msg["Subject"] = settings.smtp_from, to, " ".join(subject.split())
     msg.set_content(text)
     try:
         await aiosmtplib.send(

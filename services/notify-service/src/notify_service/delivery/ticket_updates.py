@@ -41,7 +41,16 @@ class TicketUpdates:
         async with self._pool.acquire() as conn, conn.transaction():
             batch = await im_queue.due(conn)
             for message in batch:
-                outcome = await self.send(message)
+                try:
+                    outcome = await self.send(message)
+                except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
+                    log.error(
+                        "ticket update %s (%s) failed inside notify-service: %s",
+                        message.id,
+                        message.kind,
+                        type(exc).__name__,
+                    )
+                    outcome = Outcome(Verdict.RETRY, f"internal error: {type(exc).__name__}")
                 state, delay = "delivered", 0.0
                 if outcome.verdict is Verdict.PERMANENT:
                     state = "dead"

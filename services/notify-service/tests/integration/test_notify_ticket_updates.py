@@ -1,0 +1,62 @@
+"""Ticket updates on real Postgres: one message that fails inside notify-service neither stops the others nor
+gets the batch sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from notify_helpers import settings
+
+from carekit.db import create_pool, migrate
+from notify_service.adapters.im_queue import ImMessage
+from notify_service.app import MIGRATIONS
+from notify_service.channels.base import SendContext
+from notify_service.delivery.ticket_updates import TicketUpdates
+from notify_service.domain.classify import Outcome, Verdict
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(fresh_database_url)
+    await migrate(created, MIGRATIONS)
+    yield created
+    await created.close()
+
+
+async def test_a_message_that_raises_is_retried_and_the_others_are_sent_once(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in (1, 2, 3):
+        await pool.execute(
+            "INSERT INTO im_messages (event_id, kind, org_id, target, body) VALUES ($1, 'tam_email', 'org-t', $2, $3)",
+            f"ev-{n}",
+            {"address": f"tam{n}@example.com"},
+            {"subject": f"s{n}", "text": "t"},
+        )
+    sent: list[str] = []
+
+    async def send(self: TicketUpdates, message: ImMessage) -> Outcome:
+        if message.target["address"] == "tam2@example.com":
+            raise ValueError("unexpected")
+        sent.append(message.target["address"])
+        return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
+
+    monkeypatch.setattr(TicketUpdates, "send", send)
+    updates = TicketUpdates(pool, SendContext(None, settings()))  # type: ignore[arg-type]
+    await updates.drain_once()
+    await updates.drain_once()  # the failed one waits for its backoff; the others are not sent again
+
+    assert sent == ["tam1@example.com", "tam3@example.com"]
+    rows: list[Any] = await pool.fetch("SELECT event_id, state, last_error FROM im_messages ORDER BY event_id")
+    assert [(r["event_id"], r["state"]) for r in rows] == [
+        ("ev-1", "delivered"),
+        ("ev-2", "pending"),
+        ("ev-3", "delivered"),
+    ]
+    assert rows[1]["last_error"] == "internal error: ValueError"
