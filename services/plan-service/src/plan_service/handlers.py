@@ -141,9 +141,12 @@ def _must_be_pending(request: asyncpg.Record) -> None:
 
 
 async def sales_requests(
-    pool: asyncpg.Pool, *, status: str | None = None, org_id: str | None = None
-) -> list[dict[str, Any]]:
-    return await repo.list_requests(pool, status=status, org_id=org_id)
+    pool: asyncpg.Pool, *, status: str | None = None, org_id: str | None = None, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """One page, newest first; `next_offset` says where the next page starts (null on the last one)."""
+    rows = await repo.list_requests(pool, status=status, org_id=org_id, limit=limit + 1, offset=offset)
+    more = len(rows) > limit
+    return {"sales_requests": rows[:limit], "next_offset": offset + limit if more else None}
 
 
 async def assign_tam(pool: asyncpg.Pool, org_id: str, tam: Tam, actor: Actor, now: datetime) -> dict[str, Any]:

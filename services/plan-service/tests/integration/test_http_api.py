@@ -552,3 +552,26 @@ async def test_the_legacy_import_command_seeds_orgs_like_the_endpoint_and_the_ev
     assert (code, out) == (2, "")
     assert "is not a valid import; fix and retry" in err
     assert "1.org_id: Field required" in err
+
+
+async def test_sales_requests_come_in_pages_that_say_where_the_next_one_starts(
+    api: httpx.AsyncClient, auth: Auth, clock: FakeClock, unique: str
+) -> None:
+    org = f"org-{unique}"
+    ids = []
+    for n in range(3):
+        clock.advance(timedelta(minutes=1))
+        request = (await change(api, auth, org, "premium")).json()["sales_request"]
+        ids.append(request["id"])
+        if n < 2:
+            answer = await api.post(
+                f"/v1/sales-requests/{request['id']}/decline", json={"reason": "not yet"}, headers=auth("v", "sales")
+            )
+            assert answer.status_code == 200
+    first = (await api.get(f"/v1/orgs/{org}/sales-requests?limit=2", headers=auth(org, "member"))).json()
+    assert ([r["id"] for r in first["sales_requests"]], first["next_offset"]) == ([ids[2], ids[1]], 2)
+    last = (await api.get(f"/v1/orgs/{org}/sales-requests?limit=2&offset=2", headers=auth(org, "member"))).json()
+    assert ([r["id"] for r in last["sales_requests"]], last["next_offset"]) == ([ids[0]], None)
+    bad = await api.get("/v1/sales-requests?limit=0", headers=auth("v", "sales"))
+    assert bad.status_code == 422
+    assert "limit: Input should be greater than or equal to 1" in bad.json()["detail"]

@@ -199,16 +199,23 @@ async def decide_request(
 
 
 async def list_requests(
-    conn: asyncpg.Connection | asyncpg.Pool, *, status: str | None = None, org_id: str | None = None
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    status: str | None = None,
+    org_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"""
         SELECT {SALES_COLUMNS} FROM sales_requests
         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR org_id = $2)
-        ORDER BY created_at DESC, id LIMIT 500
+        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
         """,
         status,
         org_id,
+        limit,
+        offset,
     )
     return [sales_request_json(r) for r in rows]
 

@@ -70,7 +70,13 @@ def now(request: Request) -> datetime:
     return clock()
 
 
+class PageIn(BaseModel):
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
+Page = Annotated[PageIn, Query()]
 Now = Annotated[datetime, Depends(now)]
 
 
@@ -136,19 +142,20 @@ async def support_page(org: str, identity: CurrentIdentity, db: Pool, at: Now) -
 
 
 @router.get("/orgs/{org}/sales-requests")
-async def org_sales_requests(org: str, identity: CurrentIdentity, db: Pool) -> dict[str, Any]:
+async def org_sales_requests(org: str, identity: CurrentIdentity, db: Pool, page: Page) -> dict[str, Any]:
     visible(identity, org)
-    return {"sales_requests": await handlers.sales_requests(db, org_id=org)}
+    return await handlers.sales_requests(db, org_id=org, limit=page.limit, offset=page.offset)
 
 
 @router.get("/sales-requests")
 async def all_sales_requests(
     identity: CurrentIdentity,
     db: Pool,
+    page: Page,
     status: Annotated[Literal["pending", "approved", "declined"] | None, Query()] = None,
 ) -> dict[str, Any]:
     require(identity, *DECIDERS)
-    return {"sales_requests": await handlers.sales_requests(db, status=status)}
+    return await handlers.sales_requests(db, status=status, limit=page.limit, offset=page.offset)
 
 
 @router.post("/sales-requests/{request_id}/approve")
