@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -71,6 +72,20 @@ CASES = [
         z(2026, 11, 25, 22),
         4,
         z(2026, 11, 30, 17),  # Wed 17:00 EST: 1h Wed, Thu+Fri holidays, weekend, 3h Mon (12:00 EST)
+    ),
+    (
+        "Tokyo friday 17:30, Premium S3",
+        BusinessCalendar.of("Asia/Tokyo"),
+        z(2026, 3, 6, 8, 30),  # Fri 17:30 JST
+        4,
+        z(2026, 3, 9, 3, 30),  # 0.5h Fri, weekend, 3.5h Mon: 12:30 JST
+    ),
+    (
+        "Developer S4 over Christmas in Berlin",
+        BusinessCalendar.of("Europe/Berlin", [date(2026, 12, 24), date(2026, 12, 25)]),
+        z(2026, 12, 23, 9),  # Wed 10:00 CET
+        24,
+        z(2026, 12, 29, 15),  # 8h Wed, Thu+Fri holidays, weekend, 9h Mon, 7h Tue: 16:00 CET
     ),
     (
         "opened on a holiday",
@@ -147,3 +162,30 @@ def test_due_time_is_monotonic_in_the_creation_time(
 ) -> None:
     calendar = BusinessCalendar.of(zone, holidays)
     assert add_business_minutes(first, minutes, calendar) <= add_business_minutes(first + gap, minutes, calendar)
+
+
+def _count_minute_by_minute(start: datetime, minutes: int, zone: ZoneInfo, holidays: frozenset[date]) -> datetime:
+    """An independent, naive reference: walk real minutes and count those inside 09:00-18:00 local, Mon-Fri."""
+    at = start
+    while True:
+        local = at.astimezone(zone)
+        if local.weekday() < 5 and local.date() not in holidays and 9 <= local.hour < 18:
+            minutes -= 1
+            if minutes == 0:
+                return at + timedelta(minutes=1)
+        at += timedelta(minutes=1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from(["Asia/Tokyo", "Australia/Lord_Howe", "America/Santiago", "Europe/London", "Asia/Kathmandu"]),
+    holidays=st.frozensets(st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 2, 28)), max_size=10),
+    start=st.integers(min_value=0, max_value=366 * 24 * 60),
+    minutes=st.integers(min_value=1, max_value=24 * 60),
+)
+def test_due_time_agrees_with_counting_minute_by_minute_in_zones_with_odd_dst(
+    zone: str, holidays: frozenset[date], start: int, minutes: int
+) -> None:
+    opened = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=start)
+    expected = _count_minute_by_minute(opened, minutes, ZoneInfo(zone), holidays)
+    assert add_business_minutes(opened, minutes, BusinessCalendar.of(zone, holidays)) == expected
