@@ -3,6 +3,7 @@ gets the batch sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -60,3 +61,36 @@ async def test_a_message_that_raises_is_retried_and_the_others_are_sent_once(
         ("ev-3", "delivered"),
     ]
     assert rows[1]["last_error"] == "internal error: ValueError"
+
+
+async def test_a_slow_chat_target_does_not_hold_up_another_targets_ticket_updates(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await pool.execute("DELETE FROM im_messages")
+    for n, channel in ((1, "C-SLOW"), (2, "C-SLOW"), (3, "C-FAST")):
+        await pool.execute(
+            "INSERT INTO im_messages (event_id, kind, org_id, target, body)"
+            " VALUES ($1, 'slack_update', 'org-t', $2, $3)",
+            f"slow-{n}",
+            {"channel": channel, "thread_ts": "1.1"},
+            {"text": f"comment {n}"},
+        )
+    started: dict[str, float] = {}
+    order: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    async def send(self: TicketUpdates, message: ImMessage) -> Outcome:
+        started[message.body["text"]] = loop.time()
+        if message.target["channel"] == "C-SLOW":
+            await asyncio.sleep(0.6)
+        order.append(message.body["text"])
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setattr(TicketUpdates, "send", send)
+    updates = TicketUpdates(pool, SendContext(None, settings()))  # type: ignore[arg-type]
+    began = loop.time()
+    assert await updates.drain_once() == 3
+
+    assert started["comment 3"] - began < 0.3, "the fast target must not wait for the slow one"
+    assert order.index("comment 1") < order.index("comment 2"), "one target's updates stay in order"
+    assert started["comment 2"] - started["comment 1"] >= 0.6

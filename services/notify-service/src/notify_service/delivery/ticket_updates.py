@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -36,21 +37,32 @@ class TicketUpdates:
             self._ctx.settings, message.target["address"], message.body["subject"], message.body["text"]
         )
 
+    async def _attempt(self, message: ImMessage) -> Outcome:
+        try:
+            return await self.send(message)
+        except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
+            log.error(
+                "ticket update %s (%s) failed inside notify-service: %s", message.id, message.kind, type(exc).__name__
+            )
+            return Outcome(Verdict.RETRY, f"internal error: {type(exc).__name__}")
+
     async def drain_once(self) -> int:
         settings = self._ctx.settings
         async with self._pool.acquire() as conn, conn.transaction():
             batch = await im_queue.due(conn)
+            # one target's messages in order, different targets side by side: a slow one delays only itself
+            by_target: dict[str, list[ImMessage]] = {}
             for message in batch:
-                try:
-                    outcome = await self.send(message)
-                except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
-                    log.error(
-                        "ticket update %s (%s) failed inside notify-service: %s",
-                        message.id,
-                        message.kind,
-                        type(exc).__name__,
-                    )
-                    outcome = Outcome(Verdict.RETRY, f"internal error: {type(exc).__name__}")
+                by_target.setdefault(json.dumps([message.kind, message.target], sort_keys=True), []).append(message)
+            outcomes: dict[int, Outcome] = {}
+
+            async def one_target(messages: list[ImMessage]) -> None:
+                for message in messages:
+                    outcomes[message.id] = await self._attempt(message)
+
+            await asyncio.gather(*(one_target(messages) for messages in by_target.values()))
+            for message in batch:
+                outcome = outcomes[message.id]
                 state, delay = "delivered", 0.0
                 if outcome.verdict is Verdict.PERMANENT:
                     state = "dead"
