@@ -82,6 +82,7 @@ async def test_basic_org_is_refused_a_technical_ticket_with_the_rule_and_nothing
     assert billing.status_code == 422
     assert "S2, S3 or S4" in billing.json()["detail"]
     assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 0
+    assert await service.count("SELECT count(*) FROM tickets WHERE btrim(org_id) = ''") == 0
     assert await service.count("SELECT count(*) FROM outbox") == before
     ok = await service.client.post(
         "/v1/tickets", json={"summary": "invoice", "severity": "S3", "kind": "billing"}, headers=customer(org)
@@ -227,6 +228,10 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(service: Service, u
         "/v1/tickets", content=b'{"summary": ', headers={**customer(org), "Content-Type": "application/json"}
     )
     assert malformed.status_code == 422
+    for nobody in ("", "   "):
+        on_behalf = await post("/v1/tickets", json=technical(org_id=nobody), headers=ENGINEER)
+        assert on_behalf.status_code == 422, on_behalf.text
+        assert on_behalf.json()["detail"][0]["loc"] == ["body", "org_id"]
     huge = await post("/v1/tickets", json=technical(description="x" * 300_000), headers=customer(org))
     assert huge.status_code == 413
     assert "256 KiB" in huge.json()["detail"]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.ticket import (
@@ -31,7 +31,9 @@ router = APIRouter(prefix="/v1")
 
 class OpenTicket(NewTicket):
     channel: Literal[TicketChannel.API, TicketChannel.CONSOLE] = TicketChannel.API
-    org_id: str | None = Field(default=None, max_length=MAX_SHORT_FIELD, description="engineers only: on whose behalf")
+    org_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SHORT_FIELD)] | None
+    ) = Field(default=None, description="engineers only: on whose behalf")
 
 
 class CommentView(BaseModel):
