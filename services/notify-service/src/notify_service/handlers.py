@@ -82,7 +82,7 @@ def _validated_config(channel: ChannelType, raw: dict[str, Any]) -> dict[str, An
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in ("config", *err["loc"]))
-        raise Refused(422, f"{where}: {err['msg']}") from None
+        raise Refused(422, f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 async def _check(pool: asyncpg.Pool, settings: Settings, draft: Draft) -> None:

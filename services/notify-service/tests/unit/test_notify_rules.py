@@ -215,3 +215,29 @@ def test_line_breaks_in_an_alert_never_reach_the_email_subject(alert: Alert) -> 
     assert "\n" not in subject
     assert "\r" not in subject
     EmailMessage()["Subject"] = subject  # the mail library accepts it
+
+
+@pytest.mark.parametrize(
+    ("channel", "config", "field"),
+    [
+        (ChannelType.ZOOM, {"endpoint_url": "https://x.zoom.us/w", "verification_token": "tok\r\nX-Extra: 1"}, "token"),
+        (ChannelType.LARK, {"webhook_url": "https://open.larksuite.com/h", "signing_secret": "se cret"}, "secret"),
+        (ChannelType.PAGERDUTY, {"integration_key": "key\n"}, "integration_key"),
+    ],
+)
+def test_tokens_with_spaces_or_line_breaks_are_refused_naming_the_field(
+    channel: ChannelType, config: dict[str, str], field: str
+) -> None:
+    from notify_service.handlers import Refused, _validated_config
+
+    with pytest.raises(Refused) as refused:
+        _validated_config(channel, config)
+    assert refused.value.status == 422
+    assert str(refused.value.detail).startswith("config.")
+    assert field in str(refused.value.detail)
+    assert str(refused.value.detail).endswith("must not contain spaces, line breaks or control characters")
+
+
+def test_urls_with_spaces_or_line_breaks_are_refused() -> None:
+    for url in ("https://hooks.example.com/a b", "https://hooks.example.com/a\nb", "https://hooks.example.com/\x00"):
+        assert url_problem(url, frozenset()) == "must not contain spaces, line breaks or control characters"

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from care_schemas.catalogue import ChannelType
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _one_word(value: str) -> str:
+    """Tokens, keys and signing secrets go into headers and signatures: no spaces, line breaks or control chars."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must not contain spaces, line breaks or control characters")
+    return value
+
+
+Token = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_one_word)]
 
 
 class _Config(BaseModel):
@@ -27,16 +37,16 @@ class SlackConfig(_Config):
 
 class ZoomConfig(_Config):
     endpoint_url: str = Field(min_length=1)
-    verification_token: str = Field(min_length=1, max_length=512)
+    verification_token: Token
 
 
 class LarkConfig(_Config):
     webhook_url: str = Field(min_length=1)
-    signing_secret: str = Field(min_length=1, max_length=512)
+    signing_secret: Token
 
 
 class PagerDutyConfig(_Config):
-    integration_key: str = Field(min_length=1, max_length=128)
+    integration_key: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_one_word)]
 
 
 class FlashdutyConfig(_Config):

@@ -13,6 +13,8 @@ def url_problem(url: str, allowlist: frozenset[str]) -> str | None:
     """Why this URL is refused before resolving it, or None."""
     if len(url) > MAX_URL:
         return f"is {len(url)} characters; at most {MAX_URL} are allowed"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "must not contain spaces, line breaks or control characters"
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
