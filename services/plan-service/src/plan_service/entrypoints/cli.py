@@ -34,6 +34,13 @@ async def run(database_url: str, items: list[LegacyImportItem], actor: Actor) ->
         await pool.close()
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a name
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="plan-service-legacy-import",
@@ -41,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         "The events go to plan-service's outbox; a running plan-service publishes them.",
     )
     parser.add_argument("file", help=f"a JSON array such as {EXAMPLE}; '-' reads standard input")
-    parser.add_argument("--actor", default=f"cli:{getpass.getuser()}", help="who imported, recorded as an admin")
+    parser.add_argument("--actor", default=f"cli:{_user()}", help="who imported, recorded as an admin")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="default: $DATABASE_URL")
     args = parser.parse_args(argv)
     if not args.database_url:
