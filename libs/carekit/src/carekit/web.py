@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from carekit.errors import TRANSIENT
 from carekit.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ async def metrics() -> Response:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TRANSIENT):
+        log.warning("%s %s: a dependency is unavailable: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "temporarily unavailable (database or broker); retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
     incident = uuid.uuid4().hex[:12]
     log.error("unhandled error %s on %s %s", incident, request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": f"internal error; quote incident {incident} to support"}, status_code=500)
