@@ -135,6 +135,10 @@ async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
         bad["data"]["severity"] = "apocalyptic"
         await producer.send_and_wait(ALERT_EVENTS.name, json.dumps(bad).encode(), key=org.encode())
         await producer.send_and_wait(ALERT_EVENTS.name, b"{not json", key=org.encode())
+        # valid JSON, but Postgres cannot store NUL: it must be refused, not stall the intake for everyone
+        nul = json.loads(alert_event(sample_alert(org, f"nul-{unique}"), source="/tests").model_dump_json())
+        nul["data"]["summary"] = "disk \u0000 full"
+        await producer.send_and_wait(ALERT_EVENTS.name, json.dumps(nul).encode(), key=org.encode())
         good = alert_event(sample_alert(org, f"good-{unique}"), source="/tests")
         assert isinstance(good, AlertFiring)
         await producer.send_and_wait(ALERT_EVENTS.name, good.to_json_bytes(), key=org.encode())
@@ -151,12 +155,13 @@ async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
                     event = deadletter_event_adapter.validate_json(r.value)
                     if isinstance(event, EventRejected) and event.data.key == org:
                         rejected.append(event)
-            return len(rejected) >= 2
+            return len(rejected) >= 3
 
         await eventually(collect, timeout_s=20)
         reasons = sorted(e.data.reason for e in rejected)
         assert any("data.severity" in r and "critical" in r for r in reasons), reasons
         assert any("Invalid JSON" in r for r in reasons), reasons
+        assert any("data.summary" in r and "NUL" in r for r in reasons), reasons
         assert all(e.data.topic == ALERT_EVENTS.name and e.data.consumer.endswith(".intake") for e in rejected)
     finally:
         await dead.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, Field, TypeAdapter, field_validator, model_validator
 
 from care_schemas.envelope import CloudEvent, Frozen
 
@@ -43,6 +43,26 @@ class Alert(Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     source: str = Field(default="platform", min_length=1, max_length=64)
     link: str | None = Field(default=None, max_length=2048)
+
+    @field_validator(
+        "fingerprint",
+        "org_id",
+        "project_id",
+        "cluster_id",
+        "rule",
+        "summary",
+        "description",
+        "labels",
+        "source",
+        "link",
+    )
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """No text may carry NUL: Postgres cannot store it, and one such alert must not stall every consumer."""
+        texts = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
 
 
 class AlertFiring(CloudEvent[Alert]):

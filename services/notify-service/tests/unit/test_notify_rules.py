@@ -241,3 +241,19 @@ def test_tokens_with_spaces_or_line_breaks_are_refused_naming_the_field(
 def test_urls_with_spaces_or_line_breaks_are_refused() -> None:
     for url in ("https://hooks.example.com/a b", "https://hooks.example.com/a\nb", "https://hooks.example.com/\x00"):
         assert url_problem(url, frozenset()) == "must not contain spaces, line breaks or control characters"
+
+
+def test_an_alertmanager_label_with_a_nul_character_is_refused_naming_the_field() -> None:
+    body = {
+        "version": "4",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "DiskFull", "project_id": "p", "instance": "tikv\x00-0"},
+                "startsAt": "2026-11-26T08:00:00Z",
+            }
+        ],
+    }
+    with pytest.raises(FieldError) as refused:
+        parse_alertmanager(body, default_org="org-1")
+    assert str(refused.value) == "alerts[0].labels: must not contain NUL (\\u0000) characters"

@@ -101,4 +101,4 @@ def _alert(i: int, am: AmAlert, default_org: str | None) -> Alert:
         )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise FieldError(f"alerts[{i}].{_path(tuple(err['loc']))}", err["msg"]) from None
+        raise FieldError(f"alerts[{i}].{_path(tuple(err['loc']))}", err["msg"].removeprefix("Value error, ")) from None

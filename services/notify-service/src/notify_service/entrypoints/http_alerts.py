@@ -58,7 +58,7 @@ async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Bo
         parsed = ALERTS.validate_python(body)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise HTTPException(422, f"{_where(tuple(err['loc']))}: {err['msg']}") from None
+        raise HTTPException(422, f"{_where(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
     if not alerts:
         raise HTTPException(422, "(body): no alerts")
