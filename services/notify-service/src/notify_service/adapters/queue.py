@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.envelope import utcnow
-from care_schemas.events.alert import Alert
+from care_schemas.events.alert import Alert, AlertStatus
 from care_schemas.events.deadletter import NotificationDeadLettered, NotificationDeadLetteredData
 from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit.outbox import enqueue
@@ -190,6 +190,19 @@ async def dead_letter(conn: asyncpg.Connection, row: Claimed, reason: str) -> No
         ),
     )
     await enqueue(conn, NOTIFY_DEADLETTER, row.subscriber_id, event)
+    if row.alert.status is AlertStatus.FIRING:
+        await conn.execute(PARK_RESOLVED, row.subscriber_id, row.alert.fingerprint, row.alert.starts_at)
+
+
+# A resolved notice whose alert never had a firing notice delivered, and none is on its way, waits for a re-drive
+# of the dead-lettered firing notice: it is parked (never due) rather than scanned by every claim meanwhile.
+PARK_RESOLVED = """
+    UPDATE notifications r SET next_attempt_at = 'infinity'
+    WHERE r.subscriber_id = $1 AND r.fingerprint = $2 AND r.starts_at = $3 AND r.status = 'resolved'
+      AND r.state = 'pending' AND NOT EXISTS (
+        SELECT 1 FROM notifications f WHERE f.subscriber_id = r.subscriber_id AND f.fingerprint = r.fingerprint
+          AND f.starts_at = r.starts_at AND f.status = 'firing' AND f.state IN ('pending', 'sending', 'delivered'))
+"""
 
 
 async def redrive(pool: asyncpg.Pool, dead_letter_id: int, by: str) -> bool:
@@ -203,10 +216,20 @@ async def redrive(pool: asyncpg.Pool, dead_letter_id: int, by: str) -> bool:
         )
         if notification_id is None:
             return False
-        await conn.execute(
+        revived = await conn.fetchrow(
             "UPDATE notifications SET state = 'pending', next_attempt_at = now(), window_from = now()"
-            " WHERE id = $1 AND state = 'dead'",
+            " WHERE id = $1 AND state = 'dead' RETURNING subscriber_id, fingerprint, starts_at, status",
             notification_id,
         )
+        if revived is not None and revived["status"] == "firing":
+            # its parked resolved notice is due again; the claim still holds it until the firing one is delivered
+            await conn.execute(
+                "UPDATE notifications SET next_attempt_at = now(), window_from = now() WHERE subscriber_id = $1"
+                " AND fingerprint = $2 AND starts_at = $3 AND status = 'resolved' AND state = 'pending'"
+                " AND next_attempt_at = 'infinity'",
+                revived["subscriber_id"],
+                revived["fingerprint"],
+                revived["starts_at"],
+            )
         await conn.execute("NOTIFY notifications")
         return True

@@ -29,7 +29,17 @@ _INCOMING = """
         INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
                                    alert, next_attempt_at, window_from)
         SELECT s.id, i.org_id, s.type, s.id || '/' || COALESCE(i.cluster_id, ''), i.fingerprint, $10, i.severity,
-               i.starts_at, i.alert, now() + make_interval(secs => $11), now() + make_interval(secs => $11)
+               i.starts_at, i.alert, {next_attempt_at}, now() + make_interval(secs => $11)
+"""
+_INSERTED = " ON CONFLICT DO NOTHING RETURNING 1 ) SELECT count(*) FROM inserted"
+_DUE = "now() + make_interval(secs => $11)"
+# A resolved notice whose firing notice was dead-lettered (none delivered, none on its way) waits for a re-drive
+# of that firing notice, parked (never due) instead of being scanned by every claim meanwhile.
+_DUE_OR_PARKED = """
+    CASE WHEN EXISTS (SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
+                      AND f.starts_at = i.starts_at AND f.status = 'firing'
+                      AND f.state IN ('pending', 'sending', 'delivered'))
+         THEN now() + make_interval(secs => $11) ELSE 'infinity' END
 """
 
 
@@ -75,8 +85,10 @@ async def _insert(
         if status is AlertStatus.RESOLVED
         else ""
     )
+    incoming = _INCOMING.format(next_attempt_at=_DUE_OR_PARKED if status is AlertStatus.RESOLVED else _DUE)
+    sql = incoming + _MATCH + only_after_firing + _INSERTED
     count = await conn.fetchval(
-        _INCOMING + _MATCH + only_after_firing + " ON CONFLICT DO NOTHING RETURNING 1 ) SELECT count(*) FROM inserted",  # noqa: S608 - constant SQL
+        sql,
         [a.org_id for a in alerts],
         [a.project_id for a in alerts],
         [a.cluster_id for a in alerts],

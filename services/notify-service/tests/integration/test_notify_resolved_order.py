@@ -1,0 +1,67 @@
+"""On real Postgres: a resolved notice never goes before its firing notice, also when the firing notice is
+dead-lettered while the resolved one waits; it follows once staff re-drive the firing notice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from care_schemas.events.alert import Alert, AlertStatus
+from carekit.db import create_pool, migrate
+from notify_service.adapters import queue
+from notify_service.adapters.queue import Result
+from notify_service.app import MIGRATIONS
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(fresh_database_url)
+    await migrate(created, MIGRATIONS)
+    yield created
+    await created.close()
+
+
+async def _notice(pool: asyncpg.Pool, alert: Alert) -> None:
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert) VALUES ('sub-o', $1, 'webhook', 'sub-o/', $2, $3, $4, $5, $6)",
+        alert.org_id,
+        alert.fingerprint,
+        alert.status.value,
+        alert.severity.value,
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+
+
+async def test_a_resolved_notice_waiting_when_its_firing_notice_dies_follows_the_redrive(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " VALUES ('sub-o', $1, $2, 'webhook', 'o', '\\x00', '{}', 't')",
+        alert.org_id,
+        alert.project_id,
+    )
+    await _notice(pool, alert)
+    [firing] = await queue.claim(pool, 10)
+    await _notice(pool, alert.model_copy(update={"status": AlertStatus.RESOLVED}))
+    assert await queue.claim(pool, 10) == [], "the resolved notice waits while the firing one is being sent"
+
+    await queue.record(pool, [Result([firing], "dead", 404, "permanent: HTTP 404", 1.0)])
+    assert await queue.claim(pool, 10) == [], "the firing notice was never delivered: no resolved notice either"
+    parked = await pool.fetchval("SELECT next_attempt_at = 'infinity' FROM notifications WHERE status = 'resolved'")
+    assert parked, "it waits out of the claims' way"
+
+    letter = await pool.fetchval("SELECT id FROM dead_letters WHERE notification_id = $1", firing.id)
+    assert await queue.redrive(pool, letter, "staff-1")
+    claimed = await queue.claim(pool, 10)
+    assert [c.alert.status for c in claimed] == [AlertStatus.FIRING], "the re-driven firing notice goes first"
+    await queue.record(pool, [Result(claimed, "delivered", 200, "HTTP 200", 1.0)])
+    [resolved] = await queue.claim(pool, 10)
+    assert resolved.alert.status is AlertStatus.RESOLVED
