@@ -25,6 +25,8 @@ from care_schemas.events.ticket import (
     TicketOpenedData,
     TicketResponseBreached,
     TicketResponseBreachedData,
+    TicketSeverityChanged,
+    TicketSeverityChangedData,
     TicketStatus,
     TicketStatusChanged,
     TicketStatusChangedData,
@@ -197,18 +199,45 @@ async def test_premium_tam_is_emailed_of_s1_and_s2_tickets_and_breaches_only(not
             tam=tam,
         ),
     )
+
+    def changed(n: int, before: Severity, after: Severity) -> TicketSeverityChanged:
+        return TicketSeverityChanged.build(
+            source="/ticket-service",
+            subject=f"t{n}-{unique}",
+            data=TicketSeverityChangedData(
+                ticket_id=f"t{n}-{unique}",
+                org_id=f"org-{unique}",
+                previous_severity=before,
+                severity=after,
+                response_due_at=NOW + timedelta(minutes=30),
+                changed_at=NOW,
+                summary="getting worse",
+                link=f"https://console.example/tickets/t{n}",
+                tam=tam,
+            ),
+        )
+
     await publish(
-        notify.kafka, TICKET_EVENTS.name, f"org-{unique}", opened(Severity.S1, 1), opened(Severity.S3, 3), breached
+        notify.kafka,
+        TICKET_EVENTS.name,
+        f"org-{unique}",
+        opened(Severity.S1, 1),
+        opened(Severity.S3, 3),
+        breached,
+        changed(3, Severity.S3, Severity.S2),  # raised into S2: told
+        changed(1, Severity.S1, Severity.S2),  # lowered: not told
+        changed(4, Severity.S4, Severity.S3),  # raised, but not to S1/S2: not told
     )
 
     async def mails() -> list[object]:
         mine = [m for m in notify.mail if m["To"] == tam.email]
-        return mine if len(mine) >= 2 else []
+        return mine if len(mine) >= 3 else []
 
     got = await eventually(mails, timeout_s=20)
     await asyncio.sleep(0.5)
     subjects = sorted(m["Subject"] for m in notify.mail if m["To"] == tam.email)
-    assert len(subjects) == 2, subjects
+    assert len(subjects) == 3, subjects
     assert any(s.startswith("[Connected Care] S1 ticket opened") for s in subjects)
     assert any("response target breached: S3" in s for s in subjects)
-    assert len(got) == 2
+    assert any(s.startswith(f"[Connected Care] ticket raised to S2 for org-{unique}: t3-{unique}") for s in subjects)
+    assert len(got) == 3

@@ -12,7 +12,7 @@ from care_schemas.events.ticket import (
     TicketCommented,
     TicketEvent,
     TicketOpened,
-    TicketResponseBreached,
+    TicketSeverityChanged,
     TicketStatus,
     TicketStatusChanged,
     Visibility,
@@ -48,7 +48,8 @@ def _mail(org_id: str, to: str, subject: str, text: str) -> Outgoing:
 
 def outgoing(event: TicketEvent) -> list[Outgoing]:
     """Engineer public comments and resolved/closed go to the ticket's chat place (never back where a comment
-    came from, never internal ones); a Premium TAM is emailed of S1/S2 tickets and of every breach."""
+    came from, never internal ones); a Premium TAM is emailed of S1/S2 tickets (opened so, or raised to it) and of
+    every breach."""
     if isinstance(event, TicketCommented):
         d = event.data
         if d.visibility is not Visibility.PUBLIC or d.author_kind is not AuthorKind.ENGINEER or not d.body:
@@ -72,13 +73,22 @@ def outgoing(event: TicketEvent) -> list[Outgoing]:
         due = o.response_due_at.isoformat() if o.response_due_at else "none"
         text = f"{o.severity.value} {o.kind.value} ticket {o.ticket_id}: {o.summary}\nResponse due: {due}\n{o.link}\n"
         return [_mail(o.org_id, o.tam.email, subject, text)]
-    if isinstance(event, TicketResponseBreached):
-        b = event.data
-        if b.tam is None:
+    if isinstance(event, TicketSeverityChanged):
+        sv = event.data
+        # raised into S1/S2 (S3 -> S2, S2 -> S1...): the TAM hears of it as of a ticket opened at that severity
+        if sv.tam is None or sv.severity not in URGENT or sv.severity.value >= sv.previous_severity.value:
             return []
-        subject = f"[Connected Care] response target breached: {b.severity.value} {b.ticket_id} ({b.org_id})"
+        what = f"{sv.ticket_id}: {sv.summary}" if sv.summary else sv.ticket_id
+        subject = f"[Connected Care] ticket raised to {sv.severity.value} for {sv.org_id}: {what}"
+        due = sv.response_due_at.isoformat() if sv.response_due_at else "none"
         text = (
-            f"{b.severity.value} ticket {b.ticket_id}: {b.summary}\nWas due {b.response_due_at.isoformat()}\n{b.link}\n"
+            f"ticket {what} was raised from {sv.previous_severity.value} to {sv.severity.value}\n"
+            f"Response due: {due}\n{sv.link or ''}\n"
         )
-        return [_mail(b.org_id, b.tam.email, subject, text)]
-    return []
+        return [_mail(sv.org_id, sv.tam.email, subject, text)]
+    b = event.data  # TicketResponseBreached, the last of the union
+    if b.tam is None:
+        return []
+    subject = f"[Connected Care] response target breached: {b.severity.value} {b.ticket_id} ({b.org_id})"
+    text = f"{b.severity.value} ticket {b.ticket_id}: {b.summary}\nWas due {b.response_due_at.isoformat()}\n{b.link}\n"
+    return [_mail(b.org_id, b.tam.email, subject, text)]
