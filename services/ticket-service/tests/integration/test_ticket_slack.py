@@ -413,3 +413,24 @@ async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_i
     assert (seen["status"], seen["comments"]) == ("closed", [])
     await asyncio.sleep(2.5)  # the delivery loop's next pass sends no second notice
     assert len(await notices()) == 1
+
+
+async def test_replies_also_sent_to_the_channel_or_with_files_are_comments_but_edits_are_not(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.PREMIUM)
+    slack = service.slack
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    thread = ticket["im_thread"]["thread_ts"]
+    broadcast = reply(channel, thread, "also posted to the channel", subtype="thread_broadcast")
+    files = reply(channel, thread, "logs attached", subtype="file_share", files=[{"id": "F1", "name": "tikv.log"}])
+    edited = reply(channel, thread, "edited text", subtype="message_changed")
+    for n, event in enumerate((broadcast, files, edited)):
+        assert (await slack.post_event(service.client, "", event, f"Ev{unique}-{n}")).status_code == 200
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert sorted(c["body"] for c in seen["comments"]) == [  # same instant on the test clock: order by body
+        "also posted to the channel",
+        "logs attached\n[attached in Slack: tikv.log]",
+    ]

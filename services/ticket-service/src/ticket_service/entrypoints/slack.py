@@ -23,6 +23,8 @@ from ticket_service.entrypoints.common import as_object, as_text, get_deps
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack"])
 OK = {"ok": True}
+# A reply also sent to the channel, or with files attached, is still a customer's reply.
+USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 
 
 async def _verified_body(request: Request) -> tuple[bytes, slack.SlackClient, Settings]:
@@ -59,15 +61,24 @@ async def events(request: Request) -> dict[str, Any]:
     user, thread_ts, ts = as_text(event.get("user")), as_text(event.get("thread_ts")), as_text(event.get("ts"))
     if doc.get("type") != "event_callback" or not (team and event_id and channel and ts):
         return OK
-    if event.get("bot_id") or event.get("subtype") or user in (None, settings.slack_bot_user_id):
-        return OK  # the bot's own messages and edits never become comments
+    if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES or user in (None, settings.slack_bot_user_id):
+        return OK  # the bot's own messages, edits, deletions and joins never become comments
     assert user is not None
     if event.get("type") == "app_mention":
         await _mention(deps, client, event_id, team, channel, thread_ts or ts)
     elif event.get("type") == "message" and thread_ts and thread_ts != ts:
         place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread_ts, message_id=ts)
-        await handlers.chat_reply(deps, event_id, place, user, as_text(event.get("text")) or "")
+        await handlers.chat_reply(deps, event_id, place, user, _reply_text(event))
     return OK
+
+
+def _reply_text(event: dict[str, Any]) -> str:
+    """The reply's text, plus the names of files the customer attached (the files stay in Slack)."""
+    text = as_text(event.get("text")) or ""
+    attached = event.get("files")
+    files: list[Any] = attached if isinstance(attached, list) else []
+    names = [name for f in files if (name := as_text(as_object(f).get("name")))]
+    return f"{text}\n[attached in Slack: {', '.join(names)}]".strip() if names else text
 
 
 async def _mention(
