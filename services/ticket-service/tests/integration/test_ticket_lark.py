@@ -209,3 +209,30 @@ async def test_a_mention_in_a_suspended_group_is_answered_with_a_notice_not_a_ca
     calls = lark.calls[sent:]  # the notice is sent before the callback is answered
     assert [c.path for c in calls] == [f"/open-apis/im/v1/messages/{message_id}/reply"]
     assert "suspended" in json.loads(calls[0].payload["content"])["text"]
+
+
+async def test_rich_text_and_file_replies_in_a_premium_thread_become_comments(service: Service, unique: str) -> None:
+    org = f"org-{unique}"
+    chat = await bind(service, org, PlanCode.PREMIUM)
+    lark = service.lark
+    card, root = await show_card(service, chat)
+    await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
+    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
+    post = {
+        "title": "Update",
+        "content": [
+            [{"tag": "text", "text": "leader moved"}, {"tag": "at", "user_id": "@_user_1"}],
+            [{"tag": "text", "text": "twice"}],
+        ],
+    }
+    rich, _ = lark.message_event(chat, "", root_id=root, mention=False)
+    rich["event"]["message"] |= {"message_type": "post", "content": json.dumps(post)}
+    file, _ = lark.message_event(chat, "", root_id=root, mention=False)
+    file["event"]["message"] |= {
+        "message_type": "file",
+        "content": json.dumps({"file_key": "k", "file_name": "pd.log"}),
+    }
+    for doc in (rich, file):
+        assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert sorted(c["body"] for c in seen["comments"]) == ["Update\nleader moved\ntwice", "[attached in Lark: pd.log]"]

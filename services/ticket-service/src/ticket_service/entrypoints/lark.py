@@ -44,12 +44,23 @@ async def _verified(request: Request) -> tuple[dict[str, Any], lark.LarkClient]:
 
 
 def _text(message: dict[str, Any]) -> str:
+    """The words of a text or rich-text ("post") message, or the name of an attached file; mentions removed."""
     try:
-        content = json.loads(as_text(message.get("content")) or "{}")
+        content = as_object(json.loads(as_text(message.get("content")) or "{}"))
     except ValueError:
         return ""
-    text = content.get("text", "") if isinstance(content, dict) else ""
-    return MENTION_KEY.sub("", str(text)).strip()
+    text = as_text(content.get("text")) or ""
+    if message.get("message_type") == "post":  # {"title": ..., "content": [[{"tag": "text", "text": ...}, ...], ...]}
+        paragraphs = [line for line in _list(content.get("content")) if isinstance(line, list)]
+        words = [" ".join(filter(None, (as_text(as_object(e).get("text")) for e in line))) for line in paragraphs]
+        text = "\n".join(filter(None, [as_text(content.get("title")), *words]))
+    elif name := as_text(content.get("file_name")):
+        text = f"[attached in Lark: {name}]"
+    return MENTION_KEY.sub("", text).strip()
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 @router.post("/events")
