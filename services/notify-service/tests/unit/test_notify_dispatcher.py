@@ -19,6 +19,7 @@ from notify_service.channels import REGISTRY
 from notify_service.channels.base import SendContext
 from notify_service.delivery.dispatcher import Dispatcher
 from notify_service.delivery.targets import Targets
+from notify_service.domain.classify import Outcome, Verdict
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 SECRET_URL = "https://hooks.example.com/hook/T0/secret-token-4711"
@@ -66,3 +67,41 @@ async def test_a_render_failure_returns_the_whole_group_for_a_retry(
     result = await asyncio.wait_for(dispatcher._results.get(), 1)
     assert sorted(r.id for r in result.rows) == [1, 2, 3]
     assert result.outcome == "retry"
+
+
+async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_target_waits(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    started: dict[str, float] = {}
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        started[t.config["url"]] = loop.time()
+        if "hang" in t.config["url"]:
+            await asyncio.sleep(0.5)
+            return Outcome(Verdict.RETRY, "timeout after 15s")
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    cfg = settings(delivery_concurrency=4, webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    hanging = [target(ChannelType.WEBHOOK, {"url": f"https://hooks.example.com/hang/{i}"}) for i in range(6)]
+    hanging = [dataclasses.replace(t, subscriber_id=f"sub-hang-{i}") for i, t in enumerate(hanging)]
+    healthy = dataclasses.replace(
+        target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/ok"}), subscriber_id="ok"
+    )
+
+    def row(i: int, t: Any) -> deque[Claimed]:
+        return deque(
+            [Claimed(i, t.subscriber_id, "org-1", "webhook", f"{t.subscriber_id}/", 0, datetime.now(UTC), alert)]
+        )
+
+    # first round: the endpoints hang until they time out
+    await asyncio.gather(*(dispatcher._send_next(t, row(i, t)) for i, t in enumerate(hanging)))
+    # they are retried, still hanging, while a healthy target has something to send
+    retries = [asyncio.create_task(dispatcher._send_next(t, row(10 + i, t))) for i, t in enumerate(hanging)]
+    await asyncio.sleep(0.05)
+    began = loop.time()
+    await dispatcher._send_next(healthy, row(99, healthy))
+    assert started["https://hooks.example.com/ok"] - began < 0.2, "the healthy target waited for hanging ones"
+    await asyncio.gather(*retries)

@@ -72,6 +72,10 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._slots = asyncio.Semaphore(settings.delivery_concurrency)
+        # targets whose last attempt timed out or could not connect send through a smaller pool of their own,
+        # so that many hanging endpoints cannot hold every slot while healthy targets wait
+        self._suspect_slots = asyncio.Semaphore(max(1, settings.delivery_concurrency // 4))
+        self._suspects: set[str] = set()
         self._caps: dict[str, int] = {}  # subscriber -> most alerts per message, after a 413
         self._wake = asyncio.Event()
         self.in_memory = 0
@@ -161,7 +165,8 @@ class Dispatcher:
             sent = batch[: max(1, rendered.covered)]
             pending.extendleft(reversed(batch[len(sent) :]))
             limits.take()
-            async with self._slots:
+            slots = self._suspect_slots if target.subscriber_id in self._suspects else self._slots
+            async with slots:
                 started = time.perf_counter()
                 outcome = await channel.send(self._ctx, target, rendered)
                 seconds = time.perf_counter() - started
@@ -170,6 +175,10 @@ class Dispatcher:
             log.error("internal error sending to subscriber %s: %s", target.subscriber_id, said)
             outcome = Outcome(Verdict.RETRY, f"internal error: {said}")
         metrics.SEND_SECONDS.labels(target.channel.value).observe(seconds)
+        if outcome.verdict is Verdict.RETRY and outcome.status is None:  # timeout, network or internal error
+            self._suspects.add(target.subscriber_id)
+        else:
+            self._suspects.discard(target.subscriber_id)
         if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
             limits.pause(outcome.retry_after_s)
         if outcome.status == 413 and len(sent) > 1:
