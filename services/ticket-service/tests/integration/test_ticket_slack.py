@@ -434,3 +434,20 @@ async def test_replies_also_sent_to_the_channel_or_with_files_are_comments_but_e
         "also posted to the channel",
         "logs attached\n[attached in Slack: tikv.log]",
     ]
+
+
+async def test_the_raise_button_of_a_channel_suspended_since_says_so_instead_of_opening_the_form(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack = service.slack
+    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+    await slack.post_event(service.client, "", mention(channel), f"Ev{unique}")
+    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    await service.set_plan(org, PlanCode.DEVELOPER, 2)
+    assert (await slack.post_interaction(service.client, "", slack.click(button, channel))).status_code == 200
+    [opened] = (await slack.wait_for("views.open", views + 1))[views:]
+    view = opened.payload["view"]
+    assert "submit" not in view
+    assert "suspended" in view["blocks"][0]["text"]["text"]

@@ -95,6 +95,16 @@ def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = 
     }
 
 
+def notice_view(text: str) -> dict[str, Any]:
+    """A modal that only says something (no form, no submit button)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Raise a support request"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text}}],
+    }
+
+
 def form_view(team: str, channel: str, thread_ts: str) -> dict[str, Any]:
     """The modal that `views.open` shows: summary, severity, kind, cluster, description, reporter email."""
     return {

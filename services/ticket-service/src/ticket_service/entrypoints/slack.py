@@ -25,6 +25,7 @@ router = APIRouter(prefix="/slack", tags=["slack"])
 OK = {"ok": True}
 # A reply also sent to the channel, or with files attached, is still a customer's reply.
 USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
+SUSPENDED = "Support requests from this channel are suspended: the plan does not include them."
 
 
 async def _verified_body(request: Request) -> tuple[bytes, slack.SlackClient, Settings]:
@@ -98,9 +99,7 @@ async def _mention(
     else:
 
         async def answer() -> None:
-            await client.post(
-                channel, thread, "Support requests from this channel are suspended: the plan does not include them."
-            )
+            await client.post(channel, thread, SUSPENDED)
 
     await handlers.once(deps, "slack-mentions", event_id, answer)
 
@@ -122,6 +121,8 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
             binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
             if binding is not None and binding.active:
                 await client.open_view(trigger, slack.form_view(team, channel, thread))
+            elif binding is not None:  # suspended since the button was posted: say so rather than do nothing
+                await client.open_view(trigger, slack.notice_view(SUSPENDED))
         return Response(status_code=200)
     view = as_object(payload.get("view"))
     if payload.get("type") == "view_submission" and view.get("callback_id") == slack.FORM_CALLBACK:
