@@ -16,10 +16,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from care_schemas.events.deadletter import EventRejected, EventRejectedData
 from care_schemas.topics import NOTIFY_DEADLETTER, Topic
+from carekit.errors import TRANSIENT
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
 MAX_PAYLOAD = 64 * 1024
+# A valid event whose handler fails this many times in a row for a reason other than an outage is a poison
+# pill: it is dead-lettered with the error so that it stops holding up its partition (every later event).
+POISON_ATTEMPTS = 3
 
 
 async def first_time(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
@@ -75,6 +79,10 @@ def _parse(adapter: TypeAdapter[E], record: ConsumerRecord[Any, Any]) -> E | str
         return _reason(exc)
 
 
+def _failure(exc: Exception) -> str:
+    return f"handler failed {POISON_ATTEMPTS} times: {type(exc).__name__}: {str(exc)[:500]}"
+
+
 class _Backoff:
     """Slows redelivery of a failing message so a database outage is not a hot loop."""
 
@@ -108,10 +116,16 @@ def subscribe(
             return
         try:
             await handle(parsed)
-        except Exception:
-            log.exception(
-                "handler failed for %s/%s/%s; it will be retried", record.topic, record.partition, record.offset
-            )
+        except TRANSIENT as exc:
+            log.warning("%s/%s/%s will be retried: %s", record.topic, record.partition, record.offset, exc)
+            await backoff.failed()
+            raise
+        except Exception as exc:
+            if backoff.failures + 1 >= POISON_ATTEMPTS:
+                backoff.failures = 0
+                await rejects.reject(record, _failure(exc))
+                return
+            log.exception("handler failed for %s/%s/%s; retrying", record.topic, record.partition, record.offset)
             await backoff.failed()
             raise
         backoff.failures = 0
@@ -143,18 +157,41 @@ def subscribe_batch(
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
         records = records if isinstance(records, tuple) else (records,)
-        events: list[E] = []
+        valid: list[tuple[ConsumerRecord[Any, Any], E]] = []
         for record in records:
             parsed = _parse(adapter, record)
             if isinstance(parsed, str):
                 await rejects.reject(record, parsed)
             else:
-                events.append(parsed)
+                valid.append((record, parsed))
         try:
-            if events:
-                await handle(events)
+            if valid:
+                await handle([event for _, event in valid])
+        except TRANSIENT as exc:
+            log.warning("batch of %d will be retried: %s", len(valid), exc)
+            await backoff.failed()
+            raise
         except Exception:
-            log.exception("batch of %d failed; it will be retried", len(events))
+            if backoff.failures + 1 >= POISON_ATTEMPTS:
+                backoff.failures = 0
+                await _one_by_one(valid, handle, rejects)
+                return
+            log.exception("batch of %d failed; retrying", len(valid))
             await backoff.failed()
             raise
         backoff.failures = 0
+
+
+async def _one_by_one(
+    valid: Sequence[tuple[ConsumerRecord[Any, Any], E]],
+    handle: Callable[[Sequence[E]], Awaitable[None]],
+    rejects: Rejects,
+) -> None:
+    """A batch that keeps failing: handle each event alone and dead-letter only the ones that still fail."""
+    for record, event in valid:
+        try:
+            await handle([event])
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            await rejects.reject(record, _failure(exc))

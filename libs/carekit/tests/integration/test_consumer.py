@@ -1,0 +1,83 @@
+"""Consumers against a real broker: a poison event is dead-lettered with its error and stops holding up the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
+from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_adapter
+from care_schemas.topics import NOTIFY_DEADLETTER, Topic
+from carekit.consumer import Rejects, subscribe, subscribe_batch
+from carekit.kafka import ensure_topics, idempotent_producer
+from carekit.testing import TopicReader, eventually, plan_changed
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+class CannotStore(Exception):
+    pass
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_it_are_handled(
+    kafka_bootstrap: str, unique: str, batched: bool
+) -> None:
+    topic = Topic(name=f"test.poison.{unique}", key="org id", partitions=1)
+    await ensure_topics(kafka_bootstrap, (topic, NOTIFY_DEADLETTER))
+    handled: list[str] = []
+    attempts: dict[str, int] = {}
+
+    async def handle_one(event: PlanEvent) -> None:
+        assert isinstance(event, SupportPlanChanged)
+        attempts[event.data.org_id] = attempts.get(event.data.org_id, 0) + 1
+        if event.data.org_id.startswith("poison"):
+            raise CannotStore("value too long for column")
+        handled.append(event.data.org_id)
+
+    async def handle_many(events: Sequence[PlanEvent]) -> None:
+        for event in events:
+            await handle_one(event)
+
+    producer = idempotent_producer(kafka_bootstrap)
+    await producer.start()
+    broker = KafkaBroker(kafka_bootstrap)
+    rejects = Rejects(producer, f"test-{unique}", "/tests")
+    if batched:
+        subscribe_batch(
+            broker, topic=topic, group_id=f"g-{unique}", adapter=plan_event_adapter, handle=handle_many, rejects=rejects
+        )
+    else:
+        subscribe(
+            broker, topic=topic, group_id=f"g-{unique}", adapter=plan_event_adapter, handle=handle_one, rejects=rejects
+        )
+    dead = TopicReader(kafka_bootstrap, NOTIFY_DEADLETTER, deadletter_event_adapter)
+    await dead.start()
+    await broker.start()
+    try:
+        orgs = [f"good-a-{unique}", f"poison-{unique}", f"good-b-{unique}"]
+        for org in orgs:
+            await _send(producer, topic, org)
+
+        async def both_good_handled() -> bool:
+            return sorted(handled) == sorted([orgs[0], orgs[2]])
+
+        await eventually(both_good_handled, timeout_s=30)
+        [rejected] = await dead.events(orgs[1], 1)
+        assert isinstance(rejected, EventRejected)
+        assert rejected.data.topic == topic.name
+        assert "handler failed 3 times: CannotStore: value too long for column" in rejected.data.reason
+        assert attempts[orgs[1]] >= 3
+    finally:
+        await broker.stop()
+        await dead.stop()
+        await producer.stop()
+
+
+async def _send(producer: AIOKafkaProducer, topic: Topic, org: str) -> None:
+    event = plan_changed(org, PlanCode.DEVELOPER, 1)
+    await producer.send_and_wait(topic.name, event.to_json_bytes(), key=org.encode())
