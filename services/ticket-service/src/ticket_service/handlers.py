@@ -300,7 +300,10 @@ async def change_status(deps: Deps, ticket_id: str, author: Author, new: TicketS
 
 
 async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: Severity) -> Ticket:
-    """Change severity; the due time is recomputed from the creation time under the plan in force then."""
+    """Change severity; the due time is recomputed from the creation time under the plan in force then.
+
+    Once the initial response has been given, its due time stays: the response was measured against the target in
+    force when it was given, so raising the severity afterwards cannot turn an on-time answer into a breach."""
     async with deps.pool.acquire() as conn, conn.transaction():
         ticket = await _visible(conn, ticket_id, author, lock=True)
         if ticket.status is TicketStatus.CLOSED:
@@ -310,6 +313,8 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
             return ticket
         cal = calendar(ticket.timezone, await db.holidays(conn, ticket.org_id))
         due = rules.response_due(ticket.opened_at, ticket.kind, severity, ticket.response_targets, cal)
+        if ticket.first_response_at is not None:
+            due = ticket.response_due_at
         now = deps.clock()
         plan = await current_plan(conn, ticket.org_id)
         await db.update_ticket(conn, ticket.id, severity=severity.value, response_due_at=due, updated_at=now)

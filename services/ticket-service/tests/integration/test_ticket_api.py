@@ -317,3 +317,22 @@ async def test_text_that_cannot_be_stored_and_absurd_offsets_are_a_clear_422_and
     assert (await get("/v1/tickets", params={"offset": 1_000_000}, headers=customer(org))).json() == []
     assert await service.count("SELECT count(*) FROM tickets WHERE org_id = $1", org) == 1
     assert await service.count("SELECT count(*) FROM comments WHERE ticket_id = $1", tid) == 0
+
+
+async def test_raising_the_severity_after_an_on_time_answer_does_not_make_a_breach(
+    service: Service, reader: TicketTopicReader, unique: str
+) -> None:
+    org = f"org-{unique}"
+    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
+    service.clock.now = MONDAY_10_UTC
+    ticket = (await service.client.post("/v1/tickets", json=technical("S4"), headers=customer(org))).json()
+    service.clock.now = MONDAY_10_UTC + timedelta(hours=2)  # answered within S4's 24 business hours
+    await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "looking"}, headers=ENGINEER)
+    service.clock.now = MONDAY_10_UTC + timedelta(days=1)
+    raised = await service.client.post(
+        f"/v1/tickets/{ticket['id']}/severity", json={"severity": "S1"}, headers=ENGINEER
+    )
+    assert raised.json()["severity"] == "S1"
+    assert raised.json()["response_due_at"] == ticket["response_due_at"]  # S1 from creation would be 11:00 Monday
+    await handlers.scan_breaches(service.app.deps)
+    assert await service.count("SELECT count(*) FROM tickets WHERE id = $1 AND breached_at IS NULL", ticket["id"]) == 1
