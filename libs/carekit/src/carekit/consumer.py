@@ -102,11 +102,21 @@ def subscribe(
     adapter: TypeAdapter[E],
     handle: Callable[[E], Awaitable[None]],
     rejects: Rejects,
+    from_beginning: bool = True,
 ) -> None:
-    """Register a typed, commit-after-processing subscriber; invalid records are dead-lettered and skipped."""
+    """Register a typed, commit-after-processing subscriber; invalid records are dead-lettered and skipped.
+
+    A brand-new consumer group reads the topic from its beginning, or with `from_beginning=False` only what is
+    published after it first joins (for effects that must not replay history, such as chat posts).
+    """
     backoff = _Backoff()
 
-    @broker.subscriber(topic.name, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest")
+    @broker.subscriber(
+        topic.name,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     async def on_message(msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple)

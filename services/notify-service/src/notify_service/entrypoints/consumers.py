@@ -44,4 +44,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         adapter=ticket_event_adapter,
         handle=on_ticket,
         rejects=Rejects(runtime.producer, tickets, SOURCE),
+        # A new deployment posts updates from now on; replaying a week of ticket history into customers'
+        # chat threads and TAMs' mailboxes would be noise. Once the group exists, nothing is skipped.
+        from_beginning=False,
     )
