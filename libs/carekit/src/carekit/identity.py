@@ -10,7 +10,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Role(StrEnum):
@@ -29,8 +29,8 @@ STAFF_ROLES = frozenset({Role.SUPPORT_ENGINEER, Role.SALES, Role.ADMIN})
 class Identity(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    sub: str
-    org: str
+    sub: str = Field(min_length=1)
+    org: str = Field(min_length=1)
     role: Role
     email: str | None = None
 

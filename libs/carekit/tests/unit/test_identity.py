@@ -46,8 +46,9 @@ def test_minted_token_identifies_org_role_and_subject() -> None:
         (f"Bearer {mint(SECRET, sub='a', org='o', role='member', audience='elsewhere')}", "invalid token"),
         (f"Bearer {mint(SECRET, sub='a', org='o', role='emperor')}", "invalid token"),
         (f"Bearer {mint(SECRET, sub='a', org='o', role='member', ttl_s=-10)}", "token expired"),
+        (f"Bearer {mint(SECRET, sub='a', org='', role='member')}", "invalid token"),
     ],
-    ids=["none", "wrong-scheme", "garbage", "wrong-key", "wrong-audience", "unknown-role", "expired"],
+    ids=["none", "wrong-scheme", "garbage", "wrong-key", "wrong-audience", "unknown-role", "expired", "empty-org"],
 )
 def test_requests_without_a_valid_token_get_401_saying_why(header: str | None, message: str) -> None:
     headers = {"Authorization": header} if header else {}
