@@ -1,30 +1,20 @@
-"""Use cases: load, decide, commit (state and its events in one transaction)."""
+"""Ticket use cases: open, read, list, comment, move along the lifecycle, change severity."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfoNotFoundError
+from datetime import datetime
 
 import asyncpg
 
 from care_schemas.catalogue import Severity
-from care_schemas.envelope import utcnow
-from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import (
-    AuthorKind,
-    ImPlatform,
     ImThread,
     TicketChannel,
     TicketCommented,
     TicketCommentedData,
     TicketOpened,
     TicketOpenedData,
-    TicketResponseBreached,
-    TicketResponseBreachedData,
     TicketSeverityChanged,
     TicketSeverityChangedData,
     TicketStatus,
@@ -33,50 +23,18 @@ from care_schemas.events.ticket import (
     Visibility,
 )
 from care_schemas.topics import TICKET_EVENTS
-from carekit.consumer import first_time
 from carekit.outbox import enqueue
-from carekit.projection import ProjectedPlan, current_plan
+from carekit.projection import current_plan
 from ticket_service.adapters import postgres as db
-from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.domain import tickets as rules
-from ticket_service.domain.bindings import Binding, BindingState, features_for, state_for, update_target
-from ticket_service.domain.business_hours import BusinessCalendar
-from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, NotFound
-from ticket_service.domain.limits import MAX_COMMENT
+from ticket_service.domain.bindings import update_target
+from ticket_service.domain.errors import Conflict, Forbidden, NotFound
 from ticket_service.domain.model import Author, Comment, NewComment, NewTicket, Ticket
-
-log = logging.getLogger(__name__)
-SOURCE = "/ticket-service"
-Clock = Callable[[], datetime]
-ChatSend = Callable[[ImPlatform, str, str, str], Awaitable[None]]  # platform, channel, thread, text
-CHAT_REPLY_ATTEMPTS = 30  # with the backoff below: about two hours of retries
-CHAT_REPLY_MAX_BACKOFF_S = 300
-
-
-async def _no_chat(_platform: ImPlatform, _channel: str, _thread: str, _text: str) -> None:
-    raise PlatformUnavailable("chat integration is not configured")
-
-
-@dataclass(frozen=True)
-class Deps:
-    pool: asyncpg.Pool
-    public_base_url: str
-    clock: Clock = utcnow
-    send: ChatSend = _no_chat
-
-    def link(self, ticket_id: str) -> str:
-        return f"{self.public_base_url.rstrip('/')}/tickets/{ticket_id}"
-
-
-def calendar(zone: str, holidays: Sequence[date]) -> BusinessCalendar:
-    try:
-        return BusinessCalendar.of(zone, holidays)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r; business hours fall back to UTC", zone)
-        return BusinessCalendar.of("UTC", holidays)
-
-
-# --- tickets -----------------------------------------------------------------------------------------------------
+from ticket_service.handlers.deps import (
+    SOURCE,
+    Deps,
+    calendar,
+)
 
 
 async def open_ticket(
@@ -166,7 +124,7 @@ async def open_ticket(
         return ticket, True
 
 
-async def _visible(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, viewer: Author, lock: bool) -> Ticket:
+async def visible_ticket(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, viewer: Author, lock: bool) -> Ticket:
     ticket = await db.get_ticket(conn, ticket_id, for_update=lock)
     if ticket is None or not viewer.may_see(ticket.org_id):
         raise NotFound(f"no ticket {ticket_id}")
@@ -176,7 +134,7 @@ async def _visible(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, view
 async def read_ticket(deps: Deps, ticket_id: str, viewer: Author) -> tuple[Ticket, list[Comment]]:
     """The ticket and its comments; customers see only their organisation's tickets and public comments."""
     async with deps.pool.acquire() as conn:
-        ticket = await _visible(conn, ticket_id, viewer, lock=False)
+        ticket = await visible_ticket(conn, ticket_id, viewer, lock=False)
         return ticket, await db.comments(conn, ticket_id, include_internal=viewer.is_engineer)
 
 
@@ -220,7 +178,7 @@ async def _move(conn: asyncpg.Connection, deps: Deps, ticket: Ticket, new: Ticke
     await _status_event(conn, deps, ticket, ticket.status, new, now)
 
 
-async def _comment(
+async def write_comment(
     conn: asyncpg.Connection,
     deps: Deps,
     ticket: Ticket,
@@ -285,18 +243,18 @@ async def add_comment(deps: Deps, ticket_id: str, author: Author, new: NewCommen
     if new.visibility is Visibility.INTERNAL and not author.is_engineer:
         raise Forbidden("internal comments are for support engineers; post a public comment")
     async with deps.pool.acquire() as conn, conn.transaction():
-        ticket = await _visible(conn, ticket_id, author, lock=True)
-        comment = await _comment(conn, deps, ticket, author, new)
+        ticket = await visible_ticket(conn, ticket_id, author, lock=True)
+        comment = await write_comment(conn, deps, ticket, author, new)
         assert comment is not None  # only chat messages can be duplicates
         return comment
 
 
 async def change_status(deps: Deps, ticket_id: str, author: Author, new: TicketStatus) -> Ticket:
     async with deps.pool.acquire() as conn, conn.transaction():
-        ticket = await _visible(conn, ticket_id, author, lock=True)
+        ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         rules.check_transition(ticket.status, new, by_engineer=author.is_engineer)
         await _move(conn, deps, ticket, new, deps.clock())
-        return await _visible(conn, ticket_id, author, lock=False)
+        return await visible_ticket(conn, ticket_id, author, lock=False)
 
 
 async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: Severity) -> Ticket:
@@ -305,7 +263,7 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
     Once the initial response has been given, its due time stays: the response was measured against the target in
     force when it was given, so raising the severity afterwards cannot turn an on-time answer into a breach."""
     async with deps.pool.acquire() as conn, conn.transaction():
-        ticket = await _visible(conn, ticket_id, author, lock=True)
+        ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         if ticket.status is TicketStatus.CLOSED:
             raise Conflict("the ticket is closed; its severity can no longer change")
         rules.check_severity(ticket.kind, severity)
@@ -335,170 +293,4 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
             time=now,
         )
         await enqueue(conn, TICKET_EVENTS, ticket.id, event)
-        return await _visible(conn, ticket_id, author, lock=False)
-
-
-# --- chat --------------------------------------------------------------------------------------------------------
-
-
-async def binding_at(deps: Deps, platform: ImPlatform, workspace: str, channel: str) -> Binding | None:
-    """The binding of a chat place (active or suspended), or None when the place is not bound."""
-    return await db.binding_at(deps.pool, platform, workspace, channel)
-
-
-async def ticket_for_thread(deps: Deps, place: ImThread) -> Ticket | None:
-    if place.thread_ts is None:
-        return None
-    async with deps.pool.acquire() as conn:
-        return await db.ticket_in_thread(conn, place.platform, place.workspace, place.channel, place.thread_ts)
-
-
-async def once(deps: Deps, consumer: str, event_id: str, action: Callable[[], Awaitable[None]]) -> bool:
-    """Run a chat side effect once per platform event id (a failure rolls back so the retry runs it)."""
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, consumer, event_id):
-            return False
-        await action()
-        return True
-
-
-async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, text: str) -> Comment | None:
-    """A customer's message in a ticket's thread becomes a public comment on a two-way binding; applied once."""
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, f"{thread.platform.value}-replies", event_id):
-            return None
-        assert thread.thread_ts is not None
-        ticket = await db.ticket_in_thread(conn, thread.platform, thread.workspace, thread.channel, thread.thread_ts)
-        if ticket is None:
-            return None
-        binding = await db.binding_at(conn, thread.platform, thread.workspace, thread.channel)
-        if binding is None or not binding.active or not binding.features.two_way or binding.org_id != ticket.org_id:
-            return None
-        if ticket.status is TicketStatus.CLOSED:
-            # refused as on the API; the thread is told once per ticket instead of the reply vanishing silently
-            if await first_time(conn, "closed-ticket-notice", ticket.id):
-                notice = (
-                    f"Ticket {ticket.id} is closed, so replies here are no longer added to it. "
-                    f"Mention me in the channel to raise a new request.\n{deps.link(ticket.id)}"
-                )
-                await db.queue_chat_reply(conn, ticket.id, thread, notice, deps.clock())
-            return None
-        body = text.strip()[:MAX_COMMENT]
-        if not body:
-            return None
-        author = Author(sub=f"{thread.platform.value}:{user}", kind=AuthorKind.CUSTOMER, org_id=ticket.org_id)
-        return await _comment(conn, deps, ticket, author, NewComment(body=body), origin=thread)
-
-
-# --- IM bindings -------------------------------------------------------------------------------------------------
-
-
-async def create_binding(
-    deps: Deps, by: str, org_id: str, platform: ImPlatform, workspace: str, channel: str, name: str | None
-) -> Binding:
-    async with deps.pool.acquire() as conn, conn.transaction():
-        plan = await current_plan(conn, org_id)
-        state, reason = state_for(plan.entitlements, plan.plan)
-        if state is BindingState.SUSPENDED:
-            raise NotEntitled(reason or "this organisation's plan does not include IM tickets")
-        binding = Binding(
-            id=f"imb-{uuid.uuid4().hex[:12]}",
-            org_id=org_id,
-            platform=platform,
-            workspace=workspace,
-            channel=channel,
-            features=features_for(plan.entitlements),
-            state=state,
-        )
-        if not await db.insert_binding(conn, binding, name, reason, by):
-            raise Conflict(f"{platform.value} {workspace}/{channel} is already bound; delete that binding first")
-        return binding
-
-
-async def apply_plan_to_bindings(
-    conn: asyncpg.Connection, event: SupportPlanChanged, _previous: ProjectedPlan | None
-) -> None:
-    """Plan-projection hook: suspend bindings the new plan no longer allows, resume them on upgrade."""
-    data = event.data
-    state, reason = state_for(data.entitlements, data.plan)
-    features = features_for(data.entitlements)
-    for binding in await db.org_bindings(conn, data.org_id):
-        updated = Binding(
-            id=binding.id,
-            org_id=binding.org_id,
-            platform=binding.platform,
-            workspace=binding.workspace,
-            channel=binding.channel,
-            features=features,
-            state=state,
-        )
-        await db.set_binding_state(conn, updated, reason)
-        if updated.state is not binding.state:
-            log.info("binding %s of %s is now %s (%s)", binding.id, data.org_id, state.value, reason or "plan allows")
-
-
-# --- holidays ----------------------------------------------------------------------------------------------------
-
-
-async def set_holidays(deps: Deps, org_id: str, days: Sequence[date]) -> list[date]:
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await db.replace_holidays(conn, org_id, sorted(set(days)))
-        return await db.holidays(conn, org_id)
-
-
-# --- breaches ----------------------------------------------------------------------------------------------------
-
-
-async def scan_breaches(deps: Deps, *, limit: int = 200) -> int:
-    """Emit TicketResponseBreached once for each ticket whose due time passed unanswered; return how many."""
-    now = deps.clock()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        found = await db.claim_breached(conn, now, limit)
-        for ticket in found:
-            if not await db.mark_breached(conn, ticket.id, now):
-                continue
-            assert ticket.response_due_at is not None
-            plan = await current_plan(conn, ticket.org_id)
-            event = TicketResponseBreached.build(
-                source=SOURCE,
-                subject=ticket.id,
-                data=TicketResponseBreachedData(
-                    ticket_id=ticket.id,
-                    org_id=ticket.org_id,
-                    severity=ticket.severity,
-                    summary=ticket.summary,
-                    link=deps.link(ticket.id),
-                    response_due_at=ticket.response_due_at,
-                    detected_at=now,
-                    tam=plan.tam if plan.entitlements.tam else None,
-                ),
-                time=now,
-            )
-            await enqueue(conn, TICKET_EVENTS, ticket.id, event)
-        return len(found)
-
-
-# --- chat replies ------------------------------------------------------------------------------------------------
-
-
-async def deliver_chat_replies(deps: Deps, *, limit: int = 50) -> int:
-    """Send the confirmations owed to chat threads; a refused one is retried later with backoff. Return how many
-    were handled. Each is sent at least once (a crash between sending and recording may send it twice)."""
-    now = deps.clock()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        due = await db.claim_chat_replies(conn, now, limit)
-        for row in due:
-            try:
-                await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
-            except PlatformUnavailable as exc:
-                attempts = row["attempts"] + 1
-                if attempts >= CHAT_REPLY_ATTEMPTS:
-                    log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)
-                    await db.chat_reply_done(conn, row["id"])
-                    continue
-                log.warning("confirming ticket %s in its chat thread will be retried: %s", row["ticket_id"], exc)
-                backoff = min(2**attempts, CHAT_REPLY_MAX_BACKOFF_S)
-                await db.chat_reply_failed(conn, row["id"], str(exc), now + timedelta(seconds=backoff))
-                continue
-            await db.chat_reply_done(conn, row["id"])
-        return len(due)
+        return await visible_ticket(conn, ticket_id, author, lock=False)

@@ -1,0 +1,98 @@
+"""Chat use cases: places bound to organisations, thread replies as comments, confirmations in threads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from care_schemas.events.ticket import (
+    AuthorKind,
+    ImPlatform,
+    ImThread,
+    TicketStatus,
+)
+from carekit.consumer import first_time
+from ticket_service.adapters import postgres as db
+from ticket_service.adapters.chat import PlatformUnavailable
+from ticket_service.domain.bindings import Binding
+from ticket_service.domain.limits import MAX_COMMENT
+from ticket_service.domain.model import Author, Comment, NewComment, Ticket
+from ticket_service.handlers.deps import (
+    CHAT_REPLY_ATTEMPTS,
+    CHAT_REPLY_MAX_BACKOFF_S,
+    Deps,
+    log,
+)
+from ticket_service.handlers.tickets import write_comment
+
+
+async def binding_at(deps: Deps, platform: ImPlatform, workspace: str, channel: str) -> Binding | None:
+    """The binding of a chat place (active or suspended), or None when the place is not bound."""
+    return await db.binding_at(deps.pool, platform, workspace, channel)
+
+
+async def ticket_for_thread(deps: Deps, place: ImThread) -> Ticket | None:
+    if place.thread_ts is None:
+        return None
+    async with deps.pool.acquire() as conn:
+        return await db.ticket_in_thread(conn, place.platform, place.workspace, place.channel, place.thread_ts)
+
+
+async def once(deps: Deps, consumer: str, event_id: str, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run a chat side effect once per platform event id (a failure rolls back so the retry runs it)."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, consumer, event_id):
+            return False
+        await action()
+        return True
+
+
+async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, text: str) -> Comment | None:
+    """A customer's message in a ticket's thread becomes a public comment on a two-way binding; applied once."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, f"{thread.platform.value}-replies", event_id):
+            return None
+        assert thread.thread_ts is not None
+        ticket = await db.ticket_in_thread(conn, thread.platform, thread.workspace, thread.channel, thread.thread_ts)
+        if ticket is None:
+            return None
+        binding = await db.binding_at(conn, thread.platform, thread.workspace, thread.channel)
+        if binding is None or not binding.active or not binding.features.two_way or binding.org_id != ticket.org_id:
+            return None
+        if ticket.status is TicketStatus.CLOSED:
+            # refused as on the API; the thread is told once per ticket instead of the reply vanishing silently
+            if await first_time(conn, "closed-ticket-notice", ticket.id):
+                notice = (
+                    f"Ticket {ticket.id} is closed, so replies here are no longer added to it. "
+                    f"Mention me in the channel to raise a new request.\n{deps.link(ticket.id)}"
+                )
+                await db.queue_chat_reply(conn, ticket.id, thread, notice, deps.clock())
+            return None
+        body = text.strip()[:MAX_COMMENT]
+        if not body:
+            return None
+        author = Author(sub=f"{thread.platform.value}:{user}", kind=AuthorKind.CUSTOMER, org_id=ticket.org_id)
+        return await write_comment(conn, deps, ticket, author, NewComment(body=body), origin=thread)
+
+
+async def deliver_chat_replies(deps: Deps, *, limit: int = 50) -> int:
+    """Send the confirmations owed to chat threads; a refused one is retried later with backoff. Return how many
+    were handled. Each is sent at least once (a crash between sending and recording may send it twice)."""
+    now = deps.clock()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        due = await db.claim_chat_replies(conn, now, limit)
+        for row in due:
+            try:
+                await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
+            except PlatformUnavailable as exc:
+                attempts = row["attempts"] + 1
+                if attempts >= CHAT_REPLY_ATTEMPTS:
+                    log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)
+                    await db.chat_reply_done(conn, row["id"])
+                    continue
+                log.warning("confirming ticket %s in its chat thread will be retried: %s", row["ticket_id"], exc)
+                backoff = min(2**attempts, CHAT_REPLY_MAX_BACKOFF_S)
+                await db.chat_reply_failed(conn, row["id"], str(exc), now + timedelta(seconds=backoff))
+                continue
+            await db.chat_reply_done(conn, row["id"])
+        return len(due)
