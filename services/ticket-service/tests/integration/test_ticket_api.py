@@ -126,6 +126,8 @@ async def test_internal_comments_stay_internal_and_the_first_public_engineer_com
         f"/v1/tickets/{tid}/comments", json={"body": "looks like PD leader", "visibility": "internal"}, headers=ENGINEER
     )
     assert internal.status_code == 201
+    after_internal = (await service.client.get(f"/v1/tickets/{tid}", headers=customer(org))).json()
+    assert after_internal["updated_at"] == ticket["updated_at"], "an internal comment leaves no trace for customers"
     service.clock.now = MONDAY_10_UTC + timedelta(minutes=20)
     public = await service.client.post(f"/v1/tickets/{tid}/comments", json={"body": "We are on it."}, headers=ENGINEER)
     assert public.status_code == 201

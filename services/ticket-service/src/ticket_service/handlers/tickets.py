@@ -205,10 +205,11 @@ async def write_comment(
     if not await db.insert_comment(conn, comment, origin_key):
         return None
     public = new.visibility is Visibility.PUBLIC
-    changes: dict[str, object] = {"updated_at": now}
-    if author.is_engineer and public and ticket.first_response_at is None:
-        changes["first_response_at"] = now
-    await db.update_ticket(conn, ticket.id, **changes)
+    if public:  # an internal comment must leave no trace a customer can see, not even `updated_at`
+        changes: dict[str, object] = {"updated_at": now}
+        if author.is_engineer and ticket.first_response_at is None:
+            changes["first_response_at"] = now
+        await db.update_ticket(conn, ticket.id, **changes)
     target, mode = (None, None)
     if public:
         target, mode = update_target(ticket.im_thread, await db.org_bindings(conn, ticket.org_id))
