@@ -23,10 +23,18 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from carekit.testing import ServiceProcess, _setting, create_database, free_port
+from carekit.testing import ServiceProcess, create_database
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.alertmanager import render_webhook
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert, skip_history
+from tests.receivers import (
+    NOTIFY_SECRET_KEY,
+    bench_infra,
+    caught_up,
+    notify_env,
+    sample_alert,
+    serve_handler,
+    skip_history,
+)
 
 CONCURRENCY = 64
 
@@ -95,60 +103,52 @@ async def baseline(base: str, n: int, targets: int) -> None:
 
 
 async def main(n: int, targets: int) -> None:
-    kafka, admin = _setting("KAFKA_BOOTSTRAP_SERVERS"), _setting("DATABASE_URL")
-    if not kafka or not admin:
-        raise SystemExit("start the infrastructure first: make infra-up")
     run = uuid.uuid4().hex[:6]
     counter = Counter()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", counter.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        counter.reset(n)
-        await baseline(base, n, targets)
-        bare = counter.rate()
+    async with bench_infra() as (kafka, admin), serve_handler(counter.handle) as base:
+        await measure(kafka, admin, run, counter, base, n, targets)
 
-        db = await create_database(admin, "bench_delivery")
-        env = notify_env(
-            kafka,
-            db,
-            f"bench-{run}",
-            GROUPING_WINDOW_S="0",
-            WEBHOOK_RATE_PER_S="100000",
-            WEBHOOK_BURST="1000",
-            DELIVERY_CONCURRENCY=str(CONCURRENCY),
-            LOG_LEVEL="WARNING",
-        )
-        logs = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
-        await skip_history(kafka, f"bench-{run}")
-        service = ServiceProcess("notify_service", env)
-        service.start(logs)
-        await service.wait_ready()
-        await caught_up(db)
-        service.stop()
-        await prepare(db, run, base, n, targets)
-        counter.reset(n)
-        service = ServiceProcess("notify_service", env)
-        service.start(logs)
-        try:
-            await asyncio.wait_for(counter.done.wait(), 600)
-            ours = counter.rate()
-            conn = await asyncpg.connect(db)
-            deadline = time.monotonic() + 60
-            while await conn.fetchval("SELECT count(*) FROM notifications WHERE state <> 'delivered'"):
-                if time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.2)
-            recorded = await conn.fetchval("SELECT count(*) FROM delivery_attempts")
-            await conn.close()
-        finally:
-            service.stop()
+
+async def measure(kafka: str, admin: str, run: str, counter: Counter, base: str, n: int, targets: int) -> None:
+    counter.reset(n)
+    await baseline(base, n, targets)
+    bare = counter.rate()
+
+    db = await create_database(admin, "bench_delivery")
+    env = notify_env(
+        kafka,
+        db,
+        f"bench-{run}",
+        GROUPING_WINDOW_S="0",
+        WEBHOOK_RATE_PER_S="100000",
+        WEBHOOK_BURST="1000",
+        DELIVERY_CONCURRENCY=str(CONCURRENCY),
+        LOG_LEVEL="WARNING",
+    )
+    logs = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+    await skip_history(kafka, f"bench-{run}")
+    service = ServiceProcess("notify_service", env)
+    service.start(logs)
+    await service.wait_ready()
+    await caught_up(db)
+    service.stop()
+    await prepare(db, run, base, n, targets)
+    counter.reset(n)
+    service = ServiceProcess("notify_service", env)
+    service.start(logs)
+    try:
+        await asyncio.wait_for(counter.done.wait(), 600)
+        ours = counter.rate()
+        conn = await asyncpg.connect(db)
+        deadline = time.monotonic() + 60
+        while await conn.fetchval("SELECT count(*) FROM notifications WHERE state <> 'delivered'"):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        recorded = await conn.fetchval("SELECT count(*) FROM delivery_attempts")
+        await conn.close()
     finally:
-        await runner.cleanup()
+        service.stop()
     print(f"delivery: notify-service {ours:,.0f} notifications/s to {targets} local webhook targets (target 1,500/s)")
     print(f"delivery: {recorded:,} attempts recorded for {n:,} notifications")
     print(f"delivery: bare aiohttp client, same payloads and receiver, {CONCURRENCY} in flight: {bare:,.0f} POST/s")

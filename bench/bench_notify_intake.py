@@ -28,18 +28,17 @@ from carekit.testing import ServiceProcess, create_database
 from notify_service.adapters.repository import enqueue_notifications, store_alerts
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, publish, sample_alert, skip_history
+from tests.receivers import (
+    NOTIFY_SECRET_KEY,
+    bench_infra,
+    caught_up,
+    notify_env,
+    publish,
+    sample_alert,
+    skip_history,
+)
 
 ORGS = 100
-
-
-def infra() -> tuple[str, str]:
-    from carekit.testing import _setting
-
-    kafka, db = _setting("KAFKA_BOOTSTRAP_SERVERS"), _setting("DATABASE_URL")
-    if not kafka or not db:
-        raise SystemExit("start the infrastructure first: make infra-up")
-    return kafka, db
 
 
 async def add_subscribers(db: str, run: str) -> None:
@@ -116,7 +115,11 @@ async def baseline(kafka: str, db: str, start: dict[TopicPartition, int], n: int
 
 
 async def main(n: int) -> None:
-    kafka, admin = infra()
+    async with bench_infra() as (kafka, admin):
+        await measure(kafka, admin, n)
+
+
+async def measure(kafka: str, admin: str, n: int) -> None:
     run = uuid.uuid4().hex[:6]
     logs = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     notify_db = await create_database(admin, "bench_notify")

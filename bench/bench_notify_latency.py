@@ -26,12 +26,20 @@ from care_schemas.catalogue import catalogue
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.db import create_pool, migrate
-from carekit.testing import ServiceProcess, _setting, create_database, free_port
+from carekit.testing import ServiceProcess, create_database
 from notify_service.adapters.repository import enqueue_notifications, store_alerts
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
 from notify_service.domain.alertmanager import render_webhook
-from tests.receivers import NOTIFY_SECRET_KEY, caught_up, notify_env, sample_alert, skip_history
+from tests.receivers import (
+    NOTIFY_SECRET_KEY,
+    bench_infra,
+    caught_up,
+    notify_env,
+    sample_alert,
+    serve_handler,
+    skip_history,
+)
 
 ORGS = 20
 
@@ -144,51 +152,41 @@ async def baseline(kafka: str, db: str, base: str, stop: asyncio.Event) -> None:
 
 
 async def main(rate: float, seconds: float) -> None:
-    kafka, admin = _setting("KAFKA_BOOTSTRAP_SERVERS"), _setting("DATABASE_URL")
-    if not kafka or not admin:
-        raise SystemExit("start the infrastructure first: make infra-up")
     run = uuid.uuid4().hex[:6]
     arrivals = Arrivals()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", arrivals.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        bare_db = await create_database(admin, "bench_bare")
-        pool = await create_pool(bare_db, max_size=2)
-        await migrate(pool, MIGRATIONS)
-        await pool.close()
-        await prepare(bare_db, f"b{run}", base)
-        stop = asyncio.Event()
-        task = asyncio.create_task(baseline(kafka, bare_db, base, stop))
-        await asyncio.sleep(2)
-        sent = await drive(kafka, f"b{run}", rate, seconds)
-        await wait_all(sent, arrivals)
-        stop.set()
-        await task
-        bare = summary(sent, arrivals)
+    async with bench_infra() as (kafka, admin), serve_handler(arrivals.handle) as base:
+        await measure(kafka, admin, run, arrivals, base, rate, seconds)
 
-        db = await create_database(admin, "bench_latency")
-        env = notify_env(
-            kafka, db, f"bench-{run}", GROUPING_WINDOW_S="0", LOG_LEVEL="WARNING", WEBHOOK_RATE_PER_S="1000"
-        )
-        await skip_history(kafka, f"bench-{run}")
-        service = ServiceProcess("notify_service", env)
-        service.start(Path(tempfile.mkdtemp(prefix="bench-latency-")))
-        try:
-            await service.wait_ready()
-            await prepare(db, f"n{run}", base)
-            await caught_up(db)
-            sent = await drive(kafka, f"n{run}", rate, seconds)
-            await wait_all(sent, arrivals)
-            ours = summary(sent, arrivals)
-        finally:
-            service.stop()
+
+async def measure(kafka: str, admin: str, run: str, arrivals: Arrivals, base: str, rate: float, seconds: float) -> None:
+    bare_db = await create_database(admin, "bench_bare")
+    pool = await create_pool(bare_db, max_size=2)
+    await migrate(pool, MIGRATIONS)
+    await pool.close()
+    await prepare(bare_db, f"b{run}", base)
+    stop = asyncio.Event()
+    task = asyncio.create_task(baseline(kafka, bare_db, base, stop))
+    await asyncio.sleep(2)
+    sent = await drive(kafka, f"b{run}", rate, seconds)
+    await wait_all(sent, arrivals)
+    stop.set()
+    await task
+    bare = summary(sent, arrivals)
+
+    db = await create_database(admin, "bench_latency")
+    env = notify_env(kafka, db, f"bench-{run}", GROUPING_WINDOW_S="0", LOG_LEVEL="WARNING", WEBHOOK_RATE_PER_S="1000")
+    await skip_history(kafka, f"bench-{run}")
+    service = ServiceProcess("notify_service", env)
+    service.start(Path(tempfile.mkdtemp(prefix="bench-latency-")))
+    try:
+        await service.wait_ready()
+        await prepare(db, f"n{run}", base)
+        await caught_up(db)
+        sent = await drive(kafka, f"n{run}", rate, seconds)
+        await wait_all(sent, arrivals)
+        ours = summary(sent, arrivals)
     finally:
-        await runner.cleanup()
+        service.stop()
     print(f"latency at {rate:g} alerts/s for {seconds:g}s, grouping off (publish -> receiver POST):")
     total = int(rate * seconds)
     print(

@@ -13,7 +13,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +36,16 @@ from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, Su
 from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
-from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, free_port
+from carekit.testing import (
+    TEST_JWT_SECRET,
+    ServiceProcess,
+    create_database,
+    drop_created_databases,
+    free_port,
+    setting,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -127,17 +136,37 @@ class Receiver:
 
 
 @asynccontextmanager
-async def serve(receiver: Receiver) -> AsyncIterator[Receiver]:
-    """Run the receiver on 127.0.0.1 for the duration of the block."""
+async def serve_handler(handle: Handler, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `handle` for every path on 127.0.0.1 for the duration of the block; yields the base URL."""
+    port = port or free_port()
     app = web.Application(client_max_size=4 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", receiver._handle)
+    app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield receiver
+        yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve(receiver: Receiver) -> AsyncIterator[Receiver]:
+    """Run the receiver on 127.0.0.1 for the duration of the block."""
+    async with serve_handler(receiver._handle, receiver.port):
+        yield receiver
+
+
+@asynccontextmanager
+async def bench_infra() -> AsyncIterator[tuple[str, str]]:
+    """Kafka bootstrap and admin database URL for a benchmark; the databases it creates are dropped after."""
+    kafka, admin = setting("KAFKA_BOOTSTRAP_SERVERS"), setting("DATABASE_URL")
+    if not kafka or not admin:
+        raise SystemExit("start the infrastructure first: make infra-up")
+    try:
+        yield kafka, admin
+    finally:
+        await drop_created_databases()
 
 
 @asynccontextmanager

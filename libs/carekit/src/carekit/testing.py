@@ -71,14 +71,15 @@ def _infra_env() -> dict[str, str]:
     return values
 
 
-def _setting(name: str) -> str | None:
+def setting(name: str) -> str | None:
+    """A connection setting from the environment, else from what `make infra-up` wrote."""
     return os.environ.get(name) or _infra_env().get(name)
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of a real Kafka broker."""
-    value = _setting("KAFKA_BOOTSTRAP_SERVERS")
+    value = setting("KAFKA_BOOTSTRAP_SERVERS")
     if value:
         host, _, port = value.split(",")[0].rpartition(":")
         if not _port_open(host, int(port)):
@@ -99,7 +100,7 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A Postgres URL whose role may create databases."""
-    value = _setting("DATABASE_URL")
+    value = setting("DATABASE_URL")
     if value:
         parts = urlsplit(value)
         if not _port_open(parts.hostname or "127.0.0.1", parts.port or 5432):
@@ -135,7 +136,8 @@ async def create_database(admin_url: str, prefix: str = "t") -> str:
     return with_database(admin_url, name)
 
 
-async def _drop_created() -> None:
+async def drop_created_databases() -> None:
+    """Drop every database `create_database` made in this process."""
     while _CREATED:
         admin_url, name = _CREATED.pop()
         with contextlib.suppress(OSError, asyncpg.PostgresError):
@@ -151,7 +153,7 @@ def _drop_test_databases() -> Iterator[None]:
     """Keep a long-lived development Postgres from filling up with test databases."""
     yield
     if _CREATED and os.environ.get("CARE_KEEP_TEST_DATABASES") != "1":
-        asyncio.run(_drop_created())
+        asyncio.run(drop_created_databases())
 
 
 @pytest_asyncio.fixture
