@@ -21,7 +21,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import httpx
@@ -29,10 +29,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiosmtpd.controller import Controller
 
-from care_schemas.catalogue import ChannelType, catalogue
+from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import Alert, alert_event
-from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, Tam
+from care_schemas.events.plan import ChangeReason, SupportPlanChanged, Tam
 from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
@@ -44,6 +44,7 @@ from carekit.testing import (
     free_port,
     setting,
 )
+from carekit.testing import plan_changed as kit_plan_changed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -205,22 +206,13 @@ def token(org: str, role: str = "org_owner", sub: str = "alice") -> dict[str, st
 
 
 def plan_changed(org: str, plan: str, version: int, tam: tuple[str, str] | None = None) -> SupportPlanChanged:
-    """The event plan-service publishes when `org` moves to `plan`."""
-    entry = catalogue().get(plan)
-    return SupportPlanChanged.build(
-        source="/tests",
-        subject=org,
-        data=SupportPlanChangedData(
-            org_id=org,
-            plan=entry.code,
-            previous_plan=None,
-            reason=ChangeReason.SELF_SERVICE,
-            actor=Actor(sub="tests", role="org_owner"),
-            version=version,
-            effective_at=datetime.now(UTC),
-            entitlements=entry.entitlements,
-            tam=Tam(name=tam[0], email=tam[1]) if tam else None,
-        ),
+    """The event plan-service publishes when `org` moves to `plan` (the kit's builder, with string arguments)."""
+    return kit_plan_changed(
+        org,
+        PlanCode(plan),
+        version,
+        tam=Tam(name=tam[0], email=tam[1]) if tam else None,
+        reason=ChangeReason.SELF_SERVICE,
     )
 
 
@@ -348,7 +340,7 @@ class _Mailbox:
         self.into = into
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.into.append(cast(EmailMessage, message_from_bytes(envelope.content, policy=default_policy)))
+        self.into.append(message_from_bytes(envelope.content, policy=default_policy))
         return "250 OK"
 
 

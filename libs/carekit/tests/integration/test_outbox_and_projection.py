@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -12,13 +11,14 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from care_schemas.catalogue import PlanCode, catalogue
-from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, plan_event_adapter
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.plan import ChangeReason, SupportPlanChanged, plan_event_adapter
 from care_schemas.topics import PLAN_EVENTS
 from carekit.db import MigrationChanged, create_pool, migrate
 from carekit.kafka import ensure_topics, idempotent_producer
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
+from carekit.testing import plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -49,20 +49,7 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 def changed(org: str, plan: PlanCode, version: int) -> SupportPlanChanged:
-    return SupportPlanChanged.build(
-        source="/tests",
-        subject=org,
-        data=SupportPlanChangedData(
-            org_id=org,
-            plan=plan,
-            previous_plan=None,
-            reason=ChangeReason.SELF_SERVICE,
-            actor=Actor(sub="tester", role="org_owner"),
-            version=version,
-            effective_at=datetime.now(UTC),
-            entitlements=catalogue().get(plan).entitlements,
-        ),
-    )
+    return plan_changed(org, plan, version, reason=ChangeReason.SELF_SERVICE)
 
 
 async def read_org_events(bootstrap: str, org: str, expected: int) -> list[SupportPlanChanged]:
