@@ -6,7 +6,21 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PG_HOME="$CARE_INFRA_DIR/postgres"
+# The server runs as the OS user 'postgres', which must be able to reach its folder. A clone under a private
+# parent (e.g. `mktemp -d`, mode 0700) is not reachable: then the instance lives under /var/lib/connected-care,
+# in a folder named after CARE_INFRA_DIR, so start, stop and status always agree. PG_HOME overrides both.
+pg_home() {
+  local home="$CARE_INFRA_DIR/postgres"
+  if ((EUID == 0)) && id postgres >/dev/null 2>&1; then
+    mkdir -p "$CARE_INFRA_DIR"
+    if ! runuser -u postgres -- test -x "$CARE_INFRA_DIR" 9>&-; then
+      home="/var/lib/connected-care/$(printf '%s' "$CARE_INFRA_DIR" | sha256sum | cut -c1-16)/postgres"
+      mkdir -p "$home" && chmod 755 /var/lib/connected-care "$(dirname -- "$home")"
+    fi
+  fi
+  printf '%s' "$home"
+}
+PG_HOME="${PG_HOME:-$(pg_home)}"
 PG_DATA="$PG_HOME/data"
 PG_SOCK_DIR="$PG_HOME/run"
 PG_LOG_DIR="$PG_HOME/log"
@@ -17,7 +31,7 @@ PG_CARE_DBS=(care plan ticket notify)
 # to run as root); otherwise as ourselves. fd 9 (our lock) is never inherited.
 as_pg() {
   if ((EUID == 0)); then
-    runuser -u postgres -- "$@" 9>&-
+    (cd / && runuser -u postgres -- "$@" 9>&-)  # from /: the caller's folder may be private to root
   else
     "$@" 9>&-
   fi
@@ -53,7 +67,7 @@ prepare_dirs() {
     chown postgres:postgres "$PG_HOME" "$PG_SOCK_DIR" "$PG_LOG_DIR"
     [[ -d "$PG_DATA" ]] && chown -R postgres:postgres "$PG_DATA"
     as_pg test -w "$PG_HOME" ||
-      die "postgres: user 'postgres' cannot reach $PG_HOME (a parent folder is not traversable); set CARE_INFRA_DIR elsewhere"
+      die "postgres: user 'postgres' cannot reach $PG_HOME (a parent folder is not traversable); set PG_HOME elsewhere"
   fi
   return 0
 }
