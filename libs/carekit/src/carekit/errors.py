@@ -14,5 +14,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # asyncpg's protocol state breaks this way when the server goes away mid-statement (seen in a restart test)
+    asyncpg.InternalClientError,
     KafkaError,
 )
