@@ -1,3 +1,3 @@
-"""Repository-wide pytest configuration: the infrastructure fixtures live in carekit.testing."""
+"""Repository-wide pytest configuration: the fixtures live in carekit_testing (a dev-only package)."""
 
-pytest_plugins = ["carekit.testing"]
+pytest_plugins = ["carekit_testing"]

@@ -23,7 +23,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from carekit.testing import ServiceProcess, create_database
+from carekit_testing import ServiceProcess, create_database
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.alertmanager import render_webhook
 from tests.receivers import (

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from care_schemas.events.alert import alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.db import create_pool, migrate
-from carekit.testing import ServiceProcess, create_database
+from carekit_testing import ServiceProcess, create_database
 from notify_service.adapters.repository import enqueue_notifications, store_alerts
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS

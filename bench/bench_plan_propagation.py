@@ -27,8 +27,7 @@ from carekit.consumer import Rejects
 from carekit.db import create_pool, migrate
 from carekit.kafka import ensure_topics, idempotent_producer
 from carekit.projection import ProjectedPlan, subscribe_plan_projection
-from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database
-from plan_service.testing import bearer, start_group_at_end
+from carekit_testing import TEST_JWT_SECRET, ServiceProcess, bearer, commit_group_at_end, create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("developer", "enterprise", "basic")
@@ -147,7 +146,7 @@ async def main(changes: int, concurrency: int) -> None:
     applied = Applied()
     broker = KafkaBroker(kafka, logger=None)
     group = f"bench-{run}.plans"
-    await start_group_at_end(kafka, group)
+    await commit_group_at_end(kafka, group)
     subscribe_plan_projection(
         broker, consumer_pool, group_id=group, rejects=Rejects(producer, group, "/bench"), on_change=applied.on_change
     )

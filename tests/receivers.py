@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
 from care_schemas.catalogue import ChannelType, PlanCode, catalogue
@@ -36,15 +36,16 @@ from care_schemas.events.plan import ChangeReason, SupportPlanChanged, Tam
 from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
-from carekit.testing import (
+from carekit_testing import (
     TEST_JWT_SECRET,
     ServiceProcess,
+    commit_group_at_end,
     create_database,
     drop_created_databases,
     free_port,
     setting,
 )
-from carekit.testing import plan_changed as kit_plan_changed
+from carekit_testing import plan_changed as kit_plan_changed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -312,15 +313,7 @@ async def skip_history(kafka: str, prefix: str) -> None:
     """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not
     first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it)."""
     for suffix, topic in ((".intake", ALERT_EVENTS), (".plans", PLAN_EVENTS), (".tickets", TICKET_EVENTS)):
-        consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=prefix + suffix, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-            consumer.assign(parts)
-            ends = await consumer.end_offsets(parts)
-            await consumer.commit(dict(ends))
-        finally:
-            await consumer.stop()
+        await commit_group_at_end(kafka, prefix + suffix, topic)
 
 
 async def start_notify(kafka: str, database_url: str, log_dir: Path, **overrides: str) -> Notify:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET
 
 
 def service_env(module: str, *, kafka: str, database_url: str, group_prefix: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from care_schemas.events.alert import AlertFiring, alert_event
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
-from carekit.testing import eventually
+from carekit_testing import eventually
 from tests.receivers import Notify, Receiver, on_plan, running_receiver, sample_alert, shared_notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from care_schemas.events.alert import Alert
-from carekit.testing import eventually
+from carekit_testing import eventually
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
 from tests.receivers import Answer, Notify, on_plan, plan_changed, publish, sample_alert, shared_notify, token

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from care_schemas.events.alert import AlertStatus
-from carekit.testing import eventually
+from carekit_testing import eventually
 from tests.fakes.lark_webhook_server import LarkWebhookServer, running_lark_webhook
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver

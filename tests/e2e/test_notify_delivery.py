@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from care_schemas.events.alert import AlertStatus
 from care_schemas.events.deadletter import NotificationDeadLettered, deadletter_event_adapter
 from care_schemas.topics import NOTIFY_DEADLETTER
-from carekit.testing import eventually
+from carekit_testing import eventually
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
 from tests.receivers import Answer, Notify, on_plan, sample_alert, shared_notify, start_notify, token

@@ -33,7 +33,7 @@ from care_schemas.events.ticket import (
     Visibility,
 )
 from care_schemas.topics import TICKET_EVENTS
-from carekit.testing import eventually
+from carekit_testing import eventually
 from tests.receivers import Notify, publish, shared_notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

@@ -12,8 +12,7 @@ import pytest
 import pytest_asyncio
 
 from carekit.db import create_pool
-from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, eventually
-from plan_service.testing import bearer, start_group_at_end
+from carekit_testing import TEST_JWT_SECRET, ServiceProcess, bearer, commit_group_at_end, create_database, eventually
 from tests.service_env import service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -39,7 +38,7 @@ async def stack(
         dbs[module] = await create_database(database_url, module.split("_")[0])
         env = service_env(module, kafka=kafka_bootstrap, database_url=dbs[module], group_prefix=f"{module}-{suffix}")
         if module in CONSUMERS:
-            await start_group_at_end(kafka_bootstrap, f"{module}-{suffix}.plans")
+            await commit_group_at_end(kafka_bootstrap, f"{module}-{suffix}.plans")
         services[module] = ServiceProcess(module, env)
         services[module].start(logs)
     pools: dict[str, asyncpg.Pool] = {}

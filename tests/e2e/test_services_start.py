@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from carekit.testing import ServiceProcess, create_database
+from carekit_testing import ServiceProcess, create_database
 from tests.service_env import service_env
 
 pytestmark = pytest.mark.e2e

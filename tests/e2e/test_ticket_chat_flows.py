@@ -21,11 +21,19 @@ from care_schemas.events.plan import Tam
 from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened
 from care_schemas.topics import PLAN_EVENTS
 from carekit.kafka import ensure_topics
-from carekit.testing import TEST_JWT_SECRET, ServiceProcess, create_database, eventually
+from carekit_testing import (
+    TEST_JWT_SECRET,
+    ServiceProcess,
+    TicketTopicReader,
+    bearer,
+    commit_group_at_end,
+    create_database,
+    eventually,
+    plan_changed,
+)
 from tests.fakes.lark_server import FakeLark, running_lark
 from tests.fakes.slack_server import FakeSlack, running_slack
 from tests.service_env import service_env
-from ticket_service.testing import TicketTopicReader, bearer, plan_changed, skip_plan_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 SLACK_SECRET = "e2e-slack-signing-secret"
@@ -74,7 +82,7 @@ async def stack(
     db = await create_database(database_url, "ticket")
     async with running_slack(SLACK_SECRET, SLACK_TOKEN) as slack, running_lark(*LARK) as lark:
         prefix = f"ticket-e2e-{uuid.uuid4().hex[:8]}"
-        await skip_plan_history(kafka_bootstrap, prefix)
+        await commit_group_at_end(kafka_bootstrap, f"{prefix}.plans")
         env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix) | {
             "PUBLIC_BASE_URL": "https://support.e2e",
             "SLACK_SIGNING_SECRET": SLACK_SECRET,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from carekit.testing import free_port
+from carekit_testing import free_port
 from ticket_service.adapters.lark import encrypt, signature
 
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 from aiohttp import web
 
-from carekit.testing import free_port
+from carekit_testing import free_port
 
 
 @dataclass

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from carekit.testing import ServiceProcess, bearer, eventually, free_port
+from carekit_testing import ServiceProcess, bearer, eventually, free_port
 from tests.service_env import service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

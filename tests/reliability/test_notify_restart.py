@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from carekit.testing import ServiceProcess, eventually
+from carekit_testing import ServiceProcess, eventually
 from tests.fakes.webhook_server import running_webhook_receiver
 from tests.receivers import Answer, Received, on_plan, sample_alert, start_notify
 

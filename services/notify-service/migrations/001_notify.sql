@@ -1,5 +1,6 @@
--- A development database may still hold the walking skeleton's tables (nothing was ever deployed): replace them.
-DROP TABLE IF EXISTS delivery_attempts, notifications, alerts, subscribers CASCADE;
+-- notify-service's own tables. Migrations only add (tests/contract/test_hygiene.py refuses destructive statements).
+-- A development database made before this file lost its DROP TABLE line stops start-up (checksum changed):
+-- development databases are throwaway, recreate it (see docs/skeleton.md, "Migrations").
 
 -- Subscribers: where an organisation's alerts go. Secrets live only in `secret` (Fernet-encrypted JSON).
 CREATE TABLE subscribers (

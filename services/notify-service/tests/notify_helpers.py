@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from care_schemas.catalogue import ChannelType
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET
 from notify_service.channels.base import Target
 from notify_service.config import Settings
 from notify_service.domain.subscribers import secrets_of

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
-from carekit.testing import TEST_JWT_SECRET, create_database
-from plan_service.testing import FakeClock, InProcess, PlanTopicReader, bearer, in_process, settings_for
+# The harness sits next to this file (pytest runs in importlib mode, which adds no test folders to the path).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from plan_harness import in_process, settings_for
+
+from carekit_testing import TEST_JWT_SECRET, FakeClock, InProcess, PlanTopicReader, bearer, create_database
 
 START = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 

@@ -15,13 +15,17 @@ for path in (Path(__file__).resolve().parent,):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from ticket_harness import LARK_APP, MONDAY_10_UTC, SLACK_SECRET, SLACK_TOKEN, Service, settings_for  # noqa: E402
+from ticket_harness import LARK_APP, MONDAY_10_UTC, SLACK_SECRET, SLACK_TOKEN, Service, in_process, settings_for  # noqa: E402
 
 from carekit.kafka import ensure_topics  # noqa: E402
-from carekit.testing import create_database  # noqa: E402
+from carekit_testing import (  # noqa: E402
+    FakeClock,
+    TicketTopicReader,
+    commit_group_at_end,
+    create_database,
+)
 from tests.fakes.lark_server import running_lark  # noqa: E402
 from tests.fakes.slack_server import running_slack  # noqa: E402
-from ticket_service.testing import FakeClock, TicketTopicReader, in_process, skip_plan_history  # noqa: E402
 
 
 @contextlib.asynccontextmanager
@@ -35,7 +39,7 @@ async def started(kafka: str, database_url: str, encrypt_key: str | None = None)
         running_lark(*LARK_APP, encrypt_key=encrypt_key) as lark,
     ):
         prefix = f"ticket-it-{uuid.uuid4().hex[:8]}"
-        await skip_plan_history(kafka, prefix)
+        await commit_group_at_end(kafka, f"{prefix}.plans")
         settings = settings_for(
             db,
             kafka,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -9,17 +12,36 @@ import asyncpg
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Tam
 from carekit.projection import project
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET, FakeClock, plan_changed, serve_in_process
+from carekit_testing import InProcess as KitInProcess
 from tests.fakes.lark_server import FakeLark
 from tests.fakes.slack_server import FakeSlack
 from ticket_service import handlers
+from ticket_service.app import create_app
 from ticket_service.config import Settings
-from ticket_service.testing import FakeClock, InProcess, plan_changed
+from ticket_service.handlers import Clock, Deps
 
 MONDAY_10_UTC = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SLACK_SECRET = "slack-signing-secret-for-tests"
 SLACK_TOKEN = "xoxb-test-bot-token"
 LARK_APP = ("cli_test_app", "lark-app-secret-for-tests", "lark-verification-token")
+
+
+@dataclass
+class InProcess(KitInProcess):
+    """ticket-service running in this process, with its handlers' dependencies at hand."""
+
+    @property
+    def deps(self) -> Deps:
+        deps: Deps = self.app.state.deps
+        return deps
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings, clock: Clock | None = None) -> AsyncIterator[InProcess]:
+    """ticket-service with its lifespan (pool, migrations, consumers, relay, scheduler) and an HTTP client."""
+    async with serve_in_process(create_app(settings, clock)) as running:
+        yield InProcess(app=running.app, client=running.client)
 
 
 def settings_for(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:

@@ -14,7 +14,7 @@ from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_a
 from care_schemas.topics import NOTIFY_DEADLETTER, Topic
 from carekit.consumer import Rejects, subscribe, subscribe_batch
 from carekit.kafka import ensure_topics, idempotent_producer
-from carekit.testing import TopicReader, eventually, plan_changed
+from carekit_testing import TopicReader, eventually, plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

@@ -18,7 +18,7 @@ from carekit.db import MigrationChanged, create_pool, migrate
 from carekit.kafka import ensure_topics, idempotent_producer
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
-from carekit.testing import plan_changed
+from carekit_testing import plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

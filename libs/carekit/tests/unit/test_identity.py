@@ -5,9 +5,9 @@ from __future__ import annotations
 import jwt
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from carekit.identity import CurrentIdentity, Role, TokenVerifier, mint, mint_cli, require
+from carekit_testing import asgi_request
 
 pytestmark = pytest.mark.unit
 SECRET = "unit-test-secret-0123456789abcdefghij"
@@ -31,7 +31,7 @@ def app() -> FastAPI:
 
 def test_minted_token_identifies_org_role_and_subject() -> None:
     token = mint(SECRET, sub="alice", org="org-1", role=Role.ORG_OWNER)
-    response = TestClient(app()).get("/me", headers={"Authorization": f"Bearer {token}"})
+    response = asgi_request(app(), "GET", "/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.json() == {"org": "org-1", "role": "org_owner", "sub": "alice"}
 
@@ -52,7 +52,7 @@ def test_minted_token_identifies_org_role_and_subject() -> None:
 )
 def test_requests_without_a_valid_token_get_401_saying_why(header: str | None, message: str) -> None:
     headers = {"Authorization": header} if header else {}
-    response = TestClient(app()).get("/me", headers=headers)
+    response = asgi_request(app(), "GET", "/me", headers=headers)
     assert response.status_code == 401
     assert message in response.json()["detail"]
     assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -60,7 +60,7 @@ def test_requests_without_a_valid_token_get_401_saying_why(header: str | None, m
 
 def test_role_that_may_not_act_gets_403_naming_allowed_roles() -> None:
     token = mint(SECRET, sub="bob", org="org-1", role=Role.MEMBER)
-    response = TestClient(app()).post("/owners-only", headers={"Authorization": f"Bearer {token}"})
+    response = asgi_request(app(), "POST", "/owners-only", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["detail"] == "role member may not do this; allowed: billing_manager, org_owner"
 

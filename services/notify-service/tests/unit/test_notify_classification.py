@@ -16,7 +16,7 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from carekit.testing import free_port
+from carekit_testing import free_port
 from notify_service.adapters.resolve import delivery_session
 from notify_service.channels import REGISTRY
 from notify_service.channels.base import SendContext

@@ -16,8 +16,7 @@ import pytest
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged
-from carekit.testing import eventually
-from plan_service.testing import FakeClock, InProcess, PlanTopicReader
+from carekit_testing import FakeClock, InProcess, PlanTopicReader, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]

@@ -21,10 +21,9 @@ from carekit.db import create_pool, migrate
 from carekit.kafka import idempotent_producer
 from carekit.outbox import OutboxRelay
 from carekit.projection import ProjectedPlan, current_plan, subscribe_plan_projection
-from carekit.testing import create_database, eventually
+from carekit_testing import InProcess, PlanTopicReader, commit_group_at_end, create_database, eventually
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
-from plan_service.testing import InProcess, PlanTopicReader, start_group_at_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]
@@ -81,7 +80,7 @@ async def consumer(
     broker = KafkaBroker(kafka_bootstrap)
     projection = Consumer(pool)
     group = f"test-{unique}.plans"
-    await start_group_at_end(kafka_bootstrap, group)
+    await commit_group_at_end(kafka_bootstrap, group)
     subscribe_plan_projection(
         broker, pool, group_id=group, rejects=Rejects(producer, group, "/tests"), on_change=projection.on_change
     )

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 import pytest_asyncio
+from plan_harness import in_process, settings_for
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Actor, ChangeReason, PlanRetirementNotice, SupportPlanChanged
 from carekit.db import create_pool, migrate
-from carekit.testing import TEST_JWT_SECRET, create_database, eventually
+from carekit_testing import TEST_JWT_SECRET, FakeClock, PlanTopicReader, create_database, eventually
 from plan_service import handlers, jobs
 from plan_service.app import MIGRATIONS
-from plan_service.testing import FakeClock, PlanTopicReader, in_process, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]

@@ -19,9 +19,8 @@ from care_schemas.events.ticket import (
     TicketSeverityChanged,
     TicketStatusChanged,
 )
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET, TicketTopicReader, bearer
 from ticket_service import handlers
-from ticket_service.testing import TicketTopicReader, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 SCHEMA = Path(__file__).resolve().parents[4] / "schemas" / "jsonschema" / "ticket.events.v1.schema.json"

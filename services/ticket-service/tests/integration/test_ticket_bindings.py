@@ -12,8 +12,7 @@ from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.topics import PLAN_EVENTS
-from carekit.testing import TEST_JWT_SECRET, eventually
-from ticket_service.testing import bearer, plan_changed
+from carekit_testing import TEST_JWT_SECRET, bearer, eventually, plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")

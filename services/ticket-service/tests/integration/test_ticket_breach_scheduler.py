@@ -7,12 +7,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from ticket_harness import MONDAY_10_UTC, Service, settings_for
+from ticket_harness import MONDAY_10_UTC, Service, in_process, settings_for
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.ticket import TicketResponseBreached
-from carekit.testing import TEST_JWT_SECRET, eventually
-from ticket_service.testing import FakeClock, TicketTopicReader, bearer, in_process, skip_plan_history
+from carekit_testing import TEST_JWT_SECRET, FakeClock, TicketTopicReader, bearer, commit_group_at_end, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -31,7 +30,7 @@ async def test_two_running_instances_emit_exactly_one_breach_per_ticket_after_do
 
     later = FakeClock(MONDAY_10_UTC + timedelta(hours=2))  # both instances start after the due times passed
     prefix = f"ticket-sched-{uuid.uuid4().hex[:8]}"
-    await skip_plan_history(kafka_bootstrap, prefix)
+    await commit_group_at_end(kafka_bootstrap, f"{prefix}.plans")
     settings = settings_for(service.db, kafka_bootstrap, prefix, breach_scan_interval_s=0.05)
     async with in_process(settings, later), in_process(settings, later):
 

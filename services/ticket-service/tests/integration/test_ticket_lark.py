@@ -10,9 +10,8 @@ import pytest
 from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET, bearer
 from tests.fakes.lark_server import FakeLark
-from ticket_service.testing import bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")

@@ -15,8 +15,7 @@ from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened, TicketStatusChanged
-from carekit.testing import TEST_JWT_SECRET, eventually
-from ticket_service.testing import TicketTopicReader, bearer
+from carekit_testing import TEST_JWT_SECRET, TicketTopicReader, bearer, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")

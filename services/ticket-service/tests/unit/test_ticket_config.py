@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from carekit.settings import load_settings
-from carekit.testing import TEST_JWT_SECRET
+from carekit_testing import TEST_JWT_SECRET
 from ticket_service.app import create_app
 from ticket_service.config import Settings
 

@@ -1,4 +1,6 @@
-"""Pytest plugin: real Kafka and Postgres for tests, fresh databases, service processes.
+"""carekit-testing: the pytest plugin every test package uses (a dev-only package, never imported by services).
+
+Real Kafka and Postgres for tests, fresh databases, service processes, topic readers, tokens and plan events.
 
 Order of preference: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL from the environment, then
 testcontainers when a Docker engine answers, otherwise the test fails with how to start them.
@@ -32,15 +34,32 @@ from pydantic import TypeAdapter
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.envelope import utcnow
-from care_schemas.events.plan import Actor, ChangeReason, SupportPlanChanged, SupportPlanChangedData, Tam
-from care_schemas.topics import Topic
+from care_schemas.events.plan import (
+    Actor,
+    ChangeReason,
+    PlanEvent,
+    SupportPlanChanged,
+    SupportPlanChangedData,
+    Tam,
+    plan_event_adapter,
+)
+from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
+from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.identity import mint
 from carekit.runtime import Runtime
 
 E = TypeVar("E")
 HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"  # noqa: S105
-REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def _infra_file() -> Path | None:
+    """`.cache/infra/infra.env` written by `make infra-up`, found from the working directory upwards."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        candidate = folder / ".cache" / "infra" / "infra.env"
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def _docker_answers() -> bool:
@@ -61,9 +80,9 @@ def _port_open(host: str, port: int) -> bool:
 
 def _infra_env() -> dict[str, str]:
     """Values written by infra/up.sh, used when the environment has none."""
-    path = REPO_ROOT / ".cache" / "infra" / "infra.env"
+    path = _infra_file()
     values: dict[str, str] = {}
-    if path.exists():
+    if path is not None:
         for line in path.read_text().splitlines():
             name, sep, value = line.partition("=")
             if sep:
@@ -301,6 +320,17 @@ class InProcess:
         return runtime
 
 
+def asgi_request(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request to an app without its lifespan, from a synchronous test (no network, no TestClient)."""
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(call())
+
+
 @contextlib.asynccontextmanager
 async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcess]:
     """Run the app's lifespan (pool, migrations, consumers, loops) and yield a client bound to it."""
@@ -347,3 +377,30 @@ class TopicReader(Generic[E]):
 
     async def events(self, key: str, count: int, timeout_s: float = 20) -> list[E]:
         return [self.adapter.validate_json(r.value) for r in await self.for_key(key, count, timeout_s)]
+
+
+async def commit_group_at_end(bootstrap: str, group_id: str, topic: Topic = PLAN_EVENTS) -> None:
+    """Commit `group_id` at the end of `topic`, so a test's fresh consumer group does not first replay everything
+    earlier tests left on the shared broker (a real deployment reads it all)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        consumer.assign(parts)
+        await consumer.commit(dict(await consumer.end_offsets(parts)))
+    finally:
+        await consumer.stop()
+
+
+class PlanTopicReader(TopicReader[PlanEvent]):
+    """What is published on plan.events.v1 after `start()`."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(bootstrap, PLAN_EVENTS, plan_event_adapter)
+
+
+class TicketTopicReader(TopicReader[TicketEvent]):
+    """What is published on ticket.events.v1 after `start()`."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(bootstrap, TICKET_EVENTS, ticket_event_adapter)

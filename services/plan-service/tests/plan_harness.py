@@ -1,0 +1,31 @@
+"""plan-service's test harness (tests and the benchmark): settings, the app in-process, a plan-topic reader."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from carekit_testing import InProcess, serve_in_process
+from plan_service.app import create_app
+from plan_service.config import Settings
+from plan_service.handlers import Clock
+
+
+def settings_for(database_url: str, kafka_bootstrap: str, jwt_secret: str, **overrides: object) -> Settings:
+    """Settings for an in-process instance (port 0; the scheduler off unless asked for)."""
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "database_url": database_url,
+        "jwt_secret": jwt_secret,
+        "http_port": 0,
+        "plan_scheduler_enabled": False,
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings, clock: Clock) -> AsyncIterator[InProcess]:
+    """plan-service with its lifespan (pool, migrations, relay, scheduler) and an HTTP client bound to it."""
+    async with serve_in_process(create_app(settings, clock)) as running:
+        yield running
