@@ -1,0 +1,51 @@
+"""Follow-up questions: a short or referential question is searched together with the previous one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant_service.domain.text import Language, detect_language, tokenize
+
+# A question this short (in index terms) rarely stands alone: "and on Premium?", "S2 呢？".
+SHORT_TERMS = 3
+_EN_REFERENCE = re.compile(
+    r"\b(it|its|it's|that|this|these|those|they|them|there|then|same|above|also|instead|what about|how about|and)\b",
+    re.IGNORECASE,
+)
+_ZH_REFERENCE = re.compile(r"(它|它们|这个|那个|这样|那样|这些|那些|上面|刚才|同样|呢[？?]?\s*$|那么|那)")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier question in the same conversation (thread), oldest first."""
+
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What is searched for a question: its text (with context when it is a follow-up) and the answer language."""
+
+    text: str
+    language: Language
+    follow_up: bool
+
+
+def is_follow_up(question: str, language: Language) -> bool:
+    """A question of few terms, or one that points back ("what about it", "那 Premium 呢")."""
+    if len(tokenize(question)) <= SHORT_TERMS:
+        return True
+    pattern = _ZH_REFERENCE if language is Language.ZH else _EN_REFERENCE
+    return bool(pattern.search(question))
+
+
+def build_query(question: str, earlier: Sequence[Turn] = ()) -> Query:
+    """The query for `question`; with earlier turns, a follow-up is searched with the previous question's text."""
+    previous = earlier[-1].question if earlier else None
+    fallback = detect_language(previous) if previous else Language.EN
+    language = detect_language(question, default=fallback)
+    if previous and is_follow_up(question, language):
+        return Query(f"{previous}\n{question}", language, follow_up=True)
+    return Query(question, language, follow_up=False)
