@@ -14,9 +14,12 @@ from assistant_service.domain.index import Hit, KnowledgeIndex
 from assistant_service.domain.text import Language
 
 # Chosen by cross-validation on the evaluation set (services/assistant-service/README.md, "Threshold").
-DEFAULT_MIN_CONFIDENCE = 0.24
+DEFAULT_MIN_CONFIDENCE = 0.256
 MAX_QUOTE_CHARS = 600
 MAX_SOURCES = 3
+# Confidence is halved when the question names nothing in the best article's title or tags: questions outside
+# the knowledge base tend to share one incidental word with a passage ("storage" in "BigQuery storage pricing").
+UNANCHORED_FACTOR = 0.5
 # A second passage joins the answer when it scores at least this share of the best one.
 SECOND_PASSAGE_SHARE = 0.6
 
@@ -76,10 +79,14 @@ class Retrieval:
 
 
 def retrieve(index: KnowledgeIndex, question: str, earlier: Sequence[Turn] = (), k: int = 8) -> Retrieval:
-    """Search the question's language; confidence is the share of the query's weight the best passage covers."""
+    """Search the question's language. Confidence: the share of the query's IDF weight that the best passage
+    covers, halved when the question names nothing in that article's title or tags."""
     query = build_query(question, earlier)
     hits = tuple(index.search(query.text, query.language, k))
-    return Retrieval(query, hits, round(hits[0].coverage, 4) if hits else 0.0)
+    if not hits:
+        return Retrieval(query, hits, 0.0)
+    best = hits[0]
+    return Retrieval(query, hits, round(best.coverage * (1.0 if best.anchored else UNANCHORED_FACTOR), 4))
 
 
 def quote(text: str, limit: int = MAX_QUOTE_CHARS) -> str:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import frontmatter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant_service.domain.text import Language
 
@@ -80,16 +80,23 @@ def parse_markdown(source: str) -> Article:
     if missing:
         raise ArticleError(f"front matter: missing {', '.join(missing)}")
     try:
-        return Article(
-            id=str(meta["id"]),
-            title=str(meta["title"]),
-            language=Language(str(meta["language"])),
-            url=str(meta["url"]),
-            tags=_tags(meta.get("tags")),
-            body=post.content,
+        return Article.model_validate(
+            {
+                "id": str(meta["id"]),
+                "title": str(meta["title"]),
+                "language": str(meta["language"]),
+                "url": str(meta["url"]),
+                "tags": _tags(meta.get("tags")),
+                "body": post.content,
+            }
         )
-    except ValueError as exc:
-        raise ArticleError(str(exc)) from exc
+    except ValidationError as exc:
+        raise ArticleError(describe(exc)) from exc
+
+
+def describe(exc: ValidationError) -> str:
+    """`field: what is wrong` for each problem, e.g. `language: Input should be 'en' or 'zh'`."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'article'}: {e['msg']}" for e in exc.errors())
 
 
 def _slug(heading: str) -> str:

@@ -18,11 +18,13 @@ Key = tuple[Language, str]
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A passage found for a query: its BM25 score and how much of the query it covers (0..1)."""
+    """A passage found for a query: its BM25 score, how much of the query it covers (0..1), and whether the
+    query names something in its article's title or tags (`anchored`)."""
 
     passage: Passage
     score: float
     coverage: float
+    anchored: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,7 @@ class _Tokenized:
     passage: Passage
     tokens: tuple[str, ...]
     terms: frozenset[str]
+    anchors: frozenset[str]  # terms of the article's title and tags
 
 
 class _Shard:
@@ -64,7 +67,7 @@ class _Shard:
                 break
             item = self.items[int(i)]
             covered = sum(w for t, w in weights.items() if t in item.terms)
-            hits.append(Hit(item.passage, float(scores[i]), covered / total))
+            hits.append(Hit(item.passage, float(scores[i]), covered / total, not query.isdisjoint(item.anchors)))
         return hits
 
 
@@ -88,9 +91,10 @@ class KnowledgeIndex:
     def _put(self, article: Article) -> None:
         self._articles[article.key] = article
         items = []
+        anchors = frozenset(self._tokenize(" ".join([article.title, *article.tags])))
         for p in passages(article):
             tokens = tuple(self._tokenize(p.searchable))
-            items.append(_Tokenized(p, tokens, frozenset(tokens)))
+            items.append(_Tokenized(p, tokens, frozenset(tokens), anchors))
         self._tokens[article.key] = items
 
     def _rebuild(self, language: Language) -> None:
