@@ -82,7 +82,7 @@ def retrieve(index: KnowledgeIndex, question: str, earlier: Sequence[Turn] = (),
     """Search the question's language. Confidence: the share of the query's IDF weight that the best passage
     covers, halved when the question names nothing in that article's title or tags."""
     query = build_query(question, earlier)
-    hits = tuple(index.search(query.text, query.language, k))
+    hits = tuple(index.search(query.text, query.language, k, context=query.context))
     if not hits:
         return Retrieval(query, hits, 0.0)
     best = hits[0]

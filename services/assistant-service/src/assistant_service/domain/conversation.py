@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant_service.domain.masking import EMAIL, SECRET, mask
 from assistant_service.domain.text import Language, detect_language, tokenize
 
 # A question this short (in index terms) rarely stands alone: "and on Premium?", "S2 呢？".
@@ -26,11 +27,15 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """What is searched for a question: its text (with context when it is a follow-up) and the answer language."""
+    """What is searched for a question: its text, the previous question for a follow-up, the answer language."""
 
     text: str
     language: Language
-    follow_up: bool
+    context: str = ""
+
+    @property
+    def follow_up(self) -> bool:
+        return bool(self.context)
 
 
 def is_follow_up(question: str, language: Language) -> bool:
@@ -41,11 +46,17 @@ def is_follow_up(question: str, language: Language) -> bool:
     return bool(pattern.search(question))
 
 
+def searchable(text: str) -> str:
+    """The text without secrets and e-mail addresses: they are never searched for (nor logged with a query)."""
+    return mask(text).replace(SECRET, " ").replace(EMAIL, " ")
+
+
 def build_query(question: str, earlier: Sequence[Turn] = ()) -> Query:
-    """The query for `question`; with earlier turns, a follow-up is searched with the previous question's text."""
-    previous = earlier[-1].question if earlier else None
+    """The query for `question`; a follow-up is searched together with the previous question."""
+    question = searchable(question)
+    previous = searchable(earlier[-1].question) if earlier else None
     fallback = detect_language(previous) if previous else Language.EN
     language = detect_language(question, default=fallback)
     if previous and is_follow_up(question, language):
-        return Query(f"{previous}\n{question}", language, follow_up=True)
-    return Query(question, language, follow_up=False)
+        return Query(question, language, context=previous)
+    return Query(question, language)

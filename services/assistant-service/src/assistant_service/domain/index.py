@@ -14,6 +14,8 @@ from assistant_service.domain.articles import Article, Passage, passages
 from assistant_service.domain.text import Language, tokenize
 
 Key = tuple[Language, str]
+# A follow-up's own words decide what it is about; the previous question only narrows it down.
+CONTEXT_WEIGHT = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +55,18 @@ class _Shard:
         df = self.df.get(term, 0)
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
-    def search(self, tokens: list[str], k: int) -> list[Hit]:
-        if self.bm25 is None or not tokens:
+    def search(self, tokens: list[str], k: int, context: list[str] | None = None) -> list[Hit]:
+        """BM25 for `tokens`; `context` tokens add `CONTEXT_WEIGHT` times their score to passages that the
+        tokens themselves match (or to every passage when the tokens match none)."""
+        if self.bm25 is None or not (tokens or context):
             return []
-        scores = np.asarray(self.bm25.get_scores(tokens), dtype=np.float64)
-        query = set(tokens)
-        weights = {t: self.idf(t) for t in query}
+        scores = np.asarray(self.bm25.get_scores(tokens), dtype=np.float64) if tokens else np.zeros(self.n)
+        weights = {t: self.idf(t) for t in set(tokens)}
+        if context:
+            extra = np.asarray(self.bm25.get_scores(context), dtype=np.float64)
+            scores = scores + CONTEXT_WEIGHT * (extra * (scores > 0) if scores.any() else extra)
+            for t in set(context) - weights.keys():
+                weights[t] = CONTEXT_WEIGHT * self.idf(t)
         total = sum(weights.values()) or 1.0
         order = np.argsort(-scores, kind="stable")[:k]
         hits = []
@@ -67,7 +75,8 @@ class _Shard:
                 break
             item = self.items[int(i)]
             covered = sum(w for t, w in weights.items() if t in item.terms)
-            hits.append(Hit(item.passage, float(scores[i]), covered / total, not query.isdisjoint(item.anchors)))
+            anchored = not item.anchors.isdisjoint(weights)
+            hits.append(Hit(item.passage, float(scores[i]), covered / total, anchored))
         return hits
 
 
@@ -127,6 +136,9 @@ class KnowledgeIndex:
     def passage_count(self, language: Language) -> int:
         return self._shards[language].n
 
-    def search(self, query: str, language: Language, k: int = 5) -> list[Hit]:
-        """The `k` best passages of `language` for `query`, best first; empty when nothing matches."""
-        return self._shards[language].search(self._tokenize(query), k)
+    def search(self, query: str, language: Language, k: int = 5, context: str = "") -> list[Hit]:
+        """The `k` best passages of `language` for `query`, best first; empty when nothing matches.
+
+        `context` (the previous question, for a follow-up) is searched too, at `CONTEXT_WEIGHT`.
+        """
+        return self._shards[language].search(self._tokenize(query), k, self._tokenize(context) if context else None)

@@ -49,6 +49,13 @@ _RULES: list[_Rule] = [
         ),
         lambda m: m.group(1) + SECRET,
     ),
+    # "password hunter2-Pa55": a value after a space is masked when it does not look like a plain word
+    (
+        re.compile(
+            r"((?:password|passwd|pwd|passphrase|密码|口令)\s+)(?=[^\s,;，；)]*[\dA-Z_!@#$%^&*+=.~-])([^\s,;，；)]+)"
+        ),
+        lambda m: m.group(1) + SECRET,
+    ),
     (re.compile(r"(\s-p)([^\s-][^\s]*)"), lambda m: m.group(1) + SECRET),  # mysql -pPASSWORD
     # E-mail addresses.
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), EMAIL),
