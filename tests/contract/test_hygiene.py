@@ -18,10 +18,17 @@ PACKAGES = {
     "plan-service": ROOT / "services" / "plan-service",
     "ticket-service": ROOT / "services" / "ticket-service",
     "notify-service": ROOT / "services" / "notify-service",
+    "assistant-service": ROOT / "services" / "assistant-service",
 }
 # Test support and the test-only HTTP client never reach production code (aiohttp is the one HTTP client there).
 TEST_ONLY = {"pytest", "pytest_asyncio", "carekit_testing", "testcontainers", "hypothesis"}
-IMPORT_NAME = {"pyjwt": "jwt", "prometheus-client": "prometheus_client", "pydantic-settings": "pydantic_settings"}
+IMPORT_NAME = {
+    "pyjwt": "jwt",
+    "prometheus-client": "prometheus_client",
+    "pydantic-settings": "pydantic_settings",
+    "pystemmer": "Stemmer",
+    "python-frontmatter": "frontmatter",
+}
 NOT_IMPORTED = {"tzdata"}  # time-zone data that zoneinfo reads; nothing imports it by name
 DESTRUCTIVE = re.compile(
     r"\b(TRUNCATE|DELETE\s+FROM|DROP\s+(?!INDEX|CONSTRAINT|DEFAULT|NOT\s+NULL|TRIGGER)\w+)", re.IGNORECASE
