@@ -21,7 +21,7 @@ PACKAGES = {
     "assistant-service": ROOT / "services" / "assistant-service",
 }
 # Test support and the test-only HTTP client never reach production code (aiohttp is the one HTTP client there).
-TEST_ONLY = {"pytest", "pytest_asyncio", "carekit_testing", "testcontainers", "hypothesis"}
+TEST_ONLY = {"pytest", "pytest_asyncio", "carekit_testing", "httpx", "testcontainers", "hypothesis"}
 IMPORT_NAME = {
     "pyjwt": "jwt",
     "prometheus-client": "prometheus_client",

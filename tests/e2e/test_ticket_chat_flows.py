@@ -4,7 +4,6 @@ binding. Plans arrive as SupportPlanChanged on plan.events.v1, as plan-service p
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from carekit_testing import (
     commit_group_at_end,
     create_database,
     eventually,
+    lark_links,
     plan_changed,
 )
 from tests.fakes.lark_server import FakeLark, running_lark
@@ -203,7 +203,8 @@ async def test_lark_mention_card_submit_opens_ticket_replies_in_thread_and_syncs
     reply = (await lark.wait_for("/reply", replies + 1))[-1]
     assert reply.path == f"/open-apis/im/v1/messages/{root}/reply"
     [ticket] = (await http.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
-    assert ticket["link"] in json.loads(reply.payload["content"])["text"]
+    assert reply.payload["msg_type"] == "post"
+    assert ticket["link"] in lark_links(reply.payload["content"])
 
     thread_reply, reply_id = lark.message_event(chat, "more logs here", root_id=root, mention=False)
     for _ in range(2):

@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from care_schemas.envelope import Frozen
-from care_schemas.events.alert import alert_event_adapter
-from care_schemas.events.deadletter import deadletter_event_adapter
-from care_schemas.events.plan import plan_event_adapter
-from care_schemas.events.ticket import ticket_event_adapter
+from care_schemas.events.alert import AlertEvent, alert_event_adapter
+from care_schemas.events.deadletter import DeadLetterEvent, deadletter_event_adapter
+from care_schemas.events.plan import PlanEvent, plan_event_adapter
+from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 
 
 class Topic(Frozen):
@@ -32,4 +32,12 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     TICKET_EVENTS.name: ticket_event_adapter,
     ALERT_EVENTS.name: alert_event_adapter,
     NOTIFY_DEADLETTER.name: deadletter_event_adapter,
+}
+
+# The event union of each topic, as a type (typed publishers and subscribers declare it).
+EVENT_TYPES: dict[str, Any] = {
+    PLAN_EVENTS.name: PlanEvent,
+    TICKET_EVENTS.name: TicketEvent,
+    ALERT_EVENTS.name: AlertEvent,
+    NOTIFY_DEADLETTER.name: DeadLetterEvent,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -46,6 +47,7 @@ from care_schemas.events.plan import (
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.identity import mint
+from carekit.kafka import Publishers, make_broker
 from carekit.runtime import Runtime
 
 E = TypeVar("E")
@@ -404,3 +406,21 @@ class TicketTopicReader(TopicReader[TicketEvent]):
 
     def __init__(self, bootstrap: str) -> None:
         super().__init__(bootstrap, TICKET_EVENTS, ticket_event_adapter)
+
+
+@contextlib.asynccontextmanager
+async def publishing(bootstrap: str, *topics: Topic) -> AsyncIterator[Publishers]:
+    """Typed publishers on a started broker (the kit's, acks=all and idempotent), for tests that drive a relay."""
+    broker = make_broker(bootstrap, client_id="tests")
+    publishers = Publishers(broker, topics)
+    await broker.start()
+    try:
+        yield publishers
+    finally:
+        await broker.stop()
+
+
+def lark_links(content: str) -> list[str]:
+    """The links of a Lark rich-text (`post`) message's content, as a chat user would click them."""
+    post = json.loads(content)
+    return [e["href"] for lang in post.values() for line in lang["content"] for e in line if e.get("tag") == "a"]

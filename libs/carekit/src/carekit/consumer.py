@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from care_schemas.events.deadletter import EventRejected, EventRejectedData
 from care_schemas.topics import NOTIFY_DEADLETTER, Topic
 from carekit.errors import TRANSIENT
+from carekit.kafka import Publishers
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
@@ -47,8 +48,8 @@ def _reason(exc: ValidationError) -> str:
 class Rejects:
     """Publishes records that can never be processed to the dead-letter topic, with the reason."""
 
-    def __init__(self, producer: AIOKafkaProducer, consumer: str, source: str) -> None:
-        self._producer, self._consumer, self._source = producer, consumer, source
+    def __init__(self, publishers: Publishers, consumer: str, source: str) -> None:
+        self._publisher, self._consumer, self._source = publishers[NOTIFY_DEADLETTER], consumer, source
 
     async def reject(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         raw: bytes = record.value or b""
@@ -66,9 +67,7 @@ class Rejects:
                 payload=raw[:MAX_PAYLOAD].decode("utf-8", "replace"),
             ),
         )
-        await self._producer.send_and_wait(
-            NOTIFY_DEADLETTER.name, event.to_json_bytes(), key=(key or "unknown").encode()
-        )
+        await self._publisher.publish(event, key or "unknown")
         log.warning("dead-lettered %s/%s/%s: %s", record.topic, record.partition, record.offset, reason)
 
 

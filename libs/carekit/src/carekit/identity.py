@@ -9,8 +9,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+
+from carekit.refusals import Forbidden, Unauthorized
 
 
 class Role(StrEnum):
@@ -76,23 +79,23 @@ def mint(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, detail=message, headers={"WWW-Authenticate": "Bearer"})
+# Declares the bearer security scheme in every service's OpenAPI document; the checks below give the reasons.
+BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", description="a JWT with org, role and sub (care-token)")
 
 
-def current_identity(request: Request) -> Identity:
-    """FastAPI dependency: the verified identity of the caller, or 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("missing bearer token: send 'Authorization: Bearer <jwt>'")
+def current_identity(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> Identity:
+    """FastAPI dependency: the verified identity of the caller, or 401 saying what is wrong."""
+    if credentials is None or not credentials.credentials.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <jwt>'")
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(token.strip())
+        return verifier.verify(credentials.credentials.strip())
     except jwt.ExpiredSignatureError:
-        raise _unauthorized("token expired: mint a new one") from None
+        raise Unauthorized("token expired: mint a new one") from None
     except (jwt.InvalidTokenError, KeyError, ValueError):
-        raise _unauthorized("invalid token: signature, issuer, audience or claims do not verify") from None
+        raise Unauthorized("invalid token: signature, issuer, audience or claims do not verify") from None
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
@@ -102,7 +105,7 @@ def require(identity: Identity, *roles: Role) -> None:
     """Raise 403 naming the roles that may act."""
     if identity.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
-        raise HTTPException(403, detail=f"role {identity.role.value} may not do this; allowed: {allowed}")
+        raise Forbidden(f"role {identity.role.value} may not do this; allowed: {allowed}")
 
 
 def mint_cli(argv: list[str] | None = None) -> None:

@@ -1,14 +1,18 @@
-"""Kafka adapters: topics created from the catalogue, an idempotent producer."""
+"""Kafka adapters: topics created from the catalogue, the process's one broker, typed publishers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
 
-from care_schemas.topics import ALL_TOPICS, Topic
+from care_schemas.envelope import CloudEvent
+from care_schemas.topics import ALL_TOPICS, EVENT_TYPES, Topic
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,68 @@ async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) 
         await admin.close()
 
 
-def idempotent_producer(bootstrap: str, *, linger_ms: int = 2, request_timeout_ms: int = 30_000) -> AIOKafkaProducer:
-    """A producer with acks=all and idempotence (aiokafka defaults to acks=1)."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+def make_broker(bootstrap: str, *, client_id: str, request_timeout_ms: int = 30_000) -> KafkaBroker:
+    """The one broker of a process: its consumers and its producer (acks=all with idempotence; aiokafka defaults
+    to acks=1). FastStream passes both settings to the aiokafka producer it starts (tests/contract checks it)."""
+    return KafkaBroker(
+        bootstrap,
         acks="all",
         enable_idempotence=True,
-        linger_ms=linger_ms,
+        linger_ms=2,
         request_timeout_ms=request_timeout_ms,
+        client_id=client_id,
+        logger=logging.getLogger(f"{client_id}.kafka"),
     )
+
+
+CONTENT_TYPE = {"content-type": "application/cloudevents+json"}
+
+
+class EventPublisher:
+    """A typed publisher for one topic: CloudEvents of that topic's union, keyed as the catalogue says."""
+
+    def __init__(self, broker: KafkaBroker, topic: Topic) -> None:
+        self.topic = topic
+        self._publisher = broker.publisher(
+            topic.name,
+            title=f"{topic.name}:publish",
+            description=f"CloudEvents 1.0 (structured JSON), key: {topic.key}",
+            schema=_union_type(topic),
+        )
+
+    async def publish(self, event: CloudEvent[Any], key: str) -> None:
+        """Publish one event and wait for the broker's acknowledgement (all in-sync replicas)."""
+        await self._publisher.publish(event.to_json_bytes(), key=key.encode(), headers=CONTENT_TYPE)
+
+    async def publish_all(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Publish (key, serialized event) pairs in order, then wait for every acknowledgement."""
+        pending = [
+            await self._publisher.publish(payload, key=key.encode(), headers=CONTENT_TYPE, no_confirm=True)
+            for key, payload in items
+        ]
+        await asyncio.gather(*pending)
+
+
+def _union_type(topic: Topic) -> Any:
+    """The topic's event union, for the AsyncAPI document FastStream builds from the broker (None: not catalogued)."""
+    return EVENT_TYPES.get(topic.name)
+
+
+class Publishers:
+    """The typed publishers of one service, by topic name (what its outbox relay and endpoints may publish to)."""
+
+    def __init__(self, broker: KafkaBroker, topics: Sequence[Topic]) -> None:
+        self._by_name = {t.name: EventPublisher(broker, t) for t in topics}
+
+    def __getitem__(self, topic: Topic) -> EventPublisher:
+        try:
+            return self._by_name[topic.name]
+        except KeyError:
+            raise LookupError(f"no publisher for {topic.name}; declare it in the service's app.py") from None
+
+    def named(self, name: str) -> EventPublisher:
+        return self._by_name[name]
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._by_name)

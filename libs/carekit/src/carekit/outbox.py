@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import Topic
 from carekit.errors import TRANSIENT
+from carekit.kafka import Publishers
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -35,18 +35,19 @@ async def enqueue(conn: asyncpg.Connection, topic: Topic, key: str, event: Cloud
 
 
 class OutboxRelay:
-    """Publishes unsent outbox rows in order, then marks them sent; one active relay per database."""
+    """Publishes unsent outbox rows in order through the service's typed publishers (the broker's one idempotent
+    producer), then marks them sent; one active relay per database."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
-        producer: AIOKafkaProducer,
+        publishers: Publishers,
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         after_publish: Hook | None = None,
     ) -> None:
-        self._pool, self._producer = pool, producer
+        self._pool, self._publishers = pool, publishers
         self._batch_size, self._poll = batch_size, poll_interval_s
         self._after_publish = after_publish
         self._wake = asyncio.Event()
@@ -63,10 +64,10 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            pending = [
-                await self._producer.send(r["topic"], value=bytes(r["payload"]), key=r["key"].encode()) for r in rows
-            ]
-            await asyncio.gather(*pending)
+            by_topic: dict[str, list[tuple[str, bytes]]] = {}
+            for r in rows:  # the order within a topic (and so within a key) is the outbox's
+                by_topic.setdefault(r["topic"], []).append((r["key"], bytes(r["payload"])))
+            await asyncio.gather(*(self._publishers.named(t).publish_all(items) for t, items in by_topic.items()))
             if self._after_publish is not None:
                 await self._after_publish(rows)
             await conn.execute(

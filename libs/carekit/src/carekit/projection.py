@@ -86,11 +86,18 @@ async def project(pool: asyncpg.Pool, event: PlanEvent, on_change: PlanHook | No
 
 
 def subscribe_plan_projection(
-    broker: KafkaBroker, pool: asyncpg.Pool, *, group_id: str, rejects: Rejects, on_change: PlanHook | None = None
+    broker: KafkaBroker,
+    pool: asyncpg.Pool | Callable[[], asyncpg.Pool],
+    *,
+    group_id: str,
+    rejects: Rejects,
+    on_change: PlanHook | None = None,
 ) -> None:
-    """Keep this service's `plan_projection` table from plan.events.v1 (order-tolerant, idempotent)."""
+    """Keep this service's `plan_projection` table from plan.events.v1 (order-tolerant, idempotent).
+
+    `pool` may be a function returning it: services subscribe when the app is built, before the pool opens."""
 
     async def handle(event: PlanEvent) -> None:
-        await project(pool, event, on_change)
+        await project(pool() if callable(pool) else pool, event, on_change)
 
     subscribe(broker, topic=PLAN_EVENTS, group_id=group_id, adapter=plan_event_adapter, handle=handle, rejects=rejects)

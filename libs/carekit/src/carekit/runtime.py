@@ -1,23 +1,17 @@
-"""Service lifecycle: one place that opens the pool, migrates, starts Kafka clients and background tasks."""
+"""The live adapters of one service process: settings, the one Kafka broker, its publishers, the pool, loops."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from carekit.db import create_pool, migrate
-from carekit.identity import TokenVerifier
-from carekit.kafka import ensure_topics, idempotent_producer
+from carekit.kafka import Publishers
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -25,19 +19,35 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """The live adapters of one service process, created in the lifespan and passed down."""
+    """Built with the app (broker, subscribers, publishers); the lifespan opens the pool and starts the rest."""
 
     settings: ServiceSettings
-    pool: asyncpg.Pool
-    producer: AIOKafkaProducer
     broker: KafkaBroker
+    publishers: Publishers
+    _pool: asyncpg.Pool | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The Postgres pool (opened by the lifespan before any subscriber or loop runs)."""
+        if self._pool is None:
+            raise RuntimeError("the service has not started: the pool opens in the lifespan")
+        return self._pool
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background loop for the life of the service; its crash is logged and stops readiness."""
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(_report_crash)
         self.tasks.append(task)
+
+    def at_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Close a client (HTTP session, SMTP pool) when the service stops, after its loops have ended."""
+        self.closers.append(close)
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
 
     @property
     def healthy(self) -> bool:
@@ -47,42 +57,3 @@ class Runtime:
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
-
-
-Register = Callable[[Runtime], Awaitable[None]]
-
-
-def lifespan(
-    settings: ServiceSettings, migrations: Path, register: Register, *, pool_size: int = 10
-) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """The FastAPI lifespan: connect, migrate, register subscribers and loops, start; undo on exit."""
-
-    @contextlib.asynccontextmanager
-    async def run(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, max_size=pool_size)
-        applied = await migrate(pool, migrations)
-        if applied:
-            log.info("applied migrations: %s", ", ".join(applied))
-        await ensure_topics(settings.kafka_bootstrap_servers)
-        producer = idempotent_producer(
-            settings.kafka_bootstrap_servers, request_timeout_ms=settings.kafka_request_timeout_ms
-        )
-        await producer.start()
-        broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=log, client_id=app.title)
-        runtime = Runtime(settings=settings, pool=pool, producer=producer, broker=broker)
-        app.state.runtime = runtime
-        app.state.token_verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
-        await register(runtime)
-        await broker.start()
-        log.info("%s ready on %s:%s", app.title, settings.http_host, settings.http_port)
-        try:
-            yield
-        finally:
-            for task in runtime.tasks:
-                task.cancel()
-            await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            await broker.stop()
-            await producer.stop()
-            await pool.close()
-
-    return run

@@ -9,16 +9,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged, plan_event_adapter
 from care_schemas.topics import PLAN_EVENTS
 from carekit.db import MigrationChanged, create_pool, migrate
-from carekit.kafka import ensure_topics, idempotent_producer
+from carekit.kafka import Publishers, ensure_topics
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
-from carekit_testing import plan_changed
+from carekit_testing import plan_changed, publishing
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -38,14 +38,11 @@ async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
+    """The relay publishes through the kit's typed publishers on the one broker (acks=all, idempotent)."""
     await ensure_topics(kafka_bootstrap)
-    p = idempotent_producer(kafka_bootstrap)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
+    async with publishing(kafka_bootstrap, PLAN_EVENTS) as publishers:
+        yield publishers
 
 
 def changed(org: str, plan: PlanCode, version: int) -> SupportPlanChanged:
@@ -81,7 +78,7 @@ async def read_org_events(bootstrap: str, org: str, expected: int) -> list[Suppo
 
 
 async def test_relay_publishes_outbox_rows_in_order_and_marks_them_sent(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, unique: str
+    pool: asyncpg.Pool, producer: Publishers, kafka_bootstrap: str, unique: str
 ) -> None:
     org = f"org-{unique}"
     async with pool.acquire() as conn, conn.transaction():
@@ -99,7 +96,7 @@ async def test_relay_publishes_outbox_rows_in_order_and_marks_them_sent(
 
 
 async def test_rolled_back_change_never_reaches_the_topic(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, unique: str
+    pool: asyncpg.Pool, producer: Publishers, unique: str
 ) -> None:
     org = f"org-{unique}"
 
@@ -114,7 +111,7 @@ async def test_rolled_back_change_never_reaches_the_topic(
 
 
 async def test_relay_killed_between_publish_and_mark_resends_and_projection_ignores_duplicate(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, kafka_bootstrap: str, unique: str
+    pool: asyncpg.Pool, producer: Publishers, kafka_bootstrap: str, unique: str
 ) -> None:
     org = f"org-{unique}"
     async with pool.acquire() as conn, conn.transaction():

@@ -6,6 +6,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from carekit import problems
 from carekit.identity import CurrentIdentity, Role, TokenVerifier, mint, mint_cli, require
 from carekit_testing import asgi_request
 
@@ -15,6 +16,7 @@ SECRET = "unit-test-secret-0123456789abcdefghij"
 
 def app() -> FastAPI:
     api = FastAPI()
+    problems.install(api)
     api.state.token_verifier = TokenVerifier(SECRET, "connected-care", "connected-care")
 
     @api.get("/me")

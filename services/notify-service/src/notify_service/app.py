@@ -1,21 +1,19 @@
-"""Builds notify-service: HTTP app, Kafka subscribers, delivery pipeline, schedulers."""
+"""Builds notify-service on the kit's skeleton: HTTP routes, Kafka subscribers, delivery pipeline, schedulers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
 from fastapi import FastAPI
 
-from carekit import web
-from carekit.consumer import Rejects
+from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
+from carekit.bootstrap import Service, build
 from carekit.outbox import OutboxRelay
-from carekit.projection import subscribe_plan_projection
-from carekit.runtime import Runtime, lifespan
-from notify_service import handlers
+from carekit.runtime import Runtime
 from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.channels.base import SendContext
+from notify_service.channels.im import ChatBots
 from notify_service.config import Settings
 from notify_service.delivery.dispatcher import Dispatcher
 from notify_service.delivery.scheduler import run_repeats
@@ -25,41 +23,34 @@ from notify_service.entrypoints import consumers, http_alerts, http_deliveries, 
 from notify_service.entrypoints.deps import Deps
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+DESCRIPTION = "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates."
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="notify-service")
-
-    async def register(runtime: Runtime) -> None:
-        prefix = settings.consumer_group_prefix
+    async def start(runtime: Runtime) -> None:
         box = SecretBox(settings.notify_secret_key)
-        http = delivery_session(settings)
-        ctx = SendContext(http=http, settings=settings)
+        ctx = SendContext(http=delivery_session(settings), settings=settings)
+        runtime.at_stop(ctx.http.close)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
-        consumers.register(runtime, settings)
-        subscribe_plan_projection(
-            runtime.broker,
-            runtime.pool,
-            group_id=f"{prefix}.plans",
-            rejects=Rejects(runtime.producer, f"{prefix}.plans", consumers.SOURCE),
-            on_change=handlers.on_plan_change,
-        )
         dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
-        runtime.spawn("delivery", _closing(dispatcher.run(), http))
+        runtime.spawn("delivery", dispatcher.run())
         runtime.spawn("repeats", run_repeats(runtime.pool, settings))
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
-        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx).run())
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run())
+        bots = ChatBots(settings)
+        runtime.at_stop(bots.close)
+        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx, bots).run())
 
-    app.router.lifespan_context = lifespan(settings, MIGRATIONS, register, pool_size=20)
-    web.install(app)
-    for router in (http_subscribers.router, http_alerts.router, http_deliveries.router):
-        app.include_router(router)
+    app = build(
+        Service(
+            title="notify-service",
+            description=DESCRIPTION,
+            settings=settings,
+            migrations=MIGRATIONS,
+            routers=[http_subscribers.router, http_alerts.router, http_deliveries.router],
+            publishes=[ALERT_EVENTS, NOTIFY_DEADLETTER],
+            subscribe=lambda runtime: consumers.register(runtime, settings),
+            start=start,
+            pool_size=20,
+        )
+    )
     return app
-
-
-async def _closing(coro: object, http: aiohttp.ClientSession) -> None:
-    """Run the dispatcher; close the HTTP session when it stops."""
-    try:
-        await coro  # type: ignore[misc]
-    finally:
-        await http.close()

@@ -12,10 +12,14 @@ import asyncpg
 from pydantic import ValidationError
 
 from care_schemas.catalogue import ChannelType, catalogue
-from care_schemas.events.alert import AlertFiring, AlertResolved
+from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_event
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
+from care_schemas.topics import ALERT_EVENTS
+from carekit.identity import Identity
+from carekit.kafka import Publishers
 from carekit.projection import ProjectedPlan, current_plan
+from carekit.refusals import Forbidden, Invalid, NotEntitled, NotFound, TooLarge
 from notify_service import metrics
 from notify_service.adapters import im_queue, repository, subscribers
 from notify_service.adapters.resolve import url_refusal
@@ -44,6 +48,25 @@ async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | Aler
     return queued
 
 
+MAX_ALERTS = 1000
+
+
+async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
+    """HTTP intake: the caller's own organisation's alerts (staff: any) go to alert.events.v1; their event ids."""
+    if not alerts:
+        raise Invalid("(body): no alerts")
+    if len(alerts) > MAX_ALERTS:
+        raise TooLarge(f"at most {MAX_ALERTS} alerts per request; send the rest in another")
+    if not identity.is_staff:
+        for i, alert in enumerate(alerts):
+            if alert.org_id != identity.org:
+                raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
+    events = [alert_event(a, source="/notify-service/http") for a in alerts]
+    await publishers[ALERT_EVENTS].publish_all([(e.data.org_id, e.to_json_bytes()) for e in events])
+    metrics.RECEIVED.labels(source).inc(len(alerts))
+    return [e.id for e in events]
+
+
 async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, previous: ProjectedPlan | None) -> None:
     """Projection hook (same transaction): suspend subscribers the new plan excludes, resume the ones it includes."""
     d = event.data
@@ -54,14 +77,6 @@ async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent) -> int:
     """Queue the chat posts and TAM emails a ticket event causes (idempotent by event id)."""
     messages = outgoing(event)
     return await im_queue.enqueue(pool, event.id, messages) if messages else 0
-
-
-class Refused(Exception):
-    """A request that cannot be carried out: HTTP status and a body that says why."""
-
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.status, self.detail = status, detail
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,7 @@ def _validated_config(channel: ChannelType, raw: dict[str, Any]) -> dict[str, An
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in ("config", *err["loc"]))
-        raise Refused(422, f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise Invalid(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 async def _check(pool: asyncpg.Pool, settings: Settings, draft: Draft) -> None:
@@ -90,12 +105,10 @@ async def _check(pool: asyncpg.Pool, settings: Settings, draft: Draft) -> None:
     why = refusal(draft.type, plan.plan, plan.entitlements)
     if why is not None:
         needed = catalogue().cheapest_with_channel(draft.type)
-        raise Refused(
-            403, {"message": why, "plan": plan.plan.value, "plan_needed": needed.code.value if needed else None}
-        )
+        raise NotEntitled(why, plan=plan.plan.value, plan_needed=needed.code.value if needed else None)
     refused_url = await url_refusal(draft.config, settings.allowlist)
     if refused_url is not None:
-        raise Refused(422, f"config.{refused_url[0]}: {refused_url[1]}")
+        raise Invalid(f"config.{refused_url[0]}: {refused_url[1]}")
 
 
 async def send_test(ctx: SendContext, target: Target) -> Outcome:
@@ -109,13 +122,10 @@ async def _test(ctx: SendContext, subscriber_id: str, draft: Draft, secrets: Seq
     target = Target(subscriber_id, draft.org_id, draft.name, draft.type, draft.config, tuple(secrets))
     outcome = await send_test(ctx, target)
     if not outcome.ok:
-        raise Refused(
-            422,
-            {
-                "message": f"the test message was not accepted, so the subscriber was not saved: {outcome.reason}",
-                "endpoint_status": outcome.status,
-                "endpoint_answer": outcome.reason,
-            },
+        raise Invalid(
+            f"the test message was not accepted, so the subscriber was not saved: {outcome.reason}",
+            endpoint_status=outcome.status,
+            endpoint_answer=outcome.reason,
         )
 
 
@@ -181,5 +191,5 @@ async def update_subscriber(
         await _test(ctx, updated.id, draft, secrets_of(config))
     saved = await subscribers.update(pool, box, updated)
     if saved is None:
-        raise Refused(404, f"no subscriber {current.id}")
+        raise NotFound(f"no subscriber {current.id}")
     return saved

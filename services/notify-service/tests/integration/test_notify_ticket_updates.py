@@ -16,6 +16,7 @@ from carekit.db import create_pool, migrate
 from notify_service.adapters.im_queue import ImMessage
 from notify_service.app import MIGRATIONS
 from notify_service.channels.base import SendContext
+from notify_service.channels.im import ChatBots
 from notify_service.delivery.ticket_updates import TicketUpdates
 from notify_service.domain.classify import Outcome, Verdict
 
@@ -49,7 +50,7 @@ async def test_a_message_that_raises_is_retried_and_the_others_are_sent_once(
         return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
 
     monkeypatch.setattr(TicketUpdates, "send", send)
-    updates = TicketUpdates(pool, SendContext(None, settings()))  # type: ignore[arg-type]
+    updates = TicketUpdates(pool, SendContext(None, settings()), ChatBots(settings()))  # type: ignore[arg-type]
     await updates.drain_once()
     await updates.drain_once()  # the failed one waits for its backoff; the others are not sent again
 
@@ -87,7 +88,7 @@ async def test_a_slow_chat_target_does_not_hold_up_another_targets_ticket_update
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
     monkeypatch.setattr(TicketUpdates, "send", send)
-    updates = TicketUpdates(pool, SendContext(None, settings()))  # type: ignore[arg-type]
+    updates = TicketUpdates(pool, SendContext(None, settings()), ChatBots(settings()))  # type: ignore[arg-type]
     began = loop.time()
     assert await updates.drain_once() == 3
 

@@ -1,4 +1,4 @@
-"""Builds plan-service: HTTP app, the outbox relay and the scheduler loop."""
+"""Builds plan-service on the kit's skeleton: HTTP routes, the outbox relay and the scheduler loop."""
 
 from __future__ import annotations
 
@@ -7,28 +7,38 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from care_schemas.envelope import utcnow
-from carekit import web
+from care_schemas.topics import PLAN_EVENTS
+from carekit.bootstrap import Service, build
 from carekit.outbox import OutboxRelay
-from carekit.runtime import Runtime, lifespan
-from plan_service import jobs
+from carekit.runtime import Runtime
 from plan_service.config import Settings
-from plan_service.entrypoints import errors, http
+from plan_service.entrypoints import http, scheduler
+from plan_service.entrypoints.body_limit import BodyLimit
 from plan_service.handlers import Clock
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+DESCRIPTION = "Support plans, plan changes, trials, Premium sales approval, TAM, legacy retirement."
 
 
 def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
     """`clock` is injectable so tests can move time for trials and retirement."""
 
-    async def register(runtime: Runtime) -> None:
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
+    async def start(runtime: Runtime) -> None:
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run())
         if settings.plan_scheduler_enabled:
-            runtime.spawn("scheduler", jobs.run_forever(runtime.pool, clock, settings.plan_scheduler_interval_s))
+            runtime.spawn("scheduler", scheduler.run_forever(runtime.pool, clock, settings.plan_scheduler_interval_s))
 
-    app = FastAPI(title="plan-service", lifespan=lifespan(settings, MIGRATIONS, register))
+    app = build(
+        Service(
+            title="plan-service",
+            description=DESCRIPTION,
+            settings=settings,
+            migrations=MIGRATIONS,
+            routers=[http.router],
+            publishes=[PLAN_EVENTS],
+            start=start,
+        )
+    )
     app.state.clock = clock
-    web.install(app)
-    errors.install(app)
-    app.include_router(http.router)
+    app.add_middleware(BodyLimit)
     return app

@@ -10,18 +10,18 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.envelope import utcnow
 from care_schemas.events.plan import Actor, SupportPlanChanged, plan_event_adapter
+from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS
 from carekit.consumer import Rejects
 from carekit.db import create_pool, migrate
-from carekit.kafka import idempotent_producer
+from carekit.kafka import Publishers
 from carekit.outbox import OutboxRelay
 from carekit.projection import ProjectedPlan, current_plan, subscribe_plan_projection
-from carekit_testing import InProcess, PlanTopicReader, commit_group_at_end, create_database, eventually
+from carekit_testing import InProcess, PlanTopicReader, commit_group_at_end, create_database, eventually, publishing
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
 
@@ -46,13 +46,10 @@ async def plan_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = idempotent_producer(kafka_bootstrap)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
+async def producer(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
+    """plan-service's publishers (plan events, dead letters) on the kit's broker."""
+    async with publishing(kafka_bootstrap, PLAN_EVENTS, NOTIFY_DEADLETTER) as publishers:
+        yield publishers
 
 
 class Consumer:
@@ -73,7 +70,7 @@ class Consumer:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def consumer(
-    database_url: str, kafka_bootstrap: str, producer: AIOKafkaProducer, unique: str
+    database_url: str, kafka_bootstrap: str, producer: Publishers, unique: str
 ) -> AsyncIterator[Consumer]:
     pool = await create_pool(await create_database(database_url, "consumer"))
     await migrate(pool, None)
@@ -94,7 +91,7 @@ async def consumer(
 
 async def test_relay_killed_between_publish_and_mark_duplicates_and_the_projection_ignores_it(
     plan_db: asyncpg.Pool,
-    producer: AIOKafkaProducer,
+    producer: Publishers,
     plan_topic: PlanTopicReader,
     consumer: Consumer,
     unique: str,

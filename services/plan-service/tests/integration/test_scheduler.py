@@ -15,8 +15,9 @@ from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Actor, ChangeReason, PlanRetirementNotice, SupportPlanChanged
 from carekit.db import create_pool, migrate
 from carekit_testing import TEST_JWT_SECRET, FakeClock, PlanTopicReader, create_database, eventually
-from plan_service import handlers, jobs
+from plan_service import handlers
 from plan_service.app import MIGRATIONS
+from plan_service.handlers import jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]

@@ -10,7 +10,7 @@ import pytest
 from ticket_harness import Service
 
 from care_schemas.catalogue import PlanCode
-from carekit_testing import TEST_JWT_SECRET, bearer
+from carekit_testing import TEST_JWT_SECRET, bearer, lark_links
 from tests.fakes.lark_server import FakeLark
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -93,7 +93,8 @@ async def test_mention_shows_the_card_to_the_member_and_submit_opens_the_ticket_
     reply = (await lark.wait_for("/reply", replies + 1))[-1]
     assert reply.path == f"/open-apis/im/v1/messages/{root}/reply"
     assert reply.payload["reply_in_thread"] is True
-    assert ticket["link"] in json.loads(reply.payload["content"])["text"]
+    assert reply.payload["msg_type"] == "post"
+    assert ticket["link"] in lark_links(reply.payload["content"])
 
 
 async def test_same_lark_thread_reply_twice_is_one_comment_on_premium(service: Service, unique: str) -> None:
@@ -207,7 +208,8 @@ async def test_a_mention_in_a_suspended_group_is_answered_with_a_notice_not_a_ca
         assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
     calls = lark.calls[sent:]  # the notice is sent before the callback is answered
     assert [c.path for c in calls] == [f"/open-apis/im/v1/messages/{message_id}/reply"]
-    assert "suspended" in json.loads(calls[0].payload["content"])["text"]
+    assert "suspended" in calls[0].payload["content"]
+    assert calls[0].payload["msg_type"] == "post"
 
 
 async def test_rich_text_and_file_replies_in_a_premium_thread_become_comments(service: Service, unique: str) -> None:

@@ -8,7 +8,8 @@ import time
 import pytest
 import slack_sdk.signature
 
-from ticket_service.adapters import lark, slack
+from carekit.chat import slack
+from ticket_service.adapters import lark
 
 pytestmark = pytest.mark.unit
 

@@ -1,100 +1,67 @@
-"""Ticket updates to IM: Slack Web API chat.postMessage and Lark's reply/send message APIs (bot credentials)."""
+"""Ticket updates to IM through the kit's Slack and Lark clients, each in the platform's own format: Slack
+mrkdwn, Lark rich text (`post`) replied in the ticket's thread (`reply_in_thread`) or sent to the group."""
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-from notify_service.channels.base import SendContext, post_json
+from carekit.chat import ChatFailure
+from carekit.chat.lark import LarkBot, link, post_content, post_from_text, text
+from carekit.chat.slack import SlackWebApi
+from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 
-LARK_RATE_LIMITED = {99991400, 11232}
-LARK_TOKEN_INVALID = {99991663, 99991661, 99991668}
+
+def slack_text(body: dict[str, Any]) -> str:
+    """Slack mrkdwn: `*summary* <link|ticket>` and the lines."""
+    if "ticket_id" not in body:  # queued before updates were platform-neutral
+        return str(body.get("text", ""))
+    head = f"*{body['summary']}* <{body['link']}|{body['ticket_id']}>{body['headline']}"
+    return "\n".join([head, *body["lines"]])
 
 
-def _slack_check(status: int, text: str) -> Outcome | None:
-    """Slack's Web API answers 200 with `ok: false` and an error code on failure."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return Outcome(Verdict.RETRY, f"HTTP {status}: not JSON", status)
-    if doc.get("ok"):
-        return None
-    error = str(doc.get("error", "unknown"))
-    verdict = Verdict.RETRY if error in {"ratelimited", "internal_error", "fatal_error"} else Verdict.PERMANENT
-    return Outcome(verdict, f"Slack error {error}", status)
+def lark_post(body: dict[str, Any]) -> str:
+    """Lark rich text: the summary as title, the ticket as a link, one paragraph per line."""
+    if "ticket_id" not in body:
+        return post_from_text("Connected Care support", str(body.get("text", "")))
+    first = [link(body["ticket_id"], body["link"])] + ([text(body["headline"])] if body["headline"] else [])
+    return post_content(body["summary"], [first, *([text(line)] for line in body["lines"])])
 
 
-async def slack_post(ctx: SendContext, target: dict[str, Any], body: dict[str, Any]) -> Outcome:
-    settings = ctx.settings
-    if not settings.slack_bot_token:
-        return Outcome(Verdict.PERMANENT, "SLACK_BOT_TOKEN is not set")
-    payload: dict[str, Any] = {"channel": target["channel"], "text": body["text"], "unfurl_links": False}
-    if target.get("thread_ts"):
-        payload["thread_ts"] = target["thread_ts"]
-    url = settings.slack_api_url.rstrip("/") + "/chat.postMessage"
-    headers = {"Authorization": f"Bearer {settings.slack_bot_token}"}
-    return await post_json(ctx, url, payload, secrets=[settings.slack_bot_token], headers=headers, check=_slack_check)
+class ChatBots:
+    """The bot identities notify-service posts ticket updates with (unset ones refuse permanently)."""
 
-
-class LarkBot:
-    """Lark's tenant access token, fetched with the app's credentials and reused until shortly before expiry."""
-
-    def __init__(self) -> None:
-        self._token: str | None = None
-        self._expires = 0.0
-
-    async def token(self, ctx: SendContext) -> str | Outcome:
-        s = ctx.settings
-        if self._token and time.monotonic() < self._expires:
-            return self._token
-        if not (s.lark_app_id and s.lark_app_secret):
-            return Outcome(Verdict.PERMANENT, "LARK_APP_ID / LARK_APP_SECRET are not set")
-        url = s.lark_api_url.rstrip("/") + "/open-apis/auth/v3/tenant_access_token/internal"
-        got: dict[str, Any] = {}
-
-        def keep(status: int, text: str) -> Outcome | None:
-            got.update(json.loads(text))
-            return None if got.get("code") == 0 else Outcome(Verdict.PERMANENT, f"Lark token refused: {got.get('msg')}")
-
-        outcome = await post_json(
-            ctx,
-            url,
-            {"app_id": s.lark_app_id, "app_secret": s.lark_app_secret},
-            secrets=[s.lark_app_secret],
-            check=keep,
+    def __init__(self, settings: Settings) -> None:
+        timeout = settings.delivery_timeout_s
+        self.slack = (
+            SlackWebApi(settings.slack_bot_token, settings.slack_api_url, timeout_s=timeout)
+            if settings.slack_bot_token
+            else None
         )
-        if not outcome.ok:
-            return outcome
-        self._token = str(got["tenant_access_token"])
-        self._expires = time.monotonic() + float(got.get("expire", 7200)) - 60
-        return self._token
+        self.lark = (
+            LarkBot(settings.lark_api_url, settings.lark_app_id, settings.lark_app_secret, timeout_s=timeout)
+            if settings.lark_app_id and settings.lark_app_secret
+            else None
+        )
 
-    def _check(self, status: int, text: str) -> Outcome | None:
+    async def close(self) -> None:
+        if self.lark is not None:
+            await self.lark.close()
+
+    async def post(self, kind: str, target: dict[str, Any], body: dict[str, Any]) -> Outcome:
+        """Post one update; the kit client's failure says retry (429, 5xx, network, rate limit) or permanent."""
         try:
-            code = int(json.loads(text).get("code", 0))
-        except (ValueError, AttributeError):
-            return Outcome(Verdict.RETRY, f"HTTP {status}: not JSON", status)
-        if code == 0:
-            return None
-        if code in LARK_TOKEN_INVALID:
-            self._token = None
-            return Outcome(Verdict.RETRY, f"Lark code {code}: token expired", status)
-        verdict = Verdict.RETRY if code in LARK_RATE_LIMITED else Verdict.PERMANENT
-        return Outcome(verdict, f"Lark code {code}: {text[:200]}", status)
-
-    async def post(self, ctx: SendContext, target: dict[str, Any], body: dict[str, Any]) -> Outcome:
-        """Reply in the ticket's thread (root message id) or send to the group."""
-        token = await self.token(ctx)
-        if isinstance(token, Outcome):
-            return token
-        base = ctx.settings.lark_api_url.rstrip("/") + "/open-apis/im/v1/messages"
-        content = json.dumps({"text": body["text"]})
-        if target.get("thread_ts"):
-            url, payload = f"{base}/{target['thread_ts']}/reply", {"msg_type": "text", "content": content}
-        else:
-            url = f"{base}?receive_id_type=chat_id"
-            payload = {"receive_id": target["channel"], "msg_type": "text", "content": content}
-        headers = {"Authorization": f"Bearer {token}"}
-        return await post_json(ctx, url, payload, secrets=[token], headers=headers, check=self._check)
+            if kind == "slack_update":
+                if self.slack is None:
+                    return Outcome(Verdict.PERMANENT, "SLACK_BOT_TOKEN is not set")
+                await self.slack.post(target["channel"], target.get("thread_ts"), slack_text(body))
+            else:
+                if self.lark is None:
+                    return Outcome(Verdict.PERMANENT, "LARK_APP_ID / LARK_APP_SECRET are not set")
+                if target.get("thread_ts"):
+                    await self.lark.reply(target["thread_ts"], "post", lark_post(body))
+                else:
+                    await self.lark.send(target["channel"], "post", lark_post(body))
+        except ChatFailure as exc:
+            return Outcome(Verdict.RETRY if exc.retryable else Verdict.PERMANENT, exc.message, exc.status)
+        return Outcome(Verdict.OK, "posted", 200)

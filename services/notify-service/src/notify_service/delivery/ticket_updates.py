@@ -16,7 +16,7 @@ from notify_service.adapters import im_queue
 from notify_service.adapters.im_queue import ImMessage
 from notify_service.channels.base import SendContext
 from notify_service.channels.email import send_mail
-from notify_service.channels.im import LarkBot, slack_post
+from notify_service.channels.im import ChatBots
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict
 
@@ -24,15 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class TicketUpdates:
-    def __init__(self, pool: asyncpg.Pool, ctx: SendContext) -> None:
-        self._pool, self._ctx, self._lark = pool, ctx, LarkBot()
+    def __init__(self, pool: asyncpg.Pool, ctx: SendContext, bots: ChatBots) -> None:
+        self._pool, self._ctx, self._bots = pool, ctx, bots
         self._wake = asyncio.Event()
 
     async def send(self, message: ImMessage) -> Outcome:
-        if message.kind == "slack_update":
-            return await slack_post(self._ctx, message.target, message.body)
-        if message.kind == "lark_update":
-            return await self._lark.post(self._ctx, message.target, message.body)
+        if message.kind in ("slack_update", "lark_update"):
+            return await self._bots.post(message.kind, message.target, message.body)
         return await send_mail(
             self._ctx.settings, message.target["address"], message.body["subject"], message.body["text"]
         )

@@ -37,9 +37,18 @@ def _same_place(a: ImThread, b: ImThread) -> bool:
     return (a.platform, a.workspace, a.channel, a.thread_ts) == (b.platform, b.workspace, b.channel, b.thread_ts)
 
 
-def _post(org_id: str, thread: ImThread, text: str) -> Outgoing:
+def _post(org_id: str, thread: ImThread, ticket: tuple[str, str, str], headline: str, lines: list[str]) -> Outgoing:
+    """A chat post, platform-neutral: the channel adapter renders it in Slack's or Lark's own format."""
     target = {"workspace": thread.workspace, "channel": thread.channel, "thread_ts": thread.thread_ts}
-    return Outgoing(f"{thread.platform.value}_update", org_id, target, {"text": text[:TEXT_CHARS]})
+    ticket_id, summary, link = ticket
+    body = {
+        "ticket_id": ticket_id,
+        "summary": summary[:500],
+        "link": link,
+        "headline": headline,
+        "lines": [line[:TEXT_CHARS] for line in lines],
+    }
+    return Outgoing(f"{thread.platform.value}_update", org_id, target, body)
 
 
 def _mail(org_id: str, to: str, subject: str, text: str) -> Outgoing:
@@ -56,15 +65,14 @@ def outgoing(event: TicketEvent) -> list[Outgoing]:
             return []
         if d.im_thread is None or d.im_mode is None or (d.origin is not None and _same_place(d.origin, d.im_thread)):
             return []
-        return [_post(d.org_id, d.im_thread, f"*{d.summary}* <{d.link}|{d.ticket_id}>\n{d.author}: {d.body}")]
+        return [_post(d.org_id, d.im_thread, (d.ticket_id, d.summary, d.link), "", [f"{d.author}: {d.body}"])]
     if isinstance(event, TicketStatusChanged):
         sc = event.data
         if sc.status not in DONE or sc.im_thread is None or sc.im_mode is None:
             return []
-        text = f"*{sc.summary}* <{sc.link}|{sc.ticket_id}> is now {sc.status.value}"
-        if sc.latest_public_comment:
-            text += f"\nLatest comment: {sc.latest_public_comment}"
-        return [_post(sc.org_id, sc.im_thread, text)]
+        lines = [f"Latest comment: {sc.latest_public_comment}"] if sc.latest_public_comment else []
+        ticket = (sc.ticket_id, sc.summary, sc.link)
+        return [_post(sc.org_id, sc.im_thread, ticket, f" is now {sc.status.value}", lines)]
     if isinstance(event, TicketOpened):
         o = event.data
         if o.tam is None or o.severity not in URGENT:

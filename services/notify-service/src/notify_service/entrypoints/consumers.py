@@ -8,6 +8,7 @@ from care_schemas.events.alert import AlertEvent, alert_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import ALERT_EVENTS, TICKET_EVENTS
 from carekit.consumer import Rejects, subscribe, subscribe_batch
+from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
@@ -16,7 +17,7 @@ SOURCE = "/notify-service"
 
 
 def register(runtime: Runtime, settings: Settings) -> None:
-    """Alert intake: batches from alert.events.v1, committed after the notifications are stored."""
+    """Alert intake (batches, committed after the notifications are stored), ticket events, the plan projection."""
     group = f"{settings.consumer_group_prefix}.intake"
 
     async def on_alerts(events: Sequence[AlertEvent]) -> None:
@@ -28,7 +29,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=group,
         adapter=alert_event_adapter,
         handle=on_alerts,
-        rejects=Rejects(runtime.producer, group, SOURCE),
+        rejects=Rejects(runtime.publishers, group, SOURCE),
         max_records=2000,
     )
 
@@ -43,8 +44,17 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=tickets,
         adapter=ticket_event_adapter,
         handle=on_ticket,
-        rejects=Rejects(runtime.producer, tickets, SOURCE),
+        rejects=Rejects(runtime.publishers, tickets, SOURCE),
         # A new deployment posts updates from now on; replaying a week of ticket history into customers'
         # chat threads and TAMs' mailboxes would be noise. Once the group exists, nothing is skipped.
         from_beginning=False,
+    )
+
+    plans = f"{settings.consumer_group_prefix}.plans"
+    subscribe_plan_projection(
+        runtime.broker,
+        lambda: runtime.pool,
+        group_id=plans,
+        rejects=Rejects(runtime.publishers, plans, SOURCE),
+        on_change=handlers.on_plan_change,
     )

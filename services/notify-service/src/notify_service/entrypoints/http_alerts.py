@@ -3,23 +3,29 @@ alert.events.v1 (acks=all) and answer 202. Callers: a bearer token of the organi
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException
-from pydantic import TypeAdapter, ValidationError
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from care_schemas.events.alert import Alert, alert_event
-from care_schemas.topics import ALERT_EVENTS
-from carekit.identity import CurrentIdentity, Identity
-from notify_service import metrics
-from notify_service.domain.alertmanager_in import FieldError, parse_alertmanager
+from care_schemas.events.alert import Alert
+from carekit.identity import CurrentIdentity
+from carekit.problems import documented_body, responses
+from carekit.refusals import Invalid
+from notify_service import handlers
+from notify_service.domain.alertmanager_in import AmPayload, FieldError, parse_alertmanager
 from notify_service.entrypoints.deps import Deps, deps
 
 router = APIRouter(prefix="/v1/alerts", tags=["alert intake"])
 Injected = Annotated[Deps, Depends(deps)]
 ALERTS = TypeAdapter(Alert | list[Alert])
-MAX_ALERTS = 1000
+
+
+class Accepted(BaseModel):
+    """The alerts were published to alert.events.v1 (acknowledged by every in-sync replica)."""
+
+    accepted: int
+    event_ids: list[str]
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -31,48 +37,29 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "(body)"
 
 
-def _own(identity: Identity, alerts: list[Alert]) -> None:
-    if identity.is_staff:
-        return
-    for i, alert in enumerate(alerts):
-        if alert.org_id != identity.org:
-            raise HTTPException(403, f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
-
-
-async def _publish(d: Deps, alerts: list[Alert], source: str) -> dict[str, Any]:
-    if len(alerts) > MAX_ALERTS:
-        raise HTTPException(413, f"at most {MAX_ALERTS} alerts per request")
-    events = [alert_event(a, source="/notify-service/http") for a in alerts]
-    sends = [
-        await d.runtime.producer.send(ALERT_EVENTS.name, e.to_json_bytes(), key=e.data.org_id.encode()) for e in events
-    ]
-    await asyncio.gather(*sends)
-    metrics.RECEIVED.labels(source).inc(len(alerts))
-    return {"accepted": len(events), "event_ids": [e.id for e in events]}
-
-
-@router.post("", status_code=202)
-async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Body()]) -> dict[str, Any]:
-    """One native alert or a list of them."""
+@router.post("", status_code=202, response_model=Accepted, openapi_extra=documented_body(Alert | list[Alert]))
+async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Body()]) -> Accepted:
+    """One native alert or a list of them (at most 1000)."""
     try:
         parsed = ALERTS.validate_python(body)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise HTTPException(422, f"{_where(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise Invalid(f"{_where(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
-    if not alerts:
-        raise HTTPException(422, "(body): no alerts")
-    _own(identity, alerts)
-    return await _publish(d, alerts, "http")
+    ids = await handlers.publish_alerts(d.runtime.publishers, identity, alerts, "http")
+    return Accepted(accepted=len(ids), event_ids=ids)
 
 
-@router.post("/alertmanager", status_code=202)
-async def alertmanager(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Body()]) -> dict[str, Any]:
+@router.post("/alertmanager", status_code=202, response_model=Accepted, openapi_extra=documented_body(AmPayload))
+async def alertmanager(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Body()]) -> Accepted:
     """The Prometheus Alertmanager webhook payload (version 4); labels org_id (default: the caller's
     organisation), project_id and alertname are required, severity defaults to warning."""
     try:
         alerts = parse_alertmanager(body, default_org=None if identity.is_staff else identity.org)
     except FieldError as exc:
-        raise HTTPException(422, str(exc)) from None
-    _own(identity, alerts)
-    return await _publish(d, alerts, "alertmanager")
+        raise Invalid(str(exc)) from None
+    ids = await handlers.publish_alerts(d.runtime.publishers, identity, alerts, "alertmanager")
+    return Accepted(accepted=len(ids), event_ids=ids)
+
+
+router.responses.update(responses(403, 413))

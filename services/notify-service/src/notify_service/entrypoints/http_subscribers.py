@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import AlertSeverity
 from carekit.identity import CurrentIdentity, Identity, Role, require
+from carekit.problems import responses
+from carekit.refusals import NotFound
 from notify_service import handlers
 from notify_service.adapters import subscribers
 from notify_service.entrypoints.deps import Deps, deps
 
-router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"])
+router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"], responses=responses(404))
 OWNERS = (Role.ORG_OWNER, Role.PROJECT_OWNER)
 Injected = Annotated[Deps, Depends(deps)]
 
@@ -48,12 +50,35 @@ def _owner(identity: Identity) -> Identity:
     return identity
 
 
-def _refused(exc: handlers.Refused) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+class SubscriberView(BaseModel):
+    """A subscriber as owners see it: secrets masked, `state` active or suspended with the reason."""
+
+    id: str
+    org_id: str
+    project_id: str
+    cluster_id: str | None
+    type: ChannelType
+    name: str
+    severities: list[str] | None
+    rules: list[str] | None
+    config: dict[str, Any]
+    state: Literal["active", "suspended"]
+    state_reason: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, s: subscribers.Subscriber) -> SubscriberView:
+        return cls.model_validate(s.view())
 
 
-@router.post("", status_code=201, response_model=None)
-async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> dict[str, Any] | JSONResponse:
+class SubscriberList(BaseModel):
+    subscribers: list[SubscriberView]
+
+
+@router.post("", status_code=201)
+async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> SubscriberView:
     """Save a subscriber after its test message is accepted (webhook: dryRun true)."""
     _owner(identity)
     draft = handlers.Draft(
@@ -66,51 +91,41 @@ async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> 
         rules=body.rules or None,
         config=body.config,
     )
-    try:
-        saved = await handlers.create_subscriber(d.runtime.pool, d.box, d.ctx, draft, identity.sub)
-    except handlers.Refused as exc:
-        return _refused(exc)
-    return saved.view()
+    return SubscriberView.of(await handlers.create_subscriber(d.runtime.pool, d.box, d.ctx, draft, identity.sub))
 
 
 @router.get("")
-async def list_all(identity: CurrentIdentity, d: Injected, project_id: str | None = None) -> dict[str, Any]:
+async def list_all(identity: CurrentIdentity, d: Injected, project_id: str | None = None) -> SubscriberList:
     _owner(identity)
     found = await subscribers.list_for(d.runtime.pool, d.box, identity.org, project_id)
-    return {"subscribers": [s.view() for s in found]}
+    return SubscriberList(subscribers=[SubscriberView.of(s) for s in found])
 
 
 async def _one(d: Deps, identity: Identity, subscriber_id: str) -> subscribers.Subscriber:
     found = await subscribers.get(d.runtime.pool, d.box, identity.org, subscriber_id)
     if found is None:
-        raise HTTPException(404, f"no subscriber {subscriber_id} in organisation {identity.org}")
+        raise NotFound(f"no subscriber {subscriber_id} in organisation {identity.org}")
     return found
 
 
 @router.get("/{subscriber_id}")
-async def read(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> dict[str, Any]:
+async def read(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> SubscriberView:
     _owner(identity)
-    return (await _one(d, identity, subscriber_id)).view()
+    return SubscriberView.of(await _one(d, identity, subscriber_id))
 
 
-@router.patch("/{subscriber_id}", response_model=None)
-async def patch(
-    subscriber_id: str, body: SubscriberPatch, identity: CurrentIdentity, d: Injected
-) -> dict[str, Any] | JSONResponse:
+@router.patch("/{subscriber_id}")
+async def patch(subscriber_id: str, body: SubscriberPatch, identity: CurrentIdentity, d: Injected) -> SubscriberView:
     """Change a subscriber; a changed configuration must pass a new test message."""
     _owner(identity)
     current = await _one(d, identity, subscriber_id)
     changes = body.model_dump(exclude_unset=True, mode="json")
-    try:
-        saved = await handlers.update_subscriber(d.runtime.pool, d.box, d.ctx, current, changes)
-    except handlers.Refused as exc:
-        return _refused(exc)
-    return saved.view()
+    return SubscriberView.of(await handlers.update_subscriber(d.runtime.pool, d.box, d.ctx, current, changes))
 
 
 @router.delete("/{subscriber_id}", status_code=204)
 async def delete(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> Response:
     _owner(identity)
     if not await subscribers.delete(d.runtime.pool, identity.org, subscriber_id):
-        raise HTTPException(404, f"no subscriber {subscriber_id} in organisation {identity.org}")
+        raise NotFound(f"no subscriber {subscriber_id} in organisation {identity.org}")
     return Response(status_code=204)

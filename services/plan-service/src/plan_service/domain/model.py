@@ -1,4 +1,4 @@
-"""An organisation's plan state and the errors a rule can refuse with; pure data, no I/O."""
+"""An organisation's plan state (the refusals a rule raises are the kit's); pure data, no I/O."""
 
 from __future__ import annotations
 
@@ -8,28 +8,9 @@ from enum import StrEnum
 
 from care_schemas.catalogue import DEFAULT_PLAN, Plan, PlanCode, catalogue
 from care_schemas.events.plan import Actor, ChangeReason, Tam
+from carekit.refusals import Conflict, Invalid, NotFound, Refused
 
-
-class Refused(Exception):
-    """A request the rules refuse; `kind` picks the HTTP status, the message says what to do."""
-
-    kind = "invalid"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Invalid(Refused):
-    kind = "invalid"
-
-
-class Conflict(Refused):
-    kind = "conflict"
-
-
-class NotFound(Refused):
-    kind = "not_found"
+__all__ = ["Change", "Conflict", "Invalid", "NotFound", "OrgPlan", "Refused", "Trial", "TrialStatus", "advance"]
 
 
 class TrialStatus(StrEnum):

@@ -16,9 +16,9 @@ from pydantic import Field, TypeAdapter, ValidationError
 from care_schemas.envelope import utcnow
 from care_schemas.events.plan import Actor
 from carekit.db import create_pool, migrate
+from carekit.refusals import Refused
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
-from plan_service.domain.model import Refused
 from plan_service.entrypoints.http import LegacyImportItem
 
 EXAMPLE = '[{"org_id": "org-1", "legacy_plan": "legacy_enterprise", "since": "2023-04-01T00:00:00Z"}]'

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import Actor, Tam
 from carekit.identity import CurrentIdentity, Identity, Role, require
+from carekit.refusals import NotFound
 from carekit.runtime import Runtime
 from plan_service import handlers
 
@@ -87,7 +88,7 @@ def actor(identity: Identity) -> Actor:
 def visible(identity: Identity, org: str) -> None:
     """Customers see only their own organisation (404 otherwise, never 403); staff see any."""
     if not identity.is_staff and identity.org != org:
-        raise HTTPException(404, detail=f"organisation {org} not found")
+        raise NotFound(f"organisation {org} not found")
 
 
 def may_change(identity: Identity, org: str) -> None:

@@ -1,4 +1,4 @@
-"""Lark: callback verification (token, encrypt key, signature), tenant token, messages and the request card."""
+"""Lark: callback verification (token, encrypt key, signature) and the request card; the client is the kit's."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from care_schemas.catalogue import Severity
 from care_schemas.events.ticket import TicketKind
-from ticket_service.adapters.chat import PlatformUnavailable
 
 MAX_AGE_S = 300
 SUBMIT_ACTION = "raise_request"
@@ -24,10 +22,6 @@ SUBMIT_ACTION = "raise_request"
 
 class Unverified(Exception):
     """The callback is not from Lark (bad token, signature or stale)."""
-
-
-class LarkError(PlatformUnavailable):
-    """Lark answered with a non-zero code."""
 
 
 def decrypt(encrypt_key: str, encrypted: str) -> str:
@@ -104,71 +98,6 @@ def verify(
     if not isinstance(token, str) or not hmac.compare_digest(token, verification_token):
         raise Unverified("verification token does not match")
     return doc
-
-
-class LarkClient:
-    """Lark Open API at a configurable base URL, with a cached tenant access token."""
-
-    def __init__(self, base_url: str, app_id: str, app_secret: str, http: httpx.AsyncClient) -> None:
-        self._base, self._app_id, self._secret, self._http = base_url.rstrip("/"), app_id, app_secret, http
-        self._token: str | None = None
-        self._token_expires = 0.0
-
-    async def _tenant_token(self) -> str:
-        if self._token and time.monotonic() < self._token_expires:
-            return self._token
-        try:
-            answer = await self._http.post(
-                f"{self._base}/open-apis/auth/v3/tenant_access_token/internal",
-                json={"app_id": self._app_id, "app_secret": self._secret},
-            )
-            doc = answer.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise LarkError(f"tenant_access_token: {type(exc).__name__}") from exc
-        if answer.status_code != 200 or doc.get("code") != 0:
-            raise LarkError(f"tenant_access_token: HTTP {answer.status_code} code {doc.get('code')} {doc.get('msg')}")
-        self._token = str(doc["tenant_access_token"])
-        self._token_expires = time.monotonic() + max(int(doc.get("expire", 7200)) - 300, 60)
-        return self._token
-
-    async def _call(self, path: str, payload: dict[str, Any], params: dict[str, str] | None = None) -> dict[str, Any]:
-        token = await self._tenant_token()
-        try:
-            answer = await self._http.post(
-                f"{self._base}{path}", params=params, json=payload, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as exc:
-            raise LarkError(f"{path}: {type(exc).__name__}") from exc
-        try:
-            doc: dict[str, Any] = answer.json()
-        except ValueError:
-            doc = {"code": -1, "msg": answer.text[:200]}
-        if answer.status_code != 200 or doc.get("code") != 0:
-            if doc.get("code") in (99991663, 99991661, 99991668):  # token invalid or expired: fetch a new one next time
-                self._token = None
-            raise LarkError(f"{path}: HTTP {answer.status_code} code {doc.get('code')} {doc.get('msg')}")
-        return doc
-
-    async def send_card_to_member(self, chat_id: str, open_id: str, card: dict[str, Any]) -> None:
-        """Show a card only to one member; falls back to the whole chat when ephemeral cards are refused."""
-        try:
-            await self._call(
-                "/open-apis/ephemeral/v1/send",
-                {"chat_id": chat_id, "open_id": open_id, "msg_type": "interactive", "card": card},
-            )
-        except LarkError:
-            await self._call(
-                "/open-apis/im/v1/messages",
-                {"receive_id": chat_id, "msg_type": "interactive", "content": json.dumps(card)},
-                params={"receive_id_type": "chat_id"},
-            )
-
-    async def reply(self, message_id: str, text: str) -> None:
-        """Reply in the thread of `message_id`."""
-        await self._call(
-            f"/open-apis/im/v1/messages/{message_id}/reply",
-            {"msg_type": "text", "content": json.dumps({"text": text}), "reply_in_thread": True},
-        )
 
 
 def _select(name: str, placeholder: str, values: list[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Slack: request verification, Web API calls (chat.postMessage, views.open) and the Block Kit we send."""
+"""Slack: the Block Kit ticket-service sends (button, form, notices); the client and verification are the kit's."""
 
 from __future__ import annotations
 
@@ -6,56 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
-
 from care_schemas.catalogue import Severity
 from care_schemas.events.ticket import TicketKind
-from ticket_service.adapters.chat import PlatformUnavailable
 
 RAISE_ACTION = "raise_request"
 FORM_CALLBACK = "raise_request_form"
 FIELDS = ("summary", "severity", "kind", "cluster_id", "description", "reporter_email")
-
-
-def verified(signing_secret: str, headers: Mapping[str, str], body: bytes) -> bool:
-    """HMAC-SHA256 of `v0:timestamp:body`, at most 5 minutes old (slack_sdk's verifier on the real clock)."""
-    try:
-        return SignatureVerifier(signing_secret).is_valid_request(body, dict(headers))
-    except ValueError:  # a timestamp that is not a number is as bad as a wrong signature
-        return False
-
-
-class SlackClient:
-    """The Slack Web API at a configurable base URL."""
-
-    def __init__(self, token: str, base_url: str) -> None:
-        self._web = AsyncWebClient(token=token, base_url=base_url, timeout=10)
-
-    async def post(
-        self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]] | None = None
-    ) -> str:
-        """Post a message (in a thread when `thread_ts` is set); return its ts."""
-        try:
-            response = await self._web.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformUnavailable(f"Slack chat.postMessage failed: {_reason(exc)}") from exc
-        return str(response.get("ts", ""))
-
-    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        try:
-            await self._web.views_open(trigger_id=trigger_id, view=view)
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformUnavailable(f"Slack views.open failed: {_reason(exc)}") from exc
-
-
-def _reason(exc: Exception) -> str:
-    """Slack's error code (never the token), or the exception type."""
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", exc.response.status_code))
-    return type(exc).__name__
 
 
 def raise_button(thread_ts: str) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
-from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, NotFound, Refused
 from ticket_service.domain.limits import MAX_BODY_BYTES
 from ticket_service.domain.model import Author
@@ -74,10 +73,6 @@ async def _refused(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.message}, status_code=status)
 
 
-async def _platform(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": f"{exc}; nothing was recorded, the platform may retry"}, status_code=502)
-
-
 async def _unstorable_text(_request: Request, _exc: Exception) -> JSONResponse:
     """NUL characters and lone surrogates are valid JSON but not storable text: the caller's input, not our fault."""
     return JSONResponse(
@@ -132,7 +127,6 @@ async def _empty_receive() -> Message:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(PlatformUnavailable, _platform)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
     app.add_exception_handler(UnicodeEncodeError, _unstorable_text)
     app.add_middleware(BodyLimit)

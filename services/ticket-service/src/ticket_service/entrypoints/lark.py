@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
+from carekit.chat.lark import LarkBot, post_from_text
 from ticket_service import handlers
 from ticket_service.adapters import lark
 from ticket_service.config import Settings
@@ -25,9 +26,9 @@ MENTION_KEY = re.compile(r"@_user_\d+")
 SUSPENDED = "Support requests from this group are suspended: the plan does not include them."
 
 
-async def _verified(request: Request) -> tuple[dict[str, Any], lark.LarkClient]:
+async def _verified(request: Request) -> tuple[dict[str, Any], LarkBot]:
     settings: Settings = request.app.state.settings
-    client: lark.LarkClient | None = request.app.state.lark
+    client: LarkBot | None = request.app.state.lark
     if client is None or not settings.lark_verification_token:
         raise HTTPException(503, detail="Lark integration is not configured")
     body = await request.body()
@@ -103,7 +104,7 @@ async def events(request: Request) -> dict[str, Any]:
         elif binding is not None:  # suspended: say so, as in Slack, instead of staying silent
 
             async def notice() -> None:
-                await client.reply(message_id, SUSPENDED)
+                await client.reply(message_id, "post", post_from_text("Connected Care support", SUSPENDED))
 
             await handlers.once(deps, "lark-mentions", event_id, notice)
     return {}

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
+from carekit.chat.slack import SlackWebApi, verified
 from ticket_service import handlers
 from ticket_service.adapters import slack
 from ticket_service.config import Settings
@@ -28,13 +29,13 @@ USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 SUSPENDED = "Support requests from this channel are suspended: the plan does not include them."
 
 
-async def _verified_body(request: Request) -> tuple[bytes, slack.SlackClient, Settings]:
+async def _verified_body(request: Request) -> tuple[bytes, SlackWebApi, Settings]:
     settings: Settings = request.app.state.settings
-    client: slack.SlackClient | None = request.app.state.slack
+    client: SlackWebApi | None = request.app.state.slack
     if client is None or not settings.slack_signing_secret:
         raise HTTPException(503, detail="Slack integration is not configured")
     body = await request.body()
-    if not slack.verified(settings.slack_signing_secret, request.headers, body):
+    if not verified(settings.slack_signing_secret, request.headers, body):
         raise HTTPException(401, detail="invalid or stale Slack signature")
     return body, client, settings
 
@@ -83,7 +84,7 @@ def _reply_text(event: dict[str, Any]) -> str:
 
 
 async def _mention(
-    deps: handlers.Deps, client: slack.SlackClient, event_id: str, team: str, channel: str, thread: str
+    deps: handlers.Deps, client: SlackWebApi, event_id: str, team: str, channel: str, thread: str
 ) -> None:
     binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
     if binding is None:
@@ -136,7 +137,7 @@ def _errors(errors: dict[str, str]) -> JSONResponse:
 
 async def _submitted(
     deps: handlers.Deps,
-    client: slack.SlackClient,
+    client: SlackWebApi,
     background: BackgroundTasks,
     payload: dict[str, Any],
     view: dict[str, Any],

@@ -11,9 +11,9 @@ from care_schemas.events.ticket import (
     ImThread,
     TicketStatus,
 )
+from carekit.chat import ChatFailure
 from carekit.consumer import first_time
 from ticket_service.adapters import postgres as db
-from ticket_service.adapters.chat import PlatformUnavailable
 from ticket_service.domain.bindings import Binding
 from ticket_service.domain.limits import MAX_COMMENT
 from ticket_service.domain.model import Author, Comment, NewComment, Ticket
@@ -84,7 +84,7 @@ async def deliver_chat_replies(deps: Deps, *, limit: int = 50) -> int:
         for row in due:
             try:
                 await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
-            except PlatformUnavailable as exc:
+            except ChatFailure as exc:
                 attempts = row["attempts"] + 1
                 if attempts >= CHAT_REPLY_ATTEMPTS:
                     log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)

@@ -14,7 +14,7 @@ from care_schemas.envelope import utcnow
 from care_schemas.events.ticket import (
     ImPlatform,
 )
-from ticket_service.adapters.chat import PlatformUnavailable
+from carekit.chat import ChatFailure
 from ticket_service.domain.business_hours import BusinessCalendar
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ CHAT_REPLY_MAX_BACKOFF_S = 300
 
 
 async def _no_chat(_platform: ImPlatform, _channel: str, _thread: str, _text: str) -> None:
-    raise PlatformUnavailable("chat integration is not configured")
+    raise ChatFailure("chat integration is not configured", retryable=False)
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,17 @@ after downtime, is done on the next run.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
 import asyncpg
 
 from care_schemas.topics import PLAN_EVENTS
-from carekit.errors import TRANSIENT
 from carekit.outbox import enqueue
 from plan_service.adapters import postgres as repo
 from plan_service.domain import retirement, trial
 from plan_service.domain.events import retirement_notice
-from plan_service.handlers import Clock, commit_change
+from plan_service.handlers.plans import Clock, commit_change
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -92,15 +90,3 @@ async def run_due(pool: asyncpg.Pool, clock: Clock) -> Ran:
         retired=await retire_legacy(pool, clock),
         warned=await send_warnings(pool, clock),
     )
-
-
-async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> None:
-    """The scheduler loop: a failed run (database away) is retried on the next tick."""
-    while True:
-        try:
-            ran = await run_due(pool, clock)
-            if ran.trials_ended or ran.retired or ran.warned:
-                log.info("scheduler: %s", ran)
-        except TRANSIENT as exc:
-            log.warning("scheduler run failed, retrying next tick: %s", exc)
-        await asyncio.sleep(interval_s)

@@ -1,0 +1,103 @@
+"""The skeleton every service is built on: one call turns a service's parts into its ASGI app.
+
+A service's `app.py` calls `build(Service(...))` with its settings, migrations, HTTP routers, the Kafka
+topics it publishes to, `subscribe` (its subscribers, declared when the app is built, so the AsyncAPI check
+and TestKafkaBroker see them) and `start` (its background loops and clients, run by the lifespan once the
+pool is open). Everything else is the same in every service: health, readiness, metrics, the error body,
+the bearer scheme, the body limit, the lifespan order (pool, migrations, topics, start, broker) and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from care_schemas.topics import Topic
+from carekit import problems, web
+from carekit.db import create_pool, migrate
+from carekit.identity import TokenVerifier
+from carekit.kafka import Publishers, ensure_topics, make_broker
+from carekit.runtime import Runtime
+from carekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+Subscribe = Callable[[Runtime], None]
+Start = Callable[[Runtime], Awaitable[None]]
+
+
+async def _nothing(_runtime: Runtime) -> None:
+    return None
+
+
+@dataclass
+class Service:
+    """What makes one service different from the next; `build` does the rest the same way for all."""
+
+    title: str
+    description: str
+    settings: ServiceSettings
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    publishes: Sequence[Topic] = ()
+    subscribe: Subscribe = field(default=lambda _runtime: None)
+    start: Start = _nothing
+    pool_size: int = 10
+
+
+def build(service: Service) -> FastAPI:
+    """The service's FastAPI app, with its broker, subscribers and publishers declared and its lifespan set."""
+    settings = service.settings
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=service.title, request_timeout_ms=settings.kafka_request_timeout_ms
+    )
+    runtime = Runtime(settings=settings, broker=broker, publishers=Publishers(broker, service.publishes))
+    service.subscribe(runtime)
+    app = FastAPI(
+        title=service.title, description=service.description, version="1.0.0", lifespan=_lifespan(service, runtime)
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
+    web.install(app)
+    problems.install(app)
+    for router in service.routers:
+        app.include_router(router)
+    return app
+
+
+def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    settings = service.settings
+
+    @contextlib.asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        runtime._pool = await create_pool(settings.database_url, max_size=service.pool_size)
+        try:
+            applied = await migrate(runtime.pool, service.migrations)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            await ensure_topics(settings.kafka_bootstrap_servers)
+            await runtime.broker.connect()
+            await service.start(runtime)
+            await runtime.broker.start()
+            log.info("%s ready on %s:%s", app.title, settings.http_host, settings.http_port)
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            runtime.tasks.clear()
+            for close in reversed(runtime.closers):
+                with contextlib.suppress(Exception):
+                    await close()
+            runtime.closers.clear()
+            await runtime.broker.stop()
+            await runtime.pool.close()
+            runtime._pool = None
+
+    return run

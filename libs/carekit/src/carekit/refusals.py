@@ -1,0 +1,58 @@
+"""Refusals: requests the rules turn down. One hierarchy for every service; the HTTP layer maps each class to
+its status (carekit.problems), so handlers and domain rules never name a status code.
+
+The message says what is wrong and what to do. Faults of the system itself (an outage, a bug) are not
+refusals: see carekit.errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refused(Exception):
+    """A request that cannot be carried out as asked; `message` says why and what to do."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = {k: v for k, v in context.items() if v is not None}
+
+
+class Invalid(Refused):
+    """The input breaks a rule (a field, a value, a combination)."""
+
+
+class NotFound(Refused):
+    """No such thing visible to the caller (also what another organisation's things look like)."""
+
+
+class Forbidden(Refused):
+    """The caller's role may not do this."""
+
+
+class NotEntitled(Forbidden):
+    """The organisation's plan does not include this; names the plan it is on and the cheapest that would."""
+
+    def __init__(self, message: str, *, plan: str | None = None, plan_needed: str | None = None) -> None:
+        super().__init__(message, plan=plan, plan_needed=plan_needed)
+
+
+class Conflict(Refused):
+    """The current state does not allow this now (already done, already pending, closed)."""
+
+
+class TooLarge(Refused):
+    """The request carries more than a limit allows; send less."""
+
+
+class Unauthorized(Refused):
+    """No valid credentials: a missing, expired or unverifiable token, or a platform signature that fails."""
+
+
+class NotConfigured(Refused):
+    """This instance is not set up for the request (an integration without its settings)."""
+
+
+class UpstreamFailed(Refused):
+    """A platform this request had to call refused or could not be reached; nothing was recorded, retry later."""

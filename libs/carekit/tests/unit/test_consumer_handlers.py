@@ -1,0 +1,52 @@
+"""The kit's subscribers as FastStream handlers, driven by TestKafkaBroker (no broker needed): a valid event
+reaches the handler typed, a record that does not validate is published to the dead-letter topic with the
+reason and never reaches the handler."""
+
+from __future__ import annotations
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
+from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_adapter
+from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS
+from carekit.consumer import Rejects, subscribe
+from carekit.kafka import Publishers, make_broker
+from carekit_testing import plan_changed
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_a_valid_event_is_handled_typed_and_an_invalid_record_is_dead_lettered_with_its_reason() -> None:
+    broker = make_broker("127.0.0.1:9", client_id="tests")
+    publishers = Publishers(broker, [PLAN_EVENTS, NOTIFY_DEADLETTER])
+    handled: list[PlanEvent] = []
+
+    async def handle(event: PlanEvent) -> None:
+        handled.append(event)
+
+    subscribe(
+        broker,
+        topic=PLAN_EVENTS,
+        group_id="unit.plans",
+        adapter=plan_event_adapter,
+        handle=handle,
+        rejects=Rejects(publishers, "unit.plans", "/tests"),
+    )
+    dead: list[bytes] = []
+
+    @broker.subscriber(NOTIFY_DEADLETTER.name, group_id="unit.dead")
+    async def on_dead(body: bytes) -> None:
+        dead.append(body)
+
+    async with TestKafkaBroker(broker):
+        await publishers[PLAN_EVENTS].publish(plan_changed("org-unit", PlanCode.ENTERPRISE, 3), "org-unit")
+        await broker.publish(b'{"type": "care.plan.changed.v1", "data": {}}', PLAN_EVENTS.name, key=b"org-bad")
+
+    assert [e.data.org_id for e in handled if isinstance(e, SupportPlanChanged)] == ["org-unit"]
+    [rejected] = [deadletter_event_adapter.validate_json(body) for body in dead]
+    assert isinstance(rejected, EventRejected)
+    assert rejected.data.key == "org-bad"
+    assert rejected.data.consumer == "unit.plans"
+    assert "data" in rejected.data.reason

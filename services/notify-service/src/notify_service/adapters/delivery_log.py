@@ -1,0 +1,44 @@
+"""Postgres reads for the delivery log (owners) and the dead letters (staff)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def attempts(
+    pool: asyncpg.Pool, org_id: str, subscriber_id: str | None, fingerprint: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """The organisation's delivery attempts, newest first, optionally for one subscriber or one alert."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """
+        SELECT id, subscriber_id, channel, fingerprints, notification_ids, attempt, outcome, http_status, detail,
+               latency_ms, attempted_at
+        FROM delivery_attempts
+        WHERE org_id = $1 AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR $3 = ANY(fingerprints))
+        ORDER BY id DESC LIMIT $4
+        """,
+        org_id,
+        subscriber_id,
+        fingerprint,
+        limit,
+    )
+    return rows
+
+
+async def dead_letters(
+    pool: asyncpg.Pool, org_id: str | None, include_redriven: bool, limit: int
+) -> list[asyncpg.Record]:
+    """Notifications that failed for good, newest first."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """
+        SELECT id, notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason, created_at,
+               redriven_at, redriven_by
+        FROM dead_letters
+        WHERE ($1::text IS NULL OR org_id = $1) AND ($2 OR redriven_at IS NULL)
+        ORDER BY id DESC LIMIT $3
+        """,
+        org_id,
+        include_redriven,
+        limit,
+    )
+    return rows
