@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -35,9 +34,10 @@ class Runtime:
             raise RuntimeError("the service has not started: the pool opens in the lifespan")
         return self._pool
 
-    def spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background loop for the life of the service; its crash is logged and stops readiness."""
-        task = asyncio.create_task(coro, name=name)
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a background loop for the life of the service; its crash is logged and stops readiness.
+        Pass the function, not a coroutine (a supervisor may call it again)."""
+        task = asyncio.create_task(_call(run), name=name)
         task.add_done_callback(_report_crash)
         self.tasks.append(task)
 
@@ -52,6 +52,10 @@ class Runtime:
     @property
     def healthy(self) -> bool:
         return all(not t.done() for t in self.tasks)
+
+
+async def _call(run: Callable[[], Awaitable[None]]) -> None:
+    await run()
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

@@ -33,12 +33,12 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.at_stop(ctx.http.close)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
         dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
-        runtime.spawn("delivery", dispatcher.run())
-        runtime.spawn("repeats", run_repeats(runtime.pool, settings))
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run())
+        runtime.spawn("delivery", dispatcher.run)
+        runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
         bots = ChatBots(settings)
         runtime.at_stop(bots.close)
-        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx, bots).run())
+        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx, bots).run)
 
     app = build(
         Service(

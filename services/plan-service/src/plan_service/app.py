@@ -24,9 +24,10 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
     """`clock` is injectable so tests can move time for trials and retirement."""
 
     async def start(runtime: Runtime) -> None:
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run())
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
         if settings.plan_scheduler_enabled:
-            runtime.spawn("scheduler", scheduler.run_forever(runtime.pool, clock, settings.plan_scheduler_interval_s))
+            interval = settings.plan_scheduler_interval_s
+            runtime.spawn("scheduler", lambda: scheduler.run_forever(runtime.pool, clock, interval))
 
     app = build(
         Service(

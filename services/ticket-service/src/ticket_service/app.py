@@ -55,9 +55,9 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
 
         deps = handlers.Deps(runtime.pool, settings.public_base_url, clock or utcnow, send)
         app.state.deps, app.state.slack, app.state.lark = deps, slack_client, lark_client
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run())
-        runtime.spawn("breach-scheduler", scheduler.run(deps, settings.breach_scan_interval_s))
-        runtime.spawn("chat-replies", scheduler.run_chat_replies(deps))
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
+        runtime.spawn("breach-scheduler", lambda: scheduler.run(deps, settings.breach_scan_interval_s))
+        runtime.spawn("chat-replies", lambda: scheduler.run_chat_replies(deps))
 
     app = build(
         Service(

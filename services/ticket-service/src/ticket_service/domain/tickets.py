@@ -7,7 +7,7 @@ from datetime import datetime
 from care_schemas.catalogue import Entitlements, PlanCode, ResponseTarget, Severity, catalogue
 from care_schemas.events.ticket import AuthorKind, TicketKind, TicketStatus
 from ticket_service.domain.business_hours import BusinessCalendar, due_at
-from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, Refused
+from ticket_service.domain.errors import Conflict, Forbidden, Invalid, NotEntitled
 
 BILLING_SEVERITIES = frozenset({Severity.S2, Severity.S3, Severity.S4})
 
@@ -33,7 +33,11 @@ def needs(flag: str, what: str, plan: PlanCode) -> NotEntitled:
     """The refusal for a missing entitlement, naming the cheapest plan that has it."""
     cheapest = catalogue().cheapest_with(flag)
     where = f"the {cheapest.name} plan or higher" if cheapest else "a plan that includes them"
-    return NotEntitled(f"{what} need {where}; this organisation is on {plan_name(plan)}")
+    return NotEntitled(
+        f"{what} need {where}; this organisation is on {plan_name(plan)}",
+        plan=plan.value,
+        plan_needed=cheapest.code.value if cheapest else None,
+    )
 
 
 def check_can_open(kind: TicketKind, severity: Severity, plan: PlanCode, entitlements: Entitlements) -> None:
@@ -42,7 +46,7 @@ def check_can_open(kind: TicketKind, severity: Severity, plan: PlanCode, entitle
         if not entitlements.billing_tickets:
             raise needs("billing_tickets", "billing and account tickets", plan)
         if severity not in BILLING_SEVERITIES:
-            raise Refused(
+            raise Invalid(
                 "billing and account tickets take severity S2, S3 or S4; S1 is for a complete loss of production"
             )
         return
@@ -99,4 +103,4 @@ def status_after_comment(status: TicketStatus, author: AuthorKind, public: bool)
 
 def check_severity(kind: TicketKind, severity: Severity) -> None:
     if kind is TicketKind.BILLING and severity not in BILLING_SEVERITIES:
-        raise Refused("billing and account tickets take severity S2, S3 or S4")
+        raise Invalid("billing and account tickets take severity S2, S3 or S4")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
-from ticket_service.domain.errors import Conflict, Forbidden, NotEntitled, NotFound, Refused
+from ticket_service.domain.errors import Forbidden, NotConfigured
 from ticket_service.domain.limits import MAX_BODY_BYTES
 from ticket_service.domain.model import Author
 from ticket_service.handlers import Deps
@@ -23,7 +23,7 @@ CUSTOMER_ROLES = frozenset({Role.ORG_OWNER, Role.BILLING_MANAGER, Role.PROJECT_O
 def get_deps(request: Request) -> Deps:
     deps: Deps | None = getattr(request.app.state, "deps", None)
     if deps is None:
-        raise HTTPException(503, detail="ticket-service is starting")
+        raise NotConfigured("ticket-service is starting; retry shortly")
     return deps
 
 
@@ -59,18 +59,6 @@ def require_engineer(author: CurrentAuthor) -> Author:
 
 
 Engineer = Annotated[Author, Depends(require_engineer)]
-
-
-async def _refused(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refused)
-    status = 422
-    if isinstance(exc, NotFound):
-        status = 404
-    elif isinstance(exc, Forbidden | NotEntitled):
-        status = 403
-    elif isinstance(exc, Conflict):
-        status = 409
-    return JSONResponse({"detail": exc.message}, status_code=status)
 
 
 async def _unstorable_text(_request: Request, _exc: Exception) -> JSONResponse:
@@ -126,7 +114,6 @@ async def _empty_receive() -> Message:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
     app.add_exception_handler(UnicodeEncodeError, _unstorable_text)
     app.add_middleware(BodyLimit)

@@ -21,7 +21,7 @@ from care_schemas.events.ticket import (
 from carekit.identity import CurrentIdentity
 from ticket_service import handlers
 from ticket_service.adapters import postgres as db
-from ticket_service.domain.errors import Forbidden, NotFound, Refused
+from ticket_service.domain.errors import Forbidden, Invalid, NotFound
 from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SHORT_FIELD
 from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
@@ -101,7 +101,7 @@ async def open_ticket(body: OpenTicket, author: CurrentAuthor, deps: AppDeps) ->
     if author.org_id is not None and body.org_id not in (None, author.org_id):
         raise Forbidden("customers open tickets for their own organisation only; leave org_id out")
     if org is None:
-        raise Refused("org_id is required when a support engineer opens a ticket on a customer's behalf")
+        raise Invalid("org_id is required when a support engineer opens a ticket on a customer's behalf")
     new = NewTicket(**body.model_dump(exclude={"channel", "org_id"}))
     ticket, _ = await handlers.open_ticket(deps, org, author, new, channel=body.channel)
     return TicketView.of(ticket, deps.link(ticket.id))

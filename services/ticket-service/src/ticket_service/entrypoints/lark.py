@@ -7,15 +7,16 @@ import logging
 import re
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.lark import LarkBot, post_from_text
+from carekit.refusals import Unauthorized
 from ticket_service import handlers
 from ticket_service.adapters import lark
 from ticket_service.config import Settings
-from ticket_service.domain.errors import Refused
+from ticket_service.domain.errors import NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
 from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
@@ -30,7 +31,7 @@ async def _verified(request: Request) -> tuple[dict[str, Any], LarkBot]:
     settings: Settings = request.app.state.settings
     client: LarkBot | None = request.app.state.lark
     if client is None or not settings.lark_verification_token:
-        raise HTTPException(503, detail="Lark integration is not configured")
+        raise NotConfigured("Lark integration is not configured")
     body = await request.body()
     try:
         doc = lark.verify(
@@ -40,7 +41,7 @@ async def _verified(request: Request) -> tuple[dict[str, Any], LarkBot]:
             encrypt_key=settings.lark_encrypt_key,
         )
     except lark.Unverified as exc:
-        raise HTTPException(401, detail=f"Lark request not verified: {exc}") from None
+        raise Unauthorized(f"Lark request not verified: {exc}") from None
     return doc, client
 
 

@@ -13,10 +13,11 @@ from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.slack import SlackWebApi, verified
+from carekit.refusals import Unauthorized
 from ticket_service import handlers
 from ticket_service.adapters import slack
 from ticket_service.config import Settings
-from ticket_service.domain.errors import Conflict, Refused
+from ticket_service.domain.errors import Conflict, NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
 from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
@@ -33,10 +34,10 @@ async def _verified_body(request: Request) -> tuple[bytes, SlackWebApi, Settings
     settings: Settings = request.app.state.settings
     client: SlackWebApi | None = request.app.state.slack
     if client is None or not settings.slack_signing_secret:
-        raise HTTPException(503, detail="Slack integration is not configured")
+        raise NotConfigured("Slack integration is not configured")
     body = await request.body()
     if not verified(settings.slack_signing_secret, request.headers, body):
-        raise HTTPException(401, detail="invalid or stale Slack signature")
+        raise Unauthorized("invalid or stale Slack signature")
     return body, client, settings
 
 
