@@ -258,7 +258,8 @@ async def test_trial_starts_once_and_a_second_one_is_refused_with_the_date(
     org = f"org-{unique}"
     started = await api.post(f"/v1/orgs/{org}/trial", headers=auth(org, "org_owner"))
     assert started.status_code == 200, started.text
-    view = started.json()
+    assert started.json()["status"] == "changed", "answered like a plan change"
+    view = started.json()["plan"]
     assert (view["plan"], view["history"][-1]["reason"], view["trial_available"]) == ("developer", "trial_start", False)
     assert view["trial"] == {
         "status": "active",

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import Actor, Tam
 from carekit.identity import CurrentIdentity, Identity, Role, require
+from carekit.problems import responses
 from carekit.refusals import NotFound
 from carekit.runtime import Runtime
 from plan_service import handlers
+from plan_service.entrypoints import views
 
 router = APIRouter(prefix="/v1", tags=["plans"])
 CHANGERS = (Role.ORG_OWNER, Role.BILLING_MANAGER, Role.ADMIN)
@@ -97,55 +98,64 @@ def may_change(identity: Identity, org: str) -> None:
 
 
 @router.get("/plans")
-async def list_plans(identity: CurrentIdentity) -> dict[str, Any]:
+async def list_plans(identity: CurrentIdentity) -> views.Catalogue:
     """The catalogue: Connected Care and legacy plans with entitlements and response targets."""
     cat = catalogue()
-    return {
-        "connected_care": [p.model_dump(mode="json") for p in cat.connected_care()],
-        "legacy": [p.model_dump(mode="json") for p in cat.legacy()],
-        "retirement_target": cat.retirement_target.value,
-        "retirement_warning_days": list(cat.retirement_warning_days),
-        "legacy_not_purchasable_from": cat.legacy_not_purchasable_from.isoformat(),
-    }
+    return views.Catalogue(
+        connected_care=list(cat.connected_care()),
+        legacy=list(cat.legacy()),
+        retirement_target=cat.retirement_target.value,
+        retirement_warning_days=list(cat.retirement_warning_days),
+        legacy_not_purchasable_from=cat.legacy_not_purchasable_from.isoformat(),
+    )
 
 
-@router.get("/orgs/{org}/plan")
-async def get_plan(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.get("/orgs/{org}/plan", responses=responses(404))
+async def get_plan(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     visible(identity, org)
-    return await handlers.plan_view(db, org, at)
+    return views.PlanView.model_validate(await handlers.plan_view(db, org, at))
 
 
-@router.post("/orgs/{org}/plan/changes", response_model=None)
+@router.post(
+    "/orgs/{org}/plan/changes",
+    response_model=views.PlanChange,
+    responses={**responses(404, 409), 202: {"model": views.PlanChange, "description": "Premium: a sales request"}},
+)
 async def change_plan(
-    org: str, body: PlanChangeIn, identity: CurrentIdentity, db: Pool, at: Now
-) -> dict[str, Any] | JSONResponse:
+    org: str, body: PlanChangeIn, identity: CurrentIdentity, db: Pool, at: Now, response: Response
+) -> views.PlanChange:
     """Basic/Developer/Enterprise at once; Premium creates a sales request (202)."""
     may_change(identity, org)
     outcome, data = await handlers.change_plan(db, org, body.plan, actor(identity), body.reason, at)
     if outcome == "sales_request_created":
-        return JSONResponse(
-            {"status": outcome, "sales_request": data, "message": "sales will contact you and approve the change"},
-            status_code=202,
+        response.status_code = 202
+        return views.PlanChange(
+            status="sales_request_created",
+            sales_request=views.SalesRequest.model_validate(data),
+            message="sales will contact you and approve the change",
         )
-    return {"status": outcome, "plan": data}
+    return views.PlanChange(status="changed", plan=views.PlanView.model_validate(data))
 
 
-@router.post("/orgs/{org}/trial")
-async def start_trial(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.post("/orgs/{org}/trial", responses=responses(404, 409))
+async def start_trial(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanChange:
+    """Start the one Developer trial (30 days); answered like a plan change."""
     may_change(identity, org)
-    return await handlers.start_trial(db, org, actor(identity), at)
+    view = await handlers.start_trial(db, org, actor(identity), at)
+    return views.PlanChange(status="changed", plan=views.PlanView.model_validate(view))
 
 
-@router.get("/orgs/{org}/support-page")
-async def support_page(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.get("/orgs/{org}/support-page", responses=responses(404))
+async def support_page(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.SupportPage:
     visible(identity, org)
-    return await handlers.support_page_view(db, org, at)
+    return views.SupportPage.model_validate(await handlers.support_page_view(db, org, at))
 
 
-@router.get("/orgs/{org}/sales-requests")
-async def org_sales_requests(org: str, identity: CurrentIdentity, db: Pool, page: Page) -> dict[str, Any]:
+@router.get("/orgs/{org}/sales-requests", responses=responses(404))
+async def org_sales_requests(org: str, identity: CurrentIdentity, db: Pool, page: Page) -> views.SalesRequests:
     visible(identity, org)
-    return await handlers.sales_requests(db, org_id=org, limit=page.limit, offset=page.offset)
+    found = await handlers.sales_requests(db, org_id=org, limit=page.limit, offset=page.offset)
+    return views.SalesRequests.model_validate(found)
 
 
 @router.get("/sales-requests")
@@ -154,44 +164,51 @@ async def all_sales_requests(
     db: Pool,
     page: Page,
     status: Annotated[Literal["pending", "approved", "declined"] | None, Query()] = None,
-) -> dict[str, Any]:
+) -> views.SalesRequests:
     require(identity, *DECIDERS)
-    return await handlers.sales_requests(db, status=status, limit=page.limit, offset=page.offset)
+    found = await handlers.sales_requests(db, status=status, limit=page.limit, offset=page.offset)
+    return views.SalesRequests.model_validate(found)
 
 
-@router.post("/sales-requests/{request_id}/approve")
-async def approve(request_id: str, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.post("/sales-requests/{request_id}/approve", responses=responses(404, 409))
+async def approve(request_id: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.SalesDecision:
     require(identity, *DECIDERS)
     decided = await handlers.approve(db, request_id, actor(identity), at)
-    return {"sales_request": decided, "plan": await handlers.plan_view(db, decided["org_id"], at)}
+    plan = await handlers.plan_view(db, decided["org_id"], at)
+    return views.SalesDecision.model_validate({"sales_request": decided, "plan": plan})
 
 
-@router.post("/sales-requests/{request_id}/decline")
-async def decline(request_id: str, body: DeclineIn, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.post("/sales-requests/{request_id}/decline", responses=responses(404, 409))
+async def decline(
+    request_id: str, body: DeclineIn, identity: CurrentIdentity, db: Pool, at: Now
+) -> views.SalesDecision:
     require(identity, *DECIDERS)
-    return {"sales_request": await handlers.decline(db, request_id, actor(identity), body.reason, at)}
+    decided = await handlers.decline(db, request_id, actor(identity), body.reason, at)
+    return views.SalesDecision.model_validate({"sales_request": decided})
 
 
-@router.put("/orgs/{org}/tam")
-async def assign_tam(org: str, body: TamIn, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.put("/orgs/{org}/tam", responses=responses(404, 409))
+async def assign_tam(org: str, body: TamIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     visible(identity, org)  # a customer asking about another organisation learns nothing: 404, as everywhere
     require(identity, *STAFF)
-    return await handlers.assign_tam(db, org, Tam(name=body.name, email=body.email), actor(identity), at)
+    view = await handlers.assign_tam(db, org, Tam(name=body.name, email=body.email), actor(identity), at)
+    return views.PlanView.model_validate(view)
 
 
-@router.put("/orgs/{org}/settings")
-async def put_settings(org: str, body: SettingsIn, identity: CurrentIdentity, db: Pool, at: Now) -> dict[str, Any]:
+@router.put("/orgs/{org}/settings", responses=responses(404))
+async def put_settings(org: str, body: SettingsIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     may_change(identity, org)
-    return await handlers.set_timezone(db, org, body.timezone, actor(identity), at)
+    return views.PlanView.model_validate(await handlers.set_timezone(db, org, body.timezone, actor(identity), at))
 
 
-@router.post("/admin/legacy-import")
+@router.post("/admin/legacy-import", responses=responses(409))
 async def legacy_import(
     items: Annotated[list[LegacyImportItem], Body(min_length=1, max_length=10_000)],
     identity: CurrentIdentity,
     db: Pool,
     at: Now,
-) -> dict[str, Any]:
+) -> views.Imported:
     """Seed organisations on legacy plans (all or nothing)."""
     require(identity, Role.ADMIN)
-    return await handlers.legacy_import(db, [(i.org_id, i.legacy_plan, i.since) for i in items], actor(identity), at)
+    items_ = [(i.org_id, i.legacy_plan, i.since) for i in items]
+    return views.Imported.model_validate(await handlers.legacy_import(db, items_, actor(identity), at))
