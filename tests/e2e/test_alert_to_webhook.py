@@ -152,6 +152,8 @@ async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
             batch = await dead.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
+                    if r.key != org.encode():
+                        continue  # the topic is shared with other test runs on this broker
                     event = deadletter_event_adapter.validate_json(r.value)
                     if isinstance(event, EventRejected) and event.data.key == org:
                         rejected.append(event)

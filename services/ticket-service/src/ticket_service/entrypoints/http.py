@@ -19,6 +19,7 @@ from care_schemas.events.ticket import (
     Visibility,
 )
 from carekit.identity import CurrentIdentity
+from carekit.problems import responses
 from ticket_service import handlers
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Forbidden, Invalid, NotFound
@@ -26,7 +27,7 @@ from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX
 from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["tickets"], responses=responses(404, 409))
 
 
 class OpenTicket(NewTicket):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.lark import LarkBot, post_from_text
+from carekit.problems import responses
 from carekit.refusals import Unauthorized
 from ticket_service import handlers
 from ticket_service.adapters import lark
@@ -22,7 +23,7 @@ from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/lark", tags=["lark"])
+router = APIRouter(prefix="/lark", tags=["lark"], responses=responses(400, 401, 502, 503))
 MENTION_KEY = re.compile(r"@_user_\d+")
 SUSPENDED = "Support requests from this group are suspended: the plan does not include them."
 

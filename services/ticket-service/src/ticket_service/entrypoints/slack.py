@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.slack import SlackWebApi, verified
+from carekit.problems import responses
 from carekit.refusals import Unauthorized
 from ticket_service import handlers
 from ticket_service.adapters import slack
@@ -23,7 +24,7 @@ from ticket_service.entrypoints import scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/slack", tags=["slack"])
+router = APIRouter(prefix="/slack", tags=["slack"], responses=responses(400, 401, 502, 503))
 OK = {"ok": True}
 # A reply also sent to the channel, or with files attached, is still a customer's reply.
 USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
