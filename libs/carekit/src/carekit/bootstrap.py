@@ -23,6 +23,7 @@ from carekit import problems, web
 from carekit.db import create_pool, migrate
 from carekit.identity import TokenVerifier
 from carekit.kafka import Publishers, ensure_topics, make_broker
+from carekit.metrics import HttpMetrics, sample_forever
 from carekit.runtime import Runtime
 from carekit.settings import ServiceSettings
 
@@ -66,6 +67,7 @@ def build(service: Service) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
     web.install(app)
     problems.install(app)
+    app.add_middleware(HttpMetrics)
     for router in service.routers:
         app.include_router(router)
     return app
@@ -83,6 +85,7 @@ def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], context
                 log.info("applied migrations: %s", ", ".join(applied))
             await ensure_topics(settings.kafka_bootstrap_servers)
             await runtime.broker.connect()
+            runtime.spawn("metrics", lambda: sample_forever(lambda: runtime.pool))
             await service.start(runtime)
             await runtime.broker.start()
             log.info("%s ready on %s:%s", app.title, settings.http_host, settings.http_port)

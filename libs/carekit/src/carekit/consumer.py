@@ -18,6 +18,7 @@ from care_schemas.events.deadletter import EventRejected, EventRejectedData
 from care_schemas.topics import NOTIFY_DEADLETTER, Topic
 from carekit.errors import TRANSIENT
 from carekit.kafka import Publishers
+from carekit.metrics import CONSUMER_FAILURES, DEAD_LETTERS, observe_consumed
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
@@ -68,6 +69,7 @@ class Rejects:
             ),
         )
         await self._publisher.publish(event, key or "unknown")
+        DEAD_LETTERS.labels(self._consumer, record.topic).inc()
         log.warning("dead-lettered %s/%s/%s: %s", record.topic, record.partition, record.offset, reason)
 
 
@@ -126,10 +128,12 @@ def subscribe(
         try:
             await handle(parsed)
         except TRANSIENT as exc:
+            CONSUMER_FAILURES.labels(group_id, "outage").inc()
             log.warning("%s/%s/%s will be retried: %s", record.topic, record.partition, record.offset, exc)
             await backoff.failed()
             raise
         except Exception as exc:
+            CONSUMER_FAILURES.labels(group_id, "poison").inc()
             if backoff.failures + 1 >= POISON_ATTEMPTS:
                 backoff.failures = 0
                 await rejects.reject(record, _failure(exc))
@@ -138,6 +142,7 @@ def subscribe(
             await backoff.failed()
             raise
         backoff.failures = 0
+        observe_consumed(group_id, msg.consumer, [record])
 
 
 def subscribe_batch(
@@ -177,10 +182,12 @@ def subscribe_batch(
             if valid:
                 await handle([event for _, event in valid])
         except TRANSIENT as exc:
+            CONSUMER_FAILURES.labels(group_id, "outage").inc()
             log.warning("batch of %d will be retried: %s", len(valid), exc)
             await backoff.failed()
             raise
         except Exception:
+            CONSUMER_FAILURES.labels(group_id, "poison").inc()
             if backoff.failures + 1 >= POISON_ATTEMPTS:
                 backoff.failures = 0
                 await _one_by_one(valid, handle, rejects)
@@ -189,6 +196,7 @@ def subscribe_batch(
             await backoff.failed()
             raise
         backoff.failures = 0
+        observe_consumed(group_id, msg.consumer, records)
 
 
 async def _one_by_one(

@@ -14,6 +14,7 @@ from care_schemas.envelope import CloudEvent
 from care_schemas.topics import Topic
 from carekit.errors import TRANSIENT
 from carekit.kafka import Publishers
+from carekit.metrics import OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -68,6 +69,8 @@ class OutboxRelay:
             for r in rows:  # the order within a topic (and so within a key) is the outbox's
                 by_topic.setdefault(r["topic"], []).append((r["key"], bytes(r["payload"])))
             await asyncio.gather(*(self._publishers.named(t).publish_all(items) for t, items in by_topic.items()))
+            for topic, items in by_topic.items():
+                OUTBOX_PUBLISHED.labels(topic).inc(len(items))
             if self._after_publish is not None:
                 await self._after_publish(rows)
             await conn.execute(

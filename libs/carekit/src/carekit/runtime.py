@@ -11,6 +11,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from carekit.kafka import Publishers
+from carekit.metrics import watched_loop
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Runtime:
     def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a background loop for the life of the service; its crash is logged and stops readiness.
         Pass the function, not a coroutine (a supervisor may call it again)."""
-        task = asyncio.create_task(_call(run), name=name)
+        task = asyncio.create_task(_call(watched_loop(name, run)), name=name)
         task.add_done_callback(_report_crash)
         self.tasks.append(task)
 

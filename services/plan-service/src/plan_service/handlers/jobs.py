@@ -15,6 +15,7 @@ import asyncpg
 from care_schemas.topics import PLAN_EVENTS
 from carekit.outbox import enqueue
 from plan_service.adapters import postgres as repo
+from plan_service.adapters.metrics import RETIREMENT_NOTICES
 from plan_service.domain import retirement, trial
 from plan_service.domain.events import retirement_notice
 from plan_service.handlers.plans import Clock, commit_change
@@ -73,6 +74,7 @@ async def send_warnings(pool: asyncpg.Pool, clock: Clock) -> int:
                     event = retirement_notice(state.org_id, plan, days, now)
                     if await repo.record_notice(conn, state.org_id, plan, days, event.id, now):
                         await enqueue(conn, PLAN_EVENTS, state.org_id, event)
+                        RETIREMENT_NOTICES.labels(str(days)).inc()
                         done += 1
             if len(states) < BATCH:
                 break

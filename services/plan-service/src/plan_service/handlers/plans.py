@@ -14,6 +14,7 @@ from care_schemas.events.plan import Actor, SupportPlanChanged, Tam
 from care_schemas.topics import PLAN_EVENTS
 from carekit.outbox import enqueue
 from plan_service.adapters import postgres as repo
+from plan_service.adapters.metrics import PLAN_CHANGES
 from plan_service.domain import account, retirement, support_page, transitions, trial
 from plan_service.domain.events import plan_changed
 from plan_service.domain.model import Change, Conflict, Invalid, NotFound, OrgPlan
@@ -26,6 +27,7 @@ async def commit_change(conn: asyncpg.Connection, change: Change) -> SupportPlan
     event = plan_changed(change)
     await repo.save(conn, change, event.id)
     await enqueue(conn, PLAN_EVENTS, change.after.org_id, event)
+    PLAN_CHANGES.labels(change.reason.value, change.after.plan.value).inc()  # counted as written, in the transaction
     return event
 
 

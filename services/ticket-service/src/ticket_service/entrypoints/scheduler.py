@@ -7,6 +7,7 @@ import logging
 
 from carekit.errors import TRANSIENT
 from ticket_service import handlers
+from ticket_service.adapters.metrics import BREACHES
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ async def run(deps: handlers.Deps, interval_s: float) -> None:
             log.warning("breach scan will retry: %s", exc)
             found = 0
         if found:
+            BREACHES.inc(found)
             log.info("emitted %d response breaches", found)
             continue
         await asyncio.sleep(interval_s)

@@ -26,6 +26,7 @@ from care_schemas.topics import TICKET_EVENTS
 from carekit.outbox import enqueue
 from carekit.projection import current_plan
 from ticket_service.adapters import postgres as db
+from ticket_service.adapters.metrics import TICKETS_OPENED
 from ticket_service.domain import tickets as rules
 from ticket_service.domain.bindings import update_target
 from ticket_service.domain.errors import Conflict, Forbidden, NotFound
@@ -121,7 +122,9 @@ async def open_ticket(
         if im_thread is not None and im_thread.thread_ts is not None:
             text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
             await db.queue_chat_reply(conn, ticket.id, im_thread, text, now)
-        return ticket, True
+        created = ticket
+    TICKETS_OPENED.labels(created.kind.value, channel.value).inc()
+    return created, True
 
 
 async def visible_ticket(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, viewer: Author, lock: bool) -> Ticket:
