@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import re
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -105,3 +107,62 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
     await dispatcher._send_next(healthy, row(99, healthy))
     assert started["https://hooks.example.com/ok"] - began < 0.2, "the healthy target waited for hanging ones"
     await asyncio.gather(*retries)
+
+
+async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: deque[Claimed]) -> list[Any]:
+    """Run one target's worker step until its rows are settled; every result, in order."""
+    results = []
+    while rows:
+        await dispatcher._send_next(zoom, rows)
+        while not dispatcher._results.empty():
+            results.append(dispatcher._results.get_nowait())
+    return results
+
+
+def _storm(alert: Alert, n: int) -> deque[Claimed]:
+    return deque(
+        Claimed(
+            i,
+            "sub-zoom",
+            "org-1",
+            "zoom",
+            "sub-zoom/cl-1",
+            0,
+            datetime.now(UTC),
+            alert.model_copy(update={"fingerprint": f"storm-{i:04d}", "summary": f"instance tikv-{i} is unhappy"}),
+        )
+        for i in range(n)
+    )
+
+
+@pytest.mark.parametrize("refuse_over", [None, 10], ids=["zoom-limit", "endpoint-stricter-than-documented"])
+async def test_a_storm_of_120_zoom_alerts_arrives_once_each(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch, refuse_over: int | None
+) -> None:
+    """Sized to Zoom's limit as sent (JSON, escapes counted), 120 alerts need no 413 re-send; and where an
+    endpoint refuses smaller messages still, the re-send in halves carries each alert exactly once."""
+    accepted: list[list[str]] = []
+
+    async def zoom_endpoint(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        body = rendered.payload["body"]
+        named = re.findall(r"storm-\d{4}", body[0]["text"])
+        too_long = len(json.dumps(body)) > 4200  # what the local Zoom stand-in (tests/fakes) refuses
+        if too_long or (refuse_over is not None and len(named) > refuse_over):
+            return Outcome(Verdict.PERMANENT, "payload too large (HTTP 413)", 413)
+        accepted.append(named)
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setitem(REGISTRY, ChannelType.ZOOM, dataclasses.replace(REGISTRY[ChannelType.ZOOM], send=zoom_endpoint))
+    cfg = settings(zoom_rate_per_s=10_000)
+    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    zoom = dataclasses.replace(
+        target(ChannelType.ZOOM, {"endpoint_url": "https://x.zoom.us/inbound/webhook/a", "verification_token": "t"}),
+        subscriber_id="sub-zoom",
+    )
+    results = await _deliver_all(dispatcher, zoom, _storm(alert, 120))
+
+    everything = sorted(name for message in accepted for name in message)
+    assert everything == [f"storm-{i:04d}" for i in range(120)], "each alert in exactly one accepted message"
+    assert sorted(r.id for res in results if res.outcome == "delivered" for r in res.rows) == list(range(120))
+    resplits = [res for res in results if res.outcome == "resplit"]
+    assert (len(resplits) == 0) if refuse_over is None else (len(resplits) >= 1)

@@ -16,9 +16,9 @@ from notify_service.channels.base import Channel, Rendered, SendContext, Target,
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.domain.ratelimit import Limits, TokenBucket
-from notify_service.domain.text import headline, line, more_line, pack
+from notify_service.domain.text import headline, line, more_line, pack, utf8_bytes
 
-CARD_CHARS = 20_000  # Lark refuses request bodies over 30 KB
+CARD_BYTES = 20_000  # Lark refuses request bodies over 30 KB: alert text is measured in UTF-8 bytes (Chinese: 3)
 RATE_LIMITED = {11232, 11233}
 
 
@@ -29,7 +29,9 @@ def sign(timestamp: int, secret: str) -> str:
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
-    chunks, covered = pack([line(a) for a in alerts], chunk_chars=4000, max_chunks=20, total_chars=CARD_CHARS)
+    chunks, covered = pack(
+        [line(a) for a in alerts], chunk_chars=4000, max_chunks=20, total_chars=CARD_BYTES, cost=utf8_bytes
+    )
     more = len(alerts) - covered
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": c}} for c in chunks]
     if more:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from care_schemas.catalogue import ChannelType
@@ -10,14 +11,21 @@ from notify_service.channels.base import Channel, Rendered, SendContext, Target,
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome
 from notify_service.domain.ratelimit import Limits, TokenBucket
-from notify_service.domain.text import headline, line, more_line, pack
+from notify_service.domain.text import headline, json_chars, line, more_line, pack
 
+# Zoom refuses a message whose body is too long (413). Decision: the JSON of `body`, measured with ASCII escapes
+# (an emoji counts 12, a line break 2: the strictest reading), stays within 4,000 characters, so the first try fits.
 BODY_CHARS = 4000
+ENVELOPE = len(json.dumps([{"type": "message", "text": ""}]))  # the JSON around the text
+MORE_RESERVE = json_chars("\n" + more_line(99_999))
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
-    """`{"head": {"text"}, "body": [{"type": "message", "text"}]}` with at most 4000 characters of alerts."""
-    [text], covered = pack([line(a) for a in alerts], chunk_chars=BODY_CHARS - 80, max_chunks=1, total_chars=BODY_CHARS)
+    """`{"head": {"text"}, "body": [{"type": "message", "text"}]}` whose `body` fits Zoom's limit as sent."""
+    budget = BODY_CHARS - ENVELOPE - MORE_RESERVE
+    [text], covered = pack(
+        [line(a) for a in alerts], chunk_chars=budget, max_chunks=1, total_chars=budget, cost=json_chars
+    )
     more = len(alerts) - covered
     if more:
         text += "\n" + more_line(more)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 
 from care_schemas.events.alert import Alert, AlertStatus
 
@@ -43,24 +44,57 @@ def more_line(more: int) -> str:
     return f"... and {more} more (in the next message)"
 
 
-def pack(lines: Sequence[str], *, chunk_chars: int, max_chunks: int, total_chars: int) -> tuple[list[str], int]:
-    """Join lines into at most `max_chunks` chunks of at most `chunk_chars` (and `total_chars` overall);
+def json_chars(text: str) -> int:
+    """Characters `text` takes inside a JSON string with ASCII escapes (an emoji is 12, a line break 2): the
+    strictest reading of a platform's limit on its JSON body."""
+    return len(json.dumps(text)) - 2
+
+
+def utf8_bytes(text: str) -> int:
+    """Bytes `text` takes in UTF-8 (a Chinese character is 3, an emoji 4)."""
+    return len(text.encode("utf-8"))
+
+
+def _cut(text: str, limit: int, cost: Callable[[str], int]) -> str:
+    if cost(text) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits with the ellipsis
+        mid = (low + high + 1) // 2
+        if cost(text[:mid] + "…") <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…"
+
+
+def pack(
+    lines: Sequence[str],
+    *,
+    chunk_chars: int,
+    max_chunks: int,
+    total_chars: int,
+    cost: Callable[[str], int] = len,
+) -> tuple[list[str], int]:
+    """Join lines into at most `max_chunks` chunks of at most `chunk_chars` (and `total_chars` overall), sizes
+    measured by `cost` (characters by default; `json_chars` or `utf8_bytes` where the platform counts those);
     return the chunks and how many lines they hold. A single over-long line is cut."""
     chunks: list[str] = []
     current = ""
     used = 0
     covered = 0
+    newline = cost("\n")
     for raw in lines:
-        text = raw if len(raw) <= chunk_chars else raw[: chunk_chars - 1] + "…"
-        extra = len(text) + (1 if current else 0)
+        text = _cut(raw, chunk_chars, cost)
+        extra = cost(text) + (newline if current else 0)
         if used + extra > total_chars:
             break
-        if current and len(current) + extra > chunk_chars:
+        if current and cost(current) + extra > chunk_chars:
             if len(chunks) + 1 >= max_chunks:
                 break
             chunks.append(current)
             current = ""
-            extra = len(text)
+            extra = cost(text)
         current = f"{current}\n{text}" if current else text
         used += extra
         covered += 1
