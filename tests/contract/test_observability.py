@@ -14,7 +14,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 import carekit.metrics
-import notify_service.metrics
+import notify_service.adapters.metrics
 import plan_service.adapters.metrics
 import ticket_service.adapters.metrics
 
@@ -32,7 +32,7 @@ SUFFIXES = {
 }
 SERVICES_METRICS = (
     carekit.metrics,
-    notify_service.metrics,
+    notify_service.adapters.metrics,
     plan_service.adapters.metrics,
     ticket_service.adapters.metrics,
 )

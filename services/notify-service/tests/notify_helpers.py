@@ -6,7 +6,7 @@ from typing import Any
 
 from care_schemas.catalogue import ChannelType
 from carekit_testing import TEST_JWT_SECRET
-from notify_service.channels.base import Target
+from notify_service.adapters.channels.base import Target
 from notify_service.config import Settings
 from notify_service.domain.subscribers import secrets_of
 

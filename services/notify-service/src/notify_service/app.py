@@ -10,17 +10,17 @@ from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit.bootstrap import Service, build
 from carekit.outbox import OutboxRelay
 from carekit.runtime import Runtime
+from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
-from notify_service.channels.base import SendContext
-from notify_service.channels.im import ChatBots
 from notify_service.config import Settings
-from notify_service.delivery.dispatcher import Dispatcher
-from notify_service.delivery.scheduler import run_repeats
-from notify_service.delivery.targets import Targets
-from notify_service.delivery.ticket_updates import TicketUpdates
 from notify_service.entrypoints import consumers, http_alerts, http_deliveries, http_subscribers
 from notify_service.entrypoints.deps import Deps
+from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.scheduler import run_repeats
+from notify_service.handlers.delivery.targets import Targets
+from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 DESCRIPTION = "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates."

@@ -13,12 +13,12 @@ import pytest_asyncio
 from notify_helpers import settings
 
 from carekit.db import create_pool, migrate
+from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.im_queue import ImMessage
 from notify_service.app import MIGRATIONS
-from notify_service.channels.base import SendContext
-from notify_service.channels.im import ChatBots
-from notify_service.delivery.ticket_updates import TicketUpdates
 from notify_service.domain.classify import Outcome, Verdict
+from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 

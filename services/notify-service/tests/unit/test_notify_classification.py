@@ -17,10 +17,10 @@ from notify_helpers import settings, target
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from carekit_testing import free_port
+from notify_service.adapters.channels import REGISTRY
+from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.email import send_mail
 from notify_service.adapters.resolve import delivery_session
-from notify_service.channels import REGISTRY
-from notify_service.channels.base import SendContext
-from notify_service.channels.email import send_mail
 from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]

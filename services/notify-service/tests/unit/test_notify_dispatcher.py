@@ -15,13 +15,13 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
+from notify_service.adapters.channels import REGISTRY
+from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed
 from notify_service.adapters.secrets import SecretBox
-from notify_service.channels import REGISTRY
-from notify_service.channels.base import SendContext
-from notify_service.delivery.dispatcher import Dispatcher
-from notify_service.delivery.targets import Targets
 from notify_service.domain.classify import Outcome, Verdict
+from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.targets import Targets
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 SECRET_URL = "https://hooks.example.com/hook/T0/secret-token-4711"

@@ -15,9 +15,8 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from care_schemas.events.alert import Alert, AlertStatus
+from notify_service.adapters.channels import REGISTRY, lark, pagerduty
 from notify_service.adapters.queue import Claimed
-from notify_service.channels import REGISTRY, lark, pagerduty
-from notify_service.delivery.dispatcher import decide, next_message
 from notify_service.domain.alertmanager_in import FieldError, parse_alertmanager
 from notify_service.domain.backoff import next_delay_s
 from notify_service.domain.classify import Outcome, Verdict
@@ -25,6 +24,7 @@ from notify_service.domain.plans import refusal
 from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.subscribers import masked
 from notify_service.domain.urls import address_problem, url_problem
+from notify_service.handlers.delivery.dispatcher import decide, next_message
 
 pytestmark = pytest.mark.unit
 SLACK = target(ChannelType.SLACK, {"webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl"})
@@ -229,7 +229,7 @@ def test_tokens_with_spaces_or_line_breaks_are_refused_naming_the_field(
     channel: ChannelType, config: dict[str, str], field: str
 ) -> None:
     from carekit.refusals import Invalid
-    from notify_service.handlers import _validated_config
+    from notify_service.handlers.subscribers import _validated_config
 
     with pytest.raises(Invalid) as refused:
         _validated_config(channel, config)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from carekit.runtime import Runtime
+from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.secrets import SecretBox
-from notify_service.channels.base import SendContext
 
 
 @dataclass

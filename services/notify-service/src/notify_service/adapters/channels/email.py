@@ -9,7 +9,7 @@ import aiosmtplib
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from notify_service.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict, classify_error
 from notify_service.domain.ratelimit import Limits, TokenBucket

@@ -11,7 +11,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from notify_service.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, classify_error, classify_status
 from notify_service.domain.ratelimit import Limits, TokenBucket
@@ -23,7 +23,7 @@ HEADER_CHARS = 150
 TOTAL_CHARS = 38_000  # Slack truncates messages past 40,000 characters
 # The SDK logs the full webhook URL (the secret) at DEBUG whenever its logger's own level is unset: give it a
 # logger of its own that never goes below WARNING, whatever LOG_LEVEL is.
-SDK_LOG = logging.getLogger("notify_service.channels.slack_sdk")
+SDK_LOG = logging.getLogger("notify_service.adapters.channels.slack_sdk")
 SDK_LOG.setLevel(logging.WARNING)
 
 

@@ -7,9 +7,9 @@ import time
 import asyncpg
 
 from notify_service.adapters import subscribers
+from notify_service.adapters.channels import REGISTRY
+from notify_service.adapters.channels.base import Target
 from notify_service.adapters.secrets import SecretBox
-from notify_service.channels import REGISTRY
-from notify_service.channels.base import Target
 from notify_service.config import Settings
 from notify_service.domain.ratelimit import Limits
 from notify_service.domain.subscribers import target_label

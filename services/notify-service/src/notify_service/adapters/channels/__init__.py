@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from care_schemas.catalogue import ChannelType
-from notify_service.channels import email, lark, pagerduty, slack, webhook, zoom
-from notify_service.channels.base import Channel
+from notify_service.adapters.channels import email, lark, pagerduty, slack, webhook, zoom
+from notify_service.adapters.channels.base import Channel
 
 REGISTRY: dict[ChannelType, Channel] = {
     ChannelType.SLACK: slack.CHANNEL,

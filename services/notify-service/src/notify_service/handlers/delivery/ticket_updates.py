@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import asyncpg
 
 from carekit.errors import TRANSIENT
-from notify_service import metrics
-from notify_service.adapters import im_queue
+from notify_service.adapters import im_queue, metrics
+from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.email import send_mail
+from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.im_queue import ImMessage
-from notify_service.channels.base import SendContext
-from notify_service.channels.email import send_mail
-from notify_service.channels.im import ChatBots
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict
 

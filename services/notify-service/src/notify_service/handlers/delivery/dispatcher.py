@@ -17,17 +17,16 @@ from datetime import UTC, datetime
 import asyncpg
 
 from carekit.errors import TRANSIENT
-from notify_service import metrics
-from notify_service.adapters import queue
+from notify_service.adapters import metrics, queue
+from notify_service.adapters.channels import REGISTRY
+from notify_service.adapters.channels.base import Channel, SendContext, Target
 from notify_service.adapters.queue import Claimed, Result
 from notify_service.adapters.repository import WAKE
 from notify_service.adapters.subscribers import CHANGED
-from notify_service.channels import REGISTRY
-from notify_service.channels.base import Channel, SendContext, Target
 from notify_service.config import Settings
-from notify_service.delivery.targets import Targets
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict, redact
+from notify_service.handlers.delivery.targets import Targets
 
 log = logging.getLogger(__name__)
 DISPATCH_LOCK = 7_140_101

@@ -8,7 +8,7 @@ from typing import Any
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, AlertStatus
-from notify_service.channels.base import Channel, Rendered, SendContext, Target, post_json
+from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target, post_json
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome
 from notify_service.domain.ratelimit import Limits, TokenBucket

@@ -1,0 +1,65 @@
+"""Intake use cases: alerts from Kafka and from HTTP, plan changes, ticket events that become chat posts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from care_schemas.catalogue import catalogue
+from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_event
+from care_schemas.events.plan import SupportPlanChanged
+from care_schemas.events.ticket import TicketEvent
+from care_schemas.topics import ALERT_EVENTS
+from carekit.identity import Identity
+from carekit.kafka import Publishers
+from carekit.projection import ProjectedPlan
+from carekit.refusals import Forbidden, Invalid, TooLarge
+from notify_service.adapters import im_queue, metrics, repository, subscribers
+from notify_service.config import Settings
+from notify_service.domain.ticket_updates import outgoing
+
+BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
+
+
+async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved], settings: Settings) -> int:
+    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.store_alerts(conn, events)
+        queued = await repository.enqueue_notifications(
+            conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s
+        )
+    metrics.RECEIVED.labels("kafka").inc(len(events))
+    metrics.QUEUED.inc(queued)
+    return queued
+
+
+MAX_ALERTS = 1000
+
+
+async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
+    """HTTP intake: the caller's own organisation's alerts (staff: any) go to alert.events.v1; their event ids."""
+    if not alerts:
+        raise Invalid("(body): no alerts")
+    if len(alerts) > MAX_ALERTS:
+        raise TooLarge(f"at most {MAX_ALERTS} alerts per request; send the rest in another")
+    if not identity.is_staff:
+        for i, alert in enumerate(alerts):
+            if alert.org_id != identity.org:
+                raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
+    events = [alert_event(a, source="/notify-service/http") for a in alerts]
+    await publishers[ALERT_EVENTS].publish_all([(e.data.org_id, e.to_json_bytes()) for e in events])
+    metrics.RECEIVED.labels(source).inc(len(alerts))
+    return [e.id for e in events]
+
+
+async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, previous: ProjectedPlan | None) -> None:
+    """Projection hook (same transaction): suspend subscribers the new plan excludes, resume the ones it includes."""
+    d = event.data
+    await subscribers.apply_plan(conn, d.org_id, d.plan, sorted(c.value for c in d.entitlements.alert_channels))
+
+
+async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent) -> int:
+    """Queue the chat posts and TAM emails a ticket event causes (idempotent by event id)."""
+    messages = outgoing(event)
+    return await im_queue.enqueue(pool, event.id, messages) if messages else 0
