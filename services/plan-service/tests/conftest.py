@@ -17,7 +17,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 
 from plan_harness import in_process, settings_for
 
-from carekit_testing import TEST_JWT_SECRET, FakeClock, InProcess, PlanTopicReader, bearer, create_database
+from carekit_testing import TEST_JWT_SECRET, FakeClock, InProcess, bearer, create_database
 
 START = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def clock() -> FakeClock:
 async def service(database_url: str, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[InProcess]:
     """plan-service in-process (relay running, scheduler off: tests run jobs with explicit instants)."""
     db = await create_database(database_url, "plan")
-    async with in_process(settings_for(db, kafka_bootstrap, TEST_JWT_SECRET), clock) as running:
+    async with in_process(settings_for(db, kafka_bootstrap), clock) as running:
         yield running
 
 
@@ -48,13 +48,3 @@ def auth() -> Callable[..., dict[str, str]]:
         return bearer(TEST_JWT_SECRET, org, role, sub)
 
     return make
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def plan_topic(kafka_bootstrap: str) -> AsyncIterator[PlanTopicReader]:
-    reader = PlanTopicReader(kafka_bootstrap)
-    await reader.start()
-    try:
-        yield reader
-    finally:
-        await reader.stop()

@@ -5,23 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from carekit_testing import InProcess, serve_in_process
+from carekit_testing import InProcess, serve_in_process, service_settings
 from plan_service.app import create_app
 from plan_service.config import Settings
 from plan_service.handlers import Clock
 
 
-def settings_for(database_url: str, kafka_bootstrap: str, jwt_secret: str, **overrides: object) -> Settings:
-    """Settings for an in-process instance (port 0; the scheduler off unless asked for)."""
-    values: dict[str, object] = {
-        "kafka_bootstrap_servers": kafka_bootstrap,
-        "database_url": database_url,
-        "jwt_secret": jwt_secret,
-        "http_port": 0,
-        "plan_scheduler_enabled": False,
-        **overrides,
-    }
-    return Settings.model_validate(values)
+def settings_for(database_url: str, kafka_bootstrap: str, **overrides: object) -> Settings:
+    """Settings for an in-process instance (the scheduler off unless asked for)."""
+    return service_settings(Settings, database_url, kafka_bootstrap, **({"plan_scheduler_enabled": False} | overrides))
 
 
 @contextlib.asynccontextmanager

@@ -20,7 +20,6 @@ from ticket_harness import LARK_APP, MONDAY_10_UTC, SLACK_SECRET, SLACK_TOKEN, S
 from carekit.kafka import ensure_topics  # noqa: E402
 from carekit_testing import (  # noqa: E402
     FakeClock,
-    TicketTopicReader,
     commit_group_at_end,
     create_database,
 )
@@ -69,13 +68,3 @@ async def encrypted_service(kafka_bootstrap: str, database_url: str) -> AsyncIte
     """The same, with Lark's encrypt key set: callbacks are encrypted and signed."""
     async with started(kafka_bootstrap, database_url, encrypt_key="lark-encrypt-key-for-tests") as svc:
         yield svc
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def reader(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]:
-    r = TicketTopicReader(kafka_bootstrap)
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()

@@ -12,7 +12,7 @@ import asyncpg
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Tam
 from carekit.projection import project
-from carekit_testing import TEST_JWT_SECRET, FakeClock, plan_changed, serve_in_process
+from carekit_testing import FakeClock, plan_changed, serve_in_process, service_settings
 from carekit_testing import InProcess as KitInProcess
 from tests.fakes.lark_server import FakeLark
 from tests.fakes.slack_server import FakeSlack
@@ -45,17 +45,9 @@ async def in_process(settings: Settings, clock: Clock | None = None) -> AsyncIte
 
 
 def settings_for(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "kafka_bootstrap_servers": kafka,
-        "database_url": database_url,
-        "jwt_secret": TEST_JWT_SECRET,
-        "http_port": 0,
-        "consumer_group_prefix": prefix,
-        "public_base_url": "https://support.test",
-        "breach_scan_interval_s": 3600,
-        **overrides,
-    }
-    return Settings.model_validate(values)
+    """Settings for an in-process instance: its own consumer groups, links under support.test, breaches on demand."""
+    defaults: dict[str, object] = {"public_base_url": "https://support.test", "breach_scan_interval_s": 3600}
+    return service_settings(Settings, database_url, kafka, consumer_group_prefix=prefix, **(defaults | overrides))
 
 
 class Service:

@@ -49,6 +49,7 @@ from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.identity import mint
 from carekit.kafka import Publishers, make_broker
 from carekit.runtime import Runtime
+from carekit.settings import ServiceSettings
 
 E = TypeVar("E")
 HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
@@ -424,3 +425,40 @@ def lark_links(content: str) -> list[str]:
     """The links of a Lark rich-text (`post`) message's content, as a chat user would click them."""
     post = json.loads(content)
     return [e["href"] for lang in post.values() for line in lang["content"] for e in line if e.get("tag") == "a"]
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def service_settings(cls: type[SettingsT], database_url: str, kafka: str, **overrides: object) -> SettingsT:
+    """A service's settings for an in-process instance: test secret, port 0, then the test's own values."""
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": kafka,
+        "database_url": database_url,
+        "jwt_secret": TEST_JWT_SECRET,
+        "http_port": 0,
+        **overrides,
+    }
+    return cls.model_validate(values)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def plan_topic(kafka_bootstrap: str) -> AsyncIterator[PlanTopicReader]:
+    """What plan-service publishes on plan.events.v1 during the test."""
+    reader = PlanTopicReader(kafka_bootstrap)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def ticket_topic(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]:
+    """What ticket-service publishes on ticket.events.v1 during the test."""
+    reader = TicketTopicReader(kafka_bootstrap)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()

@@ -1,6 +1,6 @@
 """The skeleton every service is built on: one call turns a service's parts into its ASGI app.
 
-A service's `app.py` calls `build(Service(...))` with its settings, migrations, HTTP routers, the Kafka
+A service's `app.py` calls `build(Service(...))` with its name and settings, its HTTP routers, the Kafka
 topics it publishes to, `subscribe` (its subscribers, declared when the app is built, so the AsyncAPI check
 and TestKafkaBroker see them) and `start` (its background loops and clients, run by the lifespan once the
 pool is open). Everything else is the same in every service: health, readiness, metrics, the error body,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,14 +37,22 @@ async def _nothing(_runtime: Runtime) -> None:
     return None
 
 
+def migrations_of(package: str) -> Path:
+    """A service's SQL migrations: `services/<name>/migrations`, beside its `src/`."""
+    module = importlib.import_module(package)
+    assert module.__file__ is not None
+    return Path(module.__file__).resolve().parents[2] / "migrations"
+
+
 @dataclass
 class Service:
-    """What makes one service different from the next; `build` does the rest the same way for all."""
+    """What makes one service different from the next; `build` does the rest the same way for all.
 
-    title: str
-    description: str
+    `name` is the distribution (`plan-service`); its package (`plan_service`) gives the description (its
+    docstring) and the migrations folder."""
+
+    name: str
     settings: ServiceSettings
-    migrations: Path
     routers: Sequence[APIRouter] = ()
     publishes: Sequence[Topic] = ()
     subscribe: Subscribe = field(default=lambda _runtime: None)
@@ -55,12 +64,16 @@ def build(service: Service) -> FastAPI:
     """The service's FastAPI app, with its broker, subscribers and publishers declared and its lifespan set."""
     settings = service.settings
     broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id=service.title, request_timeout_ms=settings.kafka_request_timeout_ms
+        settings.kafka_bootstrap_servers, client_id=service.name, request_timeout_ms=settings.kafka_request_timeout_ms
     )
     runtime = Runtime(settings=settings, broker=broker, publishers=Publishers(broker, service.publishes))
     service.subscribe(runtime)
+    package = importlib.import_module(service.name.replace("-", "_"))
     app = FastAPI(
-        title=service.title, description=service.description, version="1.0.0", lifespan=_lifespan(service, runtime)
+        title=service.name,
+        description=(package.__doc__ or "").strip(),
+        version="1.0.0",
+        lifespan=_lifespan(service, runtime),
     )
     app.state.runtime = runtime
     app.state.settings = settings
@@ -80,7 +93,7 @@ def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], context
     async def run(app: FastAPI) -> AsyncIterator[None]:
         runtime._pool = await create_pool(settings.database_url, max_size=service.pool_size)
         try:
-            applied = await migrate(runtime.pool, service.migrations)
+            applied = await migrate(runtime.pool, migrations_of(service.name.replace("-", "_")))
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
             await ensure_topics(settings.kafka_bootstrap_servers)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
-from carekit.bootstrap import Service, build
+from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
 from carekit.runtime import Runtime
 from notify_service.adapters.channels.base import SendContext
@@ -22,8 +20,7 @@ from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-DESCRIPTION = "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates."
+MIGRATIONS = migrations_of("notify_service")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -42,10 +39,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = build(
         Service(
-            title="notify-service",
-            description=DESCRIPTION,
-            settings=settings,
-            migrations=MIGRATIONS,
+            "notify-service",
+            settings,
             routers=[http_subscribers.router, http_alerts.router, http_deliveries.router],
             publishes=[ALERT_EVENTS, NOTIFY_DEADLETTER],
             subscribe=lambda runtime: consumers.register(runtime, settings),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from care_schemas.envelope import utcnow
 from care_schemas.topics import PLAN_EVENTS
-from carekit.bootstrap import Service, build
+from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
 from carekit.runtime import Runtime
 from plan_service.config import Settings
@@ -16,8 +14,7 @@ from plan_service.entrypoints import http, scheduler
 from plan_service.entrypoints.body_limit import BodyLimit
 from plan_service.handlers import Clock
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-DESCRIPTION = "Support plans, plan changes, trials, Premium sales approval, TAM, legacy retirement."
+MIGRATIONS = migrations_of("plan_service")
 
 
 def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
@@ -31,10 +28,8 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
 
     app = build(
         Service(
-            title="plan-service",
-            description=DESCRIPTION,
-            settings=settings,
-            migrations=MIGRATIONS,
+            "plan-service",
+            settings,
             routers=[http.router],
             publishes=[PLAN_EVENTS],
             start=start,

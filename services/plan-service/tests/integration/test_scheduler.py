@@ -14,7 +14,7 @@ from plan_harness import in_process, settings_for
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Actor, ChangeReason, PlanRetirementNotice, SupportPlanChanged
 from carekit.db import create_pool, migrate
-from carekit_testing import TEST_JWT_SECRET, FakeClock, PlanTopicReader, create_database, eventually
+from carekit_testing import FakeClock, PlanTopicReader, create_database, eventually
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
 from plan_service.handlers import jobs
@@ -158,9 +158,7 @@ async def test_scheduler_loop_retires_at_the_instant_and_ends_trials_as_time_mov
 ) -> None:
     clock = FakeClock(RETIRES - timedelta(seconds=2))
     db = await create_database(database_url, "plan")
-    settings = settings_for(
-        db, kafka_bootstrap, TEST_JWT_SECRET, plan_scheduler_enabled=True, plan_scheduler_interval_s=0.05
-    )
+    settings = settings_for(db, kafka_bootstrap, plan_scheduler_enabled=True, plan_scheduler_interval_s=0.05)
     legacy, on_trial = f"leg-{unique}", f"trial-{unique}"
     async with in_process(settings, clock) as service:
         api, pool = service.client, service.runtime.pool

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from care_schemas.envelope import utcnow
 from care_schemas.events.ticket import ImPlatform
 from care_schemas.topics import NOTIFY_DEADLETTER, TICKET_EVENTS
-from carekit.bootstrap import Service, build
+from carekit.bootstrap import Service, build, migrations_of
 from carekit.chat import ChatFailure
 from carekit.chat.lark import LarkBot, post_from_text
 from carekit.chat.slack import SlackWebApi
@@ -21,8 +19,7 @@ from ticket_service import handlers
 from ticket_service.config import Settings
 from ticket_service.entrypoints import common, http, lark, scheduler, slack
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-DESCRIPTION = "Tickets, response targets in business hours, breaches, tickets from Slack and Lark."
+MIGRATIONS = migrations_of("ticket_service")
 
 
 def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastAPI:
@@ -61,10 +58,8 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
 
     app = build(
         Service(
-            title="ticket-service",
-            description=DESCRIPTION,
-            settings=settings,
-            migrations=MIGRATIONS,
+            "ticket-service",
+            settings,
             routers=[http.router, slack.router, lark.router],
             publishes=[TICKET_EVENTS, NOTIFY_DEADLETTER],
             subscribe=subscribe,

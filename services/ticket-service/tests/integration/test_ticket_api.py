@@ -41,7 +41,7 @@ def technical(severity: str = "S1", **extra: object) -> dict[str, object]:
 
 
 async def test_technical_ticket_gets_a_business_hour_target_in_the_org_zone_and_a_valid_event(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     await service.set_plan(org, PlanCode.DEVELOPER, 1, timezone="Europe/Berlin")
@@ -56,7 +56,7 @@ async def test_technical_ticket_gets_a_business_hour_target_in_the_org_zone_and_
     assert ticket["status"] == "open"
     assert ticket["link"] == f"https://support.test/tickets/{ticket['id']}"
 
-    [record] = await reader.for_key(ticket["id"], 1)
+    [record] = await ticket_topic.for_key(ticket["id"], 1)
     raw = json.loads(record.value)
     event = TicketOpened.model_validate(raw)
     assert event.data.org_id == org
@@ -109,7 +109,7 @@ async def test_customers_see_only_their_organisation_and_engineers_see_all(servi
 
 
 async def test_internal_comments_stay_internal_and_the_first_public_engineer_comment_is_the_response(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     await service.set_plan(org, PlanCode.ENTERPRISE, 1)
@@ -138,7 +138,7 @@ async def test_internal_comments_stay_internal_and_the_first_public_engineer_com
     staff = (await service.client.get(f"/v1/tickets/{tid}", headers=ENGINEER)).json()
     assert [c["visibility"] for c in staff["comments"]] == ["internal", "public"]
 
-    events = await reader.events(tid, 4)
+    events = await ticket_topic.events(tid, 4)
     commented = [e for e in events if isinstance(e, TicketCommented)]
     assert [(e.data.visibility.value, e.data.body) for e in commented] == [
         ("internal", None),
@@ -148,7 +148,7 @@ async def test_internal_comments_stay_internal_and_the_first_public_engineer_com
 
 
 async def test_severity_change_recomputes_the_due_time_from_creation(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     await service.set_plan(org, PlanCode.ENTERPRISE, 1)
@@ -162,7 +162,7 @@ async def test_severity_change_recomputes_the_due_time_from_creation(
     )
     assert raised.status_code == 200
     assert raised.json()["response_due_at"] == "2026-03-02T11:00:00Z"  # 1 wall-clock hour from creation
-    [_, changed] = await reader.events(ticket["id"], 2)
+    [_, changed] = await ticket_topic.events(ticket["id"], 2)
     assert isinstance(changed, TicketSeverityChanged)
     assert changed.data.previous_severity.value == "S3"
     assert changed.data.response_due_at == datetime(2026, 3, 2, 11, tzinfo=UTC)
@@ -170,7 +170,7 @@ async def test_severity_change_recomputes_the_due_time_from_creation(
 
 
 async def test_raising_a_premium_ticket_to_s1_tells_notify_who_the_tam_is(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     tam = Tam(name="Ada Lovelace", email="ada@vendor.example")
@@ -181,7 +181,7 @@ async def test_raising_a_premium_ticket_to_s1_tells_notify_who_the_tam_is(
         f"/v1/tickets/{ticket['id']}/severity", json={"severity": "S1"}, headers=ENGINEER
     )
     assert raised.json()["response_due_at"] == "2026-03-02T10:30:00Z"
-    [_, changed] = await reader.events(ticket["id"], 2)
+    [_, changed] = await ticket_topic.events(ticket["id"], 2)
     assert isinstance(changed, TicketSeverityChanged)
     assert (changed.data.tam, changed.data.summary, changed.data.link) == (tam, ticket["summary"], ticket["link"])
 
@@ -240,7 +240,7 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(service: Service, u
 
 
 async def test_breach_is_emitted_once_after_downtime_even_with_two_scanners(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     tam = Tam(name="Grace Hopper", email="grace@vendor.example")
@@ -258,7 +258,7 @@ async def test_breach_is_emitted_once_after_downtime_even_with_two_scanners(
     other = handlers.Deps(service.app.runtime.pool, deps.public_base_url, service.clock)
     results = await asyncio.gather(*(handlers.scan_breaches(d) for d in [deps, other, deps, other]))
     assert await handlers.scan_breaches(deps) == 0
-    breached = [e for e in await reader.events(tid, 2) if isinstance(e, TicketResponseBreached)]
+    breached = [e for e in await ticket_topic.events(tid, 2) if isinstance(e, TicketResponseBreached)]
     assert len(breached) == 1
     assert breached[0].data.tam == tam
     assert breached[0].data.response_due_at == datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
@@ -267,7 +267,7 @@ async def test_breach_is_emitted_once_after_downtime_even_with_two_scanners(
     assert sum(results) >= 1
     seen = (await service.client.get(f"/v1/tickets/{tid}", headers=customer(org))).json()
     assert seen["breached"] is True
-    opened_event = (await reader.events(tid, 1))[0]
+    opened_event = (await ticket_topic.events(tid, 1))[0]
     assert isinstance(opened_event, TicketOpened)
     assert opened_event.data.tam == tam
 
@@ -321,7 +321,7 @@ async def test_text_that_cannot_be_stored_and_absurd_offsets_are_a_clear_422_and
 
 
 async def test_raising_the_severity_after_an_on_time_answer_does_not_make_a_breach(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     await service.set_plan(org, PlanCode.ENTERPRISE, 1)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_two_running_instances_emit_exactly_one_breach_per_ticket_after_downtime(
-    service: Service, reader: TicketTopicReader, kafka_bootstrap: str, unique: str
+    service: Service, ticket_topic: TicketTopicReader, kafka_bootstrap: str, unique: str
 ) -> None:
     org = f"org-{unique}"
     await service.set_plan(org, PlanCode.PREMIUM, 1)
@@ -44,10 +44,10 @@ async def test_two_running_instances_emit_exactly_one_breach_per_ticket_after_do
         await eventually(all_breached, timeout_s=30)
         await asyncio.sleep(0.5)  # many more scans by both instances
     for tid in ids:
-        await reader.for_key(tid, 2, timeout_s=10)  # opened + breached
-    await reader.for_key("drain-any-duplicates", 1, timeout_s=1)
+        await ticket_topic.for_key(tid, 2, timeout_s=10)  # opened + breached
+    await ticket_topic.for_key("drain-any-duplicates", 1, timeout_s=1)
     for tid in ids:
-        events = await reader.events(tid, 0, timeout_s=0)
+        events = await ticket_topic.events(tid, 0, timeout_s=0)
         assert sum(isinstance(e, TicketResponseBreached) for e in events) == 1, tid
     assert (
         await service.count("SELECT count(*) FROM tickets WHERE id = $1 AND breached_at IS NULL", on_time.json()["id"])

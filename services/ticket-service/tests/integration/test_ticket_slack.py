@@ -121,7 +121,7 @@ async def test_mention_is_answered_once_with_a_button_even_when_slack_retries(se
 
 
 async def test_form_submission_opens_the_ticket_and_confirms_in_the_thread_once(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -137,7 +137,7 @@ async def test_form_submission_opens_the_ticket_and_confirms_in_the_thread_once(
         c for c in await slack.wait_for("chat.postMessage", 2) if ticket["link"] in c.payload.get("text", "")
     ]
     assert [(c.payload["channel"], c.payload["thread_ts"]) for c in confirmations] == [(channel, thread)]
-    [opened] = await reader.events(ticket["id"], 1)
+    [opened] = await ticket_topic.events(ticket["id"], 1)
     assert isinstance(opened, TicketOpened)
     assert opened.data.im_thread is not None
     assert opened.data.im_thread.channel == channel
@@ -185,7 +185,7 @@ async def test_form_errors_are_shown_in_the_modal_and_open_nothing(service: Serv
 
 
 async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.PREMIUM)
@@ -205,7 +205,7 @@ async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried
     assert seen["comments"][0]["origin"]["message_id"] == message["ts"]
 
     await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Fixed."}, headers=ENGINEER)
-    events = [e for e in await reader.events(ticket["id"], 3) if isinstance(e, TicketCommented)]
+    events = [e for e in await ticket_topic.events(ticket["id"], 3) if isinstance(e, TicketCommented)]
     customer, engineer = events
     assert customer.data.origin is not None
     assert customer.data.origin.message_id == message["ts"]
@@ -216,7 +216,7 @@ async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried
 
 
 async def test_enterprise_thread_replies_are_not_synced_but_updates_go_to_the_thread(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -227,7 +227,7 @@ async def test_enterprise_thread_replies_are_not_synced_but_updates_go_to_the_th
     await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Looking."}, headers=ENGINEER)
     seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
     assert [c["body"] for c in seen["comments"]] == ["Looking."]
-    [_, commented, *_] = await reader.events(ticket["id"], 2)
+    [_, commented, *_] = await ticket_topic.events(ticket["id"], 2)
     assert isinstance(commented, TicketCommented)
     assert commented.data.im_mode is ImMode.UPDATES
     assert commented.data.im_thread is not None
@@ -235,7 +235,7 @@ async def test_enterprise_thread_replies_are_not_synced_but_updates_go_to_the_th
 
 
 async def test_updates_of_a_ticket_raised_elsewhere_go_to_the_bound_channel(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -246,7 +246,7 @@ async def test_updates_of_a_ticket_raised_elsewhere_go_to_the_bound_channel(
     await service.client.post(
         f"/v1/tickets/{tid}/comments", json={"body": "secret", "visibility": "internal"}, headers=ENGINEER
     )
-    commented = [e for e in await reader.events(tid, 4) if isinstance(e, TicketCommented)]
+    commented = [e for e in await ticket_topic.events(tid, 4) if isinstance(e, TicketCommented)]
     public, internal = commented
     assert public.data.im_thread is not None
     assert (public.data.im_thread.channel, public.data.im_thread.thread_ts) == (channel, None)
@@ -269,7 +269,7 @@ async def test_a_mention_slack_rejects_is_answered_when_slack_retries_the_event(
 
 
 async def test_resolving_a_chat_ticket_tells_its_thread_with_the_latest_comment(
-    service: Service, reader: TicketTopicReader, unique: str
+    service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -281,7 +281,7 @@ async def test_resolving_a_chat_ticket_tells_its_thread_with_the_latest_comment(
     await service.client.post(f"/v1/tickets/{tid}/comments", json={"body": "Upgrade to 8.5.1."}, headers=ENGINEER)
     resolved = await service.client.post(f"/v1/tickets/{tid}/status", json={"status": "resolved"}, headers=ENGINEER)
     assert resolved.status_code == 200
-    changes = [e for e in await reader.events(tid, 4) if isinstance(e, TicketStatusChanged)]
+    changes = [e for e in await ticket_topic.events(tid, 4) if isinstance(e, TicketStatusChanged)]
     assert [(e.data.previous_status.value, e.data.status.value) for e in changes] == [
         ("open", "in_progress"),
         ("in_progress", "resolved"),
