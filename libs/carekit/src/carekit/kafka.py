@@ -1,16 +1,24 @@
-"""Kafka adapters: topics created from the catalogue, an idempotent producer."""
+"""Kafka adapters: topics created from the catalogue, an idempotent producer, publishing CloudEvents."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from care_schemas.envelope import CloudEvent
 from care_schemas.topics import ALL_TOPICS, Topic
+from carekit.faults import TooLarge
 
 log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/cloudevents+json"
+STRUCTURED: list[tuple[str, bytes]] = [("content-type", CONTENT_TYPE.encode())]
+"""The header of every record we publish: CloudEvents' Kafka protocol binding, structured mode."""
 
 
 async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
@@ -48,3 +56,22 @@ def idempotent_producer(bootstrap: str, *, linger_ms: int = 2, request_timeout_m
         linger_ms=linger_ms,
         request_timeout_ms=request_timeout_ms,
     )
+
+
+def encode(event: CloudEvent[Any], topic: Topic) -> bytes:
+    """The event as a structured-mode record value; TooLarge (permanent) when the topic would refuse it."""
+    value = event.to_json_bytes()
+    if len(value) > topic.max_message_bytes:
+        raise TooLarge(
+            f"the event is {len(value):,} bytes; {topic.name} takes at most {topic.max_message_bytes:,}",
+            field=f"event {event.subject}",
+        )
+    return value
+
+
+async def publish(producer: AIOKafkaProducer, topic: Topic, key: str, event: CloudEvent[Any]) -> asyncio.Future[Any]:
+    """Queue one event with the CloudEvents content-type header; await the result for the broker's answer."""
+    future: asyncio.Future[Any] = await producer.send(
+        topic.name, encode(event, topic), key=key.encode(), headers=STRUCTURED
+    )
+    return future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -45,21 +46,23 @@ def create_app(settings: Settings) -> FastAPI:
             on_change=handlers.on_plan_change,
         )
         dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
-        runtime.spawn("delivery", _closing(dispatcher.run(), http))
-        runtime.spawn("repeats", run_repeats(runtime.pool, settings))
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
-        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx).run())
+        runtime.spawn("delivery", dispatcher.run)
+        runtime.spawn("delivery-recorder", dispatcher.record_forever)
+        runtime.spawn("delivery-http", lambda: _close_on_cancel(http))
+        runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run)
+        runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx).run)
 
     app.router.lifespan_context = lifespan(settings, MIGRATIONS, register, pool_size=20)
-    web.install(app)
+    web.install(app, max_body_bytes=settings.http_max_body_bytes)
     for router in (http_subscribers.router, http_alerts.router, http_deliveries.router):
         app.include_router(router)
     return app
 
 
-async def _closing(coro: object, http: aiohttp.ClientSession) -> None:
-    """Run the dispatcher; close the HTTP session when it stops."""
+async def _close_on_cancel(http: aiohttp.ClientSession) -> None:
+    """Hold the delivery HTTP session open for the life of the service and close it on shutdown."""
     try:
-        await coro  # type: ignore[misc]
+        await asyncio.Event().wait()
     finally:
         await http.close()

@@ -22,13 +22,17 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
     """`clock` is injectable so tests can move time for trials and retirement."""
 
     async def register(runtime: Runtime) -> None:
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run)
         if settings.plan_scheduler_enabled:
-            runtime.spawn("scheduler", jobs.run_forever(runtime.pool, clock, settings.plan_scheduler_interval_s))
+            runtime.spawn(
+                "scheduler", lambda: jobs.run_forever(runtime.pool, clock, settings.plan_scheduler_interval_s)
+            )
 
     app = FastAPI(title="plan-service", lifespan=lifespan(settings, MIGRATIONS, register))
     app.state.clock = clock
-    web.install(app)
+    web.install(
+        app, max_body_bytes=settings.http_max_body_bytes, body_hint="split a large legacy import into several calls"
+    )
     errors.install(app)
     app.include_router(http.router)
     return app

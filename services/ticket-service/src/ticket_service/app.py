@@ -60,16 +60,16 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             app.state.lark = LarkClient(
                 settings.lark_api_url, settings.lark_app_id, settings.lark_app_secret, http_client
             )
-            runtime.spawn("lark-http", _close_on_cancel(http_client))
-        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run())
-        runtime.spawn("breach-scheduler", scheduler.run(deps, settings.breach_scan_interval_s))
-        runtime.spawn("chat-replies", scheduler.run_chat_replies(deps))
+            runtime.spawn("lark-http", lambda: _close_on_cancel(http_client))
+        runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.producer).run)
+        runtime.spawn("breach-scheduler", lambda: scheduler.run(deps, settings.breach_scan_interval_s))
+        runtime.spawn("chat-replies", lambda: scheduler.run_chat_replies(deps))
 
     app.router.lifespan_context = lifespan(settings, MIGRATIONS, register)
     app.state.settings = settings
     app.state.slack = None
     app.state.lark = None
-    web.install(app)
+    web.install(app, max_body_bytes=settings.http_max_body_bytes)
     common.install(app)
     app.include_router(http.router)
     app.include_router(slack.router)

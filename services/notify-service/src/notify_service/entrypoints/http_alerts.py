@@ -9,9 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import TypeAdapter, ValidationError
 
+from care_schemas.bounded import message
 from care_schemas.events.alert import Alert, alert_event
 from care_schemas.topics import ALERT_EVENTS
+from carekit.faults import TooLarge
 from carekit.identity import CurrentIdentity, Identity
+from carekit.kafka import encode, publish
 from notify_service import metrics
 from notify_service.domain.alertmanager_in import FieldError, parse_alertmanager
 from notify_service.entrypoints.deps import Deps, deps
@@ -43,9 +46,12 @@ async def _publish(d: Deps, alerts: list[Alert], source: str) -> dict[str, Any]:
     if len(alerts) > MAX_ALERTS:
         raise HTTPException(413, f"at most {MAX_ALERTS} alerts per request")
     events = [alert_event(a, source="/notify-service/http") for a in alerts]
-    sends = [
-        await d.runtime.producer.send(ALERT_EVENTS.name, e.to_json_bytes(), key=e.data.org_id.encode()) for e in events
-    ]
+    for i, event in enumerate(events):
+        try:
+            encode(event, ALERT_EVENTS)
+        except TooLarge as exc:
+            raise HTTPException(413, f"alerts[{i}]: {exc.reason}; shorten its labels, annotations or texts") from None
+    sends = [await publish(d.runtime.producer, ALERT_EVENTS, e.data.org_id, e) for e in events]
     await asyncio.gather(*sends)
     metrics.RECEIVED.labels(source).inc(len(alerts))
     return {"accepted": len(events), "event_ids": [e.id for e in events]}
@@ -58,7 +64,7 @@ async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Bo
         parsed = ALERTS.validate_python(body)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise HTTPException(422, f"{_where(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise HTTPException(422, f"{_where(tuple(err['loc']))}: {message(err)}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
     if not alerts:
         raise HTTPException(422, "(body): no alerts")
