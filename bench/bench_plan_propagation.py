@@ -20,12 +20,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from faststream.kafka import KafkaBroker
 
 from care_schemas.events.plan import SupportPlanChanged
+from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit.consumer import Rejects
 from carekit.db import create_pool, migrate
-from carekit.kafka import ensure_topics, idempotent_producer
+from carekit.kafka import Publishers, ensure_topics, make_broker
 from carekit.projection import ProjectedPlan, subscribe_plan_projection
 from carekit_testing import TEST_JWT_SECRET, ServiceProcess, bearer, commit_group_at_end, create_database
 
@@ -141,14 +141,16 @@ async def main(changes: int, concurrency: int) -> None:
     )
     consumer_pool = await create_pool(await create_database(admin_url, "benchconsumer"))
     await migrate(consumer_pool, None)
-    producer = idempotent_producer(kafka)
-    await producer.start()
     applied = Applied()
-    broker = KafkaBroker(kafka, logger=None)
+    broker = make_broker(kafka, client_id="bench")
     group = f"bench-{run}.plans"
     await commit_group_at_end(kafka, group)
     subscribe_plan_projection(
-        broker, consumer_pool, group_id=group, rejects=Rejects(producer, group, "/bench"), on_change=applied.on_change
+        broker,
+        consumer_pool,
+        group_id=group,
+        rejects=Rejects(Publishers(broker, [NOTIFY_DEADLETTER]), group, "/bench"),
+        on_change=applied.on_change,
     )
     service.start(Path(tempfile.mkdtemp(prefix="bench-plan-")))
     try:
@@ -173,7 +175,6 @@ async def main(changes: int, concurrency: int) -> None:
             )
     finally:
         await broker.stop()
-        await producer.stop()
         await consumer_pool.close()
         service.stop()
 

@@ -13,7 +13,9 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+import carekit.faults
 import carekit.metrics
+import carekit.runtime
 import notify_service.adapters.metrics
 import plan_service.adapters.metrics
 import ticket_service.adapters.metrics
@@ -31,6 +33,8 @@ SUFFIXES = {
     "summary": ("_sum", "_count"),
 }
 SERVICES_METRICS = (
+    carekit.faults,
+    carekit.runtime,
     carekit.metrics,
     notify_service.adapters.metrics,
     plan_service.adapters.metrics,

@@ -30,7 +30,11 @@ async def test_service_starts_migrates_and_reports_ready(
     try:
         await service.wait_ready()
         async with httpx.AsyncClient(base_url=service.url) as client:
-            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            health = (await client.get("/healthz")).json()
+            assert health["status"] == "ok"
+            assert health["loops"], "every background loop is listed"
+            for name, loop in health["loops"].items():
+                assert (loop["state"], loop["restarts"], loop["failing"]) == ("running", 0, False), name
             ready = await client.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["checks"] == {"postgres": "ok", "background": "ok"}

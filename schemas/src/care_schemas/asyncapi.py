@@ -53,8 +53,8 @@ def document(service: str) -> dict[str, Any]:
             messages[event_type] = {
                 "name": event_type,
                 "title": event_type,
-                "contentType": "application/json",
-                "summary": "CloudEvents 1.0, structured JSON mode",
+                "contentType": "application/cloudevents+json",
+                "summary": "CloudEvents 1.0, structured JSON mode (header content-type: application/cloudevents+json)",
                 "payload": {"$ref": ref},
             }
     operations: dict[str, Any] = {}
@@ -68,7 +68,7 @@ def document(service: str) -> dict[str, Any]:
     return {
         "asyncapi": "3.0.0",
         "info": {"title": service, "version": "1.0.0", "description": spec["description"]},
-        "defaultContentType": "application/json",
+        "defaultContentType": "application/cloudevents+json",
         "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka"}},
         "channels": channels,
         "operations": operations,

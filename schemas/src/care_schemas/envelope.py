@@ -1,12 +1,18 @@
-"""CloudEvents 1.0 envelope (structured JSON mode) shared by every event."""
+"""CloudEvents 1.0 envelope (structured JSON mode) shared by every event.
+
+On the way in nothing is filled in: `specversion`, `id`, `source` and `type` are required (a default id would
+give a redelivered record a new id and defeat id-based idempotency). `build()` is how producers make events.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from care_schemas.bounded import Timestamp, bounded
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
@@ -26,19 +32,22 @@ class CloudEvent(Frozen, Generic[DataT]):
     """A CloudEvents 1.0 document; subclasses pin `type` to a Literal and `data` to a model."""
 
     TYPE: ClassVar[str]
-    specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
-    source: str = Field(min_length=1)
+    specversion: Literal["1.0"]
+    id: Annotated[str, bounded(256, min_length=1)]
+    source: Annotated[str, bounded(1024, min_length=1)]
     type: str
-    time: AwareDatetime = Field(default_factory=utcnow)
-    subject: str = Field(min_length=1)
+    time: Timestamp | None = None
+    subject: Annotated[str, bounded(512, min_length=1)]
     datacontenttype: Literal["application/json"] = "application/json"
     data: DataT
 
     @classmethod
     def build(cls, *, source: str, subject: str, data: DataT, **kwargs: Any) -> Self:
-        """Create the event with a fresh id and time."""
-        return cls(source=source, subject=subject, type=cls.TYPE, data=data, **kwargs)
+        """Create the event with a fresh id and the current time (unless `time` is given)."""
+        kwargs.setdefault("time", utcnow())
+        return cls(
+            specversion="1.0", id=str(uuid.uuid4()), source=source, subject=subject, type=cls.TYPE, data=data, **kwargs
+        )
 
     def to_json_bytes(self) -> bytes:
         """Serialise as the structured-mode JSON document."""

@@ -12,12 +12,17 @@ from care_schemas.events.deadletter import DeadLetterEvent, deadletter_event_ada
 from care_schemas.events.plan import PlanEvent, plan_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 
+MAX_MESSAGE_BYTES = 1_000_000
+"""Largest record a topic takes: under the broker's default `message.max.bytes` (1 MiB + overhead) and the
+producer's `max.request.size` (1 MiB), so an event that passes this check is never refused by Kafka."""
+
 
 class Topic(Frozen):
     name: str
     key: str
     partitions: int
     retention_ms: int = 7 * 24 * 3600 * 1000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
 PLAN_EVENTS = Topic(name="plan.events.v1", key="org id", partitions=3, retention_ms=-1)

@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
@@ -462,3 +462,9 @@ async def ticket_topic(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]
         yield reader
     finally:
         await reader.stop()
+
+
+def raw_producer(bootstrap: str) -> AIOKafkaProducer:
+    """A plain aiokafka producer (acks=all, idempotent) for tests that send records as an upstream emitter would;
+    services publish only through their broker's typed publishers."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)

@@ -58,6 +58,7 @@ class Service:
     subscribe: Subscribe = field(default=lambda _runtime: None)
     start: Start = _nothing
     pool_size: int = 10
+    body_hint: str = ""  # what to do instead of a body over HTTP_MAX_BODY_BYTES
 
 
 def build(service: Service) -> FastAPI:
@@ -78,7 +79,7 @@ def build(service: Service) -> FastAPI:
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience)
-    web.install(app)
+    web.install(app, max_body_bytes=settings.http_max_body_bytes, body_hint=service.body_hint)
     problems.install(app)
     app.add_middleware(HttpMetrics)
     for router in service.routers:

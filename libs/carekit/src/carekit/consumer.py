@@ -1,8 +1,15 @@
-"""Kafka consumers that commit only after the effect is durable, and dead-letter what never validates."""
+"""Kafka consumers that commit only after the effect is durable, and isolate what can never be processed.
+
+Decided by `carekit.faults`: an outage is retried (the record is delivered again, with growing pauses); a record
+that does not validate, or whose handling fails permanently (or with the same bug POISON_ATTEMPTS times), is
+published to `notify.deadletter.v1` as `care.notify.event_rejected.v1` with its reason and committed, so that
+every record behind it goes on. In a batch only the failing record(s) are isolated: the batch is split in halves
+until the bad ones are alone.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -14,18 +21,17 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 
-from care_schemas.events.deadletter import EventRejected, EventRejectedData
+from care_schemas.bounded import describe_validation
+from care_schemas.events.deadletter import MAX_PAYLOAD, MAX_REASON, EventRejected, EventRejectedData
 from care_schemas.topics import NOTIFY_DEADLETTER, Topic
-from carekit.errors import TRANSIENT
+from carekit.faults import Fault, Retries, classify, storable
 from carekit.kafka import Publishers
 from carekit.metrics import CONSUMER_FAILURES, DEAD_LETTERS, observe_consumed
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
-MAX_PAYLOAD = 64 * 1024
-# A valid event whose handler fails this many times in a row for a reason other than an outage is a poison
-# pill: it is dead-lettered with the error so that it stops holding up its partition (every later event).
-POISON_ATTEMPTS = 3
+# CloudEvents attributes read from `ce_` headers in binary mode; other extension attributes are ignored
+CE_ATTRIBUTES = ("specversion", "id", "source", "type", "time", "subject")
 
 
 async def first_time(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
@@ -38,23 +44,22 @@ async def first_time(conn: asyncpg.Connection, consumer: str, event_id: str) -> 
     return row is not None
 
 
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+def _text(raw: bytes | str | None, limit: int) -> str:
+    """Bytes or text from a record, made storable and cut to `limit` characters (after escaping)."""
+    decoded = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    return storable(decoded[:limit])[:limit]
 
 
 class Rejects:
-    """Publishes records that can never be processed to the dead-letter topic, with the reason."""
+    """Publishes records that can never be processed to the dead-letter topic (through the service's typed
+    publisher on its one broker), with the reason."""
 
     def __init__(self, publishers: Publishers, consumer: str, source: str) -> None:
         self._publisher, self._consumer, self._source = publishers[NOTIFY_DEADLETTER], consumer, source
 
     async def reject(self, record: ConsumerRecord[Any, Any], reason: str) -> None:
         raw: bytes = record.value or b""
-        key = record.key.decode("utf-8", "replace") if record.key else None
+        key = _text(record.key, 256) if record.key else None
         event = EventRejected.build(
             source=self._source,
             subject=f"{record.topic}/{record.partition}/{record.offset}",
@@ -64,8 +69,9 @@ class Rejects:
                 partition=record.partition,
                 offset=record.offset,
                 key=key,
-                reason=reason,
-                payload=raw[:MAX_PAYLOAD].decode("utf-8", "replace"),
+                reason=_text(reason, MAX_REASON),
+                payload=_text(raw[:MAX_PAYLOAD], MAX_PAYLOAD),
+                headers={_text(k, 256): _text(v, 1024) for k, v in list(record.headers or ())[:32]} or None,
             ),
         )
         await self._publisher.publish(event, key or "unknown")
@@ -73,26 +79,40 @@ class Rejects:
         log.warning("dead-lettered %s/%s/%s: %s", record.topic, record.partition, record.offset, reason)
 
 
-def _parse(adapter: TypeAdapter[E], record: ConsumerRecord[Any, Any]) -> E | str:
+class Rejected:
+    """A record that does not parse into one of the topic's events, and why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def document(record: ConsumerRecord[Any, Any]) -> bytes | dict[str, Any]:
+    """The record as a CloudEvents document: the value in structured mode, or, in binary mode (`ce_*` headers,
+    the data in the value, as many upstream emitters send), a document built from the headers and the value."""
+    headers = {k.lower(): v for k, v in (record.headers or ())}
+    media = (headers.get("content-type") or b"").decode("latin-1").split(";")[0].strip().lower()
+    if media.startswith("application/cloudevents") or "ce_specversion" not in headers:
+        raw: bytes = record.value or b""
+        return raw
+    doc: dict[str, Any] = {name: headers[f"ce_{name}"].decode() for name in CE_ATTRIBUTES if f"ce_{name}" in headers}
+    doc["datacontenttype"] = media or "application/json"
+    doc["data"] = json.loads(record.value or b"")
+    return doc
+
+
+def parse(adapter: TypeAdapter[E], record: ConsumerRecord[Any, Any]) -> E | Rejected:
+    """The typed event, or why the record can never be one."""
     try:
-        return adapter.validate_json(record.value or b"")
+        doc = document(record)
+        return adapter.validate_json(doc) if isinstance(doc, bytes) else adapter.validate_python(doc)
     except ValidationError as exc:
-        return _reason(exc)
+        return Rejected(f"does not validate: {describe_validation(exc)}")
+    except (UnicodeDecodeError, ValueError) as exc:  # binary mode: a header that is not UTF-8, data not JSON
+        return Rejected(f"binary-mode record is not readable: {type(exc).__name__}: {exc}")
 
 
-def _failure(exc: Exception) -> str:
-    return f"handler failed {POISON_ATTEMPTS} times: {type(exc).__name__}: {str(exc)[:500]}"
-
-
-class _Backoff:
-    """Slows redelivery of a failing message so a database outage is not a hot loop."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-
-    async def failed(self) -> None:
-        self.failures += 1
-        await asyncio.sleep(min(0.2 * 2 ** min(self.failures, 5), 5.0))
+def _where(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:
+    return (record.topic, record.partition, record.offset)
 
 
 def subscribe(
@@ -105,12 +125,12 @@ def subscribe(
     rejects: Rejects,
     from_beginning: bool = True,
 ) -> None:
-    """Register a typed, commit-after-processing subscriber; invalid records are dead-lettered and skipped.
+    """Register a typed, commit-after-processing subscriber that isolates what can never be processed.
 
     A brand-new consumer group reads the topic from its beginning, or with `from_beginning=False` only what is
     published after it first joins (for effects that must not replay history, such as chat posts).
     """
-    backoff = _Backoff()
+    retries = Retries(group_id)
 
     @broker.subscriber(
         topic.name,
@@ -121,27 +141,22 @@ def subscribe(
     async def on_message(msg: KafkaMessage) -> None:
         record = msg.raw_message
         assert not isinstance(record, tuple)
-        parsed = _parse(adapter, record)
-        if isinstance(parsed, str):
-            await rejects.reject(record, parsed)
+        parsed = parse(adapter, record)
+        if isinstance(parsed, Rejected):
+            await rejects.reject(record, parsed.reason)
             return
         try:
             await handle(parsed)
-        except TRANSIENT as exc:
-            CONSUMER_FAILURES.labels(group_id, "outage").inc()
-            log.warning("%s/%s/%s will be retried: %s", record.topic, record.partition, record.offset, exc)
-            await backoff.failed()
-            raise
         except Exception as exc:
-            CONSUMER_FAILURES.labels(group_id, "poison").inc()
-            if backoff.failures + 1 >= POISON_ATTEMPTS:
-                backoff.failures = 0
-                await rejects.reject(record, _failure(exc))
-                return
-            log.exception("handler failed for %s/%s/%s; retrying", record.topic, record.partition, record.offset)
-            await backoff.failed()
-            raise
-        backoff.failures = 0
+            decision = retries.decide(_where(record), exc)
+            CONSUMER_FAILURES.labels(group_id, decision.fault.value).inc()
+            if not decision.isolate:
+                await retries.pause()
+                raise  # NACK: the same record is delivered again
+            retries.isolated(_where(record), decision.reason)
+            await rejects.reject(record, decision.reason)
+            return
+        retries.succeeded(_where(record))
         observe_consumed(group_id, msg.consumer, [record])
 
 
@@ -156,8 +171,9 @@ def subscribe_batch(
     max_records: int = 500,
     batch_timeout_ms: int = 20,
 ) -> None:
-    """Like `subscribe`, but the handler gets every valid event of a poll at once, in one transaction."""
-    backoff = _Backoff()
+    """Like `subscribe`, but the handler gets every valid event of a poll at once, in one transaction; when that
+    fails for a reason other than an outage, the batch is split until the records at fault are alone."""
+    retries = Retries(group_id)
 
     @broker.subscriber(
         topic.name,
@@ -173,42 +189,62 @@ def subscribe_batch(
         records = records if isinstance(records, tuple) else (records,)
         valid: list[tuple[ConsumerRecord[Any, Any], E]] = []
         for record in records:
-            parsed = _parse(adapter, record)
-            if isinstance(parsed, str):
-                await rejects.reject(record, parsed)
+            parsed = parse(adapter, record)
+            if isinstance(parsed, Rejected):
+                await rejects.reject(record, parsed.reason)
             else:
                 valid.append((record, parsed))
+        if not valid:
+            return
         try:
-            if valid:
-                await handle([event for _, event in valid])
-        except TRANSIENT as exc:
-            CONSUMER_FAILURES.labels(group_id, "outage").inc()
-            log.warning("batch of %d will be retried: %s", len(valid), exc)
-            await backoff.failed()
-            raise
-        except Exception:
-            CONSUMER_FAILURES.labels(group_id, "poison").inc()
-            if backoff.failures + 1 >= POISON_ATTEMPTS:
-                backoff.failures = 0
-                await _one_by_one(valid, handle, rejects)
-                return
-            log.exception("batch of %d failed; retrying", len(valid))
-            await backoff.failed()
-            raise
-        backoff.failures = 0
+            await handle([event for _, event in valid])
+        except Exception as exc:
+            fault = classify(exc)
+            CONSUMER_FAILURES.labels(group_id, fault.value).inc()
+            first = _where(valid[0][0])
+            if fault is Fault.UNKNOWN and not retries.decide(first, exc).isolate:
+                await retries.pause()
+                raise  # perhaps not this batch's fault: the whole batch again, a few times, before splitting it
+            if fault is Fault.OUTAGE:
+                retries.decide(first, exc)
+                await retries.pause()
+                raise
+            await _split(valid, handle, rejects, retries)
+        retries.succeeded(_where(valid[0][0]))
         observe_consumed(group_id, msg.consumer, records)
 
 
-async def _one_by_one(
-    valid: Sequence[tuple[ConsumerRecord[Any, Any], E]],
+async def _split(
+    items: Sequence[tuple[ConsumerRecord[Any, Any], E]],
     handle: Callable[[Sequence[E]], Awaitable[None]],
     rejects: Rejects,
+    retries: Retries,
 ) -> None:
-    """A batch that keeps failing: handle each event alone and dead-letter only the ones that still fail."""
-    for record, event in valid:
+    """Handle the halves separately (each in its own transaction) until the failing records are alone, and
+    dead-letter those; an outage on the way raises, so the whole batch is delivered again (handlers are
+    idempotent)."""
+    if len(items) > 1:
+        middle = len(items) // 2
+        for half in (items[:middle], items[middle:]):
+            try:
+                await handle([event for _, event in half])
+            except Exception as exc:
+                if classify(exc) is Fault.OUTAGE:
+                    raise
+                await _split(half, handle, rejects, retries)
+        return
+    record, event = items[0]
+    while True:
         try:
             await handle([event])
-        except TRANSIENT:
-            raise
+            retries.succeeded(_where(record))
+            return
         except Exception as exc:
-            await rejects.reject(record, _failure(exc))
+            decision = retries.decide(_where(record), exc)
+            if decision.isolate:
+                retries.isolated(_where(record), decision.reason)
+                await rejects.reject(record, decision.reason)
+                return
+            if decision.fault is Fault.OUTAGE:
+                raise
+            await retries.pause()

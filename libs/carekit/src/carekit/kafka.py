@@ -13,8 +13,14 @@ from faststream.kafka import KafkaBroker
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import ALL_TOPICS, EVENT_TYPES, Topic
+from carekit.refusals import TooLarge
 
 log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/cloudevents+json"
+STRUCTURED: list[tuple[str, bytes]] = [("content-type", CONTENT_TYPE.encode())]
+"""The header of every record we publish: CloudEvents' Kafka protocol binding, structured mode."""
+HEADERS = {"content-type": CONTENT_TYPE}  # the same, as FastStream's publishers take it
 
 
 async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> list[str]:
@@ -57,7 +63,15 @@ def make_broker(bootstrap: str, *, client_id: str, request_timeout_ms: int = 30_
     )
 
 
-CONTENT_TYPE = {"content-type": "application/cloudevents+json"}
+def encode(event: CloudEvent[Any], topic: Topic) -> bytes:
+    """The event as a structured-mode record value; TooLarge (permanent) when the topic would refuse it."""
+    value = event.to_json_bytes()
+    if len(value) > topic.max_message_bytes:
+        raise TooLarge(
+            f"the event is {len(value):,} bytes; {topic.name} takes at most {topic.max_message_bytes:,}",
+            field=f"event {event.subject}",
+        )
+    return value
 
 
 class EventPublisher:
@@ -74,12 +88,19 @@ class EventPublisher:
 
     async def publish(self, event: CloudEvent[Any], key: str) -> None:
         """Publish one event and wait for the broker's acknowledgement (all in-sync replicas)."""
-        await self._publisher.publish(event.to_json_bytes(), key=key.encode(), headers=CONTENT_TYPE)
+        await self._publisher.publish(encode(event, self.topic), key=key.encode(), headers=HEADERS)
+
+    async def send(self, key: str, payload: bytes) -> asyncio.Future[Any]:
+        """Queue one serialized event; await the returned future for the broker's answer (the outbox relay)."""
+        future: asyncio.Future[Any] = await self._publisher.publish(
+            payload, key=key.encode(), headers=HEADERS, no_confirm=True
+        )
+        return future
 
     async def publish_all(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Publish (key, serialized event) pairs in order, then wait for every acknowledgement."""
         pending = [
-            await self._publisher.publish(payload, key=key.encode(), headers=CONTENT_TYPE, no_confirm=True)
+            await self._publisher.publish(payload, key=key.encode(), headers=HEADERS, no_confirm=True)
             for key, payload in items
         ]
         await asyncio.gather(*pending)

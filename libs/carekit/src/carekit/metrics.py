@@ -18,7 +18,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from carekit.errors import TRANSIENT
+from carekit.faults import Fault, classify
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY_S = 5.0
@@ -33,7 +33,7 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
 )
 CONSUMER_FAILURES = Counter(
-    "care_consumer_failures", "Handler failures, by kind (outage: retried; poison: dead-lettered)", ["group", "kind"]
+    "care_consumer_failures", "Handler failures by kind (carekit.faults: outage, permanent, unknown)", ["group", "kind"]
 )
 DEAD_LETTERS = Counter("care_dead_letters", "Records a consumer published to the dead-letter topic", ["group", "topic"])
 LOOP_UP = Gauge("care_background_loop_up", "1 while a background loop runs, 0 once it stopped", ["loop"])
@@ -73,7 +73,9 @@ async def sample_forever(pool: Callable[[], asyncpg.Pool], every_s: float = SAMP
     while True:
         try:
             await sample_outbox(pool())
-        except TRANSIENT as exc:
+        except Exception as exc:  # an outage leaves the last values; anything else is a bug the supervisor reports
+            if classify(exc) is not Fault.OUTAGE:
+                raise
             log.warning("metrics sampling will retry: %s", exc)
         await asyncio.sleep(every_s)
 

@@ -1,4 +1,8 @@
-"""Transactional outbox: `enqueue` inside the state change's transaction; `OutboxRelay` publishes."""
+"""Transactional outbox: `enqueue` inside the state change's transaction; `OutboxRelay` publishes.
+
+A row Kafka refuses for good (too large, invalid) is parked with its reason (`carekit.parking`, loop
+`outbox-relay`) and every row after it is published; an outage leaves the whole batch for the next pass.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,30 @@ import asyncpg
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import Topic
-from carekit.errors import TRANSIENT
-from carekit.kafka import Publishers
+from carekit.faults import Fault, Retries, classify
+from carekit.kafka import Publishers, encode
 from carekit.metrics import OUTBOX_PUBLISHED
+from carekit.parking import park
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
+LOOP = "outbox-relay"
 RELAY_LOCK = 7_140_002
 Hook = Callable[[Sequence[asyncpg.Record]], Awaitable[None]]
 
 
 async def enqueue(conn: asyncpg.Connection, topic: Topic, key: str, event: CloudEvent[Any]) -> None:
-    """Write an event to the outbox in the caller's transaction and wake the relay on commit."""
+    """Write an event to the outbox in the caller's transaction and wake the relay on commit.
+
+    An event the topic would refuse raises TooLarge here, in the request that made it, not later in the relay.
+    """
     await conn.execute(
         "INSERT INTO outbox (topic, key, event_id, event_type, payload) VALUES ($1, $2, $3, $4, $5)",
         topic.name,
         key,
         event.id,
         event.type,
-        event.to_json_bytes(),
+        encode(event, topic),
     )
     await conn.execute(f"NOTIFY {CHANNEL}")
 
@@ -52,34 +61,66 @@ class OutboxRelay:
         self._batch_size, self._poll = batch_size, poll_interval_s
         self._after_publish = after_publish
         self._wake = asyncio.Event()
+        self._retries = Retries(LOOP)
+
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> dict[int, BaseException]:
+        """Send every row; the rows that failed, with their error."""
+        failed: dict[int, BaseException] = {}
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        for r in rows:
+            try:  # aiokafka refuses a record over its request size here, before it reaches the broker
+                future = await self._publishers.named(r["topic"]).send(r["key"], bytes(r["payload"]))
+            except Exception as exc:
+                failed[r["id"]] = exc
+                continue
+            pending.append((r["id"], future))
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        for (row_id, _), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                failed[row_id] = result
+        return failed
 
     async def drain_once(self) -> int:
-        """Publish one batch; return how many rows were sent (0 when idle or another relay is active)."""
+        """Publish one batch; return how many rows were sent or parked (0 when idle or another relay is active)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK):
                 return 0
             rows = await conn.fetch(
-                "SELECT id, topic, key, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 "
-                "FOR UPDATE SKIP LOCKED",
+                "SELECT id, topic, key, payload FROM outbox o WHERE sent_at IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM parked p WHERE p.loop = $2 AND p.key = o.id::text AND p.redriven_at IS NULL)"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
+                LOOP,
             )
             if not rows:
                 return 0
-            by_topic: dict[str, list[tuple[str, bytes]]] = {}
-            for r in rows:  # the order within a topic (and so within a key) is the outbox's
-                by_topic.setdefault(r["topic"], []).append((r["key"], bytes(r["payload"])))
-            await asyncio.gather(*(self._publishers.named(t).publish_all(items) for t, items in by_topic.items()))
-            for topic, items in by_topic.items():
-                OUTBOX_PUBLISHED.labels(topic).inc(len(items))
-            if self._after_publish is not None:
-                await self._after_publish(rows)
+            failed = await self._publish(rows)
+            parked = 0
+            for row_id, exc in failed.items():
+                decision = self._retries.decide(row_id, exc)
+                if decision.fault is Fault.OUTAGE:
+                    raise exc  # nothing is marked: the whole batch goes again (consumers absorb duplicates)
+                if decision.isolate:
+                    await park(conn, LOOP, str(row_id), decision.reason)
+                    self._retries.isolated(row_id, decision.reason)
+                    parked += 1
+            # an unknown error (not yet isolated) leaves that row unsent for the next pass; the others go on
+            sent = [r for r in rows if r["id"] not in failed]
+            for r in sent:
+                OUTBOX_PUBLISHED.labels(r["topic"]).inc()
+            if self._after_publish is not None and sent:
+                await self._after_publish(sent)
             await conn.execute(
-                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+                "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in sent]
             )
-            return len(rows)
+            self._retries.succeeded()
+            return len(sent) + parked
 
     async def run(self) -> None:
-        """Drain forever: woken by LISTEN/NOTIFY, polling as a fallback."""
+        """Drain forever: woken by LISTEN/NOTIFY (a new row, a re-driven one), polling as a fallback.
+
+        An outage is waited out here; anything else ends the loop for its supervisor to restart and count.
+        """
         listener = await self._pool.acquire()
 
         def wake(*_: object) -> None:
@@ -87,13 +128,16 @@ class OutboxRelay:
 
         try:
             await listener.add_listener(CHANNEL, wake)
+            await listener.add_listener("parked_redriven", wake)
             while True:
                 try:
                     sent = await self.drain_once()
-                except TRANSIENT as exc:
+                except Exception as exc:
+                    if classify(exc) is not Fault.OUTAGE:
+                        raise
                     log.warning("outbox relay will retry: %s", exc)
                     sent = 0
-                    await asyncio.sleep(self._poll)
+                    await asyncio.sleep(max(self._poll, self._retries.delay_s()))
                 if sent:
                     continue
                 with contextlib.suppress(TimeoutError):
@@ -102,4 +146,5 @@ class OutboxRelay:
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(CHANNEL, wake)  # the same callback, or asyncpg keeps it and warns
+                await listener.remove_listener("parked_redriven", wake)
             await self._pool.release(listener)

@@ -7,6 +7,7 @@ declares it for each status an operation can answer, with a bearer security sche
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.exceptions import HTTPException
 
+from care_schemas.bounded import message as bounded_message
 from carekit import refusals
 
 STATUS: dict[type[refusals.Refused], int] = {
@@ -63,8 +65,15 @@ class ErrorBody(BaseModel):
     incident: str | None = Field(default=None, description="quote it to support (500)")
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON escaped to ASCII: an error that quotes a lone surrogate from the request still renders."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers)
+    return SafeJSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers)
 
 
 def status_of(exc: refusals.Refused) -> int:
@@ -76,6 +85,11 @@ def status_of(exc: refusals.Refused) -> int:
 
 async def _refused(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, refusals.Refused)
+    return refused_response(exc)
+
+
+def refused_response(exc: refusals.Refused) -> JSONResponse:
+    """The answer to a refusal: its status, the message, and the context it carries (plan, endpoint answer)."""
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
@@ -94,7 +108,7 @@ def problem(err: Any) -> FieldProblem:
     where = ".".join(loc) or "body"
     if where == "body" and kind == "missing":
         return FieldProblem(field="body", message=f"missing; {SEND_JSON}")
-    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    message = bounded_message(err).removeprefix("Value error, ")
     if where == "body" and kind in ("model_attributes_type", "dict_type", "list_type", "model_type"):
         message += f" ({SEND_JSON})"
     return FieldProblem(field=where, message=message)

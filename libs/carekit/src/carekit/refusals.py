@@ -2,20 +2,25 @@
 its status (carekit.problems), so handlers and domain rules never name a status code.
 
 The message says what is wrong and what to do. Faults of the system itself (an outage, a bug) are not
-refusals: see carekit.errors.
+refusals: see carekit.faults.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from carekit.faults import PermanentError
 
-class Refused(Exception):
-    """A request that cannot be carried out as asked; `message` says why and what to do."""
 
-    def __init__(self, message: str, **context: Any) -> None:
-        super().__init__(message)
-        self.message = message
+class Refused(PermanentError):
+    """A request (or record) that can never succeed as sent; `message` says why and what to do.
+
+    A refusal is permanent in the fault taxonomy (carekit.faults): a consumer isolates the record, a route
+    answers the status carekit.problems maps its class to."""
+
+    def __init__(self, message: str, *, field: str | None = None, **context: Any) -> None:
+        super().__init__(message, field=field)
+        self.message = str(self)
         self.context = {k: v for k, v in context.items() if v is not None}
 
 

@@ -1,20 +1,60 @@
-"""The live adapters of one service process: settings, the one Kafka broker, its publishers, the pool, loops."""
+"""The live adapters of one service process: settings, the one Kafka broker, its publishers, the pool, and the
+background loops, each supervised (restarted with backoff, counted, reported by /healthz)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
 
+from carekit.faults import storable
 from carekit.kafka import Publishers
 from carekit.metrics import watched_loop
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+RESTARTS = Counter(
+    "care_background_restarts_total", "Background loops restarted after they stopped (crashed or returned)", ["loop"]
+)
+HEALTHY_AFTER_S = 60.0  # a loop that ran this long before it stopped starts its backoff (and count) from scratch
+FAILING_AFTER = 5  # this many stops in a row, each within HEALTHY_AFTER_S of its start: the loop is failing
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 60.0
+
+
+@dataclass
+class LoopHealth:
+    """What /healthz says about one background loop."""
+
+    name: str
+    state: str = "running"  # running | restarting
+    restarts: int = 0
+    in_a_row: int = 0
+    last_error: str | None = None
+    last_stopped_at: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.in_a_row >= FAILING_AFTER
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "restarts": self.restarts,
+            "failing": self.failing,
+            "last_error": self.last_error,
+            "last_stopped_at": self.last_stopped_at,
+        }
 
 
 @dataclass
@@ -26,6 +66,7 @@ class Runtime:
     publishers: Publishers
     _pool: asyncpg.Pool | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    loops: dict[str, LoopHealth] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
@@ -36,10 +77,11 @@ class Runtime:
         return self._pool
 
     def spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        """Run a background loop for the life of the service; its crash is logged and stops readiness.
-        Pass the function, not a coroutine (a supervisor may call it again)."""
-        task = asyncio.create_task(_call(watched_loop(name, run)), name=name)
-        task.add_done_callback(_report_crash)
+        """Run a background loop for the life of the service, supervised: when `run()` raises (or returns) it is
+        called again after a backoff (1 s doubling to 60 s), counted in `care_background_restarts_total` and
+        reported by /healthz. Pass the function, not a coroutine: a coroutine cannot be started twice."""
+        health = self.loops[name] = LoopHealth(name)
+        task = asyncio.create_task(_supervise(health, watched_loop(name, run)), name=name)
         self.tasks.append(task)
 
     def at_stop(self, close: Callable[[], Awaitable[None]]) -> None:
@@ -52,13 +94,28 @@ class Runtime:
 
     @property
     def healthy(self) -> bool:
-        return all(not t.done() for t in self.tasks)
+        return not any(h.failing for h in self.loops.values()) and all(not t.done() for t in self.tasks)
 
 
-async def _call(run: Callable[[], Awaitable[None]]) -> None:
-    await run()
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
+async def _supervise(health: LoopHealth, run: Callable[[], Awaitable[None]]) -> None:
+    backoff = FIRST_BACKOFF_S
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+            error = "the loop returned"
+            log.error("background loop %s returned; restarting it", health.name)
+        except Exception as exc:
+            error = storable(f"{type(exc).__name__}: {exc}")[:500]
+            log.error("background loop %s crashed; restarting it", health.name, exc_info=exc)
+        if time.monotonic() - started >= HEALTHY_AFTER_S:
+            health.in_a_row, backoff = 0, FIRST_BACKOFF_S
+        health.restarts += 1
+        health.in_a_row += 1
+        health.last_error = error
+        health.last_stopped_at = datetime.now(UTC).isoformat()
+        health.state = "restarting"
+        RESTARTS.labels(health.name).inc()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF_S)
+        health.state = "running"

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(ge=0, le=65535)
     log_level: str = "INFO"
     public_base_url: str = "http://127.0.0.1"
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest request body; bigger ones get 413 before they are read"
+    )
 
     @field_validator("jwt_secret")
     @classmethod

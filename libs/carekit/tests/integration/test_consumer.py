@@ -67,7 +67,7 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_
         [rejected] = await dead.events(orgs[1], 1)
         assert isinstance(rejected, EventRejected)
         assert rejected.data.topic == topic.name
-        assert "handler failed 3 times: CannotStore: value too long for column" in rejected.data.reason
+        assert "failed 3 times: CannotStore: value too long for column" in rejected.data.reason
         assert attempts[orgs[1]] >= 3
     finally:
         await broker.stop()

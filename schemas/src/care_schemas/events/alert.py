@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter, field_validator, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
+from care_schemas.bounded import Annotations, Id, Labels, Timestamp, bounded
 from care_schemas.envelope import CloudEvent, Frozen
 
 
@@ -28,46 +29,30 @@ class ClusterPlan(StrEnum):
 
 
 class Alert(Frozen):
-    fingerprint: str = Field(min_length=1, max_length=128)
-    org_id: str = Field(min_length=1, max_length=128)
-    project_id: str = Field(min_length=1, max_length=128)
-    cluster_id: str | None = Field(default=None, max_length=128)
+    fingerprint: Annotated[str, bounded(128, min_length=1)]
+    org_id: Id
+    project_id: Id
+    cluster_id: Annotated[str, bounded(128)] | None = None
     cluster_plan: ClusterPlan | None = None
-    rule: str = Field(min_length=1, max_length=255)
+    rule: Annotated[str, bounded(255, min_length=1)]
     severity: AlertSeverity
     status: AlertStatus
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = None
-    summary: str = Field(min_length=1, max_length=1024)
-    description: str = Field(default="", max_length=8192)
-    labels: dict[str, str] = Field(default_factory=dict)
-    source: str = Field(default="platform", min_length=1, max_length=64)
-    link: str | None = Field(default=None, max_length=2048)
-
-    @field_validator(
-        "fingerprint",
-        "org_id",
-        "project_id",
-        "cluster_id",
-        "rule",
-        "summary",
-        "description",
-        "labels",
-        "source",
-        "link",
+    starts_at: Timestamp
+    ends_at: Timestamp | None = None
+    summary: Annotated[str, bounded(1024, min_length=1)]
+    description: Annotated[str, bounded(8192)] = ""
+    labels: Labels = Field(default_factory=dict)
+    annotations: Annotations = Field(
+        default_factory=dict,
+        description="every annotation the sender gave besides summary and description (runbook_url, dashboard...)",
     )
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        """No text may carry NUL: Postgres cannot store it, and one such alert must not stall every consumer."""
-        texts = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain NUL (\\u0000) characters")
-        return value
+    source: Annotated[str, bounded(64, min_length=1)] = "platform"
+    link: Annotated[str, bounded(2048)] | None = None
 
 
 class AlertFiring(CloudEvent[Alert]):
     TYPE: ClassVar[str] = "care.alert.firing.v1"
-    type: Literal["care.alert.firing.v1"] = "care.alert.firing.v1"
+    type: Literal["care.alert.firing.v1"]
 
     @model_validator(mode="after")
     def _status_is_firing(self) -> AlertFiring:
@@ -78,7 +63,7 @@ class AlertFiring(CloudEvent[Alert]):
 
 class AlertResolved(CloudEvent[Alert]):
     TYPE: ClassVar[str] = "care.alert.resolved.v1"
-    type: Literal["care.alert.resolved.v1"] = "care.alert.resolved.v1"
+    type: Literal["care.alert.resolved.v1"]
 
     @model_validator(mode="after")
     def _status_is_resolved(self) -> AlertResolved:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from care_schemas.bounded import Id, Int64, Timestamp, bounded
 from care_schemas.catalogue import Entitlements, PlanCode
 from care_schemas.envelope import CloudEvent, Frozen
 
@@ -24,45 +25,47 @@ class ChangeReason(StrEnum):
 
 
 class Actor(Frozen):
-    sub: str = Field(min_length=1)
-    role: str = Field(min_length=1)
+    sub: Annotated[str, bounded(256, min_length=1)]
+    role: Annotated[str, bounded(64, min_length=1)]
 
 
 class Tam(Frozen):
-    name: str = Field(min_length=1)
-    email: str = Field(min_length=3)
+    name: Annotated[str, bounded(200, min_length=1)]
+    email: Annotated[str, bounded(254, min_length=3)]
 
 
 class SupportPlanChangedData(Frozen):
-    org_id: str = Field(min_length=1)
+    org_id: Id
     plan: PlanCode
     previous_plan: PlanCode | None
     reason: ChangeReason
     actor: Actor
-    version: int = Field(ge=1, description="per-organisation version; only grows")
-    effective_at: AwareDatetime
+    version: Int64 = Field(ge=1, description="per-organisation version; only grows")
+    effective_at: Timestamp
     entitlements: Entitlements
-    trial_ends_at: AwareDatetime | None = None
+    trial_ends_at: Timestamp | None = None
     tam: Tam | None = None
-    timezone: str = "UTC"
+    timezone: Annotated[str, bounded(64, min_length=1)] = Field(
+        default="UTC", description="IANA name, checked by plan-service; consumers fall back to UTC for one they lack"
+    )
 
 
 class SupportPlanChanged(CloudEvent[SupportPlanChangedData]):
     TYPE: ClassVar[str] = "care.plan.changed.v1"
-    type: Literal["care.plan.changed.v1"] = "care.plan.changed.v1"
+    type: Literal["care.plan.changed.v1"]
 
 
 class PlanRetirementNoticeData(Frozen):
-    org_id: str = Field(min_length=1)
+    org_id: Id
     legacy_plan: PlanCode
-    retires_at: AwareDatetime
-    days_before: int = Field(ge=0)
+    retires_at: Timestamp
+    days_before: int = Field(ge=0, le=10_000)
     target_plan: PlanCode
 
 
 class PlanRetirementNotice(CloudEvent[PlanRetirementNoticeData]):
     TYPE: ClassVar[str] = "care.plan.retirement_notice.v1"
-    type: Literal["care.plan.retirement_notice.v1"] = "care.plan.retirement_notice.v1"
+    type: Literal["care.plan.retirement_notice.v1"]
 
 
 PlanEvent = Annotated[SupportPlanChanged | PlanRetirementNotice, Field(discriminator="type")]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
+from care_schemas.bounded import Id, Timestamp, bounded
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.envelope import CloudEvent, Frozen
 from care_schemas.events.plan import Tam
@@ -53,32 +54,34 @@ class ImThread(Frozen):
     """Where in a chat platform a ticket or comment lives."""
 
     platform: ImPlatform
-    workspace: str = Field(min_length=1, description="Slack team id or Lark tenant key")
-    channel: str = Field(min_length=1, description="Slack channel id or Lark chat id")
-    thread_ts: str | None = Field(default=None, description="Slack thread ts or Lark root message id")
-    message_id: str | None = None
+    workspace: Annotated[str, bounded(256, min_length=1)] = Field(description="Slack team id or Lark tenant key")
+    channel: Annotated[str, bounded(256, min_length=1)] = Field(description="Slack channel id or Lark chat id")
+    thread_ts: Annotated[str, bounded(256)] | None = Field(
+        default=None, description="Slack thread ts or Lark root message id"
+    )
+    message_id: Annotated[str, bounded(256)] | None = None
 
 
 class TicketOpenedData(Frozen):
-    ticket_id: str = Field(min_length=1)
-    org_id: str = Field(min_length=1)
+    ticket_id: Id
+    org_id: Id
     kind: TicketKind
     severity: Severity
-    summary: str = Field(min_length=1, max_length=255)
+    summary: Annotated[str, bounded(255, min_length=1)]
     channel: TicketChannel
     plan: PlanCode
-    reporter_email: str | None = None
-    cluster_id: str | None = None
-    response_due_at: AwareDatetime | None
-    opened_at: AwareDatetime
-    link: str
+    reporter_email: Annotated[str, bounded(254)] | None = None
+    cluster_id: Annotated[str, bounded(128)] | None = None
+    response_due_at: Timestamp | None
+    opened_at: Timestamp
+    link: Annotated[str, bounded(2048)]
     im_thread: ImThread | None = None
     tam: Tam | None = None
 
 
 class TicketOpened(CloudEvent[TicketOpenedData]):
     TYPE: ClassVar[str] = "care.ticket.opened.v1"
-    type: Literal["care.ticket.opened.v1"] = "care.ticket.opened.v1"
+    type: Literal["care.ticket.opened.v1"]
 
 
 class AuthorKind(StrEnum):
@@ -87,15 +90,15 @@ class AuthorKind(StrEnum):
 
 
 class TicketCommentedData(Frozen):
-    ticket_id: str = Field(min_length=1)
-    org_id: str = Field(min_length=1)
-    comment_id: str = Field(min_length=1)
-    author: str
+    ticket_id: Id
+    org_id: Id
+    comment_id: Id
+    author: Annotated[str, bounded(256)]
     author_kind: AuthorKind
     visibility: Visibility
-    body: str | None = Field(default=None, description="only set for public comments")
-    summary: str
-    link: str
+    body: Annotated[str, bounded(20_000)] | None = Field(default=None, description="only set for public comments")
+    summary: Annotated[str, bounded(255)]
+    link: Annotated[str, bounded(2048)]
     origin: ImThread | None = Field(default=None, description="set when the comment came from a chat thread")
     im_thread: ImThread | None = Field(
         default=None,
@@ -103,41 +106,43 @@ class TicketCommentedData(Frozen):
         "else the organisation's active bound channel (thread_ts null), else null; null for internal comments",
     )
     im_mode: ImMode | None = Field(default=None, description="what the binding behind im_thread allows")
-    commented_at: AwareDatetime
+    commented_at: Timestamp
 
 
 class TicketCommented(CloudEvent[TicketCommentedData]):
     TYPE: ClassVar[str] = "care.ticket.commented.v1"
-    type: Literal["care.ticket.commented.v1"] = "care.ticket.commented.v1"
+    type: Literal["care.ticket.commented.v1"]
 
 
 class TicketStatusChangedData(Frozen):
-    ticket_id: str = Field(min_length=1)
-    org_id: str = Field(min_length=1)
+    ticket_id: Id
+    org_id: Id
     previous_status: TicketStatus
     status: TicketStatus
-    summary: str
-    link: str
+    summary: Annotated[str, bounded(255)]
+    link: Annotated[str, bounded(2048)]
     im_thread: ImThread | None = Field(default=None, description="where updates should be posted (as for comments)")
     im_mode: ImMode | None = None
-    latest_public_comment: str | None = Field(default=None, description="body of the latest public comment")
-    changed_at: AwareDatetime
+    latest_public_comment: Annotated[str, bounded(20_000)] | None = Field(
+        default=None, description="body of the latest public comment"
+    )
+    changed_at: Timestamp
 
 
 class TicketStatusChanged(CloudEvent[TicketStatusChangedData]):
     TYPE: ClassVar[str] = "care.ticket.status_changed.v1"
-    type: Literal["care.ticket.status_changed.v1"] = "care.ticket.status_changed.v1"
+    type: Literal["care.ticket.status_changed.v1"]
 
 
 class TicketSeverityChangedData(Frozen):
-    ticket_id: str = Field(min_length=1)
-    org_id: str = Field(min_length=1)
+    ticket_id: Id
+    org_id: Id
     previous_severity: Severity
     severity: Severity
-    response_due_at: AwareDatetime | None
-    changed_at: AwareDatetime
-    summary: str | None = None
-    link: str | None = None
+    response_due_at: Timestamp | None
+    changed_at: Timestamp
+    summary: Annotated[str, bounded(255)] | None = None
+    link: Annotated[str, bounded(2048)] | None = None
     tam: Tam | None = Field(
         default=None, description="the organisation's TAM when its plan has one (a Premium TAM is told of S1/S2)"
     )
@@ -145,23 +150,23 @@ class TicketSeverityChangedData(Frozen):
 
 class TicketSeverityChanged(CloudEvent[TicketSeverityChangedData]):
     TYPE: ClassVar[str] = "care.ticket.severity_changed.v1"
-    type: Literal["care.ticket.severity_changed.v1"] = "care.ticket.severity_changed.v1"
+    type: Literal["care.ticket.severity_changed.v1"]
 
 
 class TicketResponseBreachedData(Frozen):
-    ticket_id: str = Field(min_length=1)
-    org_id: str = Field(min_length=1)
+    ticket_id: Id
+    org_id: Id
     severity: Severity
-    summary: str
-    link: str
-    response_due_at: AwareDatetime
-    detected_at: AwareDatetime
+    summary: Annotated[str, bounded(255)]
+    link: Annotated[str, bounded(2048)]
+    response_due_at: Timestamp
+    detected_at: Timestamp
     tam: Tam | None = None
 
 
 class TicketResponseBreached(CloudEvent[TicketResponseBreachedData]):
     TYPE: ClassVar[str] = "care.ticket.response_breached.v1"
-    type: Literal["care.ticket.response_breached.v1"] = "care.ticket.response_breached.v1"
+    type: Literal["care.ticket.response_breached.v1"]
 
 
 TicketEvent = Annotated[

@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
         dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
         runtime.spawn("delivery", dispatcher.run)
+        runtime.spawn("delivery-recorder", dispatcher.record_forever)
         runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
         bots = ChatBots(settings)

@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8083, ge=0, le=65535)
     consumer_group_prefix: str = "notify-service"
     external_url: str = "http://127.0.0.1:8083"
+    http_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="largest request body: 1000 Alertmanager alerts fit (413 beyond)"
+    )
 
     notify_secret_key: str = Field(description="Fernet key (urlsafe base64 of 32 bytes) encrypting subscriber secrets")
     notify_url_allowlist: str = Field(

@@ -256,4 +256,4 @@ def test_an_alertmanager_label_with_a_nul_character_is_refused_naming_the_field(
     }
     with pytest.raises(FieldError) as refused:
         parse_alertmanager(body, default_org="org-1")
-    assert str(refused.value) == "alerts[0].labels: must not contain NUL (\\u0000) characters"
+    assert str(refused.value) == "alerts[0].labels.instance: must not contain NUL (\\u0000) characters"

@@ -11,7 +11,6 @@ from carekit.outbox import OutboxRelay
 from carekit.runtime import Runtime
 from plan_service.config import Settings
 from plan_service.entrypoints import http, scheduler
-from plan_service.entrypoints.body_limit import BodyLimit
 from plan_service.handlers import Clock
 
 MIGRATIONS = migrations_of("plan_service")
@@ -33,8 +32,8 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
             routers=[http.router],
             publishes=[PLAN_EVENTS],
             start=start,
+            body_hint="split a large legacy import into several calls",
         )
     )
     app.state.clock = clock
-    app.add_middleware(BodyLimit)
     return app

@@ -14,3 +14,8 @@ class Settings(ServiceSettings):
         default=30.0, gt=0, description="seconds between scheduler runs (trial expiry, legacy retirement, warnings)"
     )
     plan_scheduler_enabled: bool = Field(default=True, description="run the scheduler loop in this instance")
+    http_max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="a 10,000-organisation legacy import fits",
+    )

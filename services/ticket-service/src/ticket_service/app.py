@@ -17,7 +17,7 @@ from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from ticket_service import handlers
 from ticket_service.config import Settings
-from ticket_service.entrypoints import common, http, lark, scheduler, slack
+from ticket_service.entrypoints import http, lark, scheduler, slack
 
 MIGRATIONS = migrations_of("ticket_service")
 
@@ -68,5 +68,4 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
     )
     app.state.slack = None
     app.state.lark = None
-    common.install(app)
     return app

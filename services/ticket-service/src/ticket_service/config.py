@@ -13,6 +13,7 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8082, ge=0, le=65535)
     consumer_group_prefix: str = "ticket-service"
     breach_scan_interval_s: float = Field(default=15.0, gt=0, le=3600)
+    http_max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="largest request body (413 beyond)")
 
     # Slack is disabled (its endpoints answer 503) unless both secrets are set.
     slack_signing_secret: str | None = Field(default=None, min_length=8)

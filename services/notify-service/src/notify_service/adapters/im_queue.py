@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from carekit.faults import storable
 from notify_service.domain.ticket_updates import Outgoing
 
 
@@ -50,7 +51,22 @@ async def due(conn: asyncpg.Connection, limit: int = 50) -> list[ImMessage]:
     return [ImMessage(r["id"], r["kind"], r["target"], r["body"], r["attempts"], r["created_at"]) for r in rows]
 
 
+async def revive_redriven(conn: asyncpg.Connection, loop: str) -> int:
+    """Dead messages an operator re-drove (their parked entry) are due again, with a fresh retry window."""
+    status = await conn.execute(
+        """
+        UPDATE im_messages m SET state = 'pending', attempts = 0, next_attempt_at = now(), created_at = now()
+        WHERE m.state = 'dead'
+          AND EXISTS (SELECT 1 FROM parked p WHERE p.loop = $1 AND p.key = m.id::text AND p.redriven_at IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $1 AND p.key = m.id::text AND p.redriven_at IS NULL)
+        """,
+        loop,
+    )
+    return int(status.split()[-1])
+
+
 async def settle(conn: asyncpg.Connection, message_id: int, state: str, error: str | None, retry_in_s: float) -> None:
+    error = storable(error)[:4000] if error is not None else None
     await conn.execute(
         "UPDATE im_messages SET state = $2, attempts = attempts + 1, last_error = $3,"
         " delivered_at = CASE WHEN $2 = 'delivered' THEN now() END,"

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
+from pydantic import ValidationError
 
+from care_schemas.bounded import describe_validation
 from care_schemas.envelope import utcnow
 from care_schemas.events.alert import Alert, AlertStatus
-from care_schemas.events.deadletter import NotificationDeadLettered, NotificationDeadLetteredData
+from care_schemas.events.deadletter import MAX_REASON, NotificationDeadLettered, NotificationDeadLetteredData
 from care_schemas.topics import NOTIFY_DEADLETTER
+from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,28 +83,52 @@ async def claim(pool: asyncpg.Pool, limit: int, skip: Sequence[str] = ()) -> lis
             FOR UPDATE SKIP LOCKED
         )
         UPDATE notifications n SET state = 'sending' FROM picked WHERE n.id = picked.id
-        RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert
+        RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert,
+                  n.fingerprint, n.status, n.starts_at
         """,
         limit,
         list(skip),
     )
-    return [
-        Claimed(
-            r["id"],
-            r["subscriber_id"],
-            r["org_id"],
-            r["channel"],
-            r["grp"],
-            r["attempts"],
-            r["window_from"],
-            Alert.model_validate(r["alert"]),
+    claimed: list[Claimed] = []
+    unreadable: list[tuple[asyncpg.Record, str]] = []
+    for r in sorted(rows, key=lambda r: r["id"]):
+        try:
+            alert = Alert.model_validate(r["alert"])
+        except ValidationError as exc:  # stored before a schema change, or edited by hand: only this row fails
+            unreadable.append((r, f"the stored alert no longer validates: {describe_validation(exc)}"))
+            continue
+        claimed.append(
+            Claimed(
+                r["id"], r["subscriber_id"], r["org_id"], r["channel"], r["grp"], r["attempts"], r["window_from"], alert
+            )
         )
-        for r in sorted(rows, key=lambda r: r["id"])
-    ]
+    if unreadable:
+        await _isolate_unreadable(pool, unreadable)
+    return claimed
+
+
+async def _isolate_unreadable(pool: asyncpg.Pool, rows: Sequence[tuple[asyncpg.Record, str]]) -> None:
+    """Dead-letter claimed notifications whose stored alert cannot be read, with the reason, so that staff see and
+    can re-drive them (after fixing the row); every other notification goes on."""
+    async with pool.acquire() as conn, conn.transaction():
+        for r, reason in rows:
+            log.warning("notification %s isolated: %s", r["id"], reason)
+            await _dead_letter(
+                conn,
+                notification_id=r["id"],
+                subscriber_id=r["subscriber_id"],
+                org_id=r["org_id"],
+                channel=r["channel"],
+                fingerprint=r["fingerprint"],
+                reason=reason,
+            )
+            if r["status"] == AlertStatus.FIRING.value:
+                await conn.execute(PARK_RESOLVED, r["subscriber_id"], r["fingerprint"], r["starts_at"])
 
 
 async def record(pool: asyncpg.Pool, results: Sequence[Result]) -> list[tuple[Claimed, str]]:
     """Write attempts and move notifications on, in one transaction; returns the dead-lettered rows."""
+    results = [replace(res, detail=storable(res.detail)[:MAX_REASON]) for res in results]
     delivered = [r.id for res in results if res.outcome == "delivered" for r in res.rows]
     retries = [(r.id, res.detail, res.retry_in_s) for res in results if res.outcome == "retry" for r in res.rows]
     dead = [(r, res.detail) for res in results if res.outcome == "dead" for r in res.rows]
@@ -154,43 +183,68 @@ async def record(pool: asyncpg.Pool, results: Sequence[Result]) -> list[tuple[Cl
     return dead
 
 
-async def dead_letter(conn: asyncpg.Connection, row: Claimed, reason: str) -> None:
-    """Keep the failure for operators and publish NotificationDeadLettered through the outbox."""
+async def _dead_letter(
+    conn: asyncpg.Connection,
+    *,
+    notification_id: int,
+    subscriber_id: str,
+    org_id: str,
+    channel: str,
+    fingerprint: str,
+    reason: str,
+) -> bool:
+    """Mark a notification being sent as dead, keep the failure for operators and publish NotificationDeadLettered
+    through the outbox; False when it was no longer being sent."""
+    reason = storable(reason)[:MAX_REASON]
     updated = await conn.fetchval(
         "UPDATE notifications SET state = 'dead', attempts = attempts + 1, last_error = $2"
         " WHERE id = $1 AND state = 'sending' RETURNING attempts",
-        row.id,
+        notification_id,
         reason,
     )
     if updated is None:
-        return
+        return False
     await conn.execute(
         "INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        row.id,
-        row.subscriber_id,
-        row.org_id,
-        row.channel,
-        row.alert.fingerprint,
+        notification_id,
+        subscriber_id,
+        org_id,
+        channel,
+        fingerprint,
         updated,
         reason,
     )
     event = NotificationDeadLettered.build(
         source=SOURCE,
-        subject=row.subscriber_id,
+        subject=subscriber_id,
         data=NotificationDeadLetteredData(
-            notification_id=str(row.id),
-            subscriber_id=row.subscriber_id,
-            org_id=row.org_id,
-            channel=row.channel,
-            fingerprint=row.alert.fingerprint,
+            notification_id=str(notification_id),
+            subscriber_id=subscriber_id,
+            org_id=org_id,
+            channel=channel,
+            fingerprint=fingerprint,
             attempts=updated,
             reason=reason,
             dead_lettered_at=utcnow(),
         ),
     )
-    await enqueue(conn, NOTIFY_DEADLETTER, row.subscriber_id, event)
-    if row.alert.status is AlertStatus.FIRING:
+    await enqueue(conn, NOTIFY_DEADLETTER, subscriber_id, event)
+    return True
+
+
+async def dead_letter(conn: asyncpg.Connection, row: Claimed, reason: str) -> None:
+    """Dead-letter a claimed notification; a resolved notice waiting for this firing one is parked with it."""
+    done = await _dead_letter(
+        conn,
+        notification_id=row.id,
+        subscriber_id=row.subscriber_id,
+        org_id=row.org_id,
+        channel=row.channel,
+        fingerprint=row.alert.fingerprint,
+        reason=reason,
+    )
+    if done and row.alert.status is AlertStatus.FIRING:
         await conn.execute(PARK_RESOLVED, row.subscriber_id, row.alert.fingerprint, row.alert.starts_at)
 
 

@@ -118,34 +118,52 @@ async def enqueue_notifications(
     return queued
 
 
-async def queue_repeats(conn: asyncpg.Connection, interval_s: float) -> int:
-    """A new round for every alert still firing whose last notice to a subscriber is `interval_s` old."""
-    count = await conn.fetchval(
-        """
-        WITH latest AS (
-            SELECT DISTINCT ON (n.subscriber_id, n.fingerprint, n.starts_at)
-                   n.subscriber_id, n.org_id, n.channel, n.grp, n.fingerprint, n.starts_at, n.round, n.state,
-                   n.delivered_at
-            FROM notifications n
-            WHERE n.status = 'firing'
-            ORDER BY n.subscriber_id, n.fingerprint, n.starts_at, n.round DESC, n.id DESC
-        ), inserted AS (
-            INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                       round, alert)
-            SELECT l.subscriber_id, l.org_id, l.channel, l.grp, l.fingerprint, 'firing', a.alert ->> 'severity',
-                   l.starts_at, l.round + 1, a.alert
-            FROM latest l
-            JOIN alerts a ON a.org_id = l.org_id AND a.fingerprint = l.fingerprint AND a.status = 'firing'
-                         AND a.starts_at = l.starts_at
-            JOIN subscribers s ON s.id = l.subscriber_id AND s.state = 'active'
-            WHERE l.state = 'delivered' AND l.delivered_at <= now() - make_interval(secs => $1)
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-        )
-        SELECT count(*) FROM inserted
-        """,
-        interval_s,
+REPEATS_LOOP = "repeats"
+# the latest notice per (subscriber, alert, start), for alerts still firing, skipping parked ones (keyed by the id
+# of that latest notice: a candidate that could not be queued stays out until an operator re-drives it)
+_LATEST = """
+    WITH latest AS (
+        SELECT DISTINCT ON (n.subscriber_id, n.fingerprint, n.starts_at)
+               n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.fingerprint, n.starts_at, n.round, n.state,
+               n.delivered_at
+        FROM notifications n
+        WHERE n.status = 'firing'
+        ORDER BY n.subscriber_id, n.fingerprint, n.starts_at, n.round DESC, n.id DESC
+    ), due AS (
+        SELECT l.* FROM latest l
+        JOIN alerts a ON a.org_id = l.org_id AND a.fingerprint = l.fingerprint AND a.status = 'firing'
+                     AND a.starts_at = l.starts_at
+        JOIN subscribers s ON s.id = l.subscriber_id AND s.state = 'active'
+        WHERE l.state = 'delivered' AND l.delivered_at <= now() - make_interval(secs => $1)
+          AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = 'repeats' AND p.key = l.id::text
+                          AND p.redriven_at IS NULL)
     )
+"""
+_INSERT_REPEATS = """
+    , inserted AS (
+        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
+                                   round, alert)
+        SELECT d.subscriber_id, d.org_id, d.channel, d.grp, d.fingerprint, 'firing', a.alert ->> 'severity',
+               d.starts_at, d.round + 1, a.alert
+        FROM due d JOIN alerts a ON a.org_id = d.org_id AND a.fingerprint = d.fingerprint
+        WHERE $2::bigint IS NULL OR d.id = $2
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*) FROM inserted
+"""
+_CANDIDATES = _LATEST + " SELECT id FROM due ORDER BY id"  # noqa: S608  (constant SQL, values bound)
+
+
+async def queue_repeats(conn: asyncpg.Connection, interval_s: float, only: int | None = None) -> int:
+    """A new round for every alert still firing whose last notice to a subscriber is `interval_s` old (or only the
+    one whose latest notice is `only`)."""
+    count = await conn.fetchval(_LATEST + _INSERT_REPEATS, interval_s, only)
     if count:
         await conn.execute(f"NOTIFY {WAKE}")
     return int(count)
+
+
+async def repeat_candidates(conn: asyncpg.Connection, interval_s: float) -> list[int]:
+    """The latest notices that are due a repeat (ids), for queueing them one by one."""
+    return [r["id"] for r in await conn.fetch(_CANDIDATES, interval_s)]

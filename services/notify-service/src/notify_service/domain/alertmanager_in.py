@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from care_schemas.bounded import message
 from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus
 
 MAPPED = ("org_id", "project_id", "cluster_id", "severity", "alertname")
@@ -101,4 +102,4 @@ def _alert(i: int, am: AmAlert, default_org: str | None) -> Alert:
         )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise FieldError(f"alerts[{i}].{_path(tuple(err['loc']))}", err["msg"].removeprefix("Value error, ")) from None
+        raise FieldError(f"alerts[{i}].{_path(tuple(err['loc']))}", message(err)) from None

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from care_schemas.bounded import message
 from care_schemas.events.alert import Alert
 from carekit.identity import CurrentIdentity
 from carekit.problems import documented_body, responses
@@ -44,7 +45,7 @@ async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Bo
         parsed = ALERTS.validate_python(body)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise Invalid(f"{_where(tuple(err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise Invalid(f"{_where(tuple(err['loc']))}: {message(err)}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
     ids = await handlers.publish_alerts(d.runtime.publishers, identity, alerts, "http")
     return Accepted(accepted=len(ids), event_ids=ids)

@@ -12,7 +12,7 @@ from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
 from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity
-from carekit.kafka import Publishers
+from carekit.kafka import Publishers, encode
 from carekit.projection import ProjectedPlan
 from carekit.refusals import Forbidden, Invalid, TooLarge
 from notify_service.adapters import im_queue, metrics, repository, subscribers
@@ -48,7 +48,13 @@ async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Seq
             if alert.org_id != identity.org:
                 raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
     events = [alert_event(a, source="/notify-service/http") for a in alerts]
-    await publishers[ALERT_EVENTS].publish_all([(e.data.org_id, e.to_json_bytes()) for e in events])
+    payloads = []
+    for i, event in enumerate(events):
+        try:
+            payloads.append((event.data.org_id, encode(event, ALERT_EVENTS)))
+        except TooLarge as exc:
+            raise TooLarge(f"alerts[{i}]: {exc.reason}; shorten its labels, annotations or texts") from None
+    await publishers[ALERT_EVENTS].publish_all(payloads)
     metrics.RECEIVED.labels(source).inc(len(alerts))
     return [e.id for e in events]
 

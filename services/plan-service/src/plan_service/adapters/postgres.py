@@ -21,7 +21,8 @@ ORG_COLUMNS = (
 )
 
 
-def _org(row: asyncpg.Record) -> OrgPlan:
+def org_of(row: asyncpg.Record) -> OrgPlan:
+    """The organisation's state from its row (raises when the row no longer makes sense)."""
     trial = None
     if row["trial_status"] is not None:
         trial = Trial(
@@ -45,7 +46,7 @@ def _org(row: asyncpg.Record) -> OrgPlan:
 async def load(conn: asyncpg.Connection | asyncpg.Pool, org_id: str) -> OrgPlan | None:
     """The organisation's row, or None when nothing was ever written for it."""
     row = await conn.fetchrow(f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = $1", org_id)
-    return _org(row) if row else None
+    return org_of(row) if row else None
 
 
 async def lock(conn: asyncpg.Connection, org_id: str, now: datetime) -> OrgPlan:
@@ -55,7 +56,7 @@ async def lock(conn: asyncpg.Connection, org_id: str, now: datetime) -> OrgPlan:
     )
     row = await conn.fetchrow(f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = $1 FOR UPDATE", org_id)
     assert row is not None
-    return _org(row)
+    return org_of(row)
 
 
 async def save(conn: asyncpg.Connection, change: Change, event_id: str) -> None:
@@ -220,35 +221,45 @@ async def list_requests(
     return [sales_request_json(r) for r in rows]
 
 
-# --- scheduler queries: rows locked with SKIP LOCKED so two instances never take the same org ------------
+# --- scheduler queries: rows locked with SKIP LOCKED so two instances never take the same org; rows a job parked
+# (carekit.parking: they could not be processed) are left out until an operator re-drives them -------------------
+
+NOT_PARKED = "NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = o.org_id AND p.redriven_at IS NULL)"
 
 
-async def lock_due_trials(conn: asyncpg.Connection, now: datetime, limit: int) -> list[OrgPlan]:
-    rows = await conn.fetch(
+async def lock_due_trials(conn: asyncpg.Connection, now: datetime, limit: int, job: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT {ORG_COLUMNS} FROM orgs WHERE trial_status = 'active' AND trial_ends_at <= $1
+        SELECT {ORG_COLUMNS} FROM orgs o WHERE trial_status = 'active' AND trial_ends_at <= $1 AND {NOT_PARKED}
         ORDER BY trial_ends_at LIMIT $2 FOR UPDATE SKIP LOCKED
         """,
         now,
         limit,
+        job,
     )
-    return [_org(r) for r in rows]
+    return rows
 
 
-async def lock_on_plans(conn: asyncpg.Connection, plans: Sequence[PlanCode], limit: int) -> list[OrgPlan]:
-    rows = await conn.fetch(
-        f"SELECT {ORG_COLUMNS} FROM orgs WHERE plan = ANY($1::text[]) ORDER BY org_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+async def lock_on_plans(
+    conn: asyncpg.Connection, plans: Sequence[PlanCode], limit: int, job: str
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {ORG_COLUMNS} FROM orgs o WHERE plan = ANY($1::text[]) AND {NOT_PARKED}"
+        " ORDER BY org_id LIMIT $2 FOR UPDATE SKIP LOCKED",
         [p.value for p in plans],
         limit,
+        job,
     )
-    return [_org(r) for r in rows]
+    return rows
 
 
-async def lock_unwarned(conn: asyncpg.Connection, plan: PlanCode, days_before: int, limit: int) -> list[OrgPlan]:
+async def lock_unwarned(
+    conn: asyncpg.Connection, plan: PlanCode, days_before: int, limit: int, job: str
+) -> list[asyncpg.Record]:
     """Organisations on `plan` that have not had the `days_before` warning (or a later one) yet."""
-    rows = await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT {ORG_COLUMNS} FROM orgs o WHERE o.plan = $1 AND NOT EXISTS (
+        SELECT {ORG_COLUMNS} FROM orgs o WHERE o.plan = $1 AND {NOT_PARKED.replace("$3", "$4")} AND NOT EXISTS (
             SELECT 1 FROM retirement_notices n
             WHERE n.org_id = o.org_id AND n.legacy_plan = $1 AND n.days_before <= $2)
         ORDER BY o.org_id LIMIT $3 FOR UPDATE SKIP LOCKED
@@ -256,8 +267,9 @@ async def lock_unwarned(conn: asyncpg.Connection, plan: PlanCode, days_before: i
         plan.value,
         days_before,
         limit,
+        job,
     )
-    return [_org(r) for r in rows]
+    return rows
 
 
 async def record_notice(

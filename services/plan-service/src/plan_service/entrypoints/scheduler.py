@@ -7,7 +7,7 @@ import logging
 
 import asyncpg
 
-from carekit.errors import TRANSIENT
+from carekit.faults import is_outage
 from plan_service.handlers.jobs import run_due
 from plan_service.handlers.plans import Clock
 
@@ -15,12 +15,15 @@ log = logging.getLogger(__name__)
 
 
 async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> None:
-    """The scheduler loop: a failed run (database away) is retried on the next tick."""
+    """The scheduler loop: a run that meets an outage is retried on the next tick; an organisation that cannot be
+    processed is parked by its job and the others go on; anything else ends the loop for its supervisor."""
     while True:
         try:
             ran = await run_due(pool, clock)
             if ran.trials_ended or ran.retired or ran.warned:
                 log.info("scheduler: %s", ran)
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
             log.warning("scheduler run failed, retrying next tick: %s", exc)
         await asyncio.sleep(interval_s)

@@ -2,18 +2,23 @@
 
 Each job locks the organisations it works on with `FOR UPDATE SKIP LOCKED` and the domain re-checks
 their state, so a second instance (or a second run) finds nothing left to do. Anything overdue, e.g.
-after downtime, is done on the next run.
+after downtime, is done on the next run. Each organisation is processed in a savepoint: one that can never be
+processed is parked with its reason (carekit.parking) and the job goes on with the others.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 import asyncpg
 
+from care_schemas.catalogue import PlanCode
 from care_schemas.topics import PLAN_EVENTS
 from carekit.outbox import enqueue
+from carekit.parking import Isolation
 from plan_service.adapters import postgres as repo
 from plan_service.adapters.metrics import RETIREMENT_NOTICES
 from plan_service.domain import retirement, trial
@@ -31,19 +36,45 @@ class Ran:
     warned: int = 0
 
 
+# one name per job: the loop name under which an organisation it cannot process is parked (GET /v1/ops/parked)
+TRIAL_EXPIRY = Isolation("trial-expiry")
+RETIREMENT = Isolation("legacy-retirement")
+WARNINGS = Isolation("retirement-warnings")
+
+
+async def _expire(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> bool:
+    change = trial.decide_expiry(repo.org_of(row), now)
+    if change is not None:
+        await commit_change(conn, change)
+    return change is not None
+
+
+async def _retire(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> bool:
+    change = retirement.decide_retirement(repo.org_of(row), now)
+    if change is not None:
+        await commit_change(conn, change)
+    return change is not None
+
+
+async def _warn(conn: asyncpg.Connection, org_id: str, plan: PlanCode, days: int, now: datetime) -> bool:
+    event = retirement_notice(org_id, plan, days, now)
+    if not await repo.record_notice(conn, org_id, plan, days, event.id, now):
+        return False
+    await enqueue(conn, PLAN_EVENTS, org_id, event)
+    RETIREMENT_NOTICES.labels(str(days)).inc()
+    return True
+
+
 async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             due = clock()
-            states = await repo.lock_due_trials(conn, due, BATCH)
+            rows = await repo.lock_due_trials(conn, due, BATCH, TRIAL_EXPIRY.loop)
             now = max(clock(), due)  # after the locks: a change committed meanwhile is never dated after this one
-            for state in states:
-                change = trial.decide_expiry(state, now)
-                if change is not None:
-                    await commit_change(conn, change)
-                    done += 1
-        if len(states) < BATCH:
+            for row in rows:
+                done += bool(await TRIAL_EXPIRY.run(conn, row["org_id"], partial(_expire, conn, row, now)))
+        if len(rows) < BATCH:
             return done
 
 
@@ -51,14 +82,11 @@ async def retire_legacy(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while plans := retirement.retired_plans(due := clock()):
         async with pool.acquire() as conn, conn.transaction():
-            states = await repo.lock_on_plans(conn, plans, BATCH)
+            rows = await repo.lock_on_plans(conn, plans, BATCH, RETIREMENT.loop)
             now = max(clock(), due)  # never before the instant the rows were chosen for (a clock stepping back)
-            for state in states:
-                change = retirement.decide_retirement(state, now)
-                if change is not None:
-                    await commit_change(conn, change)
-                    done += 1
-        if len(states) < BATCH:
+            for row in rows:
+                done += bool(await RETIREMENT.run(conn, row["org_id"], partial(_retire, conn, row, now)))
+        if len(rows) < BATCH:
             break
     return done
 
@@ -68,15 +96,12 @@ async def send_warnings(pool: asyncpg.Pool, clock: Clock) -> int:
     for plan, days in retirement.plans_in_warning(clock()).items():
         while True:
             async with pool.acquire() as conn, conn.transaction():
-                states = await repo.lock_unwarned(conn, plan, days, BATCH)
+                rows = await repo.lock_unwarned(conn, plan, days, BATCH, WARNINGS.loop)
                 now = clock()
-                for state in states:
-                    event = retirement_notice(state.org_id, plan, days, now)
-                    if await repo.record_notice(conn, state.org_id, plan, days, event.id, now):
-                        await enqueue(conn, PLAN_EVENTS, state.org_id, event)
-                        RETIREMENT_NOTICES.labels(str(days)).inc()
-                        done += 1
-            if len(states) < BATCH:
+                for row in rows:
+                    org = row["org_id"]
+                    done += bool(await WARNINGS.run(conn, org, partial(_warn, conn, org, plan, days, now)))
+            if len(rows) < BATCH:
                 break
     return done
 

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from care_schemas.events.ticket import ImPlatform, ImThread
+from carekit.faults import storable
 from ticket_service.domain.bindings import Binding, BindingState, Features
 from ticket_service.domain.model import Comment, Ticket
 
@@ -250,18 +251,26 @@ async def replace_holidays(conn: asyncpg.Connection, org_id: str, days: Sequence
 # --- breaches ----------------------------------------------------------------------------------------------------
 
 
-async def claim_breached(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Ticket]:
-    """Tickets whose due time passed with no response before it; locked, skipping those another instance holds."""
-    rows = await conn.fetch(
-        f"SELECT {TICKET_COLUMNS} FROM tickets"
+def ticket_of(row: asyncpg.Record) -> Ticket:
+    """The ticket from its row (raises when the row no longer makes sense)."""
+    return _ticket(row)
+
+
+async def claim_breached(conn: asyncpg.Connection, now: datetime, limit: int, loop: str) -> list[asyncpg.Record]:
+    """Tickets whose due time passed with no response before it; locked, skipping those another instance holds
+    and those the scan parked (they could not be processed)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {TICKET_COLUMNS} FROM tickets t"
         " WHERE breached_at IS NULL AND response_due_at IS NOT NULL AND response_due_at <= $1"
         " AND (first_response_at IS NULL OR first_response_at > response_due_at)"
         " AND (resolved_at IS NULL OR resolved_at > response_due_at)"
+        " AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = t.id AND p.redriven_at IS NULL)"
         " ORDER BY response_due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
+        loop,
     )
-    return [_ticket(r) for r in rows]
+    return rows
 
 
 async def mark_breached(conn: asyncpg.Connection, ticket_id: str, now: datetime) -> bool:
@@ -291,14 +300,17 @@ async def queue_chat_reply(
     )
 
 
-async def claim_chat_replies(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
-    """Replies due now, locked, skipping those another instance is sending."""
+async def claim_chat_replies(conn: asyncpg.Connection, now: datetime, limit: int, loop: str) -> list[asyncpg.Record]:
+    """Replies due now, locked, skipping those another instance is sending and those parked."""
     return list(
         await conn.fetch(
-            "SELECT id, ticket_id, platform, channel, thread, body, attempts FROM chat_replies"
-            " WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT id, ticket_id, platform, channel, thread, body, attempts FROM chat_replies c"
+            " WHERE next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3"
+            " AND p.key = c.id::text AND p.redriven_at IS NULL)"
+            " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             now,
             limit,
+            loop,
         )
     )
 
@@ -311,6 +323,6 @@ async def chat_reply_failed(conn: asyncpg.Connection, reply_id: int, error: str,
     await conn.execute(
         "UPDATE chat_replies SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1",
         reply_id,
-        error[:500],
+        storable(error)[:500],
         retry_at,
     )

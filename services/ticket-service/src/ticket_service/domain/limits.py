@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-MAX_BODY_BYTES = 256 * 1024
 MAX_SUMMARY = 255
 MAX_DESCRIPTION = 20_000
 MAX_COMMENT = 20_000

@@ -1,18 +1,14 @@
-"""Shared HTTP pieces: dependencies, error mapping, the request-size limit."""
+"""Shared HTTP pieces: the handlers' dependencies, who the caller is, readers of chat payloads."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import asyncpg
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import Depends, Request
 
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
 from ticket_service.domain.errors import Forbidden, NotConfigured
-from ticket_service.domain.limits import MAX_BODY_BYTES
 from ticket_service.domain.model import Author
 from ticket_service.handlers import Deps
 
@@ -59,61 +55,3 @@ def require_engineer(author: CurrentAuthor) -> Author:
 
 
 Engineer = Annotated[Author, Depends(require_engineer)]
-
-
-async def _unstorable_text(_request: Request, _exc: Exception) -> JSONResponse:
-    """NUL characters and lone surrogates are valid JSON but not storable text: the caller's input, not our fault."""
-    return JSONResponse(
-        {"detail": "text must be valid UTF-8 without NUL characters (\\u0000) or lone surrogates"}, status_code=422
-    )
-
-
-class BodyLimit:
-    """Refuse request bodies over MAX_BODY_BYTES with 413, by header or while streaming."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large(send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._too_large(send)
-
-    async def _too_large(self, send: Send) -> None:
-        response = JSONResponse(
-            {"detail": f"request body is larger than {self.limit // 1024} KiB; send less"}, status_code=413
-        )
-        await response({"type": "http"}, _empty_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _empty_receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
-    app.add_exception_handler(UnicodeEncodeError, _unstorable_text)
-    app.add_middleware(BodyLimit)

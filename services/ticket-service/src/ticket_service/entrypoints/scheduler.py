@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from carekit.errors import TRANSIENT
+from carekit.faults import is_outage
 from ticket_service import handlers
 from ticket_service.adapters.metrics import BREACHES
 
@@ -17,7 +17,9 @@ async def run(deps: handlers.Deps, interval_s: float) -> None:
     while True:
         try:
             found = await handlers.scan_breaches(deps)
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if not is_outage(exc):
+                raise  # a bug: the supervisor restarts the loop and counts it (tickets it cannot process are parked)
             log.warning("breach scan will retry: %s", exc)
             found = 0
         if found:
@@ -34,7 +36,9 @@ async def deliver_chat_replies(deps: handlers.Deps) -> int:
     """One delivery pass; errors are logged and left for the next pass (the replies stay queued)."""
     try:
         return await handlers.deliver_chat_replies(deps)
-    except TRANSIENT as exc:
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
         log.warning("chat confirmations will be retried: %s", exc)
         return 0
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
+
+import asyncpg
 
 from care_schemas.events.ticket import (
     AuthorKind,
@@ -13,6 +16,7 @@ from care_schemas.events.ticket import (
 )
 from carekit.chat import ChatFailure
 from carekit.consumer import first_time
+from carekit.parking import Isolation, park
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.bindings import Binding
 from ticket_service.domain.limits import MAX_COMMENT
@@ -75,24 +79,34 @@ async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, tex
         return await write_comment(conn, deps, ticket, author, NewComment(body=body), origin=thread)
 
 
+# a confirmation that can never be sent (the platform refused it for good, or it fails inside ticket-service) is
+# parked under this name (GET /v1/ops/parked) and the others go on
+CHAT_REPLIES = Isolation("chat-replies")
+
+
+async def _deliver(deps: Deps, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> None:
+    try:
+        await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
+    except ChatFailure as exc:  # the platform refused or is away for now: retried with backoff
+        attempts = row["attempts"] + 1
+        if attempts >= CHAT_REPLY_ATTEMPTS:
+            log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)
+            await park(conn, CHAT_REPLIES.loop, str(row["id"]), f"gave up after {attempts} attempts: {exc}")
+            return
+        log.warning("confirming ticket %s in its chat thread will be retried: %s", row["ticket_id"], exc)
+        backoff = min(2**attempts, CHAT_REPLY_MAX_BACKOFF_S)
+        await db.chat_reply_failed(conn, row["id"], str(exc), now + timedelta(seconds=backoff))
+        return
+    await db.chat_reply_done(conn, row["id"])
+
+
 async def deliver_chat_replies(deps: Deps, *, limit: int = 50) -> int:
-    """Send the confirmations owed to chat threads; a refused one is retried later with backoff. Return how many
-    were handled. Each is sent at least once (a crash between sending and recording may send it twice)."""
+    """Send the confirmations owed to chat threads; a refused one is retried later with backoff, one that can
+    never be sent is parked. Return how many were handled. Each is sent at least once (a crash between sending
+    and recording may send it twice)."""
     now = deps.clock()
     async with deps.pool.acquire() as conn, conn.transaction():
-        due = await db.claim_chat_replies(conn, now, limit)
+        due = await db.claim_chat_replies(conn, now, limit, CHAT_REPLIES.loop)
         for row in due:
-            try:
-                await deps.send(ImPlatform(row["platform"]), row["channel"], row["thread"], row["body"])
-            except ChatFailure as exc:
-                attempts = row["attempts"] + 1
-                if attempts >= CHAT_REPLY_ATTEMPTS:
-                    log.error("gave up confirming ticket %s in its chat thread: %s", row["ticket_id"], exc)
-                    await db.chat_reply_done(conn, row["id"])
-                    continue
-                log.warning("confirming ticket %s in its chat thread will be retried: %s", row["ticket_id"], exc)
-                backoff = min(2**attempts, CHAT_REPLY_MAX_BACKOFF_S)
-                await db.chat_reply_failed(conn, row["id"], str(exc), now + timedelta(seconds=backoff))
-                continue
-            await db.chat_reply_done(conn, row["id"])
+            await CHAT_REPLIES.run(conn, str(row["id"]), partial(_deliver, deps, conn, row, now))
         return len(due)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from carekit.errors import TRANSIENT
+from carekit.faults import Fault, Retries, is_outage
 from notify_service.adapters import metrics, queue
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import Channel, SendContext, Target
@@ -77,12 +77,20 @@ class Dispatcher:
         self._suspects: set[str] = set()
         self._caps: dict[str, int] = {}  # subscriber -> most alerts per message, after a 413
         self._wake = asyncio.Event()
+        self._recording: list[Result] = []
+        self._recorder = Retries("delivery-recorder")
         self.in_memory = 0
 
     async def run(self) -> None:
-        """Wait to become the active dispatcher, then claim and deliver forever."""
+        """Wait to become the active dispatcher, then claim and deliver forever (results are written by
+        `record_forever`, a loop of its own). After a crash the supervisor calls this again: what the last run
+        held in memory is forgotten, its rows still `sending` are released when the lock is taken again."""
+        for task in self._workers.values():
+            task.cancel()
+        self._workers.clear()
+        self._queues.clear()
+        self.in_memory = 0
         conn: asyncpg.Connection = await self._pool.acquire()
-        recorder = asyncio.create_task(self._record_forever(), name="delivery-recorder")
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCH_LOCK):  # noqa: ASYNC110
                 await asyncio.sleep(2.0)  # a standby polls for the lock
@@ -93,7 +101,6 @@ class Dispatcher:
             await conn.add_listener(CHANGED, lambda _c, _p, _ch, subscriber_id: self._targets.forget(subscriber_id))
             await self._claim_forever()
         finally:
-            recorder.cancel()
             for task in self._workers.values():
                 task.cancel()
             with contextlib.suppress(Exception):
@@ -109,7 +116,9 @@ class Dispatcher:
                 try:
                     full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
                     claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch, full)
-                except TRANSIENT as exc:
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise  # a bug: the supervisor restarts the dispatcher (unreadable rows are isolated in claim)
                     log.warning("claiming notifications failed, will retry: %s", exc)
                     await asyncio.sleep(1.0)
             for row in claimed:
@@ -212,16 +221,65 @@ class Dispatcher:
         self.in_memory -= len(result.rows)
         await self._results.put(result)
 
-    async def _record_forever(self) -> None:
+    async def record_forever(self) -> None:
+        """Write results in batches, forever. An outage is waited out; a result that cannot be written is isolated
+        (the batch is split until it is alone) so that every other result is written. A batch being written when
+        the loop crashed is written first when its supervisor restarts it."""
         while True:
-            batch = [await self._results.get()]
-            await asyncio.sleep(FLUSH_S)
-            while not self._results.empty() and len(batch) < 1000:
-                batch.append(self._results.get_nowait())
-            while True:
-                try:
-                    await queue.record(self._pool, batch)
-                    break
-                except TRANSIENT as exc:
-                    log.warning("recording %d results failed, will retry: %s", len(batch), exc)
-                    await asyncio.sleep(1.0)
+            if not self._recording:
+                batch = [await self._results.get()]
+                await asyncio.sleep(FLUSH_S)
+                while not self._results.empty() and len(batch) < 1000:
+                    batch.append(self._results.get_nowait())
+                self._recording = batch
+            try:
+                await self._record(self._recording)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning("recording %d results failed, will retry: %s", len(self._recording), exc)
+                await self._recorder.pause()
+                continue
+            self._recorder.succeeded()
+            self._recording = []
+
+    async def _record(self, batch: Sequence[Result]) -> None:
+        try:
+            await queue.record(self._pool, batch)
+            return
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                await self._record(batch[:middle])
+                await self._record(batch[middle:])
+                return
+            failure: BaseException = exc
+        result = batch[0]
+        key = result.rows[0].id if result.rows else 0
+        while not (decision := self._recorder.decide(key, failure)).isolate:
+            if decision.fault is Fault.OUTAGE:
+                raise failure
+            await self._recorder.pause()
+            try:
+                await queue.record(self._pool, [result])
+                return
+            except Exception as exc:
+                failure = exc
+        # the answer itself cannot be written: the notifications become dead letters saying so (re-drivable)
+        self._recorder.isolated(key, decision.reason)
+        dead = Result(
+            result.rows,
+            "dead",
+            result.http_status,
+            f"the delivery result could not be recorded: {decision.reason}",
+            result.latency_ms,
+        )
+        try:
+            await queue.record(self._pool, [dead])
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            ids = [r.id for r in result.rows]
+            log.error("notifications %s stay in 'sending' until the next dispatcher start: %s", ids, exc)

@@ -4,24 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 import asyncpg
 
-from carekit.errors import TRANSIENT
-from notify_service.adapters.repository import queue_repeats
+from carekit.faults import is_outage
+from carekit.parking import Isolation
+from notify_service.adapters.repository import REPEATS_LOOP, queue_repeats, repeat_candidates
 from notify_service.config import Settings
 
 log = logging.getLogger(__name__)
+REPEATS = Isolation(REPEATS_LOOP)
+
+
+async def repeat_once(pool: asyncpg.Pool, settings: Settings) -> int:
+    """One pass: one idempotent statement for every alert due (the round number is part of the natural key). When
+    it fails for a reason other than an outage, the alerts are queued one by one and the one at fault is parked."""
+    async with pool.acquire() as conn:
+        try:
+            return await queue_repeats(conn, settings.repeat_interval_s)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            log.warning("repeat check failed as a whole (%s); queueing alert by alert", exc)
+        queued = 0
+        async with conn.transaction():
+            for latest in await repeat_candidates(conn, settings.repeat_interval_s):
+                one = partial(queue_repeats, conn, settings.repeat_interval_s, latest)
+                queued += await REPEATS.run(conn, str(latest), one) or 0
+        return queued
 
 
 async def run_repeats(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Check forever; each pass is one idempotent statement (the round number is part of the natural key)."""
+    """Check forever; an outage is retried on the next check."""
     while True:
         try:
-            async with pool.acquire() as conn:
-                queued = await queue_repeats(conn, settings.repeat_interval_s)
+            queued = await repeat_once(pool, settings)
             if queued:
                 log.info("queued %d repeat notices for alerts still firing", queued)
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
             log.warning("repeat check failed, will retry: %s", exc)
         await asyncio.sleep(settings.repeat_check_interval_s)

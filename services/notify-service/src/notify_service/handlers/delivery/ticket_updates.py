@@ -1,4 +1,10 @@
-"""Sends queued ticket updates (Slack / Lark) and TAM emails, with the same retry rules as alerts."""
+"""Sends queued ticket updates (Slack / Lark) and TAM emails, with the same retry rules as alerts.
+
+An update that fails for good is kept (`state = dead`) and parked with its reason under the loop name
+`ticket-updates` (GET /v1/ops/parked); re-driving it (POST /v1/ops/parked/{id}/redrive) queues it again with a
+fresh retry window. An error inside notify-service while sending counts as a retry, and as permanent once the same
+message has failed that way POISON_ATTEMPTS times.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from carekit.errors import TRANSIENT
+from carekit.faults import Retries, is_outage, reason
+from carekit.parking import park
 from notify_service.adapters import im_queue, metrics
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.email import send_mail
@@ -20,12 +27,14 @@ from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict
 
 log = logging.getLogger(__name__)
+LOOP = "ticket-updates"
 
 
 class TicketUpdates:
     def __init__(self, pool: asyncpg.Pool, ctx: SendContext, bots: ChatBots) -> None:
         self._pool, self._ctx, self._bots = pool, ctx, bots
         self._wake = asyncio.Event()
+        self._retries = Retries(LOOP)
 
     async def send(self, message: ImMessage) -> Outcome:
         if message.kind in ("slack_update", "lark_update"):
@@ -36,16 +45,21 @@ class TicketUpdates:
 
     async def _attempt(self, message: ImMessage) -> Outcome:
         try:
-            return await self.send(message)
+            outcome = await self.send(message)
         except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
+            decision = self._retries.decide(message.id, exc)
             log.error(
-                "ticket update %s (%s) failed inside notify-service: %s", message.id, message.kind, type(exc).__name__
+                "ticket update %s (%s) failed inside notify-service: %s", message.id, message.kind, decision.reason
             )
-            return Outcome(Verdict.RETRY, f"internal error: {type(exc).__name__}")
+            verdict = Verdict.PERMANENT if decision.isolate else Verdict.RETRY
+            return Outcome(verdict, f"internal error: {type(exc).__name__}")
+        self._retries.succeeded(message.id)
+        return outcome
 
     async def drain_once(self) -> int:
         settings = self._ctx.settings
         async with self._pool.acquire() as conn, conn.transaction():
+            await im_queue.revive_redriven(conn, LOOP)
             batch = await im_queue.due(conn)
             # one target's messages in order, different targets side by side: a slow one delays only itself
             by_target: dict[str, list[ImMessage]] = {}
@@ -72,21 +86,42 @@ class TicketUpdates:
                     )
                     elapsed = (datetime.now(UTC) - message.created_at).total_seconds()
                     state = "pending" if within_window(elapsed, delay, settings.retry_window_s) else "dead"
-                if state == "dead":
-                    log.warning("ticket update %s (%s) failed for good: %s", message.id, message.kind, outcome.reason)
                 metrics.IM_SENT.labels(message.kind, state).inc()
-                await im_queue.settle(conn, message.id, state, None if outcome.ok else outcome.reason, delay)
+                await self._settle(conn, message, state, None if outcome.ok else outcome.reason, delay)
             return len(batch)
+
+    async def _settle(
+        self, conn: asyncpg.Connection, message: ImMessage, state: str, error: str | None, delay: float
+    ) -> None:
+        """Record the outcome in a savepoint; one that cannot be recorded makes that message dead, saying why."""
+        try:
+            async with conn.transaction():
+                await im_queue.settle(conn, message.id, state, error, delay)
+                if state == "dead":
+                    why = error or "failed"
+                    log.warning("ticket update %s (%s) failed for good: %s", message.id, message.kind, why)
+                    await park(conn, LOOP, str(message.id), f"{message.kind}: {why}")
+                    self._retries.isolated(message.id, why)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            why = f"the outcome could not be recorded: {reason(exc)}"
+            async with conn.transaction():
+                await im_queue.settle(conn, message.id, "dead", why, 0.0)
+                await park(conn, LOOP, str(message.id), f"{message.kind}: {why}")
 
     async def run(self) -> None:
         listener = await self._pool.acquire()
         try:
             await listener.add_listener("im_messages", lambda *_: self._wake.set())
+            await listener.add_listener("parked_redriven", lambda *_: self._wake.set())
             while True:
                 try:
                     if await self.drain_once():
                         continue
-                except TRANSIENT as exc:
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
                     log.warning("ticket updates will retry: %s", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)
