@@ -21,9 +21,14 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 MIGRATIONS = migrations_of("notify_service")
+ROUTERS = [http_subscribers.router, http_alerts.router, http_deliveries.router]
+PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
 
 
 def create_app(settings: Settings) -> FastAPI:
+    def subscribe(runtime: Runtime) -> None:
+        consumers.register(runtime, settings)
+
     async def start(runtime: Runtime) -> None:
         box = SecretBox(settings.notify_secret_key)
         ctx = SendContext(http=delivery_session(settings), settings=settings)
@@ -38,15 +43,5 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.at_stop(bots.close)
         runtime.spawn("ticket-updates", TicketUpdates(runtime.pool, ctx, bots).run)
 
-    app = build(
-        Service(
-            "notify-service",
-            settings,
-            routers=[http_subscribers.router, http_alerts.router, http_deliveries.router],
-            publishes=[ALERT_EVENTS, NOTIFY_DEADLETTER],
-            subscribe=lambda runtime: consumers.register(runtime, settings),
-            start=start,
-            pool_size=20,
-        )
-    )
+    app = build(Service("notify-service", settings, ROUTERS, PUBLISHES, subscribe, start, pool_size=20))
     return app

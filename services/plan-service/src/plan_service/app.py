@@ -14,6 +14,9 @@ from plan_service.entrypoints import http, scheduler
 from plan_service.handlers import Clock
 
 MIGRATIONS = migrations_of("plan_service")
+ROUTERS = [http.router]
+PUBLISHES = [PLAN_EVENTS]
+BODY_HINT = "split a large legacy import into several calls"
 
 
 def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
@@ -25,15 +28,6 @@ def create_app(settings: Settings, clock: Clock = utcnow) -> FastAPI:
             interval = settings.plan_scheduler_interval_s
             runtime.spawn("scheduler", lambda: scheduler.run_forever(runtime.pool, clock, interval))
 
-    app = build(
-        Service(
-            "plan-service",
-            settings,
-            routers=[http.router],
-            publishes=[PLAN_EVENTS],
-            start=start,
-            body_hint="split a large legacy import into several calls",
-        )
-    )
+    app = build(Service("plan-service", settings, ROUTERS, PUBLISHES, start=start, body_hint=BODY_HINT))
     app.state.clock = clock
     return app

@@ -20,6 +20,8 @@ from ticket_service.config import Settings
 from ticket_service.entrypoints import http, lark, scheduler, slack
 
 MIGRATIONS = migrations_of("ticket_service")
+ROUTERS = [http.router, slack.router, lark.router]
+PUBLISHES = [TICKET_EVENTS, NOTIFY_DEADLETTER]
 
 
 def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastAPI:
@@ -56,16 +58,7 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
         runtime.spawn("breach-scheduler", lambda: scheduler.run(deps, settings.breach_scan_interval_s))
         runtime.spawn("chat-replies", lambda: scheduler.run_chat_replies(deps))
 
-    app = build(
-        Service(
-            "ticket-service",
-            settings,
-            routers=[http.router, slack.router, lark.router],
-            publishes=[TICKET_EVENTS, NOTIFY_DEADLETTER],
-            subscribe=subscribe,
-            start=start,
-        )
-    )
+    app = build(Service("ticket-service", settings, ROUTERS, PUBLISHES, subscribe, start))
     app.state.slack = None
     app.state.lark = None
     return app
