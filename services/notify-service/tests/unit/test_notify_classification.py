@@ -112,7 +112,8 @@ async def test_every_channel_classifies_each_answer_alike(
     channel: ChannelType, case: Case, server: Server, alert: Alert
 ) -> None:
     server.answer, server.redirected_to = case, 0
-    outcome = await send_once(channel, server.url, alert)
+    # only the slow-server case waits for the timeout; the others get time to spare on a busy machine
+    outcome = await send_once(channel, server.url, alert, timeout_s=0.5 if case.status is None else 10.0)
     assert outcome.verdict is case.verdict, outcome
     assert outcome.retry_after_s == case.retry_after
     assert case.reason_has in outcome.reason
