@@ -42,7 +42,12 @@ def create_app(settings: Settings) -> FastAPI:
         Service(
             "notify-service",
             settings,
-            routers=[http_subscribers.router, http_alerts.router, http_deliveries.router],
+            routers=[
+                http_subscribers.router,
+                http_alerts.router,
+                http_alerts.rejections_router,
+                http_deliveries.router,
+            ],
             publishes=[ALERT_EVENTS, NOTIFY_DEADLETTER],
             subscribe=lambda runtime: consumers.register(runtime, settings),
             start=start,
