@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from carekit_testing import FakeClock, InProcess
-from plan_service import jobs
+from plan_service.handlers import jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]

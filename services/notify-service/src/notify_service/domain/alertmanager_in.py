@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from care_schemas.bounded import location, message
+from care_schemas.bounded import bounded, location, message
 from care_schemas.events.alert import Alert, AlertStatus
 from notify_service.domain.severity import severity_of
 
@@ -70,11 +70,13 @@ class AmAlert(BaseModel):
 
 
 class AmPayload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """The webhook payload; its other fields (receiver, groupLabels, externalURL...) are read by nobody here."""
 
-    version: str
+    model_config = ConfigDict(extra="ignore")
+
+    version: Annotated[str, bounded(8)]
     status: AlertStatus | None = None
-    alerts: list[Any] = Field(min_length=1, max_length=MAX_ALERTS)
+    alerts: list[Any] = Field(min_length=1, max_length=MAX_ALERTS, description="each alert is taken or refused alone")
 
 
 def _fingerprint(labels: dict[str, str]) -> str:

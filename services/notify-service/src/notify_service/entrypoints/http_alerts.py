@@ -20,6 +20,7 @@ from notify_service.entrypoints.deps import Deps, deps
 
 router = APIRouter(prefix="/v1/alerts", tags=["alert intake"])
 Injected = Annotated[Deps, Depends(deps)]
+Batch = Annotated[list[Alert], Field(max_length=1000)]
 ALERTS = TypeAdapter(Alert | list[Alert])
 
 
@@ -59,7 +60,7 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "(body)"
 
 
-@router.post("", status_code=202, response_model=Accepted, openapi_extra=documented_body(Alert | list[Alert]))
+@router.post("", status_code=202, response_model=Accepted, openapi_extra=documented_body(Alert | Batch))
 async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Body()]) -> Accepted:
     """One native alert or a list of them (at most 1000)."""
     try:
