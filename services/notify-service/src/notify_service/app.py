@@ -21,7 +21,7 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 MIGRATIONS = migrations_of("notify_service")
-ROUTERS = [http_subscribers.router, http_alerts.router, http_deliveries.router]
+ROUTERS = [http_subscribers.router, http_alerts.router, http_alerts.rejections_router, http_deliveries.router]
 PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
 
 

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 import pytest_asyncio
+from notify_helpers import settings as notify_settings
 
-from care_schemas.events.alert import Alert, AlertStatus
+from care_schemas.events.alert import Alert, AlertStatus, alert_event
 from carekit.db import create_pool, migrate
+from notify_service import handlers
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Result
+from notify_service.adapters.repository import queue_repeats
 from notify_service.app import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -65,3 +68,51 @@ async def test_a_resolved_notice_waiting_when_its_firing_notice_dies_follows_the
     await queue.record(pool, [Result(claimed, "delivered", 200, "HTTP 200", 1.0)])
     [resolved] = await queue.claim(pool, 10)
     assert resolved.alert.status is AlertStatus.RESOLVED
+
+
+async def _subscriber(pool: asyncpg.Pool, alert: Alert, sub: str) -> None:
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " VALUES ($1, $2, $3, 'email', 'o', '\\x00', '{}', 't')",  # email: entitled on Basic
+        sub,
+        alert.org_id,
+        alert.project_id,
+    )
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["separate-batches", "same-batch"])
+async def test_a_resolved_event_that_overtook_its_firing_event_still_wins(
+    pool: asyncpg.Pool, alert: Alert, together: bool
+) -> None:
+    """The issue's eighth case: resolved first, then firing (same alert start). Before, the firing notice went out,
+    the resolved one never did, and the alert repeated every 3 hours."""
+    org_alert = alert.model_copy(update={"org_id": f"org-{together}", "fingerprint": f"fp-overtaken-{together}"})
+    await _subscriber(pool, org_alert, f"sub-{together}")
+    resolved = alert_event(
+        org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at}), source="/t"
+    )
+    firing = alert_event(org_alert, source="/t")
+    settings = notify_settings(grouping_window_s=0)
+    if together:
+        await handlers.take_in_alerts(pool, [resolved, firing], settings)
+    else:
+        await handlers.take_in_alerts(pool, [resolved], settings)
+        await handlers.take_in_alerts(pool, [firing], settings)
+
+    state = await pool.fetchval(
+        "SELECT status FROM alerts WHERE org_id = $1 AND fingerprint = $2", org_alert.org_id, org_alert.fingerprint
+    )
+    assert state == "resolved", "a late firing event does not undo the resolution"
+    queued = await pool.fetch(
+        "SELECT status FROM notifications WHERE subscriber_id = $1 ORDER BY id", f"sub-{together}"
+    )
+    assert [r["status"] for r in queued] == ["firing", "resolved"], "the subscriber hears both, firing first"
+    [first] = await queue.claim(pool, 10)
+    assert first.alert.status is AlertStatus.FIRING
+    await queue.record(pool, [Result([first], "delivered", 200, "ok", 1.0)])
+    [second] = await queue.claim(pool, 10)
+    assert second.alert.status is AlertStatus.RESOLVED
+    await queue.record(pool, [Result([second], "delivered", 200, "ok", 1.0)])
+    await pool.execute("UPDATE notifications SET delivered_at = now() - interval '4 hours'")
+    async with pool.acquire() as conn:
+        assert await queue_repeats(conn, 3 * 3600.0) == 0, "a resolved alert is not repeated"

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +18,14 @@ from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from care_schemas.events.alert import Alert, AlertStatus
 from notify_service.adapters.channels import REGISTRY, lark, pagerduty
 from notify_service.adapters.queue import Claimed
+from notify_service.domain.alertmanager import render_alert
 from notify_service.domain.alertmanager_in import FieldError, parse_alertmanager
 from notify_service.domain.backoff import next_delay_s
-from notify_service.domain.classify import Outcome, Verdict
+from notify_service.domain.classify import EXCERPT, MIN_FRAGMENT, Outcome, Verdict, classify_status, redact
 from notify_service.domain.plans import refusal
 from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.subscribers import masked
+from notify_service.domain.text import line
 from notify_service.domain.urls import address_problem, url_problem
 from notify_service.handlers.delivery.dispatcher import decide, next_message
 
@@ -176,9 +179,11 @@ def am_payload(**labels: str) -> dict[str, object]:
 
 
 def test_alertmanager_payload_becomes_native_alerts() -> None:
-    [alert] = parse_alertmanager(
+    intake = parse_alertmanager(
         am_payload(alertname="DiskFull", project_id="p1", cluster_id="c1", instance="i1"), default_org="org-1"
     )
+    assert intake.refused == []
+    [(_, alert)] = intake.accepted
     assert (alert.org_id, alert.project_id, alert.cluster_id, alert.rule) == ("org-1", "p1", "c1", "DiskFull")
     assert alert.severity.value == "warning"
     assert alert.labels == {"instance": "i1"}
@@ -190,13 +195,69 @@ def test_alertmanager_payload_becomes_native_alerts() -> None:
     [
         ({"alertname": "X"}, "alerts[0].labels.project_id"),
         ({"project_id": "p"}, "alerts[0].labels.alertname"),
-        ({"alertname": "X", "project_id": "p", "severity": "apocalyptic"}, "alerts[0].labels.severity"),
+        ({"alertname": "X", "project_id": "p" * 200}, "alerts[0].labels.project_id"),
     ],
 )
-def test_alertmanager_payload_errors_name_the_field(labels: dict[str, str], field: str) -> None:
-    with pytest.raises(FieldError) as err:
-        parse_alertmanager(am_payload(**labels), default_org="org-1")
-    assert err.value.field == field
+def test_an_alertmanager_alert_is_refused_alone_naming_the_field(labels: dict[str, str], field: str) -> None:
+    body = am_payload(**labels)
+    good = am_payload(alertname="Fine", project_id="p")["alerts"]
+    body["alerts"] = [*body["alerts"], *good]  # type: ignore[misc]
+    intake = parse_alertmanager(body, default_org="org-1")
+    [refusal] = intake.refused
+    assert refusal.index == 0
+    assert refusal.reason.startswith(f"{field}: ")
+    assert [(i, a.rule) for i, a in intake.accepted] == [(1, "Fine")]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "severity"),
+    [
+        ("page", "critical"),
+        ("Error", "critical"),
+        ("high", "critical"),
+        ("P1", "critical"),
+        ("warn", "warning"),
+        ("medium", "warning"),
+        ("low", "info"),
+        ("notice", "info"),
+        ("none", "info"),
+        ("apocalyptic", "warning"),
+        (" CRITICAL ", "critical"),
+    ],
+)
+def test_severity_spellings_map_to_the_three_and_the_senders_label_is_kept(spelling: str, severity: str) -> None:
+    intake = parse_alertmanager(am_payload(alertname="X", project_id="p", severity=spelling), default_org="org-1")
+    [(_, alert)] = intake.accepted
+    assert alert.severity.value == severity
+    assert alert.labels["severity"] == spelling
+    assert render_alert(alert)["labels"]["severity"] == spelling, "receivers downstream see the sender's spelling"
+
+
+def test_every_annotation_is_kept_and_shown_with_the_runbook_as_a_link() -> None:
+    body = am_payload(alertname="DiskFull", project_id="p")
+    body["alerts"][0]["annotations"] = {  # type: ignore[index]
+        "summary": "disk full",
+        "description": "95% used",
+        "runbook_url": "https://runbooks.example/disk",
+        "dashboard": "https://grafana.example/d/1",
+        "owner": "storage team",
+    }
+    [(_, alert)] = parse_alertmanager(body, default_org="org-1").accepted
+    assert alert.annotations == {
+        "runbook_url": "https://runbooks.example/disk",
+        "dashboard": "https://grafana.example/d/1",
+        "owner": "storage team",
+    }
+    assert (alert.summary, alert.description) == ("disk full", "95% used")
+    slack = line(alert, markdown=True)
+    assert "<https://runbooks.example/disk|runbook_url>" in slack
+    assert slack.index("runbook_url") < slack.index("dashboard"), "the runbook comes first"
+    assert "[runbook_url](https://runbooks.example/disk)" in line(alert, style="markdown")
+    assert "owner: storage team" in line(alert)
+    assert render_alert(alert)["annotations"]["runbook_url"] == "https://runbooks.example/disk"
+    event = pagerduty.event_for(alert)
+    assert {"href": "https://runbooks.example/disk", "text": "Runbook"} in event["links"]
+    assert event["payload"]["custom_details"]["annotations"]["owner"] == "storage team"
 
 
 def test_alertmanager_payload_of_another_version_is_refused() -> None:
@@ -254,6 +315,49 @@ def test_an_alertmanager_label_with_a_nul_character_is_refused_naming_the_field(
             }
         ],
     }
-    with pytest.raises(FieldError) as refused:
-        parse_alertmanager(body, default_org="org-1")
-    assert str(refused.value) == "alerts[0].labels.instance: must not contain NUL (\\u0000) characters"
+    [refused] = parse_alertmanager(body, default_org="org-1").refused
+    assert refused.reason == "alerts[0].labels.instance: must not contain NUL (\\u0000) characters"
+
+
+@pytest.mark.parametrize("length", [8, 16, 40, 120, 199, 200, 201, 300])
+@pytest.mark.parametrize("where", ["straddling", "cut-by-sender", "starting-cut"])
+def test_no_prefix_or_suffix_of_a_secret_reaches_the_reason(length: int, where: str) -> None:
+    """The issue's fifth case: the answer was cut to 200 characters before redaction, so a secret echoed across the
+    cut reached the delivery log, dead letters and logs minus its last characters."""
+    secret = ("Zq7" + uuid.uuid4().hex * 10)[:length]
+    if where == "straddling":
+        body = "e" * (EXCERPT - length // 2) + secret + " tail"
+    elif where == "cut-by-sender":  # the endpoint echoed the secret and cut its own answer inside it
+        body = "echo: " + secret[: max(MIN_FRAGMENT, length - 3)]
+    else:
+        body = secret[-max(MIN_FRAGMENT, length - 3) :] + " was refused"
+    outcome = classify_status(400, {}, body, [secret])
+    fragments = {secret[i : i + MIN_FRAGMENT] for i in range(len(secret) - MIN_FRAGMENT + 1)}
+    assert not any(f in outcome.reason for f in fragments), outcome.reason
+    assert "****" in outcome.reason
+
+
+def test_redaction_still_leaves_the_rest_of_the_answer() -> None:
+    assert redact("invalid token abcdefgh1234 for team", ["abcdefgh1234"]) == "invalid token **** for team"
+    assert redact("no secret here", ["abcdefgh1234"]) == "no secret here"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:a00:1::",  # 6to4 embedding 10.0.0.1
+        "2002:7f00:1::",  # 6to4 embedding 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 embedding 169.254.169.254
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "::10.0.0.1",  # IPv4-compatible
+    ],
+)
+def test_an_address_that_embeds_a_non_global_ipv4_is_refused(address: str) -> None:
+    assert address_problem("hooks.example.com", [address], frozenset()) is not None
+
+
+def test_public_addresses_still_pass_the_guard() -> None:
+    assert address_problem("hooks.example.com", ["2002:808:808::", "2606:4700::1111", "8.8.8.8"], frozenset()) is None

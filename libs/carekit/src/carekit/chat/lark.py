@@ -28,6 +28,12 @@ def link(label: str, href: str) -> dict[str, str]:
     return {"tag": "a", "text": label, "href": href}
 
 
+def _masked(text: str, secrets: list[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
+
+
 class LarkBot:
     """A Lark app (app id + secret) calling the Open API at a configurable base URL, over one aiohttp session."""
 
@@ -59,7 +65,7 @@ class LarkBot:
         try:
             doc = json.loads(raw)
         except ValueError:
-            doc = {"code": -1, "msg": raw[:200]}
+            doc = {"code": -1, "msg": _masked(raw, [self._secret, self._token or ""])[:200]}  # mask, then cut
         code = doc.get("code") if isinstance(doc, dict) else -1
         if status == 200 and code == 0:
             return doc

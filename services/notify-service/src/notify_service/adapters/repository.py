@@ -43,16 +43,24 @@ _DUE_OR_PARKED = """
 """
 
 
+def _rank(alert: Alert) -> tuple[object, bool]:
+    """Which state of an alert wins: the later start, and for the same start, resolved over firing."""
+    return (alert.starts_at, alert.status is AlertStatus.RESOLVED)
+
+
 def _latest(events: Sequence[AlertFiring | AlertResolved]) -> list[tuple[str, Alert]]:
-    """The last event per alert in the batch (a batch may carry an alert's firing and resolved)."""
+    """The winning event per alert in the batch (a batch may carry an alert's firing and resolved, in any order)."""
     latest: dict[tuple[str, str], tuple[str, Alert]] = {}
     for e in events:
-        latest[(e.data.org_id, e.data.fingerprint)] = (e.id, e.data)
+        key = (e.data.org_id, e.data.fingerprint)
+        if key not in latest or _rank(e.data) >= _rank(latest[key][1]):
+            latest[key] = (e.id, e.data)
     return list(latest.values())
 
 
 async def store_alerts(conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved]) -> None:
-    """Upsert the active-alert state, keeping the newest status per fingerprint."""
+    """Upsert the active-alert state: a later start wins, and for the same start resolved wins over firing, so a
+    resolved event that overtook its firing event is not undone by it (whatever the arrival order)."""
     rows = _latest(events)
     await conn.execute(
         """
@@ -62,6 +70,8 @@ async def store_alerts(conn: asyncpg.Connection, events: Sequence[AlertFiring | 
             AS t(org_id, fingerprint, status, starts_at, alert, event_id)
         ON CONFLICT (org_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, starts_at = EXCLUDED.starts_at,
             alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now()
+        WHERE alerts.starts_at < EXCLUDED.starts_at OR (alerts.starts_at = EXCLUDED.starts_at
+              AND NOT (alerts.status = 'resolved' AND EXCLUDED.status = 'firing'))
         """,
         [a.org_id for _, a in rows],
         [a.fingerprint for _, a in rows],
@@ -104,6 +114,24 @@ async def _insert(
     return int(count)
 
 
+async def _resolved_already(conn: asyncpg.Connection, firing: Sequence[Alert]) -> list[Alert]:
+    """The stored resolved state of these firing alerts, where it has the same start (the resolved event won)."""
+    if not firing:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT a.alert FROM alerts a
+        JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS t(org_id, fingerprint, starts_at)
+          ON a.org_id = t.org_id AND a.fingerprint = t.fingerprint AND a.starts_at = t.starts_at
+        WHERE a.status = 'resolved'
+        """,
+        [a.org_id for a in firing],
+        [a.fingerprint for a in firing],
+        [a.starts_at for a in firing],
+    )
+    return [Alert.model_validate(r["alert"]) for r in rows]
+
+
 async def enqueue_notifications(
     conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], *, basic: list[str], window_s: float
 ) -> int:
@@ -111,6 +139,12 @@ async def enqueue_notifications(
     alerts = [e.data for e in events]
     firing = [a for a in alerts if a.status is AlertStatus.FIRING]
     resolved = [a for a in alerts if a.status is AlertStatus.RESOLVED]
+    # a firing event late behind its resolved one (same start): the stored state stays resolved, and the resolved
+    # notice follows the firing one, so the outcome is the same whatever the arrival order
+    known = {(a.org_id, a.fingerprint, a.starts_at) for a in resolved}
+    resolved += [
+        a for a in await _resolved_already(conn, firing) if (a.org_id, a.fingerprint, a.starts_at) not in known
+    ]
     queued = await _insert(conn, firing, AlertStatus.FIRING, basic, window_s)
     queued += await _insert(conn, resolved, AlertStatus.RESOLVED, basic, window_s)
     if queued:

@@ -16,9 +16,9 @@ def _ts(value: Any) -> str:
 def labels_of(alert: Alert) -> dict[str, str]:
     """Alertmanager labels: the alert's own, plus its identity fields."""
     labels = {
+        "severity": alert.severity.value,  # the sender's own spelling, when it had one, is kept in alert.labels
         **alert.labels,
         "alertname": alert.rule,
-        "severity": alert.severity.value,
         "org_id": alert.org_id,
         "project_id": alert.project_id,
         "source": alert.source,
@@ -32,7 +32,7 @@ def render_alert(alert: Alert) -> dict[str, Any]:
     return {
         "status": alert.status.value,
         "labels": labels_of(alert),
-        "annotations": {"summary": alert.summary, "description": alert.description},
+        "annotations": {**alert.annotations, "summary": alert.summary, "description": alert.description},
         "startsAt": _ts(alert.starts_at),
         "endsAt": _ts(alert.ends_at) if alert.status is AlertStatus.RESOLVED else ZERO_TIME,
         "generatorURL": alert.link or "",
@@ -51,7 +51,7 @@ def render_webhook(alert: Alert, *, receiver: str, external_url: str, dry_run: b
         "receiver": receiver,
         "groupLabels": {"alertname": alert.rule},
         "commonLabels": labels,
-        "commonAnnotations": {"summary": alert.summary, "description": alert.description},
+        "commonAnnotations": {**alert.annotations, "summary": alert.summary, "description": alert.description},
         "externalURL": external_url,
         "alerts": [render_alert(alert)],
     }

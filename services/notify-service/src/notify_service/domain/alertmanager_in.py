@@ -1,18 +1,27 @@
-"""Read a Prometheus Alertmanager webhook payload (version 4) as native alerts."""
+"""Read a Prometheus Alertmanager webhook payload (version 4) as native alerts, alert by alert.
+
+Alertmanager does not retry a 4xx, so one bad alert must not cost the group its good ones: each alert is taken or
+refused on its own, with the reason (`Refusal`), and only a payload that is not a v4 webhook at all is refused
+whole. Severities in other spellings are mapped (domain/severity.py) and the sender's label is kept; every
+annotation is kept (summary and description become the alert's own fields).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from care_schemas.bounded import message
-from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus
+from care_schemas.bounded import bounded, location, message
+from care_schemas.events.alert import Alert, AlertStatus
+from notify_service.domain.severity import severity_of
 
-MAPPED = ("org_id", "project_id", "cluster_id", "severity", "alertname")
-DEFAULT_SEVERITY = AlertSeverity.WARNING
+MAPPED = ("org_id", "project_id", "cluster_id", "alertname")
+OWN_FIELDS = ("summary", "description")
+MAX_ALERTS = 1000
 
 
 class FieldError(ValueError):
@@ -21,6 +30,31 @@ class FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One alert of the group that was not taken, and why."""
+
+    index: int
+    reason: str
+    fingerprint: str | None = None
+    alertname: str | None = None
+    org_id: str | None = None  # the organisation the alert named (or the caller's), to record the refusal under
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "fingerprint": self.fingerprint,
+            "alertname": self.alertname,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Intake:
+    accepted: list[tuple[int, Alert]]
+    refused: list[Refusal]
 
 
 class AmAlert(BaseModel):
@@ -36,18 +70,13 @@ class AmAlert(BaseModel):
 
 
 class AmPayload(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """The webhook payload; its other fields (receiver, groupLabels, externalURL...) are read by nobody here."""
 
-    version: str
+    model_config = ConfigDict(extra="ignore")
+
+    version: Annotated[str, bounded(8)]
     status: AlertStatus | None = None
-    alerts: list[AmAlert] = Field(min_length=1)
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(body)"
+    alerts: list[Any] = Field(min_length=1, max_length=MAX_ALERTS, description="each alert is taken or refused alone")
 
 
 def _fingerprint(labels: dict[str, str]) -> str:
@@ -55,19 +84,45 @@ def _fingerprint(labels: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_alertmanager(body: Any, *, default_org: str | None) -> list[Alert]:
-    """Alerts from the payload; FieldError names the first field at fault."""
+def parse_alertmanager(body: Any, *, default_org: str | None) -> Intake:
+    """Each alert taken or refused on its own; FieldError when the payload itself is not a v4 webhook."""
     try:
         payload = AmPayload.model_validate(body)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise FieldError(_path(tuple(err["loc"])), err["msg"]) from None
+        raise FieldError(location(tuple(err["loc"])) if err["loc"] else "(body)", message(err)) from None
     if payload.version != "4":
         raise FieldError("version", f"must be '4' (Alertmanager webhook payload v4), got {payload.version!r}")
-    return [_alert(i, a, default_org) for i, a in enumerate(payload.alerts)]
+    accepted: list[tuple[int, Alert]] = []
+    refused: list[Refusal] = []
+    for i, raw in enumerate(payload.alerts):
+        try:
+            accepted.append((i, _alert(i, raw, default_org)))
+        except FieldError as exc:
+            labels = raw.get("labels") if isinstance(raw, dict) else None
+            labels = labels if isinstance(labels, dict) else {}
+            name, org = labels.get("alertname"), labels.get("org_id")
+            fp = raw.get("fingerprint") if isinstance(raw, dict) else None
+            refused.append(
+                Refusal(
+                    i,
+                    str(exc),
+                    fp[:128] if isinstance(fp, str) else None,
+                    name[:255] if isinstance(name, str) else None,
+                    org if isinstance(org, str) and org else default_org,
+                )
+            )
+    return Intake(accepted, refused)
 
 
-def _alert(i: int, am: AmAlert, default_org: str | None) -> Alert:
+def _alert(i: int, raw: Any, default_org: str | None) -> Alert:
+    try:
+        am = AmAlert.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise FieldError(
+            f"alerts[{i}]" + (f".{location(tuple(err['loc']))}" if err["loc"] else ""), message(err)
+        ) from None
     where = f"alerts[{i}].labels"
     labels = am.labels
     org = labels.get("org_id") or default_org
@@ -76,13 +131,7 @@ def _alert(i: int, am: AmAlert, default_org: str | None) -> Alert:
     for required in ("project_id", "alertname"):
         if not labels.get(required):
             raise FieldError(f"{where}.{required}", "required label is missing")
-    severity_raw = labels.get("severity", DEFAULT_SEVERITY.value).lower()
-    try:
-        severity = AlertSeverity(severity_raw)
-    except ValueError:
-        raise FieldError(f"{where}.severity", "must be one of critical, warning, info") from None
     ends = am.endsAt if am.endsAt is not None and am.endsAt.year > 1 else None
-    extra = {k: v for k, v in labels.items() if k not in MAPPED}
     try:
         return Alert(
             fingerprint=am.fingerprint or _fingerprint(labels),
@@ -90,16 +139,35 @@ def _alert(i: int, am: AmAlert, default_org: str | None) -> Alert:
             project_id=labels["project_id"],
             cluster_id=labels.get("cluster_id"),
             rule=labels["alertname"],
-            severity=severity,
+            severity=severity_of(labels.get("severity")),
             status=am.status,
             starts_at=am.startsAt,
             ends_at=ends if am.status is AlertStatus.RESOLVED else None,
             summary=am.annotations.get("summary") or am.annotations.get("message") or labels["alertname"],
             description=am.annotations.get("description", ""),
-            labels=extra,
+            labels={k: v for k, v in labels.items() if k not in MAPPED},
+            annotations={k: v for k, v in am.annotations.items() if k not in OWN_FIELDS},
             source=labels.get("source", "prometheus"),
             link=am.generatorURL or None,
         )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise FieldError(f"alerts[{i}].{_path(tuple(err['loc']))}", message(err)) from None
+        field = _AM_NAMES.get(str(err["loc"][0]), str(err["loc"][0])) if err["loc"] else ""
+        rest = location(tuple(err["loc"][1:]))
+        path = f"alerts[{i}].{field}" + (f".{rest}" if err["loc"][1:] else "")
+        raise FieldError(path, message(err)) from None
+
+
+# where an Alert field came from in the Alertmanager payload, to name it as the sender wrote it
+_AM_NAMES = {
+    "starts_at": "startsAt",
+    "ends_at": "endsAt",
+    "rule": "labels.alertname",
+    "project_id": "labels.project_id",
+    "org_id": "labels.org_id",
+    "cluster_id": "labels.cluster_id",
+    "source": "labels.source",
+    "summary": "annotations.summary",
+    "description": "annotations.description",
+    "link": "generatorURL",
+}

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from carekit.faults import storable
+
 TIMEOUT_S = 15.0
 EXCERPT = 200
 
@@ -33,10 +35,27 @@ class Outcome:
         return self.verdict is Verdict.OK
 
 
+MIN_FRAGMENT = 4  # a secret cut off at an end of the text is masked from this many characters on
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret (URL, token, key) in `text` with ****."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    """Replace every secret (URL, token, key) in `text` with ****, and a secret's beginning at the end of the text
+    or its end at the start (the sender cut its own answer there): no prefix or suffix of a secret gets through.
+
+    Redact before cutting a text shorter, never after: a cut through a secret leaves a prefix no rule can find.
+    """
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    for secret in ordered:
         text = text.replace(secret, "****")
+    for secret in ordered:
+        for n in range(min(len(secret) - 1, len(text)), MIN_FRAGMENT - 1, -1):
+            if text.endswith(secret[:n]):
+                text = text[:-n] + "****"
+                break
+        for n in range(min(len(secret) - 1, len(text)), MIN_FRAGMENT - 1, -1):
+            if text.startswith(secret[-n:]):
+                text = "****" + text[n:]
+                break
     return text
 
 
@@ -57,7 +76,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _excerpt(body: str) -> str:
-    body = " ".join(body.split())
+    """At most EXCERPT characters of an answer, on one line, storable (NUL and lone surrogates escaped). Pass text
+    that is already redacted."""
+    body = storable(" ".join(body.split()))
     return body[:EXCERPT] + ("..." if len(body) > EXCERPT else "")
 
 
@@ -67,7 +88,7 @@ def classify_status(
     """2xx ok; 429 and 5xx retry (honouring Retry-After); 413 and other 4xx (and 3xx: redirects are not followed)
     permanent with the reason."""
     headers = headers or {}
-    said = redact(_excerpt(body), secrets)
+    said = _excerpt(redact(body, secrets))
     detail = f"HTTP {status}" + (f": {said}" if said else "")
     if 200 <= status < 300:
         return Outcome(Verdict.OK, detail, status)
@@ -85,5 +106,5 @@ def classify_error(exc: BaseException, secrets: Iterable[str] = ()) -> Outcome:
     """A timeout or network failure is retried; the reason names the error class, secrets redacted."""
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return Outcome(Verdict.RETRY, f"timeout after {TIMEOUT_S:g}s")
-    text = redact(str(exc), secrets)
-    return Outcome(Verdict.RETRY, f"network error: {type(exc).__name__}" + (f": {_excerpt(text)}" if text else ""))
+    text = _excerpt(redact(str(exc), secrets))
+    return Outcome(Verdict.RETRY, f"network error: {type(exc).__name__}" + (f": {text}" if text else ""))

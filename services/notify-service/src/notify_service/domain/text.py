@@ -10,16 +10,40 @@ from care_schemas.events.alert import Alert, AlertStatus
 ICON = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
-def line(alert: Alert, *, markdown: bool = False) -> str:
-    """One alert on one line: severity, status, rule, cluster, summary, fingerprint."""
+def _is_link(value: str) -> bool:
+    return value.startswith(("https://", "http://")) and not any(c in value for c in " <>|[]()\n")
+
+
+def annotation_text(alert: Alert, style: str = "plain") -> str:
+    """Every annotation as ` · name: value`, runbook_url first; links as Slack (`<url|name>`) or Markdown
+    (`[name](url)`) links in those styles."""
+    parts = []
+    for name in sorted(alert.annotations, key=lambda n: (n != "runbook_url", n)):
+        value = " ".join(alert.annotations[name].split())
+        if _is_link(value) and style == "slack":
+            parts.append(f"<{value}|{name}>")
+        elif _is_link(value) and style == "markdown":
+            parts.append(f"[{name}]({value})")
+        else:
+            parts.append(f"{name}: {value}")
+    return "".join(f" · {p}" for p in parts)
+
+
+def line(alert: Alert, *, markdown: bool = False, style: str | None = None) -> str:
+    """One alert on one line: severity, status, rule, cluster, summary, annotations (runbook first), fingerprint.
+    `markdown` is Slack's mrkdwn; `style` "markdown" is Lark's."""
+    style = style or ("slack" if markdown else "plain")
     state = "RESOLVED" if alert.status is AlertStatus.RESOLVED else "FIRING"
-    rule = f"`{alert.rule}`" if markdown else alert.rule
+    rule = f"`{alert.rule}`" if style != "plain" else alert.rule
     where = f" on {alert.cluster_id}" if alert.cluster_id else ""
     text = (
         f"{ICON.get(alert.severity.value, '')} [{alert.severity.value.upper()}] {state} {rule}{where}: {alert.summary}"
     )
-    if alert.link and markdown:
+    text += annotation_text(alert, style)
+    if alert.link and style == "slack":
         text += f" <{alert.link}|open>"
+    elif alert.link and style == "markdown":
+        text += f" [open]({alert.link})"
     return f"{text} (fp {alert.fingerprint})"
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from care_schemas.bounded import Id, Int64, bounded
 from carekit.identity import CurrentIdentity, Role, require
 from carekit.problems import responses
 from carekit.refusals import NotFound
@@ -69,8 +70,8 @@ class Redriven(BaseModel):
 async def deliveries(
     identity: CurrentIdentity,
     d: Injected,
-    subscriber_id: str | None = None,
-    fingerprint: str | None = None,
+    subscriber_id: Annotated[Id | None, Query()] = None,
+    fingerprint: Annotated[Annotated[str, bounded(128, min_length=1)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Deliveries:
     """Attempts for the organisation's subscribers, newest first: subscriber, alert, attempt, answer, latency."""
@@ -99,7 +100,7 @@ async def deliveries(
 async def dead_letters(
     identity: CurrentIdentity,
     d: Injected,
-    org_id: str | None = None,
+    org_id: Annotated[Id | None, Query()] = None,
     include_redriven: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeadLetters:
@@ -110,7 +111,7 @@ async def dead_letters(
 
 
 @router.post("/v1/dead-letters/{dead_letter_id}/redrive", status_code=202, responses=responses(404))
-async def redrive(dead_letter_id: int, identity: CurrentIdentity, d: Injected) -> Redriven:
+async def redrive(dead_letter_id: Int64, identity: CurrentIdentity, d: Injected) -> Redriven:
     """Staff: queue the notification again with a fresh retry window."""
     require(identity, *OPERATORS)
     if not await queue.redrive(d.runtime.pool, dead_letter_id, identity.sub):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from care_schemas.bounded import NO_NUL, Id, bounded
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import AlertSeverity
 from carekit.identity import CurrentIdentity, Identity, Role, require
@@ -22,27 +23,46 @@ OWNERS = (Role.ORG_OWNER, Role.PROJECT_OWNER)
 Injected = Annotated[Deps, Depends(deps)]
 
 
+Name = Annotated[str, bounded(100, min_length=1)]
+Rules = Annotated[list[Annotated[str, bounded(255, min_length=1)]], Field(max_length=100)]
+Severities = Annotated[list[AlertSeverity], Field(max_length=3)]
+# each channel's own model checks the values (domain/subscribers.py); the map itself is bounded here
+Config = Annotated[
+    dict[Annotated[str, bounded(64, min_length=1)], Any],
+    Field(max_length=8),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 8,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": NO_NUL},
+            "additionalProperties": {"type": "string", "maxLength": 512, "pattern": NO_NUL},
+        }
+    ),
+]
+SubscriberId = Annotated[Id, Path()]
+
+
 class SubscriberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: ChannelType
-    name: str = Field(min_length=1, max_length=100)
-    project_id: str = Field(min_length=1, max_length=128)
-    cluster_id: str | None = Field(default=None, max_length=128)
-    severities: list[AlertSeverity] | None = None
-    rules: list[str] | None = None
-    config: dict[str, Any]
+    name: Name
+    project_id: Id
+    cluster_id: Annotated[str, bounded(128)] | None = None
+    severities: Severities | None = None
+    rules: Rules | None = None
+    config: Config
 
 
 class SubscriberPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    project_id: str | None = Field(default=None, min_length=1, max_length=128)
-    cluster_id: str | None = None
-    severities: list[AlertSeverity] | None = None
-    rules: list[str] | None = None
-    config: dict[str, Any] | None = None
+    name: Name | None = None
+    project_id: Id | None = None
+    cluster_id: Annotated[str, bounded(128)] | None = None
+    severities: Severities | None = None
+    rules: Rules | None = None
+    config: Config | None = None
 
 
 def _owner(identity: Identity) -> Identity:
@@ -95,7 +115,9 @@ async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> 
 
 
 @router.get("")
-async def list_all(identity: CurrentIdentity, d: Injected, project_id: str | None = None) -> SubscriberList:
+async def list_all(
+    identity: CurrentIdentity, d: Injected, project_id: Annotated[Id | None, Query()] = None
+) -> SubscriberList:
     _owner(identity)
     found = await subscribers.list_for(d.runtime.pool, d.box, identity.org, project_id)
     return SubscriberList(subscribers=[SubscriberView.of(s) for s in found])
@@ -109,13 +131,15 @@ async def _one(d: Deps, identity: Identity, subscriber_id: str) -> subscribers.S
 
 
 @router.get("/{subscriber_id}")
-async def read(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> SubscriberView:
+async def read(subscriber_id: SubscriberId, identity: CurrentIdentity, d: Injected) -> SubscriberView:
     _owner(identity)
     return SubscriberView.of(await _one(d, identity, subscriber_id))
 
 
 @router.patch("/{subscriber_id}")
-async def patch(subscriber_id: str, body: SubscriberPatch, identity: CurrentIdentity, d: Injected) -> SubscriberView:
+async def patch(
+    subscriber_id: SubscriberId, body: SubscriberPatch, identity: CurrentIdentity, d: Injected
+) -> SubscriberView:
     """Change a subscriber; a changed configuration must pass a new test message."""
     _owner(identity)
     current = await _one(d, identity, subscriber_id)
@@ -124,7 +148,7 @@ async def patch(subscriber_id: str, body: SubscriberPatch, identity: CurrentIden
 
 
 @router.delete("/{subscriber_id}", status_code=204)
-async def delete(subscriber_id: str, identity: CurrentIdentity, d: Injected) -> Response:
+async def delete(subscriber_id: SubscriberId, identity: CurrentIdentity, d: Injected) -> Response:
     _owner(identity)
     if not await subscribers.delete(d.runtime.pool, identity.org, subscriber_id):
         raise NotFound(f"no subscriber {subscriber_id} in organisation {identity.org}")

@@ -1,12 +1,19 @@
 """Use cases: intake (alerts, plan changes, ticket events), subscribers; the delivery pipeline in `delivery/`."""
 
-from notify_service.handlers.intake import on_plan_change, publish_alerts, take_in_alerts, take_in_ticket_event
+from notify_service.handlers.intake import (
+    on_plan_change,
+    publish_alertmanager,
+    publish_alerts,
+    take_in_alerts,
+    take_in_ticket_event,
+)
 from notify_service.handlers.subscribers import Draft, create_subscriber, send_test, update_subscriber
 
 __all__ = [
     "Draft",
     "create_subscriber",
     "on_plan_change",
+    "publish_alertmanager",
     "publish_alerts",
     "send_test",
     "take_in_alerts",

@@ -15,8 +15,9 @@ from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
 from carekit.projection import ProjectedPlan
 from carekit.refusals import Forbidden, Invalid, TooLarge
-from notify_service.adapters import im_queue, metrics, repository, subscribers
+from notify_service.adapters import im_queue, metrics, rejections, repository, subscribers
 from notify_service.config import Settings
+from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
 
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
@@ -57,6 +58,38 @@ async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Seq
     await publishers[ALERT_EVENTS].publish_all(payloads)
     metrics.RECEIVED.labels(source).inc(len(alerts))
     return [e.id for e in events]
+
+
+async def publish_alertmanager(
+    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, intake: Intake
+) -> tuple[list[str], list[Refusal]]:
+    """An Alertmanager group, alert by alert: the good alerts go to alert.events.v1, each bad one is refused with its
+    reason and recorded for its organisation (Alertmanager does not retry a 4xx: one bad alert must not cost the
+    group its good ones). Raises Invalid, naming the reasons, when none of the group could be taken."""
+    refused = list(intake.refused)
+    payloads: list[tuple[str, bytes]] = []
+    ids: list[str] = []
+    for i, alert in intake.accepted:
+        if not identity.is_staff and alert.org_id != identity.org:
+            why = f"alerts[{i}].labels.org_id: {alert.org_id!r} is not your organisation"
+            refused.append(Refusal(i, why, alert.fingerprint, alert.rule, identity.org))
+            continue
+        event = alert_event(alert, source="/notify-service/http")
+        try:
+            payloads.append((alert.org_id, encode(event, ALERT_EVENTS)))
+        except TooLarge as exc:
+            refused.append(Refusal(i, f"alerts[{i}]: {exc.reason}", alert.fingerprint, alert.rule, alert.org_id))
+            continue
+        ids.append(event.id)
+    refused.sort(key=lambda r: r.index)
+    if refused:
+        await rejections.record(pool, "alertmanager", [(r.org_id or identity.org, r) for r in refused])
+    if not payloads:
+        reasons = "; ".join(r.reason for r in refused[:5])
+        raise Invalid(f"{reasons} (no alert of the group was accepted; each refusal is in GET /v1/intake-rejections)")
+    await publishers[ALERT_EVENTS].publish_all(payloads)
+    metrics.RECEIVED.labels("alertmanager").inc(len(payloads))
+    return ids, refused
 
 
 async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, previous: ProjectedPlan | None) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import available_timezones
 
+from care_schemas.bounded import NOT_ZONES
 from care_schemas.events.plan import Actor, ChangeReason, Tam
 from plan_service.domain.model import Change, Conflict, Invalid, OrgPlan, advance
 
@@ -22,7 +23,8 @@ def decide_tam(state: OrgPlan, tam: Tam, actor: Actor, now: datetime) -> Change 
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # the files beside the zones on a tz path are not zones: localtime (this machine's), posixrules, Factory
+    return frozenset(z for z in available_timezones() if z.lower() not in NOT_ZONES)
 
 
 def valid_timezone(name: str) -> str:

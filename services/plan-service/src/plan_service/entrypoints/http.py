@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from care_schemas.bounded import Id, Timestamp, TimeZoneName, bounded
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import Actor, Tam
 from carekit.identity import CurrentIdentity, Identity, Role, require
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/v1", tags=["plans"])
 CHANGERS = (Role.ORG_OWNER, Role.BILLING_MANAGER, Role.ADMIN)
 STAFF = (Role.SUPPORT_ENGINEER, Role.SALES, Role.ADMIN)
 DECIDERS = (Role.SALES, Role.ADMIN)
+OrgId = Annotated[Id, Path(description="organisation id")]
+RequestId = Annotated[Id, Path(description="sales request id")]
 
 
 class Body_(BaseModel):
@@ -30,12 +33,12 @@ class Body_(BaseModel):
 
 
 class PlanChangeIn(Body_):
-    plan: str = Field(min_length=1, max_length=64, description="basic, developer, enterprise or premium")
-    reason: str | None = Field(default=None, max_length=500)
+    plan: Annotated[str, bounded(64, min_length=1)] = Field(description="basic, developer, enterprise or premium")
+    reason: Annotated[str, bounded(500)] | None = None
 
 
 class DeclineIn(Body_):
-    reason: str = Field(min_length=1, max_length=500, description="shown to the customer")
+    reason: Annotated[str, bounded(500, min_length=1)] = Field(description="shown to the customer")
 
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -48,18 +51,18 @@ def _email(value: str) -> str:
 
 
 class TamIn(Body_):
-    name: str = Field(min_length=1, max_length=200)
-    email: Annotated[str, AfterValidator(_email)] = Field(max_length=254, description="name@example.com")
+    name: Annotated[str, bounded(200, min_length=1)]
+    email: Annotated[str, bounded(254), AfterValidator(_email)] = Field(description="name@example.com")
 
 
 class SettingsIn(Body_):
-    timezone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. Europe/Berlin")
+    timezone: TimeZoneName = Field(description="IANA name, e.g. Europe/Berlin")
 
 
 class LegacyImportItem(Body_):
-    org_id: str = Field(min_length=1, max_length=200)
+    org_id: Annotated[str, bounded(200, min_length=1)]
     legacy_plan: PlanCode
-    since: AwareDatetime | None = None
+    since: Timestamp | None = None
 
 
 def pool(request: Request) -> asyncpg.Pool:
@@ -74,7 +77,7 @@ def now(request: Request) -> datetime:
 
 class PageIn(BaseModel):
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
@@ -111,7 +114,7 @@ async def list_plans(identity: CurrentIdentity) -> views.Catalogue:
 
 
 @router.get("/orgs/{org}/plan", responses=responses(404))
-async def get_plan(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
+async def get_plan(org: OrgId, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     visible(identity, org)
     return views.PlanView.model_validate(await handlers.plan_view(db, org, at))
 
@@ -122,7 +125,7 @@ async def get_plan(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> vi
     responses={**responses(404, 409), 202: {"model": views.PlanChange, "description": "Premium: a sales request"}},
 )
 async def change_plan(
-    org: str, body: PlanChangeIn, identity: CurrentIdentity, db: Pool, at: Now, response: Response
+    org: OrgId, body: PlanChangeIn, identity: CurrentIdentity, db: Pool, at: Now, response: Response
 ) -> views.PlanChange:
     """Basic/Developer/Enterprise at once; Premium creates a sales request (202)."""
     may_change(identity, org)
@@ -138,7 +141,7 @@ async def change_plan(
 
 
 @router.post("/orgs/{org}/trial", responses=responses(404, 409))
-async def start_trial(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanChange:
+async def start_trial(org: OrgId, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanChange:
     """Start the one Developer trial (30 days); answered like a plan change."""
     may_change(identity, org)
     view = await handlers.start_trial(db, org, actor(identity), at)
@@ -146,13 +149,13 @@ async def start_trial(org: str, identity: CurrentIdentity, db: Pool, at: Now) ->
 
 
 @router.get("/orgs/{org}/support-page", responses=responses(404))
-async def support_page(org: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.SupportPage:
+async def support_page(org: OrgId, identity: CurrentIdentity, db: Pool, at: Now) -> views.SupportPage:
     visible(identity, org)
     return views.SupportPage.model_validate(await handlers.support_page_view(db, org, at))
 
 
 @router.get("/orgs/{org}/sales-requests", responses=responses(404))
-async def org_sales_requests(org: str, identity: CurrentIdentity, db: Pool, page: Page) -> views.SalesRequests:
+async def org_sales_requests(org: OrgId, identity: CurrentIdentity, db: Pool, page: Page) -> views.SalesRequests:
     visible(identity, org)
     found = await handlers.sales_requests(db, org_id=org, limit=page.limit, offset=page.offset)
     return views.SalesRequests.model_validate(found)
@@ -171,7 +174,7 @@ async def all_sales_requests(
 
 
 @router.post("/sales-requests/{request_id}/approve", responses=responses(404, 409))
-async def approve(request_id: str, identity: CurrentIdentity, db: Pool, at: Now) -> views.SalesDecision:
+async def approve(request_id: RequestId, identity: CurrentIdentity, db: Pool, at: Now) -> views.SalesDecision:
     require(identity, *DECIDERS)
     decided = await handlers.approve(db, request_id, actor(identity), at)
     plan = await handlers.plan_view(db, decided["org_id"], at)
@@ -180,7 +183,7 @@ async def approve(request_id: str, identity: CurrentIdentity, db: Pool, at: Now)
 
 @router.post("/sales-requests/{request_id}/decline", responses=responses(404, 409))
 async def decline(
-    request_id: str, body: DeclineIn, identity: CurrentIdentity, db: Pool, at: Now
+    request_id: RequestId, body: DeclineIn, identity: CurrentIdentity, db: Pool, at: Now
 ) -> views.SalesDecision:
     require(identity, *DECIDERS)
     decided = await handlers.decline(db, request_id, actor(identity), body.reason, at)
@@ -188,7 +191,7 @@ async def decline(
 
 
 @router.put("/orgs/{org}/tam", responses=responses(404, 409))
-async def assign_tam(org: str, body: TamIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
+async def assign_tam(org: OrgId, body: TamIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     visible(identity, org)  # a customer asking about another organisation learns nothing: 404, as everywhere
     require(identity, *STAFF)
     view = await handlers.assign_tam(db, org, Tam(name=body.name, email=body.email), actor(identity), at)
@@ -196,7 +199,7 @@ async def assign_tam(org: str, body: TamIn, identity: CurrentIdentity, db: Pool,
 
 
 @router.put("/orgs/{org}/settings", responses=responses(404))
-async def put_settings(org: str, body: SettingsIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
+async def put_settings(org: OrgId, body: SettingsIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     may_change(identity, org)
     return views.PlanView.model_validate(await handlers.set_timezone(db, org, body.timezone, actor(identity), at))
 

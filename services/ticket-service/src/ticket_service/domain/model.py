@@ -8,13 +8,14 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from care_schemas.bounded import bounded
 from care_schemas.catalogue import PlanCode, ResponseTarget, Severity
 from care_schemas.events.ticket import AuthorKind, ImThread, TicketChannel, TicketKind, TicketStatus, Visibility
 from ticket_service.domain import limits
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.MAX_SHORT_FIELD)]
-Component = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.MAX_COMPONENT)]
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
+Short = Annotated[str, bounded(limits.MAX_SHORT_FIELD, min_length=1, strip=True)]
+Component = Annotated[str, bounded(limits.MAX_COMPONENT, min_length=1, strip=True)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=limits.MAX_EMAIL, pattern=EMAIL_PATTERN)]
 
 
@@ -23,8 +24,8 @@ class NewTicket(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.MAX_SUMMARY)]
-    description: Annotated[str, StringConstraints(max_length=limits.MAX_DESCRIPTION)] = ""
+    summary: Annotated[str, bounded(limits.MAX_SUMMARY, min_length=1, strip=True)]
+    description: Annotated[str, bounded(limits.MAX_DESCRIPTION)] = ""
     severity: Severity
     kind: TicketKind
     cluster_id: Short | None = None
@@ -37,7 +38,7 @@ class NewTicket(BaseModel):
 class NewComment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.MAX_COMMENT)]
+    body: Annotated[str, bounded(limits.MAX_COMMENT, min_length=1, strip=True)]
     visibility: Visibility = Visibility.PUBLIC
 
 

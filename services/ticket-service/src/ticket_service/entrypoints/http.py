@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from care_schemas.bounded import Day, Id, bounded
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.ticket import (
     AuthorKind,
@@ -28,13 +29,14 @@ from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 
 router = APIRouter(prefix="/v1", tags=["tickets"], responses=responses(404, 409))
+TicketId = Annotated[Id, Path()]
 
 
 class OpenTicket(NewTicket):
     channel: Literal[TicketChannel.API, TicketChannel.CONSOLE] = TicketChannel.API
-    org_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SHORT_FIELD)] | None
-    ) = Field(default=None, description="engineers only: on whose behalf")
+    org_id: Annotated[str, bounded(MAX_SHORT_FIELD, min_length=1, strip=True)] | None = Field(
+        default=None, description="engineers only: on whose behalf"
+    )
 
 
 class CommentView(BaseModel):
@@ -115,7 +117,7 @@ async def list_tickets(
     status: TicketStatus | None = None,
     severity: Severity | None = None,
     kind: TicketKind | None = None,
-    org_id: Annotated[str | None, Query(max_length=MAX_SHORT_FIELD)] = None,
+    org_id: Annotated[Id | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TicketView]:
@@ -131,40 +133,42 @@ async def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}")
-async def read_ticket(ticket_id: str, author: CurrentAuthor, deps: AppDeps) -> TicketView:
+async def read_ticket(ticket_id: TicketId, author: CurrentAuthor, deps: AppDeps) -> TicketView:
     ticket, comments = await handlers.read_ticket(deps, ticket_id, author)
     return TicketView.of(ticket, deps.link(ticket.id), comments)
 
 
 @router.post("/tickets/{ticket_id}/comments", status_code=201)
-async def comment(ticket_id: str, body: NewComment, author: CurrentAuthor, deps: AppDeps) -> CommentView:
+async def comment(ticket_id: TicketId, body: NewComment, author: CurrentAuthor, deps: AppDeps) -> CommentView:
     return CommentView.of(await handlers.add_comment(deps, ticket_id, author, body))
 
 
 @router.post("/tickets/{ticket_id}/status")
-async def change_status(ticket_id: str, body: StatusChange, author: CurrentAuthor, deps: AppDeps) -> TicketView:
+async def change_status(ticket_id: TicketId, body: StatusChange, author: CurrentAuthor, deps: AppDeps) -> TicketView:
     ticket = await handlers.change_status(deps, ticket_id, author, body.status)
     return TicketView.of(ticket, deps.link(ticket.id))
 
 
 @router.post("/tickets/{ticket_id}/severity")
-async def change_severity(ticket_id: str, body: SeverityChange, author: CurrentAuthor, deps: AppDeps) -> TicketView:
+async def change_severity(
+    ticket_id: TicketId, body: SeverityChange, author: CurrentAuthor, deps: AppDeps
+) -> TicketView:
     ticket = await handlers.change_severity(deps, ticket_id, author, body.severity)
     return TicketView.of(ticket, deps.link(ticket.id))
 
 
 # --- IM bindings (staff) -----------------------------------------------------------------------------------------
 
-Id = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_FIELD, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PlaceId = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_FIELD, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class NewBinding(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    org_id: Id
+    org_id: PlaceId
     platform: ImPlatform
-    workspace: Id = Field(description="Slack team id or Lark tenant key")
-    channel: Id = Field(description="Slack channel id or Lark chat id")
-    name: Annotated[str, Field(max_length=MAX_SHORT_FIELD)] | None = None
+    workspace: PlaceId = Field(description="Slack team id or Lark tenant key")
+    channel: PlaceId = Field(description="Slack channel id or Lark chat id")
+    name: Annotated[str, bounded(MAX_SHORT_FIELD)] | None = None
 
 
 class BindingView(BaseModel):
@@ -200,13 +204,13 @@ async def bind(body: NewBinding, engineer: Engineer, deps: AppDeps) -> BindingVi
 
 @router.get("/im-bindings")
 async def list_bindings(
-    _engineer: Engineer, deps: AppDeps, org_id: Annotated[str | None, Query(max_length=MAX_SHORT_FIELD)] = None
+    _engineer: Engineer, deps: AppDeps, org_id: Annotated[Id | None, Query()] = None
 ) -> list[BindingView]:
     return [_binding_view(dict(r)) for r in await db.binding_rows(deps.pool, org_id)]
 
 
 @router.delete("/im-bindings/{binding_id}", status_code=204)
-async def unbind(binding_id: str, _engineer: Engineer, deps: AppDeps) -> Response:
+async def unbind(binding_id: TicketId, _engineer: Engineer, deps: AppDeps) -> Response:
     if not await db.delete_binding(deps.pool, binding_id):
         raise NotFound(f"no IM binding {binding_id}")
     return Response(status_code=204)
@@ -217,10 +221,10 @@ async def unbind(binding_id: str, _engineer: Engineer, deps: AppDeps) -> Respons
 
 class Holidays(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    holidays: Annotated[list[date], Field(max_length=MAX_HOLIDAYS)]
+    holidays: Annotated[list[Day], Field(max_length=MAX_HOLIDAYS)]
 
 
-OrgId = Annotated[str, Path(max_length=MAX_SHORT_FIELD)]
+OrgId = Annotated[Id, Path()]
 
 
 @router.put("/orgs/{org_id}/holidays")

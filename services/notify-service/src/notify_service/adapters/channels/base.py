@@ -13,7 +13,7 @@ import aiohttp
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus
 from notify_service.config import Settings
-from notify_service.domain.classify import Outcome, classify_error, classify_status
+from notify_service.domain.classify import Outcome, classify_error, classify_status, redact
 from notify_service.domain.ratelimit import Limits
 
 
@@ -80,7 +80,7 @@ async def post_json(
         ) as resp:
             text = await resp.text(errors="replace")
             if check is not None and 200 <= resp.status < 300:
-                special = check(resp.status, text)
+                special = check(resp.status, redact(text, secrets))  # redacted before any check cuts it
                 if special is not None:
                     return special
             return classify_status(resp.status, resp.headers, text, secrets)

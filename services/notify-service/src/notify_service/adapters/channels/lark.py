@@ -30,7 +30,11 @@ def sign(timestamp: int, secret: str) -> str:
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
     chunks, covered = pack(
-        [line(a) for a in alerts], chunk_chars=4000, max_chunks=20, total_chars=CARD_BYTES, cost=utf8_bytes
+        [line(a, style="markdown") for a in alerts],
+        chunk_chars=4000,
+        max_chunks=20,
+        total_chars=CARD_BYTES,
+        cost=utf8_bytes,
     )
     more = len(alerts) - covered
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": c}} for c in chunks]

@@ -24,6 +24,7 @@ def event_for(alert: Alert, routing_key: str = "") -> dict[str, Any]:
     details: dict[str, Any] = {
         "description": alert.description,
         "labels": alert.labels,
+        "annotations": alert.annotations,
         "org_id": alert.org_id,
         "project_id": alert.project_id,
         "cluster_plan": alert.cluster_plan.value if alert.cluster_plan else None,
@@ -44,8 +45,12 @@ def event_for(alert: Alert, routing_key: str = "") -> dict[str, Any]:
             "custom_details": details,
         },
     }
-    if alert.link:
-        event["links"] = [{"href": alert.link, "text": "Open in console"}]
+    links = [{"href": alert.link, "text": "Open in console"}] if alert.link else []
+    runbook = alert.annotations.get("runbook_url", "")
+    if runbook.startswith(("https://", "http://")):
+        links.append({"href": runbook, "text": "Runbook"})
+    if links:
+        event["links"] = links
     size = len(json.dumps(event).encode())
     if size > MAX_BYTES:  # only the description can be that large
         keep = max(0, len(alert.description) - (size - MAX_BYTES) - 64)

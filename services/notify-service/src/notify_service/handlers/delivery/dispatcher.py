@@ -233,7 +233,7 @@ class Dispatcher:
                     batch.append(self._results.get_nowait())
                 self._recording = batch
             try:
-                await self._record(self._recording)
+                await self.record(self._recording)
             except Exception as exc:
                 if not is_outage(exc):
                     raise
@@ -243,7 +243,8 @@ class Dispatcher:
             self._recorder.succeeded()
             self._recording = []
 
-    async def _record(self, batch: Sequence[Result]) -> None:
+    async def record(self, batch: Sequence[Result]) -> None:
+        """Write results; one that cannot be written is isolated (split until alone) and written as a dead letter."""
         try:
             await queue.record(self._pool, batch)
             return
@@ -252,8 +253,8 @@ class Dispatcher:
                 raise
             if len(batch) > 1:
                 middle = len(batch) // 2
-                await self._record(batch[:middle])
-                await self._record(batch[middle:])
+                await self.record(batch[:middle])
+                await self.record(batch[middle:])
                 return
             failure: BaseException = exc
         result = batch[0]
@@ -272,9 +273,9 @@ class Dispatcher:
         dead = Result(
             result.rows,
             "dead",
-            result.http_status,
+            None,
             f"the delivery result could not be recorded: {decision.reason}",
-            result.latency_ms,
+            0.0,
         )
         try:
             await queue.record(self._pool, [dead])
