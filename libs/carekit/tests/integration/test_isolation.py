@@ -18,7 +18,7 @@ from care_schemas.catalogue import PlanCode
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_adapter
 from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS, Topic
-from carekit import parking
+from carekit import parking, redrive
 from carekit.consumer import Rejects, subscribe, subscribe_batch
 from carekit.db import create_pool, migrate
 from carekit.kafka import STRUCTURED, Publishers, ensure_topics, make_broker
@@ -265,3 +265,33 @@ async def test_a_binary_mode_record_is_read_from_its_ce_headers(kafka_bootstrap:
         assert "id: Field required" in rejected.data.reason
         assert rejected.data.headers is not None
         assert rejected.data.headers["ce_source"] == "/upstream/emitter"
+
+
+async def test_an_operator_lists_a_dead_lettered_record_and_publishes_it_again_once_the_cause_is_fixed(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    handled: list[str] = []
+    fixed = {"yet": False}
+
+    async def handle(event: PlanEvent) -> None:
+        if event.data.org_id.startswith("stuck") and not fixed["yet"]:
+            raise asyncpg.exceptions.CheckViolationError("violates check constraint plan_known")
+        handled.append(event.data.org_id)
+
+    async with consuming(kafka_bootstrap, unique, handle) as (topic, producer, dead):
+        await _send(producer, topic, f"stuck-{unique}")
+        rejected = await _rejected(dead, f"stuck-{unique}")
+        [listed] = await redrive.rejected(kafka_bootstrap, consumer=f"test-{unique}")
+        assert (listed.data.topic, listed.data.offset) == (topic.name, rejected.data.offset)
+        assert "CheckViolationError" in listed.data.reason
+
+        fixed["yet"] = True  # the cause is fixed (a migration, a catalogue change...): publish it again
+        offset = await redrive.again(kafka_bootstrap, topic.name, rejected.data.partition, rejected.data.offset)
+        assert offset > rejected.data.offset
+
+        async def taken_in() -> bool:
+            return f"stuck-{unique}" in handled
+
+        await eventually(taken_in, timeout_s=30)
+        with pytest.raises(LookupError, match="no longer in the topic"):
+            await redrive.again(kafka_bootstrap, topic.name, 0, offset + 100)
