@@ -41,7 +41,7 @@ def test_every_event_type_has_a_golden_fixture() -> None:
             if const:
                 types.add(const)
     assert types == {p.stem for p in golden_files()}
-    assert len(types) == 11
+    assert len(types) == 14
 
 
 @pytest.mark.parametrize("path", golden_files(), ids=lambda p: p.stem)

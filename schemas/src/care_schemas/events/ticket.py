@@ -107,6 +107,9 @@ class TicketCommentedData(Frozen):
     )
     im_mode: ImMode | None = Field(default=None, description="what the binding behind im_thread allows")
     commented_at: Timestamp
+    reporter_email: Annotated[str, bounded(254)] | None = Field(
+        default=None, description="the ticket's reporter, told of customer-visible replies"
+    )
 
 
 class TicketCommented(CloudEvent[TicketCommentedData]):
@@ -127,6 +130,11 @@ class TicketStatusChangedData(Frozen):
         default=None, description="body of the latest public comment"
     )
     changed_at: Timestamp
+    reporter_email: Annotated[str, bounded(254)] | None = Field(
+        default=None, description="the ticket's reporter, told of status changes made by support"
+    )
+    changed_by: AuthorKind | None = Field(default=None, description="who moved the ticket (null: not said)")
+    by_comment: bool = Field(default=False, description="the move followed a comment by itself")
 
 
 class TicketStatusChanged(CloudEvent[TicketStatusChangedData]):
