@@ -10,11 +10,11 @@ from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
 from carekit.runtime import Runtime
 from plan_service.config import Settings
-from plan_service.entrypoints import http, scheduler
+from plan_service.entrypoints import http, http_contacts, scheduler
 from plan_service.handlers import Clock
 
 MIGRATIONS = migrations_of("plan_service")
-ROUTERS = [http.router]
+ROUTERS = [http.router, http_contacts.router]
 PUBLISHES = [PLAN_EVENTS]
 BODY_HINT = "split a large legacy import into several calls"
 

@@ -386,7 +386,7 @@ async def test_tam_is_assigned_by_staff_on_premium_and_travels_in_the_event(
     assert bad.status_code == 422
     view = (await api.put(f"/v1/orgs/{org}/tam", json=tam, headers=auth("vendor", "support_engineer"))).json()
     assert (view["tam"], view["version"]) == (tam, 2)
-    events = await plan_topic.events(org, 2)
+    events = await plan_topic.events(org, 4)  # the request made, approved (with the change), the TAM
     last = events[-1]
     assert isinstance(last, SupportPlanChanged)
     assert (last.data.reason, last.data.version, last.data.plan) == (ChangeReason.TAM_ASSIGNED, 2, PlanCode.PREMIUM)
@@ -481,7 +481,7 @@ async def test_owner_journey_basic_trial_enterprise_premium_via_sales_then_downg
         await api.post(f"/v1/sales-requests/{request['id']}/approve", headers=auth("v", "sales"))
     ).status_code == 200
     assert (await change(api, auth, org, "developer")).status_code == 200
-    events = await plan_topic.events(org, 4)
+    events = await plan_topic.events(org, 6)  # four changes, the Premium request made and approved
     assert [(e.data.version, e.data.plan, e.data.reason) for e in events if isinstance(e, SupportPlanChanged)] == [
         (1, PlanCode.DEVELOPER, ChangeReason.TRIAL_START),
         (2, PlanCode.ENTERPRISE, ChangeReason.SELF_SERVICE),

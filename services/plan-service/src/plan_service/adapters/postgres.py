@@ -128,7 +128,7 @@ async def history(conn: asyncpg.Connection | asyncpg.Pool, org_id: str) -> list[
 
 SALES_COLUMNS = (
     "id, org_id, requested_plan, status, note, requested_by_sub, requested_by_role, created_at,"
-    " decided_at, decided_by_sub, decided_by_role, decision_reason"
+    " decided_at, decided_by_sub, decided_by_role, decision_reason, requested_by_email"
 )
 
 
@@ -141,6 +141,7 @@ def sales_request_json(r: asyncpg.Record) -> dict[str, Any]:
         "status": r["status"],
         "note": r["note"],
         "requested_by": {"sub": r["requested_by_sub"], "role": r["requested_by_role"]},
+        "requested_by_email": r["requested_by_email"],
         "created_at": r["created_at"].isoformat(),
         "decided_at": decided.isoformat() if decided else None,
         "decided_by": {"sub": r["decided_by_sub"], "role": r["decided_by_role"]} if decided else None,
@@ -155,13 +156,19 @@ async def pending_request(conn: asyncpg.Connection | asyncpg.Pool, org_id: str) 
 
 
 async def create_request(
-    conn: asyncpg.Connection, org_id: str, plan: PlanCode, actor: Actor, note: str | None, now: datetime
+    conn: asyncpg.Connection,
+    org_id: str,
+    plan: PlanCode,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    email: str | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""
         INSERT INTO sales_requests (id, org_id, requested_plan, status, note, requested_by_sub, requested_by_role,
-                                    created_at)
-        VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7) RETURNING {SALES_COLUMNS}
+                                    created_at, requested_by_email)
+        VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8) RETURNING {SALES_COLUMNS}
         """,
         f"sr-{uuid.uuid4().hex[:16]}",
         org_id,
@@ -170,6 +177,7 @@ async def create_request(
         actor.sub,
         actor.role,
         now,
+        email,
     )
     assert row is not None
     return row

@@ -65,3 +65,12 @@ def decide_expiry(state: OrgPlan, now: datetime) -> Change | None:
         plan=plan_after_trial(trial.return_plan, now),
         trial=Trial(trial.started_at, trial.ends_at, trial.return_plan, TrialStatus.ENDED),
     )
+
+
+REMINDER_DAYS = 3
+
+
+def reminder_due(state: OrgPlan, now: datetime, days: int = REMINDER_DAYS) -> bool:
+    """An active trial ends within `days`: its owners are told once (the caller records that it was)."""
+    trial = state.active_trial
+    return trial is not None and trial.ends_at - timedelta(days=days) <= now < trial.ends_at

@@ -129,7 +129,7 @@ async def change_plan(
 ) -> views.PlanChange:
     """Basic/Developer/Enterprise at once; Premium creates a sales request (202)."""
     may_change(identity, org)
-    outcome, data = await handlers.change_plan(db, org, body.plan, actor(identity), body.reason, at)
+    outcome, data = await handlers.change_plan(db, org, body.plan, actor(identity), body.reason, at, identity.email)
     if outcome == "sales_request_created":
         response.status_code = 202
         return views.PlanChange(
@@ -144,7 +144,7 @@ async def change_plan(
 async def start_trial(org: OrgId, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanChange:
     """Start the one Developer trial (30 days); answered like a plan change."""
     may_change(identity, org)
-    view = await handlers.start_trial(db, org, actor(identity), at)
+    view = await handlers.start_trial(db, org, actor(identity), at, identity.email)
     return views.PlanChange(status="changed", plan=views.PlanView.model_validate(view))
 
 
@@ -166,7 +166,7 @@ async def all_sales_requests(
     identity: CurrentIdentity,
     db: Pool,
     page: Page,
-    status: Annotated[Literal["pending", "approved", "declined"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "approved", "declined", "withdrawn"] | None, Query()] = None,
 ) -> views.SalesRequests:
     require(identity, *DECIDERS)
     found = await handlers.sales_requests(db, status=status, limit=page.limit, offset=page.offset)
@@ -201,7 +201,8 @@ async def assign_tam(org: OrgId, body: TamIn, identity: CurrentIdentity, db: Poo
 @router.put("/orgs/{org}/settings", responses=responses(404))
 async def put_settings(org: OrgId, body: SettingsIn, identity: CurrentIdentity, db: Pool, at: Now) -> views.PlanView:
     may_change(identity, org)
-    return views.PlanView.model_validate(await handlers.set_timezone(db, org, body.timezone, actor(identity), at))
+    changed = await handlers.set_timezone(db, org, body.timezone, actor(identity), at, identity.email)
+    return views.PlanView.model_validate(changed)
 
 
 @router.post("/admin/legacy-import", responses=responses(409))

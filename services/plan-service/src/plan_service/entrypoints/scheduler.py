@@ -20,7 +20,7 @@ async def run_forever(pool: asyncpg.Pool, clock: Clock, interval_s: float) -> No
     while True:
         try:
             ran = await run_due(pool, clock)
-            if ran.trials_ended or ran.retired or ran.warned:
+            if ran.trials_ended or ran.retired or ran.warned or ran.reminded:
                 log.info("scheduler: %s", ran)
         except Exception as exc:
             if not is_outage(exc):

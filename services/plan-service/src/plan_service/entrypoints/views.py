@@ -32,9 +32,10 @@ class SalesRequest(BaseModel):
     id: str
     org_id: str
     plan: str
-    status: Literal["pending", "approved", "declined"]
+    status: Literal["pending", "approved", "declined", "withdrawn"]
     note: str | None
     requested_by: Actor
+    requested_by_email: str | None = Field(default=None, description="the requester's address, when known")
     created_at: IsoTime
     decided_at: IsoTime | None
     decided_by: Actor | None
@@ -130,3 +131,31 @@ class SupportPage(BaseModel):
 class Imported(BaseModel):
     imported: list[str]
     unchanged: list[str]
+
+
+class ContactChatView(BaseModel):
+    platform: Literal["slack", "lark"]
+    workspace: str
+    channel: str
+
+
+class EffectiveContacts(BaseModel):
+    owner_email: str | None = Field(description="where plan, trial, sales and retirement notices go")
+    technical_email: str | None = Field(description="where ticket notices go when a ticket names no reporter")
+
+
+class Contacts(BaseModel):
+    """The organisation's notification contacts: what its owners set, the default, and what applies."""
+
+    org_id: str
+    owner_email: str | None
+    technical_email: str | None
+    chat: ContactChatView | None
+    unsubscribed: list[str]
+    default_email: str | None = Field(
+        description="the e-mail of the customer who last changed something for the organisation; used where an "
+        "address was never set"
+    )
+    effective: EffectiveContacts
+    version: int
+    updated_at: IsoTime | None

@@ -23,6 +23,7 @@ from plan_service.adapters import postgres as repo
 from plan_service.adapters.metrics import RETIREMENT_NOTICES
 from plan_service.domain import retirement, trial
 from plan_service.domain.events import retirement_notice
+from plan_service.handlers.notices import remind_trials
 from plan_service.handlers.plans import Clock, commit_change
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Ran:
     trials_ended: int = 0
     retired: int = 0
     warned: int = 0
+    reminded: int = 0
 
 
 # one name per job: the loop name under which an organisation it cannot process is parked (GET /v1/ops/parked)
@@ -116,4 +118,5 @@ async def run_due(pool: asyncpg.Pool, clock: Clock) -> Ran:
         trials_ended=await expire_trials(pool, clock),
         retired=await retire_legacy(pool, clock),
         warned=await send_warnings(pool, clock),
+        reminded=await remind_trials(pool, clock),
     )

@@ -18,6 +18,7 @@ from plan_service.adapters.metrics import PLAN_CHANGES
 from plan_service.domain import account, retirement, support_page, transitions, trial
 from plan_service.domain.events import plan_changed
 from plan_service.domain.model import Change, Conflict, Invalid, NotFound, OrgPlan
+from plan_service.handlers.notices import note_actor, publish_sales_request
 
 Clock = Callable[[], datetime]
 
@@ -80,13 +81,22 @@ async def support_page_view(pool: asyncpg.Pool, org_id: str, now: datetime) -> d
 
 
 async def change_plan(
-    pool: asyncpg.Pool, org_id: str, raw_plan: str, actor: Actor, note: str | None, now: datetime
+    pool: asyncpg.Pool,
+    org_id: str,
+    raw_plan: str,
+    actor: Actor,
+    note: str | None,
+    now: datetime,
+    email: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Self-service change (effective at once), or a sales request when the target is Premium."""
+    """Self-service change (effective at once), or a sales request when the target is Premium.
+
+    `email` is the caller's address (token claim): a customer's becomes the organisation's default contact."""
     target = transitions.parse_target(raw_plan)
     async with pool.acquire() as conn:
         async with conn.transaction():
             state = await repo.lock(conn, org_id, now)
+            await note_actor(conn, org_id, actor, email, now)
             if transitions.needs_sales(target):
                 transitions.check_sales_request(state, target)
                 pending = await repo.pending_request(conn, org_id)
@@ -95,16 +105,20 @@ async def change_plan(
                         f"a request for {catalogue().get(target).name} is already pending ({pending['id']}, "
                         f"since {pending['created_at'].isoformat()}); sales will approve or decline it"
                     )
-                row = await repo.create_request(conn, org_id, target, actor, note, now)
+                row = await repo.create_request(conn, org_id, target, actor, note, now, email)
+                await publish_sales_request(conn, row, now)
                 return "sales_request_created", repo.sales_request_json(row)
             await commit_change(conn, transitions.decide_change(state, target, actor, now, note))
         return "changed", await plan_view(conn, org_id, now)
 
 
-async def start_trial(pool: asyncpg.Pool, org_id: str, actor: Actor, now: datetime) -> dict[str, Any]:
+async def start_trial(
+    pool: asyncpg.Pool, org_id: str, actor: Actor, now: datetime, email: str | None = None
+) -> dict[str, Any]:
     async with pool.acquire() as conn:
         async with conn.transaction():
             state = await repo.lock(conn, org_id, now)
+            await note_actor(conn, org_id, actor, email, now)
             await commit_change(conn, trial.decide_start(state, actor, now))
         return await plan_view(conn, org_id, now)
 
@@ -122,7 +136,9 @@ async def approve(pool: asyncpg.Pool, request_id: str, actor: Actor, now: dateti
         target = PlanCode(request["requested_plan"])
         change = transitions.decide_change(state, target, actor, now, note=f"sales request {request_id}")
         await commit_change(conn, change)
-        return repo.sales_request_json(await repo.decide_request(conn, request_id, "approved", actor, None, now))
+        decided = await repo.decide_request(conn, request_id, "approved", actor, None, now)
+        await publish_sales_request(conn, decided, now)
+        return repo.sales_request_json(decided)
 
 
 async def decline(pool: asyncpg.Pool, request_id: str, actor: Actor, reason: str, now: datetime) -> dict[str, Any]:
@@ -131,7 +147,9 @@ async def decline(pool: asyncpg.Pool, request_id: str, actor: Actor, reason: str
         if request is None:
             raise NotFound(f"sales request {request_id} not found; list them with GET /v1/sales-requests")
         _must_be_pending(request)
-        return repo.sales_request_json(await repo.decide_request(conn, request_id, "declined", actor, reason, now))
+        decided = await repo.decide_request(conn, request_id, "declined", actor, reason, now)
+        await publish_sales_request(conn, decided, now)
+        return repo.sales_request_json(decided)
 
 
 def _must_be_pending(request: asyncpg.Record) -> None:
@@ -161,11 +179,14 @@ async def assign_tam(pool: asyncpg.Pool, org_id: str, tam: Tam, actor: Actor, no
         return await plan_view(conn, org_id, now)
 
 
-async def set_timezone(pool: asyncpg.Pool, org_id: str, timezone: str, actor: Actor, now: datetime) -> dict[str, Any]:
+async def set_timezone(
+    pool: asyncpg.Pool, org_id: str, timezone: str, actor: Actor, now: datetime, email: str | None = None
+) -> dict[str, Any]:
     account.valid_timezone(timezone)
     async with pool.acquire() as conn:
         async with conn.transaction():
             state = await repo.lock(conn, org_id, now)
+            await note_actor(conn, org_id, actor, email, now)
             change = account.decide_timezone(state, timezone, actor, now)
             if change is not None:
                 await commit_change(conn, change)
