@@ -20,7 +20,8 @@ CONSUMERS = sorted(name for name, spec in asyncapi.SERVICES.items() if spec["rec
 @pytest.mark.parametrize("service", CONSUMERS)
 async def test_every_subscriber_dead_letters_a_record_that_is_not_an_event(service: str) -> None:
     runtime: Runtime = build(service).state.runtime
-    topics = sorted({name for sub in runtime.broker.subscribers for name in sub.topic_names})
+    subscribed = sorted(name for sub in runtime.broker.subscribers for name in sub.topic_names)  # one per subscriber
+    topics = sorted(set(subscribed))
     rejected: list[EventRejected] = []
 
     @runtime.broker.subscriber(NOTIFY_DEADLETTER.name, group_id="contract.dead")
@@ -33,6 +34,6 @@ async def test_every_subscriber_dead_letters_a_record_that_is_not_an_event(servi
         for topic in topics:
             await runtime.broker.publish(b'{"type": "care.unknown.v1"}', topic, key=f"{service}-{topic}".encode())
 
-    assert sorted(e.data.topic for e in rejected) == topics, "each topic's subscriber dead-lettered the record"
+    assert sorted(e.data.topic for e in rejected) == subscribed, "each subscriber dead-lettered the record"
     assert all(e.data.consumer.startswith(f"{service}.") for e in rejected), "named by the consumer group"
     assert all("does not validate" in e.data.reason for e in rejected)

@@ -58,6 +58,13 @@ class Settings(ServiceSettings):
     lark_app_secret: str = ""
     lark_api_url: str = "https://open.larksuite.com"
 
+    # notices to organisations (issue 13)
+    console_url: str = Field(default="http://127.0.0.1:8080", description="base of the console links in notices")
+    sales_notice_email: str = Field(default="", description="the sales team's address for new Premium requests")
+    sales_notice_chat: str = Field(
+        default="", description="the sales team's channel: slack:<channel id> or lark:<chat id> (posted by the bot)"
+    )
+
     @field_validator("notify_secret_key")
     @classmethod
     def _fernet_key(cls, value: str) -> str:
@@ -69,6 +76,20 @@ class Settings(ServiceSettings):
                 "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
             ) from None
         return value
+
+    @field_validator("sales_notice_chat")
+    @classmethod
+    def _chat_place(cls, value: str) -> str:
+        if value and (value.partition(":")[0] not in ("slack", "lark") or not value.partition(":")[2]):
+            raise ValueError("must be slack:<channel id> or lark:<chat id>")
+        return value
+
+    @property
+    def sales_chat(self) -> dict[str, str] | None:
+        if not self.sales_notice_chat:
+            return None
+        platform, _, channel = self.sales_notice_chat.partition(":")
+        return {"platform": platform, "channel": channel}
 
     @property
     def allowlist(self) -> frozenset[str]:

@@ -6,21 +6,31 @@ import asyncpg
 
 
 async def attempts(
-    pool: asyncpg.Pool, org_id: str, subscriber_id: str | None, fingerprint: str | None, limit: int
+    pool: asyncpg.Pool,
+    org_id: str,
+    subscriber_id: str | None,
+    fingerprint: str | None,
+    limit: int,
+    kind: str | None = None,
+    after_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """The organisation's delivery attempts, newest first, optionally for one subscriber or one alert."""
+    """The organisation's delivery attempts (alert notifications and notices), newest first, optionally for one
+    subscriber, one alert, one kind (`alert` or `notice`), or only those after `after_id` (to follow the log)."""
     rows: list[asyncpg.Record] = await pool.fetch(
         """
         SELECT id, subscriber_id, channel, fingerprints, notification_ids, attempt, outcome, http_status, detail,
-               latency_ms, attempted_at
+               latency_ms, attempted_at, notice, recipient, message_id
         FROM delivery_attempts
         WHERE org_id = $1 AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR $3 = ANY(fingerprints))
+          AND ($5::text IS NULL OR ($5 = 'notice') = (notice IS NOT NULL)) AND ($6::bigint IS NULL OR id > $6)
         ORDER BY id DESC LIMIT $4
         """,
         org_id,
         subscriber_id,
         fingerprint,
         limit,
+        kind,
+        after_id,
     )
     return rows
 

@@ -21,6 +21,7 @@ class ImMessage:
     body: dict[str, Any]
     attempts: int
     created_at: datetime
+    org_id: str = ""
 
 
 async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, event_id: str, messages: Sequence[Outgoing]) -> int:
@@ -44,11 +45,13 @@ async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, event_id: str, messag
 
 async def due(conn: asyncpg.Connection, limit: int = 50) -> list[ImMessage]:
     rows = await conn.fetch(
-        "SELECT id, kind, target, body, attempts, created_at FROM im_messages"
+        "SELECT id, kind, target, body, attempts, created_at, org_id FROM im_messages"
         " WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit,
     )
-    return [ImMessage(r["id"], r["kind"], r["target"], r["body"], r["attempts"], r["created_at"]) for r in rows]
+    return [
+        ImMessage(r["id"], r["kind"], r["target"], r["body"], r["attempts"], r["created_at"], r["org_id"]) for r in rows
+    ]
 
 
 async def revive_redriven(conn: asyncpg.Connection, loop: str) -> int:
@@ -76,3 +79,57 @@ async def settle(conn: asyncpg.Connection, message_id: int, state: str, error: s
         error,
         retry_in_s,
     )
+
+
+FAILED_COLUMNS = (
+    "id, event_id, kind, org_id, target, state, attempts, last_error, created_at, next_attempt_at, body->>'notice'"
+    " AS notice"
+)
+
+
+async def failed(
+    pool: asyncpg.Pool, *, org_id: str | None, state: str | None, kind: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """Messages that failed for good (`dead`) or are being retried (`retrying`: pending after a failed attempt),
+    newest first."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        f"""
+        SELECT {FAILED_COLUMNS} FROM im_messages
+        WHERE state <> 'delivered' AND (state = 'dead' OR attempts > 0)
+          AND ($1::text IS NULL OR org_id = $1) AND ($3::text IS NULL OR kind = $3)
+          AND ($2::text IS NULL OR ($2 = 'dead' AND state = 'dead') OR ($2 = 'retrying' AND state = 'pending'))
+        ORDER BY id DESC LIMIT $4
+        """,  # noqa: S608  -- constant column list
+        org_id,
+        state,
+        kind,
+        limit,
+    )
+    return rows
+
+
+async def redrive(pool: asyncpg.Pool, message_id: int, loop: str, by: str) -> str | None:
+    """Queue a dead or retrying message again at once with a fresh retry window; its parked entry (if any) is
+    marked re-driven. The state it was in, or None when there is no such failed message."""
+    async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchval(
+            "SELECT state FROM im_messages WHERE id = $1 AND state <> 'delivered' AND (state = 'dead' OR attempts > 0)"
+            " FOR UPDATE",
+            message_id,
+        )
+        if before is None:
+            return None
+        await conn.execute(
+            "UPDATE im_messages SET state = 'pending', attempts = 0, next_attempt_at = now(), created_at = now()"
+            " WHERE id = $1",
+            message_id,
+        )
+        await conn.execute(
+            "UPDATE parked SET redriven_at = now(), redriven_by = $3 WHERE loop = $1 AND key = $2"
+            " AND redriven_at IS NULL",
+            loop,
+            str(message_id),
+            by,
+        )
+        await conn.execute("NOTIFY im_messages")
+        return str(before)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from care_schemas.bounded import Id, Int64, bounded
 from carekit.identity import CurrentIdentity, Role, require
@@ -26,10 +26,11 @@ class Answer(BaseModel):
 
 
 class Delivery(BaseModel):
-    """One attempt: which subscriber, which alerts (fingerprints), the attempt number, outcome, answer, latency."""
+    """One attempt: which subscriber, which alerts (fingerprints), the attempt number, outcome, answer, latency;
+    for a notice to the organisation (issue 13) `subscriber_id` is null and `notice` says which one."""
 
     id: int
-    subscriber_id: str
+    subscriber_id: str | None
     channel: str
     alerts: list[str]
     notification_ids: list[int]
@@ -38,6 +39,8 @@ class Delivery(BaseModel):
     answer: Answer
     latency_ms: float
     attempted_at: datetime
+    notice: str | None = Field(default=None, description="the notice (retirement_warning, ticket_reply ...)")
+    recipient: str | None = Field(default=None, description="a notice's addresses or chat place")
 
 
 class Deliveries(BaseModel):
@@ -73,10 +76,12 @@ async def deliveries(
     subscriber_id: Annotated[Id | None, Query()] = None,
     fingerprint: Annotated[Annotated[str, bounded(128, min_length=1)] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: Annotated[Literal["alert", "notice"] | None, Query()] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="only attempts after this id")] = None,
 ) -> Deliveries:
     """Attempts for the organisation's subscribers, newest first: subscriber, alert, attempt, answer, latency."""
     require(identity, Role.ORG_OWNER, Role.PROJECT_OWNER)
-    rows = await delivery_log.attempts(d.runtime.pool, identity.org, subscriber_id, fingerprint, limit)
+    rows = await delivery_log.attempts(d.runtime.pool, identity.org, subscriber_id, fingerprint, limit, kind, after_id)
     return Deliveries(
         deliveries=[
             Delivery(
@@ -90,6 +95,8 @@ async def deliveries(
                 answer=Answer(status=r["http_status"], detail=r["detail"]),
                 latency_ms=round(r["latency_ms"], 2),
                 attempted_at=r["attempted_at"],
+                notice=r["notice"],
+                recipient=r["recipient"],
             )
             for r in rows
         ]

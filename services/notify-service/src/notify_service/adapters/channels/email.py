@@ -27,12 +27,15 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
     return Rendered({"subject": subject[:250], "text": body + "\n"}, covered)
 
 
-async def send_mail(settings: Settings, to: str, subject: str, text: str) -> Outcome:
-    """Send one plain-text email; SMTP 5xx is permanent, 4xx and network errors are retried."""
+async def send_mail(settings: Settings, to: str, subject: str, text: str, html: str | None = None) -> Outcome:
+    """Send one email (plain text, or text and HTML as multipart/alternative when `html` is given; `to` may list
+    several addresses separated by commas); SMTP 5xx is permanent, 4xx and network errors are retried."""
     msg = EmailMessage()
     # alert and ticket fields may carry line breaks, which a header must not (nor inject other headers with)
     msg["From"], msg["To"], msg["Subject"] = settings.smtp_from, to, " ".join(subject.split())
     msg.set_content(text)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     try:
         await aiosmtplib.send(
             msg,

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import asyncpg
@@ -28,15 +30,34 @@ from notify_service.domain.classify import Outcome, Verdict
 
 log = logging.getLogger(__name__)
 LOOP = "ticket-updates"
+Sender = Callable[[ImMessage], Awaitable[Outcome]]
+# (conn, message, org, state after the attempt, outcome, latency ms): e.g. the delivery log line of a notice
+AttemptLog = Callable[[asyncpg.Connection, ImMessage, str, str, Outcome, float], Awaitable[None]]
 
 
 class TicketUpdates:
-    def __init__(self, pool: asyncpg.Pool, ctx: SendContext, bots: ChatBots) -> None:
+    """The loop of every queued message in `im_messages`: ticket updates, TAM e-mails and, through `senders`
+    (kind -> send), other kinds such as notices, whose attempts `log_attempt` records."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ctx: SendContext,
+        bots: ChatBots,
+        *,
+        senders: Mapping[str, Sender] | None = None,
+        log_attempt: AttemptLog | None = None,
+    ) -> None:
         self._pool, self._ctx, self._bots = pool, ctx, bots
+        self._senders = dict(senders or {})
+        self._log_attempt = log_attempt
+        self._latency: dict[int, float] = {}
         self._wake = asyncio.Event()
         self._retries = Retries(LOOP)
 
     async def send(self, message: ImMessage) -> Outcome:
+        if (sender := self._senders.get(message.kind)) is not None:
+            return await sender(message)
         if message.kind in ("slack_update", "lark_update"):
             return await self._bots.post(message.kind, message.target, message.body)
         return await send_mail(
@@ -44,8 +65,10 @@ class TicketUpdates:
         )
 
     async def _attempt(self, message: ImMessage) -> Outcome:
+        started = time.perf_counter()
         try:
             outcome = await self.send(message)
+            self._latency[message.id] = (time.perf_counter() - started) * 1000
         except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
             decision = self._retries.decide(message.id, exc)
             log.error(
@@ -87,6 +110,9 @@ class TicketUpdates:
                     elapsed = (datetime.now(UTC) - message.created_at).total_seconds()
                     state = "pending" if within_window(elapsed, delay, settings.retry_window_s) else "dead"
                 metrics.IM_SENT.labels(message.kind, state).inc()
+                if self._log_attempt is not None and message.kind in self._senders:
+                    latency = self._latency.pop(message.id, 0.0)
+                    await self._log_attempt(conn, message, message.org_id, state, outcome, latency)
                 await self._settle(conn, message, state, None if outcome.ok else outcome.reason, delay)
             return len(batch)
 
