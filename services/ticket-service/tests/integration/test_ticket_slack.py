@@ -385,6 +385,45 @@ async def test_a_confirmation_slack_refuses_is_retried_and_reaches_the_thread_on
     assert len(await confirmed()) == 1
 
 
+async def test_an_enterprise_reply_in_a_tickets_thread_is_answered_once_a_day_naming_the_plan_with_two_way_sync(
+    service: Service, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack = service.slack
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    thread = ticket["im_thread"]["thread_ts"]
+    for n in range(3):
+        event = reply(channel, thread, f"any news {n}?")
+        await slack.post_event(service.client, "", event, f"Ev{unique}-{n}", retry_num=1 if n == 2 else None)
+    # a marker: a second Enterprise thread's reply is answered after anything queued for the first thread
+    other_org = f"org2-{unique}"
+    other_channel = await bind(service, other_org, PlanCode.ENTERPRISE)
+    await raise_ticket(service, other_channel)
+    [other] = await tickets_of(service, other_org)
+    await slack.post_event(
+        service.client, "", reply(other_channel, other["im_thread"]["thread_ts"], "?"), f"Ev2{unique}"
+    )
+
+    def answers(where: str) -> list[Any]:
+        texts = [c for c in slack.of("chat.postMessage") if c.payload.get("channel") == where]
+        return [c for c in texts if "do not reach support" in c.payload.get("text", "")]
+
+    async def marker() -> list[Any]:
+        return answers(other_channel)
+
+    await eventually(marker, timeout_s=15)
+    [answer] = answers(channel)
+    assert answer.payload["thread_ts"] == thread
+    text = answer.payload["text"]
+    assert "on the Enterprise plan" in text
+    assert "comes with the Premium plan" in text
+    assert ticket["link"] in text
+    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    assert seen["comments"] == []
+
+
 async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_is_told_once(
     service: Service, unique: str
 ) -> None:

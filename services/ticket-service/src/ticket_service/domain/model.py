@@ -49,6 +49,7 @@ class Author:
     sub: str
     kind: AuthorKind
     org_id: str | None  # None for staff, who see every organisation
+    email: str | None = None  # the `email` claim of an API caller's token, when it has one
 
     @property
     def is_engineer(self) -> bool:

@@ -13,6 +13,7 @@ from ticket_service.domain.model import Author
 from ticket_service.handlers import Deps
 
 ENGINEER_ROLES = frozenset({Role.SUPPORT_ENGINEER, Role.ADMIN})
+MAX_EMAIL = 254
 CUSTOMER_ROLES = frozenset({Role.ORG_OWNER, Role.BILLING_MANAGER, Role.PROJECT_OWNER, Role.MEMBER})
 
 
@@ -41,7 +42,10 @@ def author_of(identity: CurrentIdentity) -> Author:
     if identity.role in ENGINEER_ROLES:
         return Author(sub=identity.sub, kind=AuthorKind.ENGINEER, org_id=None)
     if identity.role in CUSTOMER_ROLES:
-        return Author(sub=identity.sub, kind=AuthorKind.CUSTOMER, org_id=identity.org)
+        email = (
+            identity.email if identity.email and len(identity.email) <= MAX_EMAIL and "@" in identity.email else None
+        )
+        return Author(sub=identity.sub, kind=AuthorKind.CUSTOMER, org_id=identity.org, email=email)
     raise Forbidden(f"role {identity.role.value} does not work on tickets; support engineers and customers do")
 
 

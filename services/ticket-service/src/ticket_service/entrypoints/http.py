@@ -106,6 +106,8 @@ async def open_ticket(body: OpenTicket, author: CurrentAuthor, deps: AppDeps) ->
     if org is None:
         raise Invalid("org_id is required when a support engineer opens a ticket on a customer's behalf")
     new = NewTicket(**body.model_dump(exclude={"channel", "org_id"}))
+    if new.reporter_email is None and author.email:  # a customer reports for themselves unless they name someone
+        new = new.model_copy(update={"reporter_email": author.email})
     ticket, _ = await handlers.open_ticket(deps, org, author, new, channel=body.channel)
     return TicketView.of(ticket, deps.link(ticket.id))
 

@@ -27,6 +27,7 @@ from ticket_service.handlers.deps import (
     Deps,
     log,
 )
+from ticket_service.handlers.thread_notices import tell_one_way
 from ticket_service.handlers.tickets import write_comment
 
 
@@ -61,7 +62,11 @@ async def chat_reply(deps: Deps, event_id: str, thread: ImThread, user: str, tex
         if ticket is None:
             return None
         binding = await db.binding_at(conn, thread.platform, thread.workspace, thread.channel)
-        if binding is None or not binding.active or not binding.features.two_way or binding.org_id != ticket.org_id:
+        if binding is None or not binding.active or binding.org_id != ticket.org_id:
+            return None
+        if not binding.features.two_way:
+            if binding.features.updates and text.strip():  # one-way: say so instead of dropping it silently
+                await tell_one_way(conn, deps, ticket, thread)
             return None
         if ticket.status is TicketStatus.CLOSED:
             # refused as on the API; the thread is told once per ticket instead of the reply vanishing silently

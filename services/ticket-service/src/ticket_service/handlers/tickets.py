@@ -9,6 +9,7 @@ import asyncpg
 
 from care_schemas.catalogue import Severity
 from care_schemas.events.ticket import (
+    AuthorKind,
     ImThread,
     TicketChannel,
     TicketCommented,
@@ -150,7 +151,14 @@ async def list_tickets(
 
 
 async def _status_event(
-    conn: asyncpg.Connection, deps: Deps, ticket: Ticket, previous: TicketStatus, new: TicketStatus, now: datetime
+    conn: asyncpg.Connection,
+    deps: Deps,
+    ticket: Ticket,
+    previous: TicketStatus,
+    new: TicketStatus,
+    now: datetime,
+    by: AuthorKind,
+    by_comment: bool,
 ) -> None:
     target, mode = update_target(ticket.im_thread, await db.org_bindings(conn, ticket.org_id))
     event = TicketStatusChanged.build(
@@ -167,18 +175,29 @@ async def _status_event(
             im_mode=mode,
             latest_public_comment=await db.latest_public_comment(conn, ticket.id),
             changed_at=now,
+            reporter_email=ticket.reporter_email,
+            changed_by=by,
+            by_comment=by_comment,
         ),
         time=now,
     )
     await enqueue(conn, TICKET_EVENTS, ticket.id, event)
 
 
-async def _move(conn: asyncpg.Connection, deps: Deps, ticket: Ticket, new: TicketStatus, now: datetime) -> None:
+async def _move(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    ticket: Ticket,
+    new: TicketStatus,
+    now: datetime,
+    by: AuthorKind,
+    by_comment: bool = False,
+) -> None:
     changes: dict[str, object] = {"status": new.value, "updated_at": now}
     if new is TicketStatus.RESOLVED and ticket.resolved_at is None:
         changes["resolved_at"] = now
     await db.update_ticket(conn, ticket.id, **changes)
-    await _status_event(conn, deps, ticket, ticket.status, new, now)
+    await _status_event(conn, deps, ticket, ticket.status, new, now, by, by_comment)
 
 
 async def write_comment(
@@ -233,13 +252,14 @@ async def write_comment(
             im_thread=target,
             im_mode=mode,
             commented_at=now,
+            reporter_email=ticket.reporter_email,
         ),
         time=now,
     )
     await enqueue(conn, TICKET_EVENTS, ticket.id, event)
     after = rules.status_after_comment(ticket.status, author.kind, public)
     if after is not ticket.status:
-        await _move(conn, deps, ticket, after, now)
+        await _move(conn, deps, ticket, after, now, author.kind, by_comment=True)
     return comment
 
 
@@ -257,7 +277,7 @@ async def change_status(deps: Deps, ticket_id: str, author: Author, new: TicketS
     async with deps.pool.acquire() as conn, conn.transaction():
         ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         rules.check_transition(ticket.status, new, by_engineer=author.is_engineer)
-        await _move(conn, deps, ticket, new, deps.clock())
+        await _move(conn, deps, ticket, new, deps.clock(), author.kind)
         return await visible_ticket(conn, ticket_id, author, lock=False)
 
 
