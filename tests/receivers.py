@@ -329,17 +329,24 @@ async def start_notify(kafka: str, database_url: str, log_dir: Path, **overrides
 
 
 class _Mailbox:
-    def __init__(self, into: list[EmailMessage]) -> None:
-        self.into = into
+    def __init__(self, into: list[EmailMessage], refuse: set[str] | None = None) -> None:
+        self.into, self.refuse = into, refuse if refuse is not None else set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:  # a mailbox the server refuses for good, as a real one does
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.into.append(message_from_bytes(envelope.content, policy=default_policy))
         return "250 OK"
 
 
-def smtp_server(into: list[EmailMessage]) -> Controller:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting messages into `into`; call .start()/.stop()."""
-    return Controller(_Mailbox(into), hostname="127.0.0.1", port=free_port())
+def smtp_server(into: list[EmailMessage], refuse: set[str] | None = None) -> Controller:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting messages into `into`, refusing (550) the addresses in
+    `refuse` (the set may change while it runs); call .start()/.stop()."""
+    return Controller(_Mailbox(into, refuse), hostname="127.0.0.1", port=free_port())
 
 
 async def caught_up(db: str, quiet_s: float = 1.5, timeout_s: float = 180) -> None:
