@@ -39,7 +39,7 @@ schemas: install ## write JSON Schema (schemas/jsonschema) and AsyncAPI (schemas
 lint: install ## ruff, format check, mypy --strict, JSON Schema freshness
 	@uv run ruff check .
 	@uv run ruff format --check .
-	@uv run mypy schemas/src libs/carekit/src libs/carekit-testing/src services/plan-service/src services/ticket-service/src services/notify-service/src services/assistant-service/src
+	@uv run mypy schemas/src libs/carekit/src libs/carekit-testing/src services/plan-service/src services/ticket-service/src services/notify-service/src services/assistant-service/src tools/carectl/src
 	@uv run care-schemas export --check
 
 .PHONY: test

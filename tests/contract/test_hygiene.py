@@ -19,6 +19,7 @@ PACKAGES = {
     "ticket-service": ROOT / "services" / "ticket-service",
     "notify-service": ROOT / "services" / "notify-service",
     "assistant-service": ROOT / "services" / "assistant-service",
+    "carectl": ROOT / "tools" / "carectl",
 }
 # Test support and the test-only HTTP client never reach production code (aiohttp is the one HTTP client there).
 TEST_ONLY = {"pytest", "pytest_asyncio", "carekit_testing", "httpx", "testcontainers", "hypothesis"}

@@ -16,7 +16,14 @@ from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
-from notify_service.entrypoints import consumers, http_alerts, http_deliveries, http_failed, http_subscribers
+from notify_service.entrypoints import (
+    consumers,
+    http_alerts,
+    http_deliveries,
+    http_failed,
+    http_subscribers,
+    http_tools,
+)
 from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
 from notify_service.handlers.delivery.dispatcher import Dispatcher
@@ -31,6 +38,7 @@ ROUTERS = [
     http_alerts.rejections_router,
     http_deliveries.router,
     http_failed.router,
+    http_tools.router,
 ]
 PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
 

@@ -1,0 +1,5 @@
+"""`python -m carectl`."""
+
+from carectl.app import main
+
+main()
