@@ -1,6 +1,6 @@
 """Show the whole system working, through each service's HTTP API as a customer would use it:
 
-1. an owner moves a new organisation from Basic to Enterprise in plan-service;
+1. an owner moves a new organisation from Basic to Enterprise in plan-service (with `carectl plans change`);
 2. ticket-service and notify-service learn of it from plan.events.v1 (nobody calls them);
 3. the owner opens a technical S1 ticket (refused on Basic) and gets its response target;
 4. the owner registers a webhook subscriber (refused on Basic); saving sends a dry-run test message;
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -59,11 +60,18 @@ async def main() -> int:
     owner = {"Authorization": f"Bearer {mint(secret, sub='demo-owner', org=org, role='org_owner')}"}
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            changed = await http.post(f"{PLAN}/v1/orgs/{org}/plan/changes", headers=owner, json={"plan": "enterprise"})
-            if changed.status_code != 200:
-                print(f"plan change refused: {changed.status_code} {changed.text}", file=sys.stderr)
+            # step 1 through the operators' command line (carectl), as a power user would
+            token = owner["Authorization"].removeprefix("Bearer ")
+            command = [sys.executable, "-m", "carectl", "--json", "plans", "change", org, "enterprise"]
+            env = {**os.environ, "CARECTL_TOKEN": token, "CARECTL_PLAN_URL": PLAN}
+            changed = await asyncio.to_thread(
+                subprocess.run, command, env=env, capture_output=True, text=True, check=False
+            )
+            if changed.returncode != 0:
+                print(f"carectl plans change failed ({changed.returncode}): {changed.stderr}", file=sys.stderr)
                 return 1
-            print(f"1. plan-service: {org} moved Basic -> Enterprise (POST {PLAN}/v1/orgs/{org}/plan/changes)")
+            plan = json.loads(changed.stdout)["plan"]
+            print(f"1. carectl plans change {org} enterprise: now on {plan['name']} (version {plan['version']})")
 
             ticket = {
                 "summary": "Cluster latency above 200 ms",
