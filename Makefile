@@ -42,14 +42,22 @@ lint: install ## ruff, format check, mypy --strict, JSON Schema freshness
 	@uv run mypy schemas/src libs/carekit/src libs/carekit-testing/src services/plan-service/src services/ticket-service/src services/notify-service/src services/assistant-service/src tools/carectl/src
 	@uv run care-schemas export --check
 
+.PHONY: tools
+GO_TOOLS ?= amtool
+tools: ## install pinned Go tools into .cache/tools/bin (amtool; GO_TOOLS="amtool promtool" for more); quick when there
+	@bash scripts/go-tools.sh $(GO_TOOLS) >/dev/null
+
 .PHONY: test
-test: install infra-up lint ## run every test against real Kafka and Postgres (starts them)
+test: install infra-up lint tools ## run every test against real Kafka and Postgres (starts them)
 	@set -a; . $(INFRA_ENV); set +a; uv run pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: install ## only the tests that need no broker or database
 	@uv run pytest -m unit $(PYTEST_ARGS)
 
-.PHONY: bench
+.PHONY: bench bench-am
 bench: install infra-up ## run the benchmarks (they print figures)
 	@set -a; . $(INFRA_ENV); set +a; for b in bench/bench_*.py; do uv run python "$$b"; done
+BENCH_AM_ARGS ?= all --repeat 2
+bench-am: install infra-up ## notify-service vs Prometheus Alertmanager (builds it once); BENCH_AM_ARGS="table --quick"
+	@set -a; . $(INFRA_ENV); set +a; uv run python bench/bench_vs_alertmanager.py $(BENCH_AM_ARGS)
