@@ -60,7 +60,8 @@ class Counter:
         return len(self.times) / max(self.times[-1] - self.times[0], 1e-3)
 
 
-async def prepare(db: str, run: str, base: str, n: int, targets: int) -> None:
+async def prepare(db: str, run: str, base: str, n: int, targets: int, due_in_s: float = 0.0) -> None:
+    """T webhook subscribers and N pending notifications spread over them, due `due_in_s` from now."""
     box = SecretBox(NOTIFY_SECRET_KEY)
     conn = await asyncpg.connect(db)
     try:
@@ -73,25 +74,31 @@ async def prepare(db: str, run: str, base: str, n: int, targets: int) -> None:
         await conn.execute(
             """
             INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                       alert)
-            SELECT s, $2, 'webhook', s || '/', f, 'firing', 'critical', now(), a::jsonb
+                                       alert, next_attempt_at, window_from)
+            SELECT s, $2, 'webhook', s || '/', f, 'firing', 'critical', now(), a::jsonb,
+                   now() + make_interval(secs => $5), now() + make_interval(secs => $5)
             FROM unnest($1::text[], $3::text[], $4::text[]) AS t(s, f, a)
             """,
             [f"sub-{run}-{i % targets}" for i in range(n)],
             f"org-{run}",
             [a.fingerprint for a in alerts],
             [a.model_dump_json() for a in alerts],
+            due_in_s,
         )
     finally:
         await conn.close()
 
 
-async def baseline(base: str, n: int, targets: int) -> None:
-    """Plain aiohttp client: the same rendered payloads, the same receiver, CONCURRENCY in flight."""
-    bodies = [
+def rendered_bodies(n: int) -> list[bytes]:
+    """N webhook bodies as notify-service renders them (Alertmanager v4, one alert each)."""
+    return [
         json.dumps(render_webhook(sample_alert("org", f"fp-{i}"), receiver="bench", external_url="x")).encode()
         for i in range(n)
     ]
+
+
+async def post_all(base: str, bodies: list[bytes], targets: int) -> None:
+    """Plain aiohttp client: every body to base/t<i % targets>, CONCURRENCY in flight."""
     slots = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession() as http:
 
@@ -99,7 +106,12 @@ async def baseline(base: str, n: int, targets: int) -> None:
             async with slots, http.post(f"{base}/t{i % targets}", data=bodies[i]) as r:
                 await r.read()
 
-        await asyncio.gather(*(post(i) for i in range(n)))
+        await asyncio.gather(*(post(i) for i in range(len(bodies))))
+
+
+async def baseline(base: str, n: int, targets: int) -> None:
+    """Plain aiohttp client: the same rendered payloads, the same receiver, CONCURRENCY in flight."""
+    await post_all(base, rendered_bodies(n), targets)
 
 
 async def main(n: int, targets: int) -> None:

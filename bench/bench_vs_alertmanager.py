@@ -1,0 +1,590 @@
+"""notify-service beside Prometheus Alertmanager v0.35.0, same alerts, same local receiver (issue 14).
+
+Alertmanager is built once from its Go module by scripts/go-tools.sh (cached in .cache/tools/bin) and runs on
+127.0.0.1 with clustering off and one webhook receiver; notify-service runs as a process on a fresh database
+with its defaults except for what each mode says. Both post to the same local receiver, which notes when each
+alert arrives. Modes:
+
+- `table` (default): grouping off (Alertmanager `group_by: ['...']`, `group_wait: 0s`, other timings its
+  defaults; notify-service `GROUPING_WINDOW_S=0`, webhook rate lifted). 100 organisations on Enterprise (plan
+  events on plan.events.v1, as plan-service publishes them), each with a webhook subscriber saved through the
+  API. The same N alerts (alert i belongs to organisation i mod 100) go to both in the same requests, one at a
+  time: each request carries up to 1000 alerts of one organisation, since a notify-service token names one
+  organisation (Alertmanager: `POST /api/v2/alerts`; notify-service: `POST /v1/alerts` with that
+  organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50 and p99 of
+  arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
+  notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other
+  users of the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
+- `grouped`: 20,000 alerts in 30 groups (30 organisations, one cluster each), grouping on: Alertmanager with
+  `group_by: [cluster_id]`, `group_wait` and `group_interval` equal to notify-service's default grouping
+  window (2 s); notify-service with its default grouping. Prints requests sent and time to deliver all.
+- `cpu`: delivery alone. N webhook notifications queued in notify-service's database for 100 targets, then
+  the CPU time its process spends sending them, beside a bare aiohttp client (its own process, the same
+  rendered bodies, 64 in flight as notify-service's default): CPU seconds per 1k requests.
+
+It prints figures and asserts no times; every run is bounded in time, sends only to 127.0.0.1, and stops
+the processes it started by their PID. When it cannot run (no `go`, the module cannot be fetched, Kafka or
+Postgres down, a port busy) it says why and exits 2; when a run does not deliver everything in time it prints
+what did arrive, marked, and exits 1.
+
+    uv run python bench/bench_vs_alertmanager.py [table|grouped|cpu|all] [--sizes 5000,20000,100000]
+        [--repeat 2] [--quick] [--profile DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.am_harness import (
+    ID_LABEL,
+    Alertmanager,
+    Arrivals,
+    PostgresBackends,
+    Receiver,
+    Unavailable,
+    am_config,
+    cpu_seconds,
+    go_tool,
+    kafka_broker_pid,
+    peak_rss_bytes,
+    percentile,
+    port_answers,
+)
+from bench.bench_notify_delivery import prepare
+from care_schemas.events.alert import Alert
+from care_schemas.topics import PLAN_EVENTS
+from carekit_testing import ServiceProcess, create_database
+from tests.receivers import bench_infra, notify_env, plan_changed, sample_alert, skip_history, token
+
+HERE = Path(__file__).resolve().parent
+ORGS = 100
+BATCH = 1000
+SETTLE_S = 1.0  # after the last arrival, before CPU is read: both systems finish recording what they sent
+NOTIFY_WINDOW_S = 2.0  # notify-service's default GROUPING_WINDOW_S, mirrored in Alertmanager for `grouped`
+LIFTED_RATE = {"WEBHOOK_RATE_PER_S": "100000", "WEBHOOK_BURST": "1000"}
+TEST_ONLY = ("RETRY_BASE_S", "RETRY_MAX_S", "RETRY_WINDOW_S", "DELIVERY_POLL_INTERVAL_S", "GROUPING_WINDOW_S")
+
+
+@dataclass(frozen=True)
+class Push:
+    """One request: up to BATCH alerts of one organisation, in both systems' formats."""
+
+    org: str
+    ids: list[str]
+    notify_body: bytes
+    am_body: bytes
+
+
+@dataclass
+class Run:
+    system: str
+    n: int
+    delivered: int
+    seconds: float  # first push -> last arrival
+    p50_ms: float
+    p99_ms: float
+    cpu_s: float
+    rss: int
+    extra_cpu_s: dict[str, float] = field(default_factory=dict)
+    push_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / max(self.seconds, 1e-9)
+
+    @property
+    def complete(self) -> bool:
+        return self.delivered >= self.n
+
+    def cpu_per_1k(self, with_extra: bool = False) -> float:
+        total = self.cpu_s + (sum(self.extra_cpu_s.values()) if with_extra else 0.0)
+        return total / max(self.delivered, 1) * 1000
+
+
+def postable(alert: Alert) -> dict[str, Any]:
+    """The alert as Alertmanager's postable alert, with the labels notify-service's webhook body shows."""
+    labels = {
+        **alert.labels,
+        "alertname": alert.rule,
+        "severity": alert.severity.value,
+        "org_id": alert.org_id,
+        "project_id": alert.project_id,
+    }
+    if alert.cluster_id:
+        labels["cluster_id"] = alert.cluster_id
+    return {
+        "labels": labels,
+        "annotations": {"summary": alert.summary, "description": alert.description},
+        "startsAt": alert.starts_at.isoformat(),
+        "generatorURL": alert.link or "",
+    }
+
+
+@dataclass(frozen=True)
+class Workload:
+    """N alerts, alert i of organisation i mod len(orgs) (and cluster i mod len(clusters)), sent as requests of
+    at most BATCH alerts of one organisation, taking the organisations in turn."""
+
+    run: str
+    n: int
+    orgs: list[str]
+    clusters: list[str] | None = None
+
+    def pushes(self) -> list[Push]:
+        """The requests, built just before they are sent: `startsAt` is now, as for an alert that just fired
+        (Alertmanager flushes a group at once when its first alert started more than group_wait ago)."""
+        now = datetime.now(UTC)
+        per_org: list[list[Alert]] = [[] for _ in self.orgs]
+        for i in range(self.n):
+            o = i % len(self.orgs)
+            key = f"{self.run}-{i}"
+            cluster = self.clusters[o] if self.clusters else "cl-1"
+            labels = {"instance": "tikv-0", ID_LABEL: key}
+            per_org[o].append(sample_alert(self.orgs[o], key, starts_at=now, cluster_id=cluster, labels=labels))
+        pushes: list[Push] = []
+        for start in range(0, max(len(a) for a in per_org), BATCH):
+            for o, alerts in enumerate(per_org):
+                chunk = alerts[start : start + BATCH]
+                if chunk:
+                    notify_body = json.dumps([a.model_dump(mode="json") for a in chunk]).encode()
+                    am_body = json.dumps([postable(a) for a in chunk]).encode()
+                    pushes.append(Push(self.orgs[o], [a.fingerprint for a in chunk], notify_body, am_body))
+        return pushes
+
+    def requests(self) -> int:
+        per_org = [len(range(o, self.n, len(self.orgs))) for o in range(len(self.orgs))]
+        return sum(math.ceil(count / BATCH) for count in per_org)
+
+    def ids(self) -> list[str]:
+        return [f"{self.run}-{i}" for i in range(self.n)]
+
+    def warmup(self) -> Push:
+        """One alert of the first organisation, in a group of its own (so it is never sent again with others)."""
+        return Workload(f"w{self.run}", 1, self.orgs, ["cl-warmup"]).pushes()[0]
+
+
+async def push_all(
+    url: str, pushes: list[Push], body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
+) -> tuple[dict[str, float], float]:
+    """Send the requests one at a time; returns alert id -> when its request was sent, and the time it took."""
+    sent: dict[str, float] = {}
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        for push in pushes:
+            at = time.perf_counter()
+            async with http.post(
+                url, data=body(push), headers={"Content-Type": "application/json", **headers(push)}
+            ) as answer:
+                text = await answer.text()
+                if answer.status >= 300:
+                    raise Unavailable(f"POST {url} answered {answer.status}: {text[:300]}")
+            sent.update(dict.fromkeys(push.ids, at))
+    return sent, time.perf_counter() - started
+
+
+def summarise(system: str, n: int, sent: dict[str, float], arrivals: Arrivals, started: float) -> Run:
+    mine = {k: t for k, t in arrivals.first.items() if k in sent}
+    missing = [k for k in sent if k not in mine]
+    if missing:
+        print(f"{system}: {len(missing)} of {n} never arrived, e.g. {', '.join(missing[:5])}", file=sys.stderr)
+    latencies = [(t - sent[k]) * 1000 for k, t in mine.items()]
+    last = max(mine.values(), default=started)
+    return Run(system, n, len(mine), last - started, percentile(latencies, 50), percentile(latencies, 99), 0.0, 0)
+
+
+def deadline_s(n: int) -> float:
+    return 60 + n / 400
+
+
+class Profiler:
+    """py-spy recording a process until stopped (by its own PID), when --profile is given."""
+
+    def __init__(self, out_dir: Path | None) -> None:
+        self.out_dir = out_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, pid: int, name: str) -> None:
+        if self.out_dir is None:
+            return
+        py_spy = shutil.which("py-spy")
+        if py_spy is None:
+            raise Unavailable("--profile needs py-spy: uv run --with py-spy python bench/bench_vs_alertmanager.py ...")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        out = self.out_dir / f"{name}.txt"
+        self.proc = subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+
+# --- the two systems ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    kafka: str
+    admin: str
+    receiver: Receiver
+    am_binary: Path
+    logs: Path
+    profile: Profiler
+    last_arrivals: Arrivals = field(default_factory=Arrivals)
+
+    async def alertmanager(self, load: Workload, route: dict[str, Any]) -> Run:
+        config = am_config(f"{self.receiver.url}/am", **route)
+        am = Alertmanager(self.am_binary, config, Path(tempfile.mkdtemp(prefix="am-", dir=self.logs)))
+        am.start()
+        try:
+            await am.wait_ready()
+            url = f"{am.url}/api/v2/alerts"
+            await self._warm_up(url, load.warmup(), lambda p: p.am_body, lambda p: {})
+            n, pushes = load.n, load.pushes()
+            arrivals = self.receiver.begin(load.ids())
+            cpu0 = cpu_seconds(am.pid)
+            started = time.perf_counter()
+            sent, push_s = await push_all(url, pushes, lambda p: p.am_body, lambda p: {})
+            await arrivals.wait(n, deadline_s(n))
+            run = summarise("Alertmanager", n, sent, arrivals, started)
+            await asyncio.sleep(SETTLE_S)
+            run.cpu_s, run.rss, run.push_s = cpu_seconds(am.pid) - cpu0, peak_rss_bytes(am.pid), push_s
+            self.last_arrivals = arrivals
+            return run
+        finally:
+            am.stop()
+
+    async def notify(self, load: Workload, **overrides: str) -> Run:
+        service, db = await self._start_notify(load.orgs, **overrides)
+        try:
+            url = f"{service.url}/v1/alerts"
+            tokens = {org: token(org) for org in load.orgs}
+            await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
+            assert service.proc is not None
+            pid = service.proc.pid
+            postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
+            broker = kafka_broker_pid(self.kafka)
+            n, pushes = load.n, load.pushes()
+            arrivals = self.receiver.begin(load.ids())
+            postgres.start()
+            cpu0, kafka0 = cpu_seconds(pid), cpu_seconds(broker) if broker else 0.0
+            self.profile.start(pid, f"notify-{n}-{load.run}")
+            started = time.perf_counter()
+            sent, push_s = await push_all(url, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
+            await arrivals.wait(n, deadline_s(n))
+            run = summarise("notify-service", n, sent, arrivals, started)
+            await asyncio.sleep(SETTLE_S)
+            run.cpu_s, run.rss, run.push_s = cpu_seconds(pid) - cpu0, peak_rss_bytes(pid), push_s
+            run.extra_cpu_s["Postgres"] = await postgres.stop()
+            if broker:
+                run.extra_cpu_s["Kafka"] = cpu_seconds(broker) - kafka0
+            self.profile.stop()
+            self.last_arrivals = arrivals
+            return run
+        finally:
+            self.profile.stop()
+            service.stop()
+
+    async def _warm_up(
+        self, url: str, warmup: Push, body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
+    ) -> None:
+        """One alert through the whole path first, so connection set-up and consumer joins are not measured."""
+        arrivals = self.receiver.begin(warmup.ids)
+        await push_all(url, [warmup], body, headers)
+        if not await arrivals.wait(len(warmup.ids), 60):
+            raise Unavailable(f"the warm-up alert sent to {url} did not reach the receiver within 60 s")
+
+    async def _start_notify(self, orgs: list[str], **overrides: str) -> tuple[ServiceProcess, str]:
+        db = await create_database(self.admin, "bench_am")
+        prefix = f"bench-am-{uuid.uuid4().hex[:6]}"
+        env = notify_env(self.kafka, db, prefix)
+        for name in TEST_ONLY:  # notify-service's own defaults, not the tests' short windows
+            env.pop(name, None)
+        env.update(LOG_LEVEL="WARNING", **overrides)
+        await skip_history(self.kafka, prefix)
+        service = ServiceProcess("notify_service", env)
+        service.start(self.logs)
+        try:
+            await service.wait_ready()
+            await self._enterprise(orgs)
+            await self._subscribe(service.url, orgs)
+        except BaseException:
+            service.stop()
+            raise
+        return service, db
+
+    async def _enterprise(self, orgs: list[str]) -> None:
+        """Each organisation moves to Enterprise, as plan-service announces it on plan.events.v1."""
+        if not orgs:
+            return
+        producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all", enable_idempotence=True, linger_ms=5)
+        await producer.start()
+        try:
+            sends = [
+                await producer.send(
+                    PLAN_EVENTS.name, plan_changed(org, "enterprise", 1).to_json_bytes(), key=org.encode()
+                )
+                for org in orgs
+            ]
+            await asyncio.gather(*sends)
+        finally:
+            await producer.stop()
+
+    async def _subscribe(self, base: str, orgs: list[str]) -> None:
+        """A webhook subscriber per organisation, through the API (403 until the plan event is applied)."""
+        slots = asyncio.Semaphore(8)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+
+            async def one(org: str) -> None:
+                config = {"url": f"{self.receiver.url}/{org}"}
+                body = {"type": "webhook", "name": "bench", "project_id": "proj-1", "config": config}
+                deadline = time.monotonic() + 60
+                async with slots:
+                    while True:
+                        answer = await api.post("/v1/subscribers", headers=token(org), json=body)
+                        if answer.status_code == 201:
+                            return
+                        if answer.status_code != 403 or time.monotonic() > deadline:
+                            raise Unavailable(f"subscriber for {org} refused: {answer.status_code} {answer.text}")
+                        await asyncio.sleep(0.2)
+
+            await asyncio.gather(*(one(org) for org in orgs))
+
+    async def notify_delivery_cpu(self, n: int, targets: int) -> tuple[float, float, float]:
+        """CPU seconds of notify-service's process (and its Postgres backends) to deliver n queued notifications,
+        and the seconds it took."""
+        run = uuid.uuid4().hex[:6]
+        service, db = await self._start_notify([], GROUPING_WINDOW_S="0", **LIFTED_RATE)
+        try:
+            assert service.proc is not None
+            pid = service.proc.pid
+            await prepare(db, run, self.receiver.url, n, targets, due_in_s=2.0)
+            arrivals = self.receiver.begin(f"fp-{run}-{i}" for i in range(n))
+            postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
+            postgres.start()
+            cpu0 = cpu_seconds(pid)
+            if not await arrivals.wait(n, deadline_s(n)):
+                raise Unavailable(f"notify-service delivered {len(arrivals.first)} of {n} in {deadline_s(n):g}s")
+            conn = await asyncpg.connect(db)
+            try:
+                postgres.exclude.add(conn.get_server_pid())
+                deadline = time.monotonic() + 60
+                while await conn.fetchval("SELECT count(*) FROM notifications WHERE state <> 'delivered'"):
+                    if time.monotonic() > deadline:
+                        raise Unavailable("notify-service did not record every delivery within 60 s")
+                    await asyncio.sleep(0.05)
+            finally:
+                await conn.close()
+            cpu = cpu_seconds(pid) - cpu0
+            seconds = max(arrivals.first.values()) - min(arrivals.first.values())
+            return cpu, await postgres.stop(), seconds
+        finally:
+            service.stop()
+
+
+# --- modes -------------------------------------------------------------------------------------------------
+
+
+def fmt_ms(v: float) -> str:
+    return "-" if math.isnan(v) else f"{v:,.0f} ms"
+
+
+def row(label: str, r: Run) -> str:
+    extra = ""
+    if r.extra_cpu_s:
+        parts = ", ".join(f"+{v / max(r.delivered, 1) * 1000:.2f} {k}" for k, v in r.extra_cpu_s.items())
+        extra = f" ({parts})"
+    note = "" if r.complete else f" **only {r.delivered:,} of {r.n:,} arrived within {deadline_s(r.n):g} s**"
+    return (
+        f"| {label} | {r.system} | {r.rate:,.0f} | {fmt_ms(r.p50_ms)} | {fmt_ms(r.p99_ms)} |"
+        f" {r.cpu_per_1k():.2f}{extra} | {r.rss / 1e6:,.0f} MB |{note}"
+    )
+
+
+def ratio_row(label: str, ours: Run, theirs: Run) -> str:
+    def q(a: float, b: float) -> str:
+        return "-" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}"
+
+    cpu = q(ours.cpu_per_1k(), theirs.cpu_per_1k())
+    cpu_all = q(ours.cpu_per_1k(with_extra=True), theirs.cpu_per_1k())
+    return (
+        f"| {label} | notify/AM | {q(ours.rate, theirs.rate)} | {q(ours.p50_ms, theirs.p50_ms)} |"
+        f" {q(ours.p99_ms, theirs.p99_ms)} | {cpu} ({cpu_all} with Postgres and Kafka) | {q(ours.rss, theirs.rss)} |"
+    )
+
+
+async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
+    orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
+    route = {"group_by": ["..."], "group_wait": "0s"}
+    lines = [
+        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    complete = True
+    for n in sizes:
+        for rep in range(repeat):
+            run = uuid.uuid4().hex[:6]
+            load = Workload(run, n, orgs)
+            label = f"{n:,}" + (f" #{rep + 1}" if repeat > 1 else "")
+            results: dict[str, Run] = {}
+            for name in ("am", "notify") if rep % 2 == 0 else ("notify", "am"):  # alternate who goes first
+                print(f"[{label}] {name}: pushing {n:,} alerts in {load.requests()} requests ...", file=sys.stderr)
+                if name == "am":
+                    r = await bench.alertmanager(load, route)
+                else:
+                    r = await bench.notify(load, GROUPING_WINDOW_S="0", **LIFTED_RATE)
+                results[name] = r
+                print(
+                    f"[{label}] {name}: {r.delivered:,} delivered in {r.seconds:.2f} s (push {r.push_s:.2f} s)",
+                    file=sys.stderr,
+                )
+            am, ours = results["am"], results["notify"]
+            complete = complete and am.complete and ours.complete
+            lines += [row(label, am), row(label, ours), ratio_row(label, ours, am)]
+    print("\ngrouping off; each system alone on the machine in turn; same alerts and requests, one at a time")
+    print("\n".join(lines))
+    print(
+        "CPU s per 1k: the system's own process; for notify-service (+ its database's Postgres backends, + the"
+        " whole Kafka broker, shared with anything else running). Peak RSS: the process's VmHWM."
+    )
+    return complete
+
+
+async def grouped(bench: Bench, n: int, groups: int) -> bool:
+    prefix = uuid.uuid4().hex[:6]
+    orgs = [f"amg-{prefix}-{g}" for g in range(groups)]
+    clusters = [f"cl-{g}" for g in range(groups)]
+    run = uuid.uuid4().hex[:6]
+    load = Workload(run, n, orgs, clusters)
+    window = f"{NOTIFY_WINDOW_S:g}s"
+    route = {"group_by": ["cluster_id"], "group_wait": window, "group_interval": window}
+    print(f"[grouped] {n:,} alerts in {groups} groups, one request per group to each system ...", file=sys.stderr)
+    am = await bench.alertmanager(load, route)
+    am_seen = bench.last_arrivals
+    ours = await bench.notify(load, **LIFTED_RATE)  # default grouping window
+    our_seen = bench.last_arrivals
+    print(f"\ngrouping on: {n:,} alerts in {groups} groups ({groups} organisations, one cluster each)")
+    print("| System | Requests sent | Most alerts in one request | Alert entries sent | Time to deliver all |")
+    print("|---|---|---|---|---|")
+    for r, seen, how in (
+        (am, am_seen, f"group_by [cluster_id], group_wait {window}, group_interval {window}"),
+        (ours, our_seen, f"default grouping (GROUPING_WINDOW_S {NOTIFY_WINDOW_S:g} s), webhook rate lifted"),
+    ):
+        done = f"{r.seconds:.1f} s" if r.complete else f"only {r.delivered:,} of {n:,} within {deadline_s(n):g} s"
+        print(f"| {r.system} ({how}) | {seen.requests:,} | {seen.most_per_request:,} | {seen.entries:,} | {done} |")
+    return am.complete and ours.complete
+
+
+async def delivery_cpu(bench: Bench, n: int, targets: int) -> bool:
+    print(
+        f"[cpu] notify-service delivering {n:,} queued webhook notifications to {targets} targets ...", file=sys.stderr
+    )
+    ours, postgres, seconds = await bench.notify_delivery_cpu(n, targets)
+    child = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(HERE / "am_harness.py"), "bare-client", bench.receiver.url, str(n), str(targets)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(child.communicate(), deadline_s(n))
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    if child.returncode != 0:
+        raise Unavailable(f"the bare client failed:\n{err.decode(errors='replace')[-2000:]}")
+    bare = json.loads(out.decode().strip().splitlines()[-1])
+    print(f"\ndelivery CPU per request: {n:,} webhook requests (one alert each) to {targets} local targets")
+    print("| Client | CPU s per 1k requests | Requests/s |")
+    print("|---|---|---|")
+    print(
+        f"| notify-service process (+ Postgres backends) | {ours / n * 1000:.3f} (+{postgres / n * 1000:.3f}) |"
+        f" {n / seconds:,.0f} |"
+    )
+    print(
+        f"| bare aiohttp client, own process, {bare['concurrency']} in flight | {bare['cpu_s'] / n * 1000:.3f} |"
+        f" {n / bare['wall_s']:,.0f} |"
+    )
+    print(f"ratio notify/bare: {ours / bare['cpu_s']:.2f}")
+    return True
+
+
+async def main(args: argparse.Namespace) -> int:
+    async with bench_infra() as (kafka, admin):
+        host, _, port = kafka.split(",")[0].rpartition(":")
+        pg = urlsplit(admin)
+        if not port_answers(host, int(port)) or not port_answers(pg.hostname or "127.0.0.1", pg.port or 5432):
+            raise Unavailable("Kafka or Postgres does not answer; start them with `make infra-up`")
+        binary = go_tool("alertmanager")
+        receiver = Receiver()
+        await receiver.start()
+        logs = Path(tempfile.mkdtemp(prefix="bench-vs-am-"))
+        print(f"Alertmanager: {binary}; receiver {receiver.url}; logs {logs}", file=sys.stderr)
+        bench = Bench(kafka, admin, receiver, binary, logs, Profiler(args.profile))
+        ok = True
+        try:
+            if args.mode in ("table", "all"):
+                ok = await table(bench, args.sizes, args.repeat) and ok
+            if args.mode in ("grouped", "all"):
+                ok = await grouped(bench, args.grouped_alerts, 30) and ok
+            if args.mode in ("cpu", "all"):
+                ok = await delivery_cpu(bench, args.cpu_requests, 100) and ok
+        finally:
+            await receiver.stop()
+        return 0 if ok else 1
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", nargs="?", default="table", choices=["table", "grouped", "cpu", "all"])
+    parser.add_argument("--sizes", default="5000,20000,100000", help="alerts per table run, comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each size (the order of systems alternates)")
+    parser.add_argument("--grouped-alerts", type=int, default=20_000)
+    parser.add_argument("--cpu-requests", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 alerts, 2,000 grouped, 2,000 requests")
+    parser.add_argument("--profile", type=Path, help="record notify-service with py-spy into this folder")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.quick:
+        args.sizes, args.repeat, args.grouped_alerts, args.cpu_requests = [1000], 1, 2000, 2000
+    return args
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
+    except Unavailable as exc:
+        print(f"bench_vs_alertmanager: cannot run: {exc}", file=sys.stderr)
+        sys.exit(2)
