@@ -489,38 +489,63 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
     return complete
 
 
-async def grouped(bench: Bench, n: int, groups: int) -> bool:
+async def grouped(bench: Bench, n: int, groups: int, repeat: int) -> bool:
     prefix = uuid.uuid4().hex[:6]
     orgs = [f"amg-{prefix}-{g}" for g in range(groups)]
     clusters = [f"cl-{g}" for g in range(groups)]
-    run = uuid.uuid4().hex[:6]
-    load = Workload(run, n, orgs, clusters)
     window = f"{NOTIFY_WINDOW_S:g}s"
     route = {"group_by": ["cluster_id"], "group_wait": window, "group_interval": window}
-    print(f"[grouped] {n:,} alerts in {groups} groups, one request per group to each system ...", file=sys.stderr)
-    am = await bench.alertmanager(load, route)
-    am_seen = bench.last_arrivals
-    ours = await bench.notify(load, **LIFTED_RATE)  # default grouping window
-    our_seen = bench.last_arrivals
+    how = {
+        "Alertmanager": f"group_by [cluster_id], group_wait {window}, group_interval {window}",
+        "notify-service": f"default grouping (GROUPING_WINDOW_S {NOTIFY_WINDOW_S:g} s), webhook rate lifted",
+    }
+    lines = [
+        "| Run | System | Requests sent | Most alerts in one request | Alert entries sent | Time to deliver all |",
+        "|---|---|---|---|---|---|",
+    ]
+    complete = True
+    for rep in range(repeat):
+        load = Workload(uuid.uuid4().hex[:6], n, orgs, clusters)
+        print(f"[grouped #{rep + 1}] {n:,} alerts in {groups} groups, one request per group ...", file=sys.stderr)
+        for name in ("am", "notify") if rep % 2 == 0 else ("notify", "am"):
+            if name == "am":
+                r = await bench.alertmanager(load, route)
+            else:
+                r = await bench.notify(load, **LIFTED_RATE)  # its default grouping window
+            seen = bench.last_arrivals
+            complete = complete and r.complete
+            done = f"{r.seconds:.1f} s" if r.complete else f"only {r.delivered:,} of {n:,} within {deadline_s(n):g} s"
+            lines.append(
+                f"| #{rep + 1} | {r.system} ({how[r.system]}) | {seen.requests:,} | {seen.most_per_request:,} |"
+                f" {seen.entries:,} | {done} |"
+            )
     print(f"\ngrouping on: {n:,} alerts in {groups} groups ({groups} organisations, one cluster each)")
-    print("| System | Requests sent | Most alerts in one request | Alert entries sent | Time to deliver all |")
-    print("|---|---|---|---|---|")
-    for r, seen, how in (
-        (am, am_seen, f"group_by [cluster_id], group_wait {window}, group_interval {window}"),
-        (ours, our_seen, f"default grouping (GROUPING_WINDOW_S {NOTIFY_WINDOW_S:g} s), webhook rate lifted"),
-    ):
-        done = f"{r.seconds:.1f} s" if r.complete else f"only {r.delivered:,} of {n:,} within {deadline_s(n):g} s"
-        print(f"| {r.system} ({how}) | {seen.requests:,} | {seen.most_per_request:,} | {seen.entries:,} | {done} |")
-    return am.complete and ours.complete
+    print("\n".join(lines))
+    return complete
 
 
-async def delivery_cpu(bench: Bench, n: int, targets: int) -> bool:
-    print(
-        f"[cpu] notify-service delivering {n:,} queued webhook notifications to {targets} targets ...", file=sys.stderr
-    )
-    ours, postgres, seconds = await bench.notify_delivery_cpu(n, targets)
+async def delivery_cpu(bench: Bench, n: int, targets: int, repeat: int) -> bool:
+    lines = ["| Run | Client | CPU s per 1k requests | Requests/s |", "|---|---|---|---|"]
+    for rep in range(repeat):
+        print(f"[cpu #{rep + 1}] notify-service delivering {n:,} queued webhook notifications ...", file=sys.stderr)
+        ours, postgres, seconds = await bench.notify_delivery_cpu(n, targets)
+        bare = await bare_client(bench.receiver.url, n, targets)
+        lines += [
+            f"| #{rep + 1} | notify-service process (+ its Postgres backends) | {ours / n * 1000:.3f}"
+            f" (+{postgres / n * 1000:.3f}) | {n / seconds:,.0f} |",
+            f"| #{rep + 1} | bare aiohttp client, own process, {bare['concurrency']} in flight |"
+            f" {bare['cpu_s'] / n * 1000:.3f} | {n / bare['wall_s']:,.0f} |",
+            f"| #{rep + 1} | ratio notify/bare | {ours / bare['cpu_s']:.2f} | |",
+        ]
+    print(f"\ndelivery CPU per request: {n:,} queued webhook notifications (one alert each) to {targets} local targets")
+    print("\n".join(lines))
+    return True
+
+
+async def bare_client(base: str, n: int, targets: int) -> dict[str, Any]:
+    """The bare baseline in a process of its own (am_harness.py bare-client), so its CPU time is its own."""
     child = await asyncio.create_subprocess_exec(
-        *(sys.executable, str(HERE / "am_harness.py"), "bare-client", bench.receiver.url, str(n), str(targets)),
+        *(sys.executable, str(HERE / "am_harness.py"), "bare-client", base, str(n), str(targets)),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -532,20 +557,8 @@ async def delivery_cpu(bench: Bench, n: int, targets: int) -> bool:
             await child.wait()
     if child.returncode != 0:
         raise Unavailable(f"the bare client failed:\n{err.decode(errors='replace')[-2000:]}")
-    bare = json.loads(out.decode().strip().splitlines()[-1])
-    print(f"\ndelivery CPU per request: {n:,} webhook requests (one alert each) to {targets} local targets")
-    print("| Client | CPU s per 1k requests | Requests/s |")
-    print("|---|---|---|")
-    print(
-        f"| notify-service process (+ Postgres backends) | {ours / n * 1000:.3f} (+{postgres / n * 1000:.3f}) |"
-        f" {n / seconds:,.0f} |"
-    )
-    print(
-        f"| bare aiohttp client, own process, {bare['concurrency']} in flight | {bare['cpu_s'] / n * 1000:.3f} |"
-        f" {n / bare['wall_s']:,.0f} |"
-    )
-    print(f"ratio notify/bare: {ours / bare['cpu_s']:.2f}")
-    return True
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -565,9 +578,9 @@ async def main(args: argparse.Namespace) -> int:
             if args.mode in ("table", "all"):
                 ok = await table(bench, args.sizes, args.repeat) and ok
             if args.mode in ("grouped", "all"):
-                ok = await grouped(bench, args.grouped_alerts, 30) and ok
+                ok = await grouped(bench, args.grouped_alerts, 30, args.repeat) and ok
             if args.mode in ("cpu", "all"):
-                ok = await delivery_cpu(bench, args.cpu_requests, 100) and ok
+                ok = await delivery_cpu(bench, args.cpu_requests, 100, args.repeat) and ok
         finally:
             await receiver.stop()
         return 0 if ok else 1
@@ -577,7 +590,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", default="table", choices=["table", "grouped", "cpu", "all"])
     parser.add_argument("--sizes", default="5000,20000,100000", help="alerts per table run, comma-separated")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each size (the order of systems alternates)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (the order alternates)")
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
     parser.add_argument("--cpu-requests", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 alerts, 2,000 grouped, 2,000 requests")
