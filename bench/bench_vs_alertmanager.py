@@ -54,7 +54,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -76,7 +75,7 @@ from bench.am_harness import (
 from bench.bench_notify_delivery import prepare
 from care_schemas.events.alert import Alert
 from care_schemas.topics import PLAN_EVENTS
-from carekit_testing import ServiceProcess, create_database
+from carekit_testing import ServiceProcess, create_database, raw_producer
 from tests.receivers import bench_infra, notify_env, plan_changed, sample_alert, skip_history, token
 
 HERE = Path(__file__).resolve().parent
@@ -356,7 +355,7 @@ class Bench:
         """Each organisation moves to Enterprise, as plan-service announces it on plan.events.v1."""
         if not orgs:
             return
-        producer = AIOKafkaProducer(bootstrap_servers=self.kafka, acks="all", enable_idempotence=True, linger_ms=5)
+        producer = raw_producer(self.kafka)
         await producer.start()
         try:
             sends = [
