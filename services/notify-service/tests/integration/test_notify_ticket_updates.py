@@ -89,9 +89,8 @@ async def test_a_slow_chat_target_does_not_hold_up_another_targets_ticket_update
 
     monkeypatch.setattr(TicketUpdates, "send", send)
     updates = TicketUpdates(pool, SendContext(None, settings()), ChatBots(settings()))  # type: ignore[arg-type]
-    began = loop.time()
     assert await updates.drain_once() == 3
 
-    assert started["comment 3"] - began < 0.3, "the fast target must not wait for the slow one"
+    assert order.index("comment 3") < order.index("comment 1"), "the fast target must not wait for the slow one"
     assert order.index("comment 1") < order.index("comment 2"), "one target's updates stay in order"
     assert started["comment 2"] - started["comment 1"] >= 0.6

