@@ -6,10 +6,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from carekit.logs import configure
-from carekit.settings import ServiceSettings
+from carekit.settings import WebSettings
 
 
-def serve(app: FastAPI, settings: ServiceSettings, service: str) -> None:
+def serve(app: FastAPI, settings: WebSettings, service: str) -> None:
     """Block serving HTTP; SIGTERM shuts down gracefully through the lifespan."""
     configure(settings.log_level, service)
     uvicorn.run(

@@ -8,18 +8,16 @@ from typing import TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-S = TypeVar("S", bound="ServiceSettings")
+S = TypeVar("S", bound="WebSettings")
 PLACEHOLDERS = {"changeme", "change-me", "secret", "placeholder", "xxx", "todo"}
 
 
-class ServiceSettings(BaseSettings):
-    """Connection and identity settings; a service subclasses this with its own fields."""
+class WebSettings(BaseSettings):
+    """HTTP and identity settings: what every process that serves people or services needs (the console has only
+    these; the services add Kafka and Postgres in ServiceSettings)."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
-    kafka_bootstrap_servers: str = Field(min_length=3)
-    kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000, description="producer wait for the broker")
-    database_url: str = Field(pattern=r"^postgres(ql)?://")
     jwt_secret: str = Field(min_length=32, description="HS256 key for bearer tokens")
     jwt_issuer: str = "connected-care"
     jwt_audience: str = "connected-care"
@@ -37,6 +35,14 @@ class ServiceSettings(BaseSettings):
         if value.strip().lower() in PLACEHOLDERS or len(set(value)) < 8:
             raise ValueError("is a placeholder; set a real random secret of 32+ characters")
         return value
+
+
+class ServiceSettings(WebSettings):
+    """Connection and identity settings; a service subclasses this with its own fields."""
+
+    kafka_bootstrap_servers: str = Field(min_length=3)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000, description="producer wait for the broker")
+    database_url: str = Field(pattern=r"^postgres(ql)?://")
 
 
 def load_settings(cls: type[S]) -> S:
