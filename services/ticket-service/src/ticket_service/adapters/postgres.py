@@ -93,19 +93,42 @@ async def ticket_in_thread(
     return _ticket(row) if row else None
 
 
-async def list_tickets(conn: Conn, filters: dict[str, str | None], limit: int, offset: int) -> list[Ticket]:
+def _like(text: str) -> str:
+    """A search term matched literally (its % and _ are not wildcards)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def list_tickets(
+    conn: Conn, filters: dict[str, str | None], limit: int, offset: int, search: str | None = None
+) -> list[Ticket]:
     where: list[str] = []
     args: list[object] = []
     for column, value in filters.items():
         if value is not None:
             args.append(value)
             where.append(f"{column} = ${len(args)}")
+    for word in (search or "").split()[:10]:  # every word, anywhere in the id, summary or description
+        args.append(_like(word))
+        n = len(args)
+        where.append(f"(id ILIKE ${n} OR summary ILIKE ${n} OR description ILIKE ${n})")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     args += [limit, offset]
     rows = await conn.fetch(
         f"SELECT {TICKET_COLUMNS} FROM tickets {clause} ORDER BY opened_at DESC, id "
         f"LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
+    )
+    return [_ticket(r) for r in rows]
+
+
+async def queue(conn: Conn, limit: int) -> list[Ticket]:
+    """Tickets not resolved or closed, of every organisation: unanswered ones with a due time first, the soonest
+    (most overdue) at the top; then the answered ones and those without a target, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {TICKET_COLUMNS} FROM tickets WHERE status IN ('open', 'in_progress', 'waiting_on_customer')"
+        " ORDER BY (first_response_at IS NULL AND response_due_at IS NOT NULL) DESC, response_due_at, opened_at, id"
+        " LIMIT $1",
+        limit,
     )
     return [_ticket(r) for r in rows]
 

@@ -12,3 +12,4 @@ MAX_EMAIL = 254
 MAX_HOLIDAYS = 400
 MAX_PAGE = 200
 MAX_OFFSET = 1_000_000
+MAX_SEARCH = 200  # ticket list text search

@@ -24,7 +24,7 @@ from carekit.problems import responses
 from ticket_service import handlers
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Forbidden, Invalid, NotFound
-from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SHORT_FIELD
+from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SEARCH, MAX_SHORT_FIELD
 from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 
@@ -71,6 +71,9 @@ class TicketView(BaseModel):
     response_due_at: datetime | None
     first_response_at: datetime | None
     breached: bool
+    timezone: str = Field(
+        description="the organisation's zone when the ticket was opened: its business hours count in it"
+    )
     im_thread: ImThread | None
     opened_at: datetime
     updated_at: datetime
@@ -80,7 +83,7 @@ class TicketView(BaseModel):
     @classmethod
     def of(cls, t: Ticket, link: str, comments: list[Comment] | None = None) -> TicketView:
         return cls(
-            **t.model_dump(exclude={"response_targets", "created_by", "breached_at", "resolved_at", "timezone"}),
+            **t.model_dump(exclude={"response_targets", "created_by", "breached_at", "resolved_at"}),
             breached=t.breached_at is not None,
             link=link,
             comments=None if comments is None else [CommentView.of(c) for c in comments],
@@ -120,6 +123,11 @@ async def list_tickets(
     severity: Severity | None = None,
     kind: TicketKind | None = None,
     org_id: Annotated[Id | None, Query()] = None,
+    q: Annotated[
+        str | None,
+        Query(description="words the summary or description contain"),
+        bounded(MAX_SEARCH),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TicketView]:
@@ -130,8 +138,17 @@ async def list_tickets(
         "kind": kind.value if kind else None,
         "org_id": org_id,
     }
-    tickets = await handlers.list_tickets(deps, author, filters, limit, offset)
+    tickets = await handlers.list_tickets(deps, author, filters, limit, offset, search=q)
     return [TicketView.of(t, deps.link(t.id)) for t in tickets]
+
+
+@router.get("/queue")
+async def queue(
+    _engineer: Engineer, deps: AppDeps, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100
+) -> list[TicketView]:
+    """Engineers: tickets not yet resolved, of every organisation, the first response due soonest first (overdue at
+    the top); tickets already answered or without a target follow, oldest first."""
+    return [TicketView.of(t, deps.link(t.id)) for t in await db.queue(deps.pool, limit)]
 
 
 @router.get("/tickets/{ticket_id}")
@@ -208,6 +225,14 @@ async def bind(body: NewBinding, engineer: Engineer, deps: AppDeps) -> BindingVi
 async def list_bindings(
     _engineer: Engineer, deps: AppDeps, org_id: Annotated[Id | None, Query()] = None
 ) -> list[BindingView]:
+    return [_binding_view(dict(r)) for r in await db.binding_rows(deps.pool, org_id)]
+
+
+@router.get("/orgs/{org_id}/im-bindings")
+async def org_bindings(org_id: Annotated[Id, Path()], identity: CurrentIdentity, deps: AppDeps) -> list[BindingView]:
+    """The organisation's chat places bound for tickets, for its members (the console's settings page) and engineers."""
+    if not author_of(identity).may_see(org_id):
+        raise NotFound(f"no organisation {org_id}")
     return [_binding_view(dict(r)) for r in await db.binding_rows(deps.pool, org_id)]
 
 

@@ -143,11 +143,11 @@ async def read_ticket(deps: Deps, ticket_id: str, viewer: Author) -> tuple[Ticke
 
 
 async def list_tickets(
-    deps: Deps, viewer: Author, filters: dict[str, str | None], limit: int, offset: int
+    deps: Deps, viewer: Author, filters: dict[str, str | None], limit: int, offset: int, search: str | None = None
 ) -> list[Ticket]:
     if viewer.org_id is not None:
         filters = {**filters, "org_id": viewer.org_id}
-    return await db.list_tickets(deps.pool, filters, limit, offset)
+    return await db.list_tickets(deps.pool, filters, limit, offset, search=search)
 
 
 async def _status_event(
