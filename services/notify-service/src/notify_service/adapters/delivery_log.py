@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import asyncpg
 
 
@@ -33,6 +35,25 @@ async def attempts(
         after_id,
     )
     return rows
+
+
+async def counts_by_outcome(
+    pool: asyncpg.Pool, org_id: str, subscriber_id: str | None, since: datetime, bucket: timedelta
+) -> list[tuple[int, str, int]]:
+    """(bucket index from `since`, outcome, attempts) for the organisation's attempts since `since`."""
+    rows = await pool.fetch(
+        """
+        SELECT floor(extract(epoch FROM attempted_at - $3) / $4)::int AS i, outcome, count(*)::int AS n
+        FROM delivery_attempts
+        WHERE org_id = $1 AND ($2::text IS NULL OR subscriber_id = $2) AND attempted_at >= $3
+        GROUP BY 1, 2
+        """,
+        org_id,
+        subscriber_id,
+        since,
+        bucket.total_seconds(),
+    )
+    return [(r["i"], r["outcome"], r["n"]) for r in rows]
 
 
 async def dead_letters(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +13,7 @@ from carekit.identity import CurrentIdentity, Role, require
 from carekit.problems import responses
 from carekit.refusals import NotFound
 from notify_service.adapters import delivery_log, queue
+from notify_service.domain.delivery_stats import Window, fill
 from notify_service.entrypoints.deps import Deps, deps
 
 router = APIRouter(tags=["delivery log"])
@@ -100,6 +101,40 @@ async def deliveries(
             )
             for r in rows
         ]
+    )
+
+
+class OutcomeBucket(BaseModel):
+    start: datetime
+    counts: dict[str, int] = Field(description="attempts by outcome: delivered, retry, dead, cancelled, resplit")
+
+
+class DeliveryHistogram(BaseModel):
+    """Attempts by outcome in equal buckets, oldest first, the last one holding now."""
+
+    since: datetime
+    bucket_seconds: int
+    buckets: list[OutcomeBucket]
+
+
+@router.get("/v1/deliveries/histogram")
+async def histogram(
+    identity: CurrentIdentity,
+    d: Injected,
+    subscriber_id: Annotated[str | None, Query(max_length=64)] = None,
+    hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+    buckets: Annotated[int, Query(ge=1, le=240)] = 24,
+) -> DeliveryHistogram:
+    """Owners: the organisation's (or one subscriber's) delivery attempts counted by outcome over the last hours."""
+    require(identity, Role.ORG_OWNER, Role.PROJECT_OWNER)
+    window = Window.ending_at(datetime.now(UTC), hours, buckets)
+    counted = await delivery_log.counts_by_outcome(
+        d.runtime.pool, identity.org, subscriber_id, window.since, window.size
+    )
+    return DeliveryHistogram(
+        since=window.since,
+        bucket_seconds=int(window.size.total_seconds()),
+        buckets=[OutcomeBucket(start=b.start, counts=b.counts) for b in fill(window, counted)],
     )
 
 
