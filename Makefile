@@ -22,10 +22,18 @@ infra-down: ## stop Kafka and Postgres
 infra-status: ## say whether Kafka and Postgres are running
 	@bash infra/status.sh
 
+.PHONY: browser
+browser: ## install Debian's Chromium for the console's browser tests (when missing)
+	@bash scripts/browser.sh
+
+.PHONY: screenshots
+screenshots: install infra-up browser ## refresh docs/screenshots from the console's browser tests
+	@set -a; . $(INFRA_ENV); set +a; CONSOLE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots uv run pytest tests/browser $(PYTEST_ARGS)
+
 .PHONY: up down status
-up: install infra-up ## bring up infrastructure and all three services, then send a sample alert through
+up: install infra-up ## bring up infrastructure, the three services and the web console, then send a sample alert through
 	@bash scripts/up.sh
-down: ## stop the three services and the infrastructure
+down: ## stop the services, the console and the infrastructure
 	@bash scripts/down.sh
 	@bash infra/down.sh
 status: infra-status ## show the services and the infrastructure
@@ -39,7 +47,7 @@ schemas: install ## write JSON Schema (schemas/jsonschema) and AsyncAPI (schemas
 lint: install ## ruff, format check, mypy --strict, JSON Schema freshness
 	@uv run ruff check .
 	@uv run ruff format --check .
-	@uv run mypy schemas/src libs/carekit/src libs/carekit-testing/src services/plan-service/src services/ticket-service/src services/notify-service/src services/assistant-service/src tools/carectl/src
+	@uv run mypy schemas/src libs/carekit/src libs/carekit-testing/src services/plan-service/src services/ticket-service/src services/notify-service/src services/assistant-service/src services/console/src tools/carectl/src
 	@uv run care-schemas export --check
 
 .PHONY: tools
@@ -48,7 +56,7 @@ tools: ## install pinned Go tools into .cache/tools/bin (amtool; GO_TOOLS="amtoo
 	@bash scripts/go-tools.sh $(GO_TOOLS) >/dev/null
 
 .PHONY: test
-test: install infra-up lint tools ## run every test against real Kafka and Postgres (starts them)
+test: install infra-up browser lint tools ## run every test against real Kafka and Postgres (starts them), the console in Chromium
 	@set -a; . $(INFRA_ENV); set +a; uv run pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

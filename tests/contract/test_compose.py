@@ -27,7 +27,7 @@ def settings_fields(module: str) -> dict[str, bool]:
 
 def test_compose_runs_kafka_postgres_and_the_three_services() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "postgres", "mailpit", *SERVICES}
+    assert set(services) == {"kafka", "postgres", "mailpit", "console", *SERVICES}
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
@@ -55,3 +55,17 @@ def test_each_service_uses_its_own_database(name: str, module: str) -> None:
     assert url.endswith("/" + module.split("_")[0])
     created = (ROOT / "infra/compose/create-databases.sql").read_text()
     assert f"CREATE DATABASE {module.split('_')[0]};" in created
+
+
+def test_the_console_is_configured_and_the_services_links_open_in_it() -> None:
+    services = compose()["services"]
+    console = services["console"]
+    fields = settings_fields("console")
+    env = {k: str(v) for k, v in console["environment"].items()}
+    assert not set(env) - set(fields), "every console environment name is a setting"
+    assert not {n for n, required in fields.items() if required} - set(env)
+    settings = importlib.import_module("console.config").Settings.model_validate({k.lower(): v for k, v in env.items()})
+    assert settings.console_dev_login, "the compose JWT secret is a development one (dev-...)"
+    assert console["build"]["args"] == {"SERVICE": "console", "PACKAGE": "console", "MODULE": "console"}
+    for name in ("ticket-service", "notify-service"):
+        assert services[name]["environment"]["PUBLIC_BASE_URL"] == env["PUBLIC_BASE_URL"]

@@ -20,6 +20,7 @@ PACKAGES = {
     "notify-service": ROOT / "services" / "notify-service",
     "assistant-service": ROOT / "services" / "assistant-service",
     "carectl": ROOT / "tools" / "carectl",
+    "console": ROOT / "services" / "console",
 }
 # Test support and the test-only HTTP client never reach production code (aiohttp is the one HTTP client there).
 TEST_ONLY = {"pytest", "pytest_asyncio", "carekit_testing", "httpx", "testcontainers", "hypothesis"}
@@ -30,7 +31,8 @@ IMPORT_NAME = {
     "pystemmer": "Stemmer",
     "python-frontmatter": "frontmatter",
 }
-NOT_IMPORTED = {"tzdata"}  # time-zone data that zoneinfo reads; nothing imports it by name
+# Time-zone data that zoneinfo reads, and the form parser FastAPI's Form() uses: nothing imports them by name.
+NOT_IMPORTED = {"tzdata", "python-multipart"}
 DESTRUCTIVE = re.compile(
     r"\b(TRUNCATE|DELETE\s+FROM|DROP\s+(?!INDEX|CONSTRAINT|DEFAULT|NOT\s+NULL|TRIGGER)\w+)", re.IGNORECASE
 )
