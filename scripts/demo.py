@@ -4,7 +4,8 @@
 2. ticket-service and notify-service learn of it from plan.events.v1 (nobody calls them);
 3. the owner opens a technical S1 ticket (refused on Basic) and gets its response target;
 4. the owner registers a webhook subscriber (refused on Basic); saving sends a dry-run test message;
-5. an alert goes in through notify-service's HTTP intake and a local receiver prints what it got.
+5. an alert goes in through notify-service's HTTP intake and a local receiver prints what it got;
+6. the web console's links: sign in as that organisation's owner and open the ticket.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RECEIVER_PORT = int(os.environ.get("DEMO_RECEIVER_PORT", "18099"))
 PLAN = os.environ.get("PLAN_URL", "http://127.0.0.1:8081")
 TICKET = os.environ.get("TICKET_URL", "http://127.0.0.1:8082")
 NOTIFY = os.environ.get("NOTIFY_URL", "http://127.0.0.1:8083")
+CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8080")
 
 
 async def until_allowed(call: Callable[[], Awaitable[httpx.Response]], what: str) -> httpx.Response:
@@ -131,6 +133,12 @@ async def main() -> int:
         await runner.cleanup()
     print("the receiver got (Alertmanager webhook v4 JSON):")
     print(json.dumps(body, indent=2))
+    print(f"6. the web console: {CONSOLE}")
+    if os.environ.get("CONSOLE_DEV_LOGIN") == "1":
+        print(f"   sign in at {CONSOLE}/dev-login as organisation {org}, role org_owner (or any other role)")
+    else:
+        print(f"   sign in at {CONSOLE}/login with: uv run care-token --org {org} --role org_owner")
+    print(f"   the ticket's link, as chat confirmations and TAM e-mails carry it: {opened['link']}")
     return 0
 
 

@@ -10,7 +10,7 @@ for entry in "${SERVICES[@]}"; do
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"; }
-    echo "stopped $name-service (pid $pid)"
+    echo "stopped $(label_of "$name") (pid $pid)"
   fi
   rm -f "$pidfile"
 done

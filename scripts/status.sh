@@ -7,9 +7,9 @@ rc=0
 for entry in "${SERVICES[@]}"; do
   name="${entry%%:*}"; port="${entry##*:}"
   if pid_alive "$RUN_DIR/$name.pid" && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-    echo "$name-service: ready on http://127.0.0.1:$port (pid $(cat "$RUN_DIR/$name.pid"))"
+    echo "$(label_of "$name"): ready on http://127.0.0.1:$port (pid $(cat "$RUN_DIR/$name.pid"))"
   else
-    echo "$name-service: not running"; rc=3
+    echo "$(label_of "$name"): not running"; rc=3
   fi
 done
 exit $rc
