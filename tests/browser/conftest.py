@@ -173,8 +173,8 @@ async def stack(
         try:
             for process in processes:
                 process.start(logs)
-            for process in processes:
-                await process.wait_ready()
+            # generous: four Python processes starting at once on two cores shared with other test runs
+            await asyncio.gather(*(process.wait_ready(timeout_s=180) for process in processes))
             yield Stack(plan, ticket, notify, console, receiver, browser)
         finally:
             await browser.close()

@@ -121,7 +121,7 @@ class DeliveryHistogram(BaseModel):
 async def histogram(
     identity: CurrentIdentity,
     d: Injected,
-    subscriber_id: Annotated[str | None, Query(max_length=64)] = None,
+    subscriber_id: Annotated[Id | None, Query()] = None,
     hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
     buckets: Annotated[int, Query(ge=1, le=240)] = 24,
 ) -> DeliveryHistogram:
