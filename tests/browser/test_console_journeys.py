@@ -136,6 +136,11 @@ async def test_owner_adds_a_webhook_whose_test_fails_reads_the_answer_then_one_t
 
     await row.get_by_role("button", name="Send a test again").click()
     await expect(page.locator(".flash.ok")).to_contain_text("Test message accepted")
+    stack.receiver.script(f"/hook-{org}", Answer(410, body="hook retired"))
+    await page.locator("tr", has_text="ops-hook").get_by_role("button", name="Send a test again").click()
+    refused = page.locator(".flash.error")
+    await expect(refused).to_contain_text("hook retired")
+    await expect(refused).to_contain_text("HTTP 410")
     await check_accessibility(page)
     await screenshot(page, "subscribers")
     await page.context.close()
@@ -329,3 +334,17 @@ async def test_staff_pages_are_refused_to_customers_with_a_readable_message(stac
     assert answer.status == 403
     await expect(page.locator(".flash.error")).to_contain_text(re.compile("for admin, support engineer"))
     await page.context.close()
+
+
+async def test_the_accessibility_check_fails_a_page_with_a_serious_violation(stack: Stack) -> None:
+    """The axe-core check is real: a page with a nameless button and an image without alt text does not pass."""
+    page = await stack.browser.new_page()
+    await page.set_content(
+        '<!doctype html><html lang="en"><head><title>bad</title></head>'
+        '<body><main><button></button><img src="data:,"></main></body></html>'
+    )
+    with pytest.raises(AssertionError) as failed:
+        await check_accessibility(page)
+    await page.close()
+    assert "button-name (critical)" in str(failed.value)
+    assert "image-alt (critical)" in str(failed.value)

@@ -172,6 +172,12 @@ async def test_again(request: Request, subscriber_id: str, who: CurrentViewer, a
         if exc.endpoint_status is not None:
             text += f" (HTTP {exc.endpoint_status})"
         return redirect(request, "/alerts/subscribers", Flash("error", text))
+    if not answer.get("ok"):  # notify answers 200 with what the endpoint said (the route carectl uses too)
+        status = answer.get("endpoint_status")
+        text = f"The test message was not accepted: {answer.get('endpoint_answer') or 'no answer'}"
+        return redirect(
+            request, "/alerts/subscribers", Flash("error", text + (f" (HTTP {status})." if status else "."))
+        )
     return redirect(request, "/alerts/subscribers", Flash("ok", f"Test message accepted{_tested(answer)}."))
 
 
