@@ -20,6 +20,7 @@ TOPIC_OF_TYPE = {
     "care.ticket": "ticket.events.v1",
     "care.alert": "alert.events.v1",
     "care.notify": "notify.deadletter.v1",
+    "care.chat": "chat.events.v1",
 }
 
 
@@ -94,7 +95,13 @@ def test_naive_timestamps_are_rejected() -> None:
 
 def test_topic_catalogue_names_every_topic_once() -> None:
     names = [t.name for t in ALL_TOPICS]
-    assert names == ["plan.events.v1", "ticket.events.v1", "alert.events.v1", "notify.deadletter.v1"]
+    assert names == [
+        "plan.events.v1",
+        "ticket.events.v1",
+        "alert.events.v1",
+        "notify.deadletter.v1",
+        "chat.events.v1",
+    ]
     assert set(ADAPTERS) == set(names)
 
 

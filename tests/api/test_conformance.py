@@ -60,18 +60,19 @@ EXAMPLES = settings(max_examples=12, deadline=None, suppress_health_check=list(H
 # invalid requests only need to reach each refusal path once or twice: fewer of them keeps the suite short
 NEGATIVE_EXAMPLES = settings(EXAMPLES, max_examples=6)
 ORG = f"st-{uuid.uuid4().hex[:8]}"
+SERVICES = ["plan", "ticket", "notify", "assistant"]
 # Each operation is called as a customer owner and as an admin, so both the customer and the staff paths answer.
 TOKENS = [mint(TEST_JWT_SECRET, sub="st-owner", org=ORG, role=r) for r in ("org_owner", "admin")]
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def running(kafka_bootstrap: str, database_url: str) -> AsyncIterator[dict[str, str]]:
-    """plan-, ticket- and notify-service as processes, each on a fresh database; their base URLs."""
+    """plan-, ticket-, notify- and assistant-service as processes, each on a fresh database; their base URLs."""
     await ensure_topics(kafka_bootstrap)
     log_dir = Path(tempfile.mkdtemp(prefix="conformance-"))
     started: dict[str, ServiceProcess] = {}
     try:
-        for name in ("plan", "ticket", "notify"):
+        for name in SERVICES:
             db = await create_database(database_url, name)
             env = service_env(f"{name}_service", kafka=kafka_bootstrap, database_url=db, group_prefix=f"st-{ORG}")
             env |= SETTINGS.get(name, {})
@@ -129,7 +130,7 @@ def _confine(case: Any) -> None:
         case.body = rewrite(case.body)
 
 
-@pytest.mark.parametrize("service", ["plan", "ticket", "notify"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_answer_is_documented_and_matches_its_schema(running: dict[str, str], service: str) -> None:
     mismatches = _mismatches(running[service])
     assert not mismatches, f"{len(mismatches)} operations of {service}-service do not conform:\n" + "\n\n".join(

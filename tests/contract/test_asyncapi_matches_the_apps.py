@@ -33,6 +33,11 @@ def build(service: str) -> FastAPI:
         from ticket_service.config import Settings as TicketSettings
 
         return ticket_app(TicketSettings.model_validate(BASE))
+    if service == "assistant-service":
+        from assistant_service.app import create_app as assistant_app
+        from assistant_service.config import Settings as AssistantSettings
+
+        return assistant_app(AssistantSettings.model_validate(BASE))
     from notify_service.app import create_app as notify_app
     from notify_service.config import Settings as NotifySettings
 

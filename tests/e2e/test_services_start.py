@@ -14,7 +14,7 @@ from carekit_testing import ServiceProcess, create_database
 from tests.service_env import service_env
 
 pytestmark = pytest.mark.e2e
-SERVICES = ["plan_service", "ticket_service", "notify_service"]
+SERVICES = ["plan_service", "ticket_service", "notify_service", "assistant_service"]
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -8,7 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from care_schemas.topics import ADAPTERS, ALERT_EVENTS, NOTIFY_DEADLETTER, PLAN_EVENTS, TICKET_EVENTS, Topic
+from care_schemas.topics import (
+    ADAPTERS,
+    ALERT_EVENTS,
+    CHAT_EVENTS,
+    NOTIFY_DEADLETTER,
+    PLAN_EVENTS,
+    TICKET_EVENTS,
+    Topic,
+)
 
 SERVICES: dict[str, dict[str, Any]] = {
     "plan-service": {
@@ -25,6 +33,11 @@ SERVICES: dict[str, dict[str, Any]] = {
         "description": "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates.",
         "send": [ALERT_EVENTS, NOTIFY_DEADLETTER],
         "receive": [ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS],
+    },
+    "assistant-service": {
+        "description": "AI chat: answers questions from Slack, Lark and the console from a bilingual knowledge base.",
+        "send": [CHAT_EVENTS, NOTIFY_DEADLETTER],
+        "receive": [CHAT_EVENTS, PLAN_EVENTS],
     },
 }
 

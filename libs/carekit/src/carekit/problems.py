@@ -8,6 +8,7 @@ declares it for each status an operation can answer, with a bearer security sche
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +28,7 @@ STATUS: dict[type[refusals.Refused], int] = {
     refusals.NotFound: 404,
     refusals.Conflict: 409,
     refusals.TooLarge: 413,
+    refusals.TooManyRequests: 429,
     refusals.Invalid: 422,
     refusals.UpstreamFailed: 502,
     refusals.NotConfigured: 503,
@@ -38,6 +40,7 @@ DESCRIPTION = {
     404: "Not found, or not visible to the caller",
     409: "The current state does not allow this",
     413: "The body or the list is larger than the limit",
+    429: "Too many requests from the organisation; `Retry-After` says when to try again",
     422: "The request breaks a rule or does not validate; `errors` names each field",
     500: "Unexpected error; quote the incident id",
     502: "A chat platform refused or could not be reached; nothing was recorded",
@@ -94,6 +97,8 @@ def refused_response(exc: refusals.Refused) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "30"}
+    if isinstance(exc, refusals.TooManyRequests):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
     return error_response(status, ErrorBody(detail=exc.message, **exc.context), headers)
 
 

@@ -47,6 +47,14 @@ class Conflict(Refused):
     """The current state does not allow this now (already done, already pending, closed)."""
 
 
+class TooManyRequests(Refused):
+    """The caller asked more often than its limit allows; `retry_after_s` says when to ask again."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TooLarge(Refused):
     """The request carries more than a limit allows; send less."""
 

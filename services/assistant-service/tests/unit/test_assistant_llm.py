@@ -13,11 +13,11 @@ import pytest_asyncio
 from chat_completions_server import API_KEY, MODEL, ChatCompletionsServer, Scripted, chat_completions_server
 
 from assistant_service.adapters.llm import ChatCompletionsClient, LlmError
-from assistant_service.assistant import Assistant
 from assistant_service.domain.answer import Composer
 from assistant_service.domain.conversation import Turn
 from assistant_service.domain.index import KnowledgeIndex
 from assistant_service.domain.text import Language
+from assistant_service.handlers.compose import Assistant
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 

@@ -69,13 +69,21 @@ def _tags(raw: object) -> tuple[str, ...]:
     raise ArticleError("front matter: tags must be a list")
 
 
-def parse_markdown(source: str) -> Article:
-    """An article from Markdown with front matter (id, title, language, tags, url)."""
+def default_url(article_id: str, language: str) -> str:
+    """Where an article without its own `url` is published: /docs/support/<id> (/zh/docs/support/<id>)."""
+    return f"/docs/support/{article_id}" if language == "en" else f"/{language}/docs/support/{article_id}"
+
+
+def parse_markdown(source: str, *, url_required: bool = True) -> Article:
+    """An article from Markdown with front matter (id, title, language, tags, url; `url` may be left out when
+    `url_required` is false: it defaults to /docs/support/<id>)."""
     try:
         post = frontmatter.loads(source)
     except Exception as exc:  # the YAML parser raises several unrelated types
         raise ArticleError(f"front matter: {exc}") from exc
     meta = dict(post.metadata)
+    if not url_required and "url" not in meta and "id" in meta and "language" in meta:
+        meta["url"] = default_url(str(meta["id"]), str(meta["language"]))
     missing = [k for k in ("id", "title", "language", "url") if k not in meta]
     if missing:
         raise ArticleError(f"front matter: missing {', '.join(missing)}")

@@ -127,6 +127,19 @@ class KnowledgeIndex:
         self._rebuild(language)
         return True
 
+    def apply(self, upserted: Iterable[Article] = (), removed: Iterable[Key] = ()) -> None:
+        """Several changes at once (an instance catching up): each touched language is rebuilt once."""
+        touched: set[Language] = set()
+        for article in upserted:
+            self._put(article)
+            touched.add(article.language)
+        for key in removed:
+            if self._articles.pop(key, None) is not None:
+                del self._tokens[key]
+                touched.add(key[0])
+        for language in touched:
+            self._rebuild(language)
+
     def get(self, language: Language, article_id: str) -> Article | None:
         return self._articles.get((language, article_id))
 

@@ -1,4 +1,4 @@
-"""The use case the service calls: answer a question (with earlier turns) from the knowledge base."""
+"""Composing an answer: retrieval, then the model when one is configured, else (or when it fails) the passages."""
 
 from __future__ import annotations
 

@@ -1,0 +1,93 @@
+"""assistant-service's test harness (tests and the benchmark): settings, the app in-process, plans, chat events."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from assistant_service.app import create_app
+from assistant_service.config import Settings
+from assistant_service.handlers.deps import Deps
+from care_schemas.catalogue import PlanCode
+from care_schemas.events.chat import (
+    ChatQuestionAsked,
+    ChatQuestionAskedData,
+    ChatThread,
+    question_id_of,
+)
+from care_schemas.events.ticket import ImPlatform
+from care_schemas.topics import CHAT_EVENTS, PLAN_EVENTS
+from carekit.projection import project
+from carekit_testing import InProcess, commit_group_at_end, plan_changed, serve_in_process, service_settings
+
+
+def settings_for(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
+    """Settings for an in-process instance with its own consumer groups."""
+    defaults: dict[str, object] = {"docs_base_url": "https://docs.test", "articles_poll_interval_s": 1.0}
+    return service_settings(Settings, database_url, kafka, consumer_group_prefix=prefix, **(defaults | overrides))
+
+
+async def fresh_groups(kafka: str, prefix: str) -> None:
+    """Start the instance's consumer groups at the end of the shared topics (not every earlier test's events)."""
+    await commit_group_at_end(kafka, f"{prefix}.plans", PLAN_EVENTS)
+    await commit_group_at_end(kafka, f"{prefix}.chat", CHAT_EVENTS)
+
+
+@dataclass
+class Running:
+    """assistant-service in this process: its HTTP client and its handlers' dependencies."""
+
+    service: InProcess
+
+    @property
+    def deps(self) -> Deps:
+        deps: Deps = self.service.app.state.deps
+        return deps
+
+    @property
+    def client(self):  # type: ignore[no-untyped-def]
+        return self.service.client
+
+    async def set_plan(self, org: str, plan: PlanCode, version: int = 1) -> None:
+        """Apply a plan event through the same projection code the Kafka subscriber runs."""
+        await project(self.service.runtime.pool, plan_changed(org, plan, version))
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[Running]:
+    async with serve_in_process(create_app(settings)) as running:
+        yield Running(running)
+
+
+def slack_thread(channel: str | None = None, ts: str | None = None) -> ChatThread:
+    return ChatThread(
+        platform=ImPlatform.SLACK,
+        workspace="T0TEST",
+        channel=channel or f"C{uuid.uuid4().hex[:8].upper()}",
+        thread_ts=ts or f"{datetime.now(UTC).timestamp():.6f}",
+    )
+
+
+def question(
+    org: str, text: str, thread: ChatThread, *, message_id: str | None = None, earlier: list[str] | None = None
+) -> ChatQuestionAsked:
+    """A question as ticket-service publishes it from a Slack mention."""
+    message = message_id or thread.thread_ts
+    return ChatQuestionAsked.build(
+        source="/tests",
+        subject=thread.conversation_id,
+        data=ChatQuestionAskedData(
+            question_id=question_id_of(thread, message),
+            conversation_id=thread.conversation_id,
+            org_id=org,
+            thread=thread,
+            message_id=message,
+            user="UCUSTOMER",
+            text=text,
+            earlier=earlier or [],
+            asked_at=datetime.now(UTC),
+        ),
+    )
