@@ -158,6 +158,37 @@ class FakeLark:
             },
         }
 
+    def card_action(self, value: dict[str, Any], open_id: str = "ou_customer") -> dict[str, Any]:
+        """The card.action.trigger callback when a member presses a card button whose callback value is `value`."""
+        return {
+            "schema": "2.0",
+            "header": self.header("card.action.trigger"),
+            "event": {
+                "operator": {"tenant_key": self.tenant_key, "open_id": open_id, "user_id": "u_x"},
+                "token": f"c-{secrets.token_hex(8)}",
+                "action": {"value": value, "tag": "button"},
+                "host": "im_message",
+                "context": {"open_message_id": "om_card", "open_chat_id": value.get("chat_id")},
+            },
+        }
+
+    def buttons(self, card: dict[str, Any]) -> list[dict[str, Any]]:
+        """The callback values of every button on a card (Lark card JSON 2.0), in order."""
+        found: list[dict[str, Any]] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if node.get("tag") == "button":
+                    found.extend(b["value"] for b in node.get("behaviors", []) if b.get("type") == "callback")
+                for child in node.values():
+                    walk(child)
+            elif isinstance(node, list):
+                for child in node:
+                    walk(child)
+
+        walk(card)
+        return found
+
     async def post(self, client: httpx.AsyncClient, url: str, doc: dict[str, Any]) -> httpx.Response:
         body, headers = self.wrap(doc)
         return await client.post(url, content=body, headers=headers)

@@ -145,6 +145,32 @@ class FakeSlack:
             ],
         }
 
+    def press(self, message: ApiCall, action_id: str, user: str = "UCUSTOMER") -> dict[str, Any]:
+        """The block_actions payload Slack sends when a user clicks the button `action_id` of a posted message."""
+        button = next(
+            e
+            for b in message.payload["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e.get("action_id") == action_id
+        )
+        return self.action(message.payload["channel"], action_id, button["value"], user=user)
+
+    def action(self, channel: str, action_id: str, value: str, user: str = "UCUSTOMER") -> dict[str, Any]:
+        """A block_actions payload for one button (`value` as the button carries it)."""
+        ts = self.next_ts()
+        return {
+            "type": "block_actions",
+            "team": {"id": self.team_id, "domain": "test"},
+            "user": {"id": user, "username": "customer"},
+            "channel": {"id": channel, "name": "support"},
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": f"trigger-{ts}",
+            "actions": [
+                {"action_id": action_id, "block_id": "assistant", "value": value, "type": "button", "action_ts": ts}
+            ],
+        }
+
     def submit(self, opened: ApiCall, values: dict[str, str], user: str = "UCUSTOMER") -> dict[str, Any]:
         """The view_submission payload for a modal opened with views.open, filled with `values`."""
         view = opened.payload["view"]

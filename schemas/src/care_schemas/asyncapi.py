@@ -26,8 +26,8 @@ SERVICES: dict[str, dict[str, Any]] = {
     },
     "ticket-service": {
         "description": "Tickets, response targets in business hours, breaches, tickets from Slack and Lark.",
-        "send": [TICKET_EVENTS, NOTIFY_DEADLETTER],
-        "receive": [PLAN_EVENTS],
+        "send": [TICKET_EVENTS, CHAT_EVENTS, NOTIFY_DEADLETTER],
+        "receive": [PLAN_EVENTS, CHAT_EVENTS],
     },
     "notify-service": {
         "description": "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates.",

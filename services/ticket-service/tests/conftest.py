@@ -17,6 +17,7 @@ for path in (Path(__file__).resolve().parent,):
 
 from ticket_harness import LARK_APP, MONDAY_10_UTC, SLACK_SECRET, SLACK_TOKEN, Service, in_process, settings_for  # noqa: E402
 
+from care_schemas.topics import CHAT_EVENTS  # noqa: E402
 from carekit.kafka import ensure_topics  # noqa: E402
 from carekit_testing import (  # noqa: E402
     FakeClock,
@@ -39,6 +40,7 @@ async def started(kafka: str, database_url: str, encrypt_key: str | None = None)
     ):
         prefix = f"ticket-it-{uuid.uuid4().hex[:8]}"
         await commit_group_at_end(kafka, f"{prefix}.plans")
+        await commit_group_at_end(kafka, f"{prefix}.chat", CHAT_EVENTS)
         settings = settings_for(
             db,
             kafka,

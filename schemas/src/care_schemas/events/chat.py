@@ -118,6 +118,22 @@ class FeedbackKind(StrEnum):
     RAISE_REQUEST = "raise_request"
 
 
+ASSISTANT_ACTION = "assistant"  # Lark: the callback value's `action`; Slack: the prefix of the button's action_id
+
+
+class ChatButton(Frozen):
+    """What a button under an answer carries back when pressed (Slack's action value, Lark's callback value): the
+    contract between notify-service, which renders the buttons, and ticket-service, which receives the press."""
+
+    kind: FeedbackKind
+    answer_id: Id
+    conversation_id: Id
+
+    @property
+    def action_id(self) -> str:
+        return f"{ASSISTANT_ACTION}_{self.kind.value}"
+
+
 class ChatFeedbackGivenData(Frozen):
     feedback_id: Id = Field(description="stable per button press: a platform's retry has the same id")
     answer_id: Id

@@ -110,8 +110,8 @@ def _select(name: str, placeholder: str, values: list[str]) -> dict[str, Any]:
     }
 
 
-def _text(name: str, label: str, required: bool, multiline: bool = False) -> dict[str, Any]:
-    return {
+def _text(name: str, label: str, required: bool, multiline: bool = False, value: str | None = None) -> dict[str, Any]:
+    field: dict[str, Any] = {
         "tag": "input",
         "name": name,
         "required": required,
@@ -119,10 +119,23 @@ def _text(name: str, label: str, required: bool, multiline: bool = False) -> dic
         "label": {"tag": "plain_text", "content": label},
         "placeholder": {"tag": "plain_text", "content": label},
     }
+    return field | {"default_value": value} if value else field
 
 
-def request_card(chat_id: str, root_message_id: str) -> dict[str, Any]:
-    """The interactive card with a form: the same fields as Slack's modal, submitted with one button."""
+def request_card(
+    chat_id: str,
+    root_message_id: str,
+    *,
+    direct: bool = False,
+    summary: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """The interactive card with a form: the same fields as Slack's modal, submitted with one button; opened from
+    a thread the assistant answered in, the summary and description start as the question and the conversation.
+    `direct`: the card is in a one-to-one chat with the bot (not a bound group)."""
+    submit: dict[str, Any] = {"action": SUBMIT_ACTION, "chat_id": chat_id, "root_id": root_message_id}
+    if direct:
+        submit["direct"] = True
     return {
         "schema": "2.0",
         "header": {"title": {"tag": "plain_text", "content": "Raise a support request"}},
@@ -132,11 +145,11 @@ def request_card(chat_id: str, root_message_id: str) -> dict[str, Any]:
                     "tag": "form",
                     "name": "request",
                     "elements": [
-                        _text("summary", "Summary", required=True),
+                        _text("summary", "Summary", required=True, value=summary),
                         _select("severity", "Severity", [s.value for s in Severity]),
                         _select("kind", "Kind", [k.value for k in TicketKind]),
                         _text("cluster_id", "Cluster", required=False),
-                        _text("description", "Description", required=False, multiline=True),
+                        _text("description", "Description", required=False, multiline=True, value=description),
                         _text("reporter_email", "Reporter email (your console email)", required=True),
                         {
                             "tag": "button",
@@ -144,12 +157,7 @@ def request_card(chat_id: str, root_message_id: str) -> dict[str, Any]:
                             "text": {"tag": "plain_text", "content": "Submit"},
                             "type": "primary",
                             "form_action_type": "submit",
-                            "behaviors": [
-                                {
-                                    "type": "callback",
-                                    "value": {"action": SUBMIT_ACTION, "chat_id": chat_id, "root_id": root_message_id},
-                                }
-                            ],
+                            "behaviors": [{"type": "callback", "value": submit}],
                         },
                     ],
                 }

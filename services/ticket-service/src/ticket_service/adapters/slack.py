@@ -61,8 +61,15 @@ def notice_view(text: str) -> dict[str, Any]:
     }
 
 
-def form_view(team: str, channel: str, thread_ts: str) -> dict[str, Any]:
-    """The modal that `views.open` shows: summary, severity, kind, cluster, description, reporter email."""
+def _initial(element: dict[str, Any], value: str | None) -> dict[str, Any]:
+    return {**element, "initial_value": value} if value else element
+
+
+def form_view(
+    team: str, channel: str, thread_ts: str, *, summary: str | None = None, description: str | None = None
+) -> dict[str, Any]:
+    """The modal that `views.open` shows: summary, severity, kind, cluster, description, reporter email; opened from
+    a thread the assistant answered in, the summary and description start as the question and the conversation."""
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
@@ -71,11 +78,16 @@ def form_view(team: str, channel: str, thread_ts: str) -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Create"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _input("summary", "Summary", {"type": "plain_text_input", "max_length": 255}),
+            _input("summary", "Summary", _initial({"type": "plain_text_input", "max_length": 255}, summary)),
             _input("severity", "Severity", {"type": "static_select", "options": _options([s.value for s in Severity])}),
             _input("kind", "Kind", {"type": "static_select", "options": _options([k.value for k in TicketKind])}),
             _input("cluster_id", "Cluster", {"type": "plain_text_input"}, optional=True),
-            _input("description", "Description", {"type": "plain_text_input", "multiline": True}, optional=True),
+            _input(
+                "description",
+                "Description",
+                _initial({"type": "plain_text_input", "multiline": True, "max_length": 3000}, description),
+                optional=True,
+            ),
             _input("reporter_email", "Reporter email", {"type": "email_text_input"}),
         ],
     }

@@ -53,6 +53,17 @@ class CommentView(BaseModel):
         return cls(**c.model_dump(exclude={"ticket_id"}))
 
 
+class ConversationTurnView(BaseModel):
+    """One question asked to the assistant in the thread the ticket was raised from, and its answer."""
+
+    question: str
+    asked_by: str
+    asked_at: datetime
+    answer: str | None = Field(description="null when no answer had arrived")
+    sources: list[dict[str, str]]
+    could_help: bool | None
+
+
 class TicketView(BaseModel):
     id: str
     org_id: str
@@ -79,6 +90,9 @@ class TicketView(BaseModel):
     updated_at: datetime
     link: str
     comments: list[CommentView] | None = None
+    conversation: list[ConversationTurnView] | None = Field(
+        default=None, description="the AI chat conversation the ticket was raised from (on a single ticket)"
+    )
 
     @classmethod
     def of(cls, t: Ticket, link: str, comments: list[Comment] | None = None) -> TicketView:
@@ -154,7 +168,21 @@ async def queue(
 @router.get("/tickets/{ticket_id}")
 async def read_ticket(ticket_id: TicketId, author: CurrentAuthor, deps: AppDeps) -> TicketView:
     ticket, comments = await handlers.read_ticket(deps, ticket_id, author)
-    return TicketView.of(ticket, deps.link(ticket.id), comments)
+    view = TicketView.of(ticket, deps.link(ticket.id), comments)
+    turns = await handlers.assistant.ticket_conversation(deps, ticket.id)
+    if turns is not None:
+        view.conversation = [
+            ConversationTurnView(
+                question=t.question,
+                asked_by=t.asked_by,
+                asked_at=t.asked_at,
+                answer=t.answer,
+                sources=[{k: str(v) for k, v in s.items()} for s in t.sources],
+                could_help=t.could_help,
+            )
+            for t in turns
+        ]
+    return view
 
 
 @router.post("/tickets/{ticket_id}/comments", status_code=201)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import ValidationError
 
+from care_schemas.events.chat import ASSISTANT_ACTION, ChatThread
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.lark import LarkBot, post_from_text
 from carekit.problems import responses
@@ -17,15 +18,16 @@ from carekit.refusals import Unauthorized
 from ticket_service import handlers
 from ticket_service.adapters import lark
 from ticket_service.config import Settings
+from ticket_service.domain.assistant import SLACK_TEXT_INPUT
 from ticket_service.domain.errors import NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints import scheduler
+from ticket_service.entrypoints import lark_assistant, scheduler
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/lark", tags=["lark"], responses=responses(400, 401, 502, 503))
 MENTION_KEY = re.compile(r"@_user_\d+")
-SUSPENDED = "Support requests from this group are suspended: the plan does not include them."
+SUSPENDED = lark_assistant.SUSPENDED
 
 
 async def _verified(request: Request) -> tuple[dict[str, Any], LarkBot]:
@@ -94,10 +96,24 @@ async def events(request: Request) -> dict[str, Any]:
     in_ticket_thread = root_id and await handlers.ticket_for_thread(
         deps, ImThread(platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id)
     )
+    if message.get("chat_type") == "p2p" and not in_ticket_thread:
+        root = root_id or message_id
+        await lark_assistant.direct_message(
+            deps, client, event_id, tenant, chat_id, root, message_id, open_id, _text(message)
+        )
+        return {}
     if message.get("mentions") and message.get("chat_type", "group") == "group" and not in_ticket_thread:
         binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
+        thread = ChatThread(
+            platform=ImPlatform.LARK, workspace=tenant, channel=chat_id, thread_ts=root_id or message_id
+        )
+        if binding is not None and await lark_assistant.question(
+            deps, client, event_id, binding, thread, message_id, open_id, _text(message)
+        ):
+            return {}  # a question: the assistant's answer card follows in the thread
         if binding is not None and binding.active and binding.features.updates:
-            card = lark.request_card(chat_id, root_id or message_id)
+            values = await handlers.assistant.form_prefill(deps, thread, None, SLACK_TEXT_INPUT)
+            card = lark.request_card(chat_id, root_id or message_id, **values)
 
             async def show_card() -> None:
                 await client.send_card_to_member(chat_id, open_id, card)
@@ -126,15 +142,18 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     header, event = as_object(doc.get("header")), as_object(doc.get("event"))
     action = as_object(event.get("action"))
     value = as_object(action.get("value"))
+    operator = as_object(event.get("operator"))
+    if header.get("event_type") == "card.action.trigger" and value.get("action") == ASSISTANT_ACTION:
+        press = as_text(header.get("event_id")) or as_text(event.get("token")) or ""
+        return await lark_assistant.button(deps, _client, value, as_text(operator.get("open_id")) or "unknown", press)
     if header.get("event_type") != "card.action.trigger" or value.get("action") != lark.SUBMIT_ACTION:
         return {}
-    operator = as_object(event.get("operator"))
     tenant = as_text(header.get("tenant_key")) or as_text(operator.get("tenant_key"))
     chat_id, root_id = as_text(value.get("chat_id")), as_text(value.get("root_id"))
     submission = as_text(header.get("event_id")) or as_text(event.get("token"))
     if not (tenant and chat_id and root_id and submission):
         return _toast("error", "this card is missing its chat; mention the bot again")
-    binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
+    binding = await lark_assistant.place_binding(deps, tenant, chat_id, bool(value.get("direct")))
     if binding is None or not binding.active:
         return _toast("error", "support requests from this group are not active; ask your account team")
     form = {k: v for k, v in as_object(action.get("form_value")).items() if isinstance(v, str) and v.strip()}

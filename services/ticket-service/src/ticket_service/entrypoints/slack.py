@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.slack import SlackWebApi, verified
 from carekit.problems import responses
@@ -20,7 +21,7 @@ from ticket_service.adapters import slack
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Conflict, NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints import scheduler
+from ticket_service.entrypoints import scheduler, slack_assistant
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/slack", tags=["slack"], responses=responses(400, 401
 OK = {"ok": True}
 # A reply also sent to the channel, or with files attached, is still a customer's reply.
 USER_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
-SUSPENDED = "Support requests from this channel are suspended: the plan does not include them."
+SUSPENDED = slack_assistant.SUSPENDED
 
 
 async def _verified_body(request: Request) -> tuple[bytes, SlackWebApi, Settings]:
@@ -69,7 +70,14 @@ async def events(request: Request) -> dict[str, Any]:
         return OK  # the bot's own messages, edits, deletions and joins never become comments
     assert user is not None
     if event.get("type") == "app_mention":
-        await _mention(deps, client, event_id, team, channel, thread_ts or ts)
+        text = as_text(event.get("text")) or ""
+        await _mention(deps, client, event_id, team, channel, thread_ts or ts, ts, user, text)
+    elif (
+        event.get("type") == "message"
+        and event.get("channel_type") == "im"
+        and not await _in_ticket_thread(deps, team, channel, thread_ts)
+    ):
+        await slack_assistant.direct_message(deps, client, event_id, team, event)
     elif event.get("type") == "message" and thread_ts and thread_ts != ts:
         place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread_ts, message_id=ts)
         await handlers.chat_reply(deps, event_id, place, user, _reply_text(event))
@@ -85,15 +93,30 @@ def _reply_text(event: dict[str, Any]) -> str:
     return f"{text}\n[attached in Slack: {', '.join(names)}]".strip() if names else text
 
 
+async def _in_ticket_thread(deps: handlers.Deps, team: str, channel: str, thread: str | None) -> bool:
+    place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread)
+    return thread is not None and await handlers.ticket_for_thread(deps, place) is not None
+
+
 async def _mention(
-    deps: handlers.Deps, client: SlackWebApi, event_id: str, team: str, channel: str, thread: str
+    deps: handlers.Deps,
+    client: SlackWebApi,
+    event_id: str,
+    team: str,
+    channel: str,
+    thread: str,
+    ts: str,
+    user: str,
+    text: str,
 ) -> None:
     binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
     if binding is None:
         return
-    place = ImThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread)
-    if await handlers.ticket_for_thread(deps, place) is not None:
+    if await _in_ticket_thread(deps, team, channel, thread):
         return  # a mention inside a ticket's thread is a reply, not a new request
+    place = ChatThread(platform=ImPlatform.SLACK, workspace=team, channel=channel, thread_ts=thread)
+    if await slack_assistant.question(deps, client, event_id, binding, place, ts, user, text):
+        return  # a question: the assistant's answer follows in the thread
     if binding.active and binding.features.updates:
 
         async def answer() -> None:
@@ -117,13 +140,17 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
     if payload.get("type") == "block_actions":
         listed = payload.get("actions")
         actions: list[Any] = listed if isinstance(listed, list) else []
+        for pressed in actions:
+            if await slack_assistant.button(deps, client, payload, as_object(pressed)):
+                return Response(status_code=200)
         action = next((as_object(a) for a in actions if as_object(a).get("action_id") == slack.RAISE_ACTION), None)
         channel, trigger = as_text(as_object(payload.get("channel")).get("id")), as_text(payload.get("trigger_id"))
         thread = as_text(action.get("value")) if action else None
         if thread and team and channel and trigger:
-            binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
+            binding = await slack_assistant.place_binding(deps, team, channel)
             if binding is not None and binding.active:
-                await client.open_view(trigger, slack.form_view(team, channel, thread))
+                values = await slack_assistant.prefill(deps, team, channel, thread)
+                await client.open_view(trigger, slack.form_view(team, channel, thread, **values))
             elif binding is not None:  # suspended since the button was posted: say so rather than do nothing
                 await client.open_view(trigger, slack.notice_view(SUSPENDED))
         return Response(status_code=200)
@@ -146,7 +173,7 @@ async def _submitted(
 ) -> Response:
     meta = _json_object(as_text(view.get("private_metadata")) or "{}")
     team, channel, thread = as_text(meta.get("team")), as_text(meta.get("channel")), as_text(meta.get("thread_ts"))
-    binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel) if team and channel else None
+    binding = await slack_assistant.place_binding(deps, team, channel) if team and channel else None
     if binding is None or not binding.active or not thread:
         return _errors({"summary": "support requests from this channel are not active; ask your account team"})
     try:

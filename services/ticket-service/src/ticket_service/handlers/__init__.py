@@ -1,5 +1,6 @@
 """Use cases: load, decide, commit (state and its events in one transaction), one module per area."""
 
+from ticket_service.handlers import assistant
 from ticket_service.handlers.bindings import apply_plan_to_bindings, create_binding, set_holidays
 from ticket_service.handlers.breaches import scan_breaches
 from ticket_service.handlers.chat import binding_at, chat_reply, deliver_chat_replies, once, ticket_for_thread
@@ -18,6 +19,7 @@ __all__ = [
     "Deps",
     "add_comment",
     "apply_plan_to_bindings",
+    "assistant",
     "binding_at",
     "change_severity",
     "change_status",

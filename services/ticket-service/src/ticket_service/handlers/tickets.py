@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.catalogue import Severity
+from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import (
     AuthorKind,
     ImThread,
@@ -26,6 +27,7 @@ from care_schemas.events.ticket import (
 from care_schemas.topics import TICKET_EVENTS
 from carekit.outbox import enqueue
 from carekit.projection import current_plan
+from ticket_service.adapters import chat_turns
 from ticket_service.adapters import postgres as db
 from ticket_service.adapters.metrics import TICKETS_OPENED
 from ticket_service.domain import tickets as rules
@@ -121,11 +123,21 @@ async def open_ticket(
         )
         await enqueue(conn, TICKET_EVENTS, ticket.id, event)
         if im_thread is not None and im_thread.thread_ts is not None:
+            # raised from a thread the assistant answered in: the ticket carries that conversation
+            await chat_turns.attach_conversation(conn, ticket.id, conversation_in(im_thread))
             text = f"Ticket {ticket.id} opened: {ticket.summary}\n{deps.link(ticket.id)}"
             await db.queue_chat_reply(conn, ticket.id, im_thread, text, now)
         created = ticket
     TICKETS_OPENED.labels(created.kind.value, channel.value).inc()
     return created, True
+
+
+def conversation_in(thread: ImThread) -> str:
+    """The id of the assistant conversation held in a chat thread."""
+    assert thread.thread_ts is not None
+    return ChatThread(
+        platform=thread.platform, workspace=thread.workspace, channel=thread.channel, thread_ts=thread.thread_ts
+    ).conversation_id
 
 
 async def visible_ticket(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, viewer: Author, lock: bool) -> Ticket:

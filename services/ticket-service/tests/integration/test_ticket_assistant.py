@@ -1,0 +1,278 @@
+"""AI chat inbound in ticket-service (in-process, real Kafka and Postgres, local Slack and Lark): a question in a
+bound channel of an organisation with AI chat becomes one question event (earlier turns named, platform retries
+absorbed), a request for help still gets the Raise request button, a plan without AI chat gets one line naming the
+plan that has it, the answer's buttons become feedback, and Raise request opens the form with the conversation,
+which the ticket then carries."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from ticket_harness import Service
+
+from care_schemas.catalogue import PlanCode
+from care_schemas.envelope import utcnow
+from care_schemas.events.chat import (
+    ChatAnswered,
+    ChatAnsweredData,
+    ChatButton,
+    ChatEvent,
+    ChatFeedbackGiven,
+    ChatOutcome,
+    ChatQuestionAsked,
+    ChatSource,
+    ChatThread,
+    FeedbackKind,
+    chat_event_adapter,
+)
+from care_schemas.events.ticket import ImPlatform
+from care_schemas.topics import CHAT_EVENTS
+from carekit.kafka import Publishers
+from carekit_testing import TEST_JWT_SECRET, TopicReader, bearer, eventually, publishing
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
+FORM = {"severity": "S3", "kind": "technical", "reporter_email": "ops@customer.example"}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chat(kafka_bootstrap: str) -> AsyncIterator[TopicReader[ChatEvent]]:
+    reader: TopicReader[ChatEvent] = TopicReader(kafka_bootstrap, CHAT_EVENTS, chat_event_adapter)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def assistant(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
+    """Plays assistant-service: publishes answers on chat.events.v1."""
+    async with publishing(kafka_bootstrap, CHAT_EVENTS) as publishers:
+        yield publishers
+
+
+async def bind(service: Service, org: str, plan: PlanCode, platform: str = "slack") -> str:
+    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
+    place = f"C{uuid.uuid4().hex[:8].upper()}" if platform == "slack" else f"oc_{uuid.uuid4().hex[:10]}"
+    workspace = service.slack.team_id if platform == "slack" else service.lark.tenant_key
+    answer = await service.client.post(
+        "/v1/im-bindings",
+        json={"org_id": org, "platform": platform, "workspace": workspace, "channel": place},
+        headers=ENGINEER,
+    )
+    assert answer.status_code == 201, answer.text
+    if plan is not PlanCode.ENTERPRISE:
+        await service.set_plan(org, plan, 2)
+    return place
+
+
+def mention(channel: str, text: str, thread_ts: str | None = None) -> dict[str, Any]:
+    ts = f"{time.time():.6f}"
+    event = {"type": "app_mention", "user": "UCUSTOMER", "text": f"<@UBOT> {text}", "ts": ts, "channel": channel}
+    return event | ({"thread_ts": thread_ts} if thread_ts else {})
+
+
+async def questions(chat: TopicReader[ChatEvent], conversation: str, count: int) -> list[ChatQuestionAsked]:
+    async def enough() -> list[ChatQuestionAsked] | None:
+        found = [e for e in await chat.events(conversation, 10_000, timeout_s=0.3) if isinstance(e, ChatQuestionAsked)]
+        return found if len(found) >= count else None
+
+    result: list[ChatQuestionAsked] = await eventually(enough, timeout_s=20)
+    return result
+
+
+async def answer(assistant: Publishers, question: ChatQuestionAsked, text: str) -> ChatAnswered:
+    """What assistant-service would publish for the question."""
+    q = question.data
+    event = ChatAnswered.build(
+        source="/tests",
+        subject=q.conversation_id,
+        data=ChatAnsweredData(
+            answer_id="a-" + q.question_id.removeprefix("q-"),
+            question_id=q.question_id,
+            conversation_id=q.conversation_id,
+            org_id=q.org_id,
+            thread=q.thread,
+            question=q.text,
+            text=text,
+            sources=[ChatSource(title="Plans - Enterprise", url="https://docs.test/docs/support/plans", quote="q")],
+            confidence=0.7,
+            could_help=True,
+            outcome=ChatOutcome.ANSWERED,
+            language="en",
+            answered_at=utcnow(),
+        ),
+    )
+    await assistant[CHAT_EVENTS].publish(event, q.conversation_id)
+    return event
+
+
+def thread_of(service: Service, channel: str, ts: str) -> ChatThread:
+    return ChatThread(platform=ImPlatform.SLACK, workspace=service.slack.team_id, channel=channel, thread_ts=ts)
+
+
+async def test_a_question_mention_goes_to_the_assistant_once_with_the_earlier_turns_named(
+    service: Service, chat: TopicReader[ChatEvent], unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    posts = len(slack.of("chat.postMessage"))
+    first = mention(channel, "How do I send alerts to PagerDuty?")
+    started = time.monotonic()
+    for retry in (None, 1):
+        answered = await slack.post_event(client, "", first, f"Ev{unique}a", retry_num=retry)
+        assert answered.status_code == 200
+    assert time.monotonic() - started < 3, "Slack gets its answer within its 3-second window"
+    follow = mention(channel, "and for Lark?", thread_ts=first["ts"])
+    await slack.post_event(client, "", follow, f"Ev{unique}b")
+    thread = thread_of(service, channel, first["ts"])
+    asked = await questions(chat, thread.conversation_id, 2)
+    assert [(q.data.text, q.data.org_id, q.data.user) for q in asked] == [
+        ("How do I send alerts to PagerDuty?", org, "UCUSTOMER"),
+        ("and for Lark?", org, "UCUSTOMER"),
+    ]
+    assert asked[0].data.thread == thread
+    assert (asked[0].data.earlier, asked[1].data.earlier) == ([], [asked[0].data.question_id])
+    assert asked[1].data.message_id == follow["ts"]
+    assert len(slack.of("chat.postMessage")) == posts, "ticket-service posts nothing: the answer comes from notify"
+
+
+async def test_asking_for_help_still_offers_the_raise_request_button(service: Service, unique: str) -> None:
+    channel = await bind(service, f"org-{unique}", PlanCode.PREMIUM)
+    slack = service.slack
+    posts = len(slack.of("chat.postMessage"))
+    for i, text in enumerate(("help", "raise a request", "we need help", "提工单")):
+        await slack.post_event(service.client, "", mention(channel, text), f"Ev{unique}{i}")
+        button = (await slack.wait_for("chat.postMessage", posts + i + 1))[-1]
+        assert button.payload["blocks"][-1]["elements"][0]["action_id"] == "raise_request", text
+
+
+async def test_without_ai_chat_a_question_gets_one_line_naming_the_plan(
+    service: Service, chat: TopicReader[ChatEvent], unique: str
+) -> None:
+    channel = await bind(service, f"org-{unique}", PlanCode.BASIC)
+    slack = service.slack
+    posts = len(slack.of("chat.postMessage"))
+    event = mention(channel, "What does the Premium plan include?")
+    await slack.post_event(service.client, "", event, f"Ev{unique}")
+    line = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    assert line.payload["text"] == "AI chat needs the Enterprise plan or higher; this organisation is on Basic."
+    assert line.payload["thread_ts"] == event["ts"]
+    assert not line.payload.get("blocks"), "one line and nothing more"
+    assert await chat.events(thread_of(service, channel, event["ts"]).conversation_id, 1, timeout_s=1) == []
+
+
+async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the_conversation_the_ticket_keeps(
+    service: Service, chat: TopicReader[ChatEvent], assistant: Publishers, unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    first = mention(channel, "How do I scale out TiKV?")
+    await slack.post_event(client, "", first, f"Ev{unique}a")
+    thread = thread_of(service, channel, first["ts"])
+    [asked] = await questions(chat, thread.conversation_id, 1)
+    answered = await answer(assistant, asked, "Add TiKV nodes from the console; data rebalances by itself.")
+
+    async def recorded() -> bool:
+        n = await service.count("SELECT count(*) FROM chat_turns WHERE answer_id = $1", answered.data.answer_id)
+        return n == 1
+
+    await eventually(recorded)
+    helpful = ChatButton(
+        kind=FeedbackKind.HELPFUL, answer_id=answered.data.answer_id, conversation_id=thread.conversation_id
+    )
+    payload = slack.action(channel, helpful.action_id, helpful.model_dump_json())
+    assert (await slack.post_interaction(client, "", payload)).status_code == 200
+    await slack.post_interaction(client, "", payload)  # pressed twice: Slack resends, the same press
+    raise_it = helpful.model_copy(update={"kind": FeedbackKind.RAISE_REQUEST})
+    views = len(slack.of("views.open"))
+    await slack.post_interaction(client, "", slack.action(channel, raise_it.action_id, raise_it.model_dump_json()))
+    modal = (await slack.wait_for("views.open", views + 1))[-1]
+    blocks = {b["block_id"]: b for b in modal.payload["view"]["blocks"]}
+    assert blocks["summary"]["element"]["initial_value"] == "How do I scale out TiKV?"
+    description = blocks["description"]["element"]["initial_value"]
+    assert "Q: How do I scale out TiKV?" in description
+    assert "A: Add TiKV nodes from the console" in description
+    assert "<https://docs.test/docs/support/plans>" in description
+
+    events = await chat.events(thread.conversation_id, 10_000, timeout_s=1)
+    feedback = [e for e in events if isinstance(e, ChatFeedbackGiven)]
+    assert [(f.data.kind, f.data.answer_id, f.data.org_id) for f in feedback] == [
+        (FeedbackKind.HELPFUL, answered.data.answer_id, org),
+        (FeedbackKind.RAISE_REQUEST, answered.data.answer_id, org),
+    ]
+
+    values = FORM | {"summary": blocks["summary"]["element"]["initial_value"], "description": description}
+    created = await slack.post_interaction(client, "", slack.submit(modal, values))
+    assert created.status_code == 200, created.text
+    [listed] = (await client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
+    ticket = (await client.get(f"/v1/tickets/{listed['id']}", headers=bearer(TEST_JWT_SECRET, org, "member"))).json()
+    assert ticket["summary"] == "How do I scale out TiKV?"
+    assert "Q: How do I scale out TiKV?" in ticket["description"]
+    assert [(t["question"], t["answer"]) for t in ticket["conversation"]] == [
+        ("How do I scale out TiKV?", "Add TiKV nodes from the console; data rebalances by itself.")
+    ]
+    assert ticket["conversation"][0]["sources"][0]["url"] == "https://docs.test/docs/support/plans"
+
+
+async def test_a_direct_message_is_a_question_of_the_workspaces_organisation(
+    service: Service, chat: TopicReader[ChatEvent], unique: str
+) -> None:
+    slack = service.slack
+    slack.team_id = f"T{unique.upper()}"  # a workspace bound to this organisation only
+    try:
+        org = f"org-{unique}"
+        await bind(service, org, PlanCode.ENTERPRISE)
+        ts = f"{time.time():.6f}"
+        dm = {"type": "message", "channel_type": "im", "user": "UCUSTOMER", "text": "What is Clinic?", "ts": ts}
+        await slack.post_event(service.client, "", dm | {"channel": f"D{unique.upper()}"}, f"Ev{unique}")
+        thread = thread_of(service, f"D{unique.upper()}", ts)
+        [asked] = await questions(chat, thread.conversation_id, 1)
+        assert (asked.data.org_id, asked.data.direct, asked.data.text) == (org, True, "What is Clinic?")
+    finally:
+        slack.team_id = "T0TEST"
+
+
+async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_buttons_become_feedback(
+    service: Service, chat: TopicReader[ChatEvent], assistant: Publishers, unique: str
+) -> None:
+    org = f"org-{unique}"
+    group = await bind(service, org, PlanCode.PREMIUM, platform="lark")
+    lark, client = service.lark, service.client
+    doc, message_id = lark.message_event(group, "如何配置 PagerDuty 告警？")
+    assert (await lark.post(client, "/lark/events", doc)).status_code == 200
+    thread = ChatThread(platform=ImPlatform.LARK, workspace=lark.tenant_key, channel=group, thread_ts=message_id)
+    [asked] = await questions(chat, thread.conversation_id, 1)
+    assert asked.data.text == "如何配置 PagerDuty 告警？"
+    answered = await answer(assistant, asked, "在控制台添加 PagerDuty 订阅。")
+
+    async def recorded() -> bool:
+        return await service.count("SELECT count(*) FROM chat_turns WHERE answer_id = $1", answered.data.answer_id) == 1
+
+    await eventually(recorded)
+    pressed = ChatButton(
+        kind=FeedbackKind.NOT_HELPFUL, answer_id=answered.data.answer_id, conversation_id=thread.conversation_id
+    )
+    toast = await lark.post(client, "/lark/card", lark.card_action({"action": "assistant", **pressed.model_dump()}))
+    assert toast.json()["toast"]["type"] == "success"
+    cards = len([c for c in lark.calls if c.path.endswith("/ephemeral/v1/send")])
+    raise_it = pressed.model_copy(update={"kind": FeedbackKind.RAISE_REQUEST})
+    await lark.post(client, "/lark/card", lark.card_action({"action": "assistant", **raise_it.model_dump()}))
+    card = (await lark.wait_for("/ephemeral/v1/send", cards + 1))[-1].payload["card"]
+    fields = {e["name"]: e for e in card["body"]["elements"][0]["elements"] if e.get("tag") == "input"}
+    assert fields["summary"]["default_value"] == "如何配置 PagerDuty 告警？"
+    assert "A: 在控制台添加 PagerDuty 订阅。" in fields["description"]["default_value"]
+    kinds = [
+        e.data.kind for e in await chat.events(thread.conversation_id, 10_000, 1) if isinstance(e, ChatFeedbackGiven)
+    ]
+    assert kinds == [FeedbackKind.NOT_HELPFUL, FeedbackKind.RAISE_REQUEST]
+    json.dumps(card)  # the card Lark gets is plain JSON
