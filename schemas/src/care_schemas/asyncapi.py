@@ -32,7 +32,7 @@ SERVICES: dict[str, dict[str, Any]] = {
     "notify-service": {
         "description": "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates.",
         "send": [ALERT_EVENTS, NOTIFY_DEADLETTER],
-        "receive": [ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS],
+        "receive": [ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS, CHAT_EVENTS],
     },
     "assistant-service": {
         "description": "AI chat: answers questions from Slack, Lark and the console from a bilingual knowledge base.",

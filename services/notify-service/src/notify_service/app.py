@@ -16,6 +16,7 @@ from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
+from notify_service.domain.chat_answers import ANSWER_KINDS
 from notify_service.entrypoints import (
     consumers,
     http_alerts,
@@ -29,7 +30,7 @@ from notify_service.entrypoints.deps import Deps
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
-from notify_service.handlers.delivery.ticket_updates import TicketUpdates
+from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, TicketUpdates
 
 MIGRATIONS = migrations_of("notify_service")
 ROUTERS = [
@@ -64,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         senders = dict.fromkeys(notices.KINDS, send_notice)
         updates = TicketUpdates(runtime.pool, ctx, bots, senders=senders, log_attempt=notices.log_attempt)
         runtime.spawn("ticket-updates", updates.run)
+        answers = TicketUpdates(runtime.pool, ctx, bots, loop=ANSWERS_LOOP, kinds=ANSWER_KINDS)
+        runtime.spawn(ANSWERS_LOOP, answers.run)
 
     app = build(Service("notify-service", settings, ROUTERS, PUBLISHES, subscribe, start, pool_size=20))
     return app

@@ -61,7 +61,10 @@ def test_ai_chat_is_the_plans_flag_and_the_line_names_the_cheapest_plan() -> Non
     assert plan_line(PlanCode.DEVELOPER, "How do I scale?") == (
         "AI chat needs the Enterprise plan or higher; this organisation is on Developer."
     )
-    assert plan_line(PlanCode.BASIC, "如何扩容？") == "AI 智能问答包含在 Enterprise 及以上方案中；本组织当前为 Basic 方案。"
+    assert (
+        plan_line(PlanCode.BASIC, "如何扩容？")
+        == "AI 智能问答包含在 Enterprise 及以上方案中；本组织当前为 Basic 方案。"
+    )
 
 
 def turn(n: int, answer: str | None = "Use the console.") -> ChatTurn:

@@ -13,11 +13,21 @@ from carekit.refusals import UpstreamFailed
 class ChatFailure(UpstreamFailed):
     """A chat platform refused a call or could not be reached; `retryable` says whether trying again can help."""
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.retryable, self.status = retryable, status
+        self.retryable, self.status, self.retry_after_s = retryable, status, retry_after_s
 
 
 def retryable_status(status: int) -> bool:
     """429 and 5xx are worth another try; any other refusal is not."""
     return status == 429 or status >= 500
+
+
+def retry_after(value: str | None) -> float | None:
+    """A `Retry-After` header in seconds (the platforms send seconds), or None when absent or unreadable."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from carekit.chat import ChatFailure, retryable_status
+from carekit.chat import ChatFailure, retry_after, retryable_status
 
 RATE_LIMITED = frozenset({99991400, 11232, 11233})
 TOKEN_INVALID = frozenset({99991663, 99991661, 99991668})
@@ -60,6 +60,7 @@ class LarkBot:
             ) as answer:
                 raw = await answer.text()
                 status = answer.status
+                wait = retry_after(answer.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ChatFailure(f"Lark {path}: {type(exc).__name__}", retryable=True) from exc
         try:
@@ -73,7 +74,9 @@ class LarkBot:
             self._token = None  # fetch a new one next time
         retry = retryable_status(status) or code in RATE_LIMITED or code in TOKEN_INVALID
         msg = doc.get("msg") if isinstance(doc, dict) else None
-        raise ChatFailure(f"Lark {path}: HTTP {status} code {code} {msg}", retryable=retry, status=status)
+        raise ChatFailure(
+            f"Lark {path}: HTTP {status} code {code} {msg}", retryable=retry, status=status, retry_after_s=wait
+        )
 
     async def _tenant_token(self) -> str:
         if self._token and time.monotonic() < self._token_expires:

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from carekit.chat import ChatFailure, retryable_status
+from carekit.chat import ChatFailure, retry_after, retryable_status
 
 RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 # slack_sdk logs request details (tokens, webhook URLs) at DEBUG: a logger of its own, never below WARNING.
@@ -59,5 +59,7 @@ def _failure(method: str, exc: Exception) -> ChatFailure:
         status = int(exc.response.status_code)
         error = str(exc.response.get("error", status))
         retry = error in RETRYABLE_ERRORS or retryable_status(status)
-        return ChatFailure(f"Slack {method} failed: {error}", retryable=retry, status=status)
+        headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
+        wait = retry_after(headers.get("retry-after"))
+        return ChatFailure(f"Slack {method} failed: {error}", retryable=retry, status=status, retry_after_s=wait)
     return ChatFailure(f"Slack {method} failed: {type(exc).__name__}", retryable=True)

@@ -43,11 +43,14 @@ async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, event_id: str, messag
     return added
 
 
-async def due(conn: asyncpg.Connection, limit: int = 50) -> list[ImMessage]:
+async def due(conn: asyncpg.Connection, limit: int = 50, kinds: Sequence[str] | None = None) -> list[ImMessage]:
+    """Pending messages whose time has come (of these kinds), claimed for this transaction."""
     rows = await conn.fetch(
         "SELECT id, kind, target, body, attempts, created_at, org_id FROM im_messages"
-        " WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        " WHERE state = 'pending' AND next_attempt_at <= now() AND ($2::text[] IS NULL OR kind = ANY($2::text[]))"
+        " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit,
+        list(kinds) if kinds is not None else None,
     )
     return [
         ImMessage(r["id"], r["kind"], r["target"], r["body"], r["attempts"], r["created_at"], r["org_id"]) for r in rows
@@ -108,7 +111,7 @@ async def failed(
     return rows
 
 
-async def redrive(pool: asyncpg.Pool, message_id: int, loop: str, by: str) -> str | None:
+async def redrive(pool: asyncpg.Pool, message_id: int, loops: Sequence[str], by: str) -> str | None:
     """Queue a dead or retrying message again at once with a fresh retry window; its parked entry (if any) is
     marked re-driven. The state it was in, or None when there is no such failed message."""
     async with pool.acquire() as conn, conn.transaction():
@@ -125,9 +128,9 @@ async def redrive(pool: asyncpg.Pool, message_id: int, loop: str, by: str) -> st
             message_id,
         )
         await conn.execute(
-            "UPDATE parked SET redriven_at = now(), redriven_by = $3 WHERE loop = $1 AND key = $2"
+            "UPDATE parked SET redriven_at = now(), redriven_by = $3 WHERE loop = ANY($1::text[]) AND key = $2"
             " AND redriven_at IS NULL",
-            loop,
+            list(loops),
             str(message_id),
             by,
         )

@@ -1,12 +1,14 @@
-"""Kafka subscribers of notify-service: alerts (batched) and ticket events (updates to IM, TAM emails)."""
+"""Kafka subscribers of notify-service: alerts (batched), ticket events (updates to IM, TAM emails) and the
+assistant's answers (posted into their threads)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from care_schemas.events.alert import AlertEvent, alert_event_adapter
+from care_schemas.events.chat import ChatEvent, chat_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
-from care_schemas.topics import ALERT_EVENTS, TICKET_EVENTS
+from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, TICKET_EVENTS
 from carekit.consumer import Rejects, subscribe, subscribe_batch
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
@@ -47,6 +49,22 @@ def register(runtime: Runtime, settings: Settings) -> None:
         rejects=Rejects(runtime.publishers, tickets, SOURCE),
         # A new deployment posts updates from now on; replaying a week of ticket history into customers'
         # chat threads and TAMs' mailboxes would be noise. Once the group exists, nothing is skipped.
+        from_beginning=False,
+    )
+
+    chat = f"{settings.consumer_group_prefix}.chat"
+
+    async def on_chat(event: ChatEvent) -> None:
+        await handlers.take_in_chat_event(runtime.pool, event)
+
+    subscribe(
+        runtime.broker,
+        topic=CHAT_EVENTS,
+        group_id=chat,
+        adapter=chat_event_adapter,
+        handle=on_chat,
+        rejects=Rejects(runtime.publishers, chat, SOURCE),
+        # as for ticket updates: a new deployment posts answers from now on, not a week of old ones
         from_beginning=False,
     )
 

@@ -1,5 +1,5 @@
-"""Staff: messages of the ticket-updates loop (ticket updates to chat, TAM e-mails, notices) that failed for good
-or keep failing, beside the dead letters of alert notifications, and their re-drive."""
+"""Staff: messages of the ticket-updates and chat-answers loops (ticket updates to chat, TAM e-mails, notices, the
+assistant's answers) that failed for good or keep failing, beside the dead letters of alert notifications, and their re-drive."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from carekit.problems import responses
 from carekit.refusals import NotFound
 from notify_service.adapters import im_queue
 from notify_service.entrypoints.deps import Deps, deps
-from notify_service.handlers.delivery.ticket_updates import LOOP
+from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, LOOP
 
 router = APIRouter(prefix="/v1/failed-messages", tags=["delivery log"])
 Injected = Annotated[Deps, Depends(deps)]
@@ -77,7 +77,7 @@ async def failed_messages(
 async def redrive(message_id: Int64, identity: CurrentIdentity, d: Injected) -> MessageRedriven:
     """Staff: send it again now with a fresh retry window (as a dead letter is re-driven)."""
     require(identity, *OPERATORS)
-    was = await im_queue.redrive(d.runtime.pool, message_id, LOOP, identity.sub)
+    was = await im_queue.redrive(d.runtime.pool, message_id, (LOOP, ANSWERS_LOOP), identity.sub)
     if was is None:
         raise NotFound(f"no failed message {message_id}; list them with GET /v1/failed-messages")
     return MessageRedriven(redriven=message_id, was="dead" if was == "dead" else "retrying")

@@ -1,5 +1,6 @@
 """Use cases: intake (alerts, plan changes, ticket events), subscribers; the delivery pipeline in `delivery/`."""
 
+from notify_service.handlers.chat_answers import take_in_chat_event
 from notify_service.handlers.intake import (
     on_plan_change,
     publish_alertmanager,
@@ -17,6 +18,7 @@ __all__ = [
     "publish_alerts",
     "send_test",
     "take_in_alerts",
+    "take_in_chat_event",
     "take_in_ticket_event",
     "update_subscriber",
 ]

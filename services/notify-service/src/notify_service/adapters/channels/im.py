@@ -28,6 +28,12 @@ def lark_post(body: dict[str, Any]) -> str:
     return post_content(body["summary"], [first, *([text(line)] for line in body["lines"])])
 
 
+def refused(exc: ChatFailure) -> Outcome:
+    """A platform's refusal: retry (honouring its Retry-After) or permanent, as the kit's client classified it."""
+    verdict = Verdict.RETRY if exc.retryable else Verdict.PERMANENT
+    return Outcome(verdict, exc.message, exc.status, exc.retry_after_s)
+
+
 class ChatBots:
     """The bot identities notify-service posts ticket updates with (unset ones refuse permanently)."""
 
@@ -63,5 +69,5 @@ class ChatBots:
                 else:
                     await self.lark.send(target["channel"], "post", lark_post(body))
         except ChatFailure as exc:
-            return Outcome(Verdict.RETRY if exc.retryable else Verdict.PERMANENT, exc.message, exc.status)
+            return refused(exc)
         return Outcome(Verdict.OK, "posted", 200)

@@ -21,23 +21,31 @@ import asyncpg
 from carekit.faults import Retries, is_outage, reason
 from carekit.parking import park
 from notify_service.adapters import im_queue, metrics
+from notify_service.adapters.channels.answers import post_answer
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.email import send_mail
 from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.im_queue import ImMessage
 from notify_service.domain.backoff import next_delay_s, within_window
+from notify_service.domain.chat_answers import ANSWER_KINDS
 from notify_service.domain.classify import Outcome, Verdict
 
 log = logging.getLogger(__name__)
 LOOP = "ticket-updates"
+ANSWERS_LOOP = "chat-answers"  # the assistant's answers, by a loop of their own
 Sender = Callable[[ImMessage], Awaitable[Outcome]]
 # (conn, message, org, state after the attempt, outcome, latency ms): e.g. the delivery log line of a notice
 AttemptLog = Callable[[asyncpg.Connection, ImMessage, str, str, Outcome, float], Awaitable[None]]
 
 
+UPDATE_KINDS = ("slack_update", "lark_update", "tam_email")
+
+
 class TicketUpdates:
-    """The loop of every queued message in `im_messages`: ticket updates, TAM e-mails and, through `senders`
-    (kind -> send), other kinds such as notices, whose attempts `log_attempt` records."""
+    """The loop that sends queued messages in `im_messages`: ticket updates, TAM e-mails and, through `senders`
+    (kind -> send), other kinds such as notices, whose attempts `log_attempt` records (loop `ticket-updates`); or, as
+    a second instance of its own, the assistant's answers (loop `chat-answers`, kinds `*_answer`), so that a slow
+    mail server or a backlog of updates never holds an answer back."""
 
     def __init__(
         self,
@@ -47,17 +55,23 @@ class TicketUpdates:
         *,
         senders: Mapping[str, Sender] | None = None,
         log_attempt: AttemptLog | None = None,
+        loop: str = LOOP,
+        kinds: tuple[str, ...] | None = None,
     ) -> None:
         self._pool, self._ctx, self._bots = pool, ctx, bots
         self._senders = dict(senders or {})
         self._log_attempt = log_attempt
         self._latency: dict[int, float] = {}
+        self._loop = loop
+        self._kinds = kinds if kinds is not None else UPDATE_KINDS + tuple(sorted(self._senders))
         self._wake = asyncio.Event()
-        self._retries = Retries(LOOP)
+        self._retries = Retries(loop)
 
     async def send(self, message: ImMessage) -> Outcome:
         if (sender := self._senders.get(message.kind)) is not None:
             return await sender(message)
+        if message.kind in ANSWER_KINDS:
+            return await post_answer(self._bots, message.kind, message.target, message.body)
         if message.kind in ("slack_update", "lark_update"):
             return await self._bots.post(message.kind, message.target, message.body)
         return await send_mail(
@@ -72,7 +86,11 @@ class TicketUpdates:
         except Exception as exc:  # one bad message must neither stop the loop nor re-send the batch
             decision = self._retries.decide(message.id, exc)
             log.error(
-                "ticket update %s (%s) failed inside notify-service: %s", message.id, message.kind, decision.reason
+                "%s: message %s (%s) failed inside notify-service: %s",
+                self._loop,
+                message.id,
+                message.kind,
+                decision.reason,
             )
             verdict = Verdict.PERMANENT if decision.isolate else Verdict.RETRY
             return Outcome(verdict, f"internal error: {type(exc).__name__}")
@@ -82,8 +100,8 @@ class TicketUpdates:
     async def drain_once(self) -> int:
         settings = self._ctx.settings
         async with self._pool.acquire() as conn, conn.transaction():
-            await im_queue.revive_redriven(conn, LOOP)
-            batch = await im_queue.due(conn)
+            await im_queue.revive_redriven(conn, self._loop)
+            batch = await im_queue.due(conn, kinds=self._kinds)
             # one target's messages in order, different targets side by side: a slow one delays only itself
             by_target: dict[str, list[ImMessage]] = {}
             for message in batch:
@@ -125,8 +143,8 @@ class TicketUpdates:
                 await im_queue.settle(conn, message.id, state, error, delay)
                 if state == "dead":
                     why = error or "failed"
-                    log.warning("ticket update %s (%s) failed for good: %s", message.id, message.kind, why)
-                    await park(conn, LOOP, str(message.id), f"{message.kind}: {why}")
+                    log.warning("%s: message %s (%s) failed for good: %s", self._loop, message.id, message.kind, why)
+                    await park(conn, self._loop, str(message.id), f"{message.kind}: {why}")
                     self._retries.isolated(message.id, why)
         except Exception as exc:
             if is_outage(exc):
@@ -134,7 +152,7 @@ class TicketUpdates:
             why = f"the outcome could not be recorded: {reason(exc)}"
             async with conn.transaction():
                 await im_queue.settle(conn, message.id, "dead", why, 0.0)
-                await park(conn, LOOP, str(message.id), f"{message.kind}: {why}")
+                await park(conn, self._loop, str(message.id), f"{message.kind}: {why}")
 
     async def run(self) -> None:
         listener = await self._pool.acquire()
@@ -148,7 +166,7 @@ class TicketUpdates:
                 except Exception as exc:
                     if not is_outage(exc):
                         raise
-                    log.warning("ticket updates will retry: %s", exc)
+                    log.warning("%s will retry: %s", self._loop, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)
                 self._wake.clear()
