@@ -33,7 +33,7 @@ from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import Alert, alert_event
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged, Tam
-from care_schemas.topics import ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
+from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
 from carekit_testing import (
@@ -312,7 +312,12 @@ class Notify:
 async def skip_history(kafka: str, prefix: str) -> None:
     """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not
     first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it)."""
-    for suffix, topic in ((".intake", ALERT_EVENTS), (".plans", PLAN_EVENTS), (".tickets", TICKET_EVENTS)):
+    for suffix, topic in (
+        (".intake", ALERT_EVENTS),
+        (".plans", PLAN_EVENTS),
+        (".tickets", TICKET_EVENTS),
+        (".chat", CHAT_EVENTS),
+    ):
         await commit_group_at_end(kafka, prefix + suffix, topic)
 
 

@@ -194,7 +194,7 @@ async def test_lark_mention_card_submit_opens_ticket_replies_in_thread_and_syncs
     await stack.bind(org, "lark", lark.tenant_key, chat)
 
     cards = len([c for c in lark.calls if c.path.endswith("/ephemeral/v1/send")])
-    doc, root = lark.message_event(chat, "PD is flapping")
+    doc, root = lark.message_event(chat, "open a ticket: PD is flapping")
     assert (await lark.post(http, f"{stack.service.url}/lark/events", doc)).status_code == 200
     card = (await lark.wait_for("/ephemeral/v1/send", cards + 1))[-1].payload["card"]
     replies = len([c for c in lark.calls if c.path.endswith("/reply")])
