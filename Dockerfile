@@ -1,4 +1,4 @@
-# One image recipe for the services and the console (they share the workspace and its lock file):
+# One image recipe for every service and the console (they share the workspace and its lock file):
 #   docker build --build-arg SERVICE=notify -t connected-care/notify-service .
 #   docker build --build-arg SERVICE=console --build-arg PACKAGE=console --build-arg MODULE=console -t connected-care/console .
 FROM python:3.11-slim

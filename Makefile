@@ -31,7 +31,7 @@ screenshots: install infra-up browser ## refresh docs/screenshots from the conso
 	@set -a; . $(INFRA_ENV); set +a; CONSOLE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots uv run pytest tests/browser $(PYTEST_ARGS)
 
 .PHONY: up down status
-up: install infra-up ## bring up infrastructure, the three services and the web console, then send a sample alert through
+up: install infra-up ## bring up infrastructure, the four services and the web console, then walk a customer through them (a ticket, an alert, a question)
 	@bash scripts/up.sh
 down: ## stop the services, the console and the infrastructure
 	@bash scripts/down.sh

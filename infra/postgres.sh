@@ -25,7 +25,7 @@ PG_DATA="$PG_HOME/data"
 PG_SOCK_DIR="$PG_HOME/run"
 PG_LOG_DIR="$PG_HOME/log"
 PG_LOG="$PG_LOG_DIR/postgres.log"
-PG_CARE_DBS=(care plan ticket notify)
+PG_CARE_DBS=(care plan ticket notify assistant)
 
 # Run a command as the postgres OS user when we are root (the server refuses
 # to run as root); otherwise as ourselves. fd 9 (our lock) is never inherited.

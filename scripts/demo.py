@@ -5,7 +5,9 @@
 3. the owner opens a technical S1 ticket (refused on Basic) and gets its response target;
 4. the owner registers a webhook subscriber (refused on Basic); saving sends a dry-run test message;
 5. an alert goes in through notify-service's HTTP intake and a local receiver prints what it got;
-6. the web console's links: sign in as that organisation's owner and open the ticket.
+6. the owner asks assistant-service a question (AI chat, included in Enterprise) and gets the answer with its
+   sources (in Slack or Lark the same answer is posted into the thread by notify-service);
+7. the web console's links: sign in as that organisation's owner and open the ticket.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ PLAN = os.environ.get("PLAN_URL", "http://127.0.0.1:8081")
 TICKET = os.environ.get("TICKET_URL", "http://127.0.0.1:8082")
 NOTIFY = os.environ.get("NOTIFY_URL", "http://127.0.0.1:8083")
 CONSOLE = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8080")
+ASSISTANT = os.environ.get("ASSISTANT_URL", "http://127.0.0.1:8084")
+QUESTION = "How do I send our alerts to PagerDuty?"
 
 
 async def until_allowed(call: Callable[[], Awaitable[httpx.Response]], what: str) -> httpx.Response:
@@ -133,13 +137,31 @@ async def main() -> int:
         await runner.cleanup()
     print("the receiver got (Alertmanager webhook v4 JSON):")
     print(json.dumps(body, indent=2))
-    print(f"6. the web console: {CONSOLE}")
+    answered = await ask(owner)
+    print(f"7. the web console: {CONSOLE}")
     if os.environ.get("CONSOLE_DEV_LOGIN") == "1":
         print(f"   sign in at {CONSOLE}/dev-login as organisation {org}, role org_owner (or any other role)")
     else:
         print(f"   sign in at {CONSOLE}/login with: uv run care-token --org {org} --role org_owner")
     print(f"   the ticket's link, as chat confirmations and TAM e-mails carry it: {opened['link']}")
-    return 0
+    return answered
+
+
+async def ask(owner: dict[str, str]) -> int:
+    """Step 6: one question to the assistant, once it has applied the plan (403 until then)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = (
+            await until_allowed(
+                lambda: http.post(f"{ASSISTANT}/v1/assistant/ask", headers=owner, json={"question": QUESTION}),
+                "question to the assistant",
+            )
+        ).json()
+    print(f"6. POST {ASSISTANT}/v1/assistant/ask {QUESTION!r} -> confidence {answer['confidence']}:")
+    print(answer["answer"])
+    print("sources:")
+    for source in answer["sources"]:
+        print(f"  - {source['title']}: {source['url']}")
+    return 0 if answer["could_help"] else 1
 
 
 if __name__ == "__main__":

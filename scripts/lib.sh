@@ -2,7 +2,7 @@
 # Shared by scripts/up.sh, down.sh, status.sh: where the running services keep their pid files and logs.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="${CARE_RUN_DIR:-$ROOT/.cache/run}"
-SERVICES=(plan:8081 ticket:8082 notify:8083 console:8080)
+SERVICES=(plan:8081 ticket:8082 notify:8083 assistant:8084 console:8080)
 CONSOLE_URL="http://127.0.0.1:8080"
 mkdir -p "$RUN_DIR"
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts plan-, ticket- and notify-service and the web console in the background (idempotent), then runs the demo.
+# Starts plan-, ticket-, notify- and assistant-service and the web console in the background (idempotent), then
+# runs the demo.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"

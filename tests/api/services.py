@@ -1,4 +1,4 @@
-"""The three services' apps, built from settings as they run (`create_app`), for tests that read or drive their
+"""The services' apps, built from settings as they run (`create_app`), for tests that read or drive their
 OpenAPI documents."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
+from assistant_service.app import create_app as assistant_app
+from assistant_service.config import Settings as AssistantSettings
 from carekit_testing import TEST_JWT_SECRET
 from notify_service.app import create_app as notify_app
 from notify_service.config import Settings as NotifySettings
@@ -63,7 +65,25 @@ def notify(kafka: str, database_url: str, prefix: str) -> FastAPI:
     return notify_app(settings)
 
 
-SERVICES: dict[str, Callable[[str, str, str], FastAPI]] = {"plan": plan, "ticket": ticket, "notify": notify}
+def assistant(kafka: str, database_url: str, prefix: str) -> FastAPI:
+    settings = AssistantSettings.model_validate(
+        {
+            "kafka_bootstrap_servers": kafka,
+            "database_url": database_url,
+            "jwt_secret": TEST_JWT_SECRET,
+            "http_port": 0,
+            "consumer_group_prefix": prefix,
+        }
+    )
+    return assistant_app(settings)
+
+
+SERVICES: dict[str, Callable[[str, str, str], FastAPI]] = {
+    "plan": plan,
+    "ticket": ticket,
+    "notify": notify,
+    "assistant": assistant,
+}
 
 
 def openapi(name: str) -> dict[str, object]:

@@ -11,7 +11,12 @@ import yaml
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"plan-service": "plan_service", "ticket-service": "ticket_service", "notify-service": "notify_service"}
+SERVICES = {
+    "plan-service": "plan_service",
+    "ticket-service": "ticket_service",
+    "notify-service": "notify_service",
+    "assistant-service": "assistant_service",
+}
 
 
 def compose() -> dict[str, Any]:
@@ -25,7 +30,7 @@ def settings_fields(module: str) -> dict[str, bool]:
     return {name.upper(): field.is_required() for name, field in settings_cls.model_fields.items()}
 
 
-def test_compose_runs_kafka_postgres_and_the_three_services() -> None:
+def test_compose_runs_kafka_postgres_and_the_services() -> None:
     services = compose()["services"]
     assert set(services) == {"kafka", "postgres", "mailpit", "console", *SERVICES}
     assert services["kafka"]["image"].startswith("apache/kafka:4.")

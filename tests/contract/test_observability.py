@@ -13,6 +13,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+import assistant_service.adapters.metrics
 import carekit.faults
 import carekit.metrics
 import carekit.runtime
@@ -33,6 +34,7 @@ SUFFIXES = {
     "summary": ("_sum", "_count"),
 }
 SERVICES_METRICS = (
+    assistant_service.adapters.metrics,
     carekit.faults,
     carekit.runtime,
     carekit.metrics,

@@ -27,10 +27,11 @@ from hypothesis import strategies as st
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import alert_event
+from care_schemas.events.chat import ChatQuestionAsked, ChatQuestionAskedData, ChatThread, question_id_of
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.events.plan import Tam
-from care_schemas.events.ticket import TicketChannel, TicketKind, TicketOpened, TicketOpenedData
-from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER, PLAN_EVENTS, TICKET_EVENTS, Topic
+from care_schemas.events.ticket import ImPlatform, TicketChannel, TicketKind, TicketOpened, TicketOpenedData
+from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, NOTIFY_DEADLETTER, PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.kafka import ensure_topics
 from carekit_testing import ServiceProcess, commit_group_at_end, create_database, plan_changed
 from tests.receivers import sample_alert
@@ -43,12 +44,13 @@ APPLIED_WITHIN_S = 20.0
 
 @dataclass
 class Consumers:
-    """notify-service and ticket-service as processes, their databases, and a dead-letter reader."""
+    """notify-, ticket- and assistant-service as processes, their databases, and a dead-letter reader."""
 
     loop: asyncio.AbstractEventLoop
     kafka: str
     notify_db: str
     ticket_db: str
+    assistant_db: str
     groups: dict[str, list[str]]  # topic -> the consumer groups that read it
     producer: AIOKafkaProducer
     dead: AIOKafkaConsumer
@@ -61,13 +63,14 @@ class Consumers:
 def consumers(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consumers]:
     loop = asyncio.new_event_loop()
     stamp = uuid.uuid4().hex[:8]
-    notify_prefix, ticket_prefix = f"hx-notify-{stamp}", f"hx-ticket-{stamp}"
+    notify_prefix, ticket_prefix, assistant_prefix = f"hx-notify-{stamp}", f"hx-ticket-{stamp}", f"hx-assist-{stamp}"
     groups = {
         ALERT_EVENTS.name: [f"{notify_prefix}.intake"],
         TICKET_EVENTS.name: [f"{notify_prefix}.tickets"],
-        PLAN_EVENTS.name: [f"{notify_prefix}.plans", f"{ticket_prefix}.plans"],
+        PLAN_EVENTS.name: [f"{notify_prefix}.plans", f"{ticket_prefix}.plans", f"{assistant_prefix}.plans"],
+        CHAT_EVENTS.name: [f"{assistant_prefix}.chat", f"{ticket_prefix}.chat", f"{notify_prefix}.chat"],
     }
-    topics = {t.name: t for t in (ALERT_EVENTS, TICKET_EVENTS, PLAN_EVENTS)}
+    topics = {t.name: t for t in (ALERT_EVENTS, TICKET_EVENTS, PLAN_EVENTS, CHAT_EVENTS)}
     log_dir = Path(tmp_path_factory.mktemp("hostile"))
     processes: list[ServiceProcess] = []
 
@@ -78,9 +81,11 @@ def consumers(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.
                 await commit_group_at_end(kafka_bootstrap, group, topics[topic])
         notify_db = await create_database(database_url, "notify")
         ticket_db = await create_database(database_url, "ticket")
+        assistant_db = await create_database(database_url, "assistant")
         for module, db, prefix in (
             ("notify_service", notify_db, notify_prefix),
             ("ticket_service", ticket_db, ticket_prefix),
+            ("assistant_service", assistant_db, assistant_prefix),
         ):
             process = ServiceProcess(
                 module, service_env(module, kafka=kafka_bootstrap, database_url=db, group_prefix=prefix)
@@ -97,7 +102,7 @@ def consumers(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.
         dead.assign(parts)
         for tp, end in (await dead.end_offsets(parts)).items():
             dead.seek(tp, end)
-        return Consumers(loop, kafka_bootstrap, notify_db, ticket_db, groups, producer, dead)
+        return Consumers(loop, kafka_bootstrap, notify_db, ticket_db, assistant_db, groups, producer, dead)
 
     running = loop.run_until_complete(start())
     try:
@@ -239,9 +244,7 @@ def test_hostile_alert_events_never_stall_the_intake(consumers: Consumers, mutat
 
 @given(mutation=mutations(["effective_at", "trial_ends_at"]))
 @HYPOTHESIS
-def test_hostile_plan_events_never_stall_either_projection(
-    consumers: Consumers, mutation: tuple[str, Mutation]
-) -> None:
+def test_hostile_plan_events_never_stall_any_projection(consumers: Consumers, mutation: tuple[str, Mutation]) -> None:
     what, mutate = mutation
     org = f"hx-{uuid.uuid4().hex[:10]}"
     doc = json.loads(plan_changed(org, PlanCode.DEVELOPER, 1).to_json_bytes())
@@ -250,7 +253,8 @@ def test_hostile_plan_events_never_stall_either_projection(
     sql = "SELECT 1 FROM plan_projection WHERE org_id = $1 AND version = 2"
 
     async def both() -> bool:
-        return await _row(consumers.notify_db, sql, org) and await _row(consumers.ticket_db, sql, org)
+        dbs = (consumers.notify_db, consumers.ticket_db, consumers.assistant_db)
+        return all([await _row(db, sql, org) for db in dbs])
 
     _check(consumers, PLAN_EVENTS, org, _encode(doc), good, both, what)
 
@@ -288,12 +292,46 @@ def test_hostile_ticket_events_never_stall_ticket_updates(consumers: Consumers, 
     _check(consumers, TICKET_EVENTS, ticket, _encode(doc), good, lambda: _row(consumers.notify_db, sql, good.id), what)
 
 
+def _asked(org: str, text: str) -> ChatQuestionAsked:
+    thread = ChatThread(platform=ImPlatform.SLACK, workspace="T-HX", channel="C-HX", thread_ts=org)
+    return ChatQuestionAsked.build(
+        source="/hostile",
+        subject=thread.conversation_id,
+        data=ChatQuestionAskedData(
+            question_id=question_id_of(thread, text),
+            conversation_id=thread.conversation_id,
+            org_id=org,
+            thread=thread,
+            message_id=text,
+            user="U-HX",
+            text=text,
+            asked_at=datetime.now(UTC),
+        ),
+    )
+
+
+@given(mutation=mutations(["asked_at"]))
+@HYPOTHESIS
+def test_hostile_chat_events_never_stall_the_assistant_or_the_chat_consumers(
+    consumers: Consumers, mutation: tuple[str, Mutation]
+) -> None:
+    what, mutate = mutation
+    org = f"hx-{uuid.uuid4().hex[:10]}"
+    doc = json.loads(_asked(org, "bad").to_json_bytes())
+    mutate(doc)
+    good = _asked(org, "good")
+    sql = "SELECT 1 FROM turns WHERE question_id = $1"  # answered (the plan line: an unknown org is on Basic)
+    applied = lambda: _row(consumers.assistant_db, sql, good.data.question_id)  # noqa: E731
+    _check(consumers, CHAT_EVENTS, good.data.conversation_id, _encode(doc), good, applied, what)
+
+
 def test_a_record_that_is_not_json_at_all_is_dead_lettered_by_every_consumer(consumers: Consumers) -> None:
     org = f"hx-{uuid.uuid4().hex[:10]}"
     sql = "SELECT 1 FROM plan_projection WHERE org_id = $1 AND version = 2"
 
     async def both() -> bool:
-        return await _row(consumers.notify_db, sql, org) and await _row(consumers.ticket_db, sql, org)
+        dbs = (consumers.notify_db, consumers.ticket_db, consumers.assistant_db)
+        return all([await _row(db, sql, org) for db in dbs])
 
     _check(
         consumers, PLAN_EVENTS, org, b"\xff\xfe not json {", plan_changed(org, PlanCode.ENTERPRISE, 2), both, "bytes"

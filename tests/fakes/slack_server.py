@@ -25,6 +25,7 @@ class ApiCall:
     method: str
     payload: dict[str, Any]
     token: str | None
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks measure latency with it)
 
 
 @dataclass

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path
 from assistant_service.entrypoints.common import AppDeps
 from assistant_service.entrypoints.views import AskIn, AskOut, ConversationOut, FeedbackOut, SourceOut, TurnOut
 from assistant_service.handlers import asking
-from care_schemas.bounded import bounded
+from care_schemas.bounded import Id
 from carekit.identity import CurrentIdentity
 from carekit.problems import responses
 
 router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
-ConversationId = Annotated[str, Path(), bounded(128, min_length=1)]
+ConversationId = Annotated[Id, Path()]
 
 
 @router.post("/ask", responses=responses(404, 429))

@@ -20,7 +20,7 @@ from carekit.refusals import Invalid
 router = APIRouter(prefix="/v1/assistant/articles", tags=["articles"])
 READERS = (Role.SUPPORT_ENGINEER, Role.SALES, Role.ADMIN)
 WRITERS = (Role.SUPPORT_ENGINEER, Role.ADMIN)
-PathId = Annotated[str, Path(), ArticleId]
+PathId = Annotated[ArticleId, Path()]
 FIELDS = ("id", "language", "title", "body")
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from assistant_service.domain.articles import MAX_BODY_CHARS
 from assistant_service.domain.text import Language
 from care_schemas.bounded import bounded
 from care_schemas.events.chat import MAX_QUESTION
 
-ArticleId = Annotated[str, bounded(80, min_length=1), Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+ArticleId = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
 MAX_TAGS = 40
 
 
