@@ -53,6 +53,16 @@ def question_id_of(thread: ChatThread, message_id: str) -> str:
     return "q-" + hashlib.sha256(f"{thread.key}|{message_id}".encode()).hexdigest()[:24]
 
 
+def answer_id_of(question_id: str) -> str:
+    """The id of a question's answer: one answer per question, so a button under it names its question too."""
+    return "a-" + question_id.removeprefix("q-")
+
+
+def question_id_of_answer(answer_id: str) -> str:
+    """The question an answer id answers (the inverse of `answer_id_of`)."""
+    return "q-" + answer_id.removeprefix("a-")
+
+
 class ChatQuestionAskedData(Frozen):
     question_id: Id = Field(description="stable per chat message: a redelivery or a platform retry has the same id")
     conversation_id: Id

@@ -23,7 +23,7 @@ from carekit.runtime import Runtime
 MIGRATIONS = migrations_of("assistant_service")
 ROUTERS = [http.router, http_articles.router]
 PUBLISHES = [CHAT_EVENTS, NOTIFY_DEADLETTER]
-BODY_HINT = "an article's body holds at most 100,000 characters"
+BODY_HINT = "an article's body holds at most 20,000 characters"
 
 
 def create_app(settings: Settings) -> FastAPI:

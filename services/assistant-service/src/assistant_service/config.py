@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
     http_port: int = Field(default=8084, ge=0, le=65535)
     consumer_group_prefix: str = "assistant-service"
     http_max_body_bytes: int = Field(
-        default=256 * 1024, ge=1024, description="largest request body: an article of 100,000 characters fits"
+        default=128 * 1024, ge=1024, description="largest request body: an article of 20,000 characters fits"
     )
     docs_base_url: str = Field(
         default="http://127.0.0.1", description="where the articles' paths (/docs/support/...) are published"

@@ -121,6 +121,7 @@ async def test_a_markdown_document_with_front_matter_is_accepted_and_bad_front_m
         (ARTICLE | {"language": "fr"}, "body.language", "'en' or 'zh'"),
         (ARTICLE | {"id": "Not An Id"}, "body.id", "pattern"),
         ({k: v for k, v in ARTICLE.items() if k != "title"}, "body.title", "required"),
+        (ARTICLE | {"body": "x" * 20_001}, "body.body", "at most 20000 characters"),
     ]
     for body, field, words in cases:
         answer = await first.client.post("/v1/assistant/articles", json=body, headers=ENGINEER)
@@ -128,6 +129,9 @@ async def test_a_markdown_document_with_front_matter_is_accepted_and_bad_front_m
         problem = answer.json()
         assert field in [e["field"] for e in problem.get("errors", [])], problem
         assert words in problem["detail"], problem
+    huge = await first.client.post("/v1/assistant/articles", json=ARTICLE | {"body": "x" * 140_000}, headers=ENGINEER)
+    assert huge.status_code == 413
+    assert "20,000 characters" in huge.json()["detail"]
     renamed = ARTICLE | {"id": "other-id"}
     mismatch = await first.client.put("/v1/assistant/articles/en/gizmotron-flux", json=renamed, headers=ENGINEER)
     assert mismatch.status_code == 422

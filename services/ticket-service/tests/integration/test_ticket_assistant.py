@@ -29,6 +29,7 @@ from care_schemas.events.chat import (
     ChatSource,
     ChatThread,
     FeedbackKind,
+    answer_id_of,
     chat_event_adapter,
 )
 from care_schemas.events.ticket import ImPlatform
@@ -276,3 +277,33 @@ async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_button
     ]
     assert kinds == [FeedbackKind.NOT_HELPFUL, FeedbackKind.RAISE_REQUEST]
     json.dumps(card)  # the card Lark gets is plain JSON
+
+
+async def test_raise_request_pressed_before_the_answer_reached_ticket_service_still_opens_the_form(
+    service: Service, chat: TopicReader[ChatEvent], unique: str
+) -> None:
+    org = f"org-{unique}"
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    slack, client = service.slack, service.client
+    first = mention(channel, "How do I rotate a TLS certificate?")
+    await slack.post_event(client, "", first, f"Ev{unique}")
+    thread = thread_of(service, channel, first["ts"])
+    [asked] = await questions(chat, thread.conversation_id, 1)
+    answer_id = answer_id_of(asked.data.question_id)  # notify-service posted it; it has not reached ticket-service
+    elsewhere = ChatButton(kind=FeedbackKind.HELPFUL, answer_id=answer_id, conversation_id="cnv-" + "0" * 24)
+    await slack.post_interaction(client, "", slack.action(channel, elsewhere.action_id, elsewhere.model_dump_json()))
+    pressed = ChatButton(kind=FeedbackKind.RAISE_REQUEST, answer_id=answer_id, conversation_id=thread.conversation_id)
+    views = len(slack.of("views.open"))
+    await slack.post_interaction(client, "", slack.action(channel, pressed.action_id, pressed.model_dump_json()))
+    modal = (await slack.wait_for("views.open", views + 1))[-1]
+    blocks = {b["block_id"]: b for b in modal.payload["view"]["blocks"]}
+    assert blocks["summary"]["element"]["initial_value"] == "How do I rotate a TLS certificate?"
+    assert blocks["description"]["element"]["initial_value"].endswith("Q: How do I rotate a TLS certificate?")
+    # the press naming another conversation recorded nothing: had it, its feedback would come first (one outbox)
+    [_, feedback] = await chat.events(thread.conversation_id, 2)
+    assert isinstance(feedback, ChatFeedbackGiven)
+    assert (feedback.data.kind, feedback.data.org_id, feedback.data.answer_id) == (
+        FeedbackKind.RAISE_REQUEST,
+        org,
+        answer_id,
+    )

@@ -74,12 +74,13 @@ def turn(n: int, answer: str | None = "Use the console.") -> ChatTurn:
 
 def test_the_form_starts_with_the_pressed_answers_question_and_the_whole_conversation() -> None:
     turns = [turn(1), turn(2), turn(3, answer=None)]
-    values = prefill(turns, "slack", "a-1", 3000)
+    values = prefill(turns, "slack", "q-1", 3000)
     assert values["summary"] == "Question 1?"
     assert values["description"].splitlines()[0] == "Asked the support assistant in Slack first:"
     assert "Q: Question 1?\nA: Use the console.\nSources: Scaling <https://docs.test/scaling>" in values["description"]
     assert values["description"].endswith("Q: Question 3?")
     assert prefill(turns, "lark", None, 3000)["summary"] == "Question 3?"
+    assert prefill(turns, "lark", "q-3", 3000)["summary"] == "Question 3?"  # its answer is not here yet
     assert prefill([], "slack", None, 3000) == {}
 
 

@@ -16,6 +16,7 @@ from care_schemas.events.chat import (
     ChatOutcome,
     ChatSource,
     ChatThread,
+    answer_id_of,
 )
 
 SOURCE = "/assistant-service"
@@ -48,7 +49,7 @@ class Exchange:
 
     @property
     def answer_id(self) -> str:
-        return "a-" + self.question_id.removeprefix("q-")
+        return answer_id_of(self.question_id)
 
     @property
     def channel(self) -> str:

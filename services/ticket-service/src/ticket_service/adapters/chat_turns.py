@@ -96,10 +96,15 @@ async def turns(conn: Conn, conversation_id: str) -> list[ChatTurn]:
     return [_turn(r) for r in rows]
 
 
-async def turn_of_answer(conn: Conn, answer_id: str) -> tuple[str, ChatThread] | None:
-    """The organisation and thread of an answer this service heard back."""
+async def answered(conn: Conn, question_id: str) -> bool:
+    """Whether this question's answer has reached this service (notify-service may post it a moment earlier)."""
+    return bool(await conn.fetchval("SELECT answer_id IS NOT NULL FROM chat_turns WHERE question_id = $1", question_id))
+
+
+async def question_place(conn: Conn, question_id: str) -> tuple[str, ChatThread] | None:
+    """The organisation and thread of a question this service passed to the assistant."""
     row = await conn.fetchrow(
-        "SELECT org_id, platform, workspace, channel, thread_ts FROM chat_turns WHERE answer_id = $1", answer_id
+        "SELECT org_id, platform, workspace, channel, thread_ts FROM chat_turns WHERE question_id = $1", question_id
     )
     if row is None:
         return None

@@ -31,6 +31,7 @@ _ZH_TICKET = re.compile(
 )
 MAX_QUOTED_ANSWER = 600
 SLACK_TEXT_INPUT = 3000  # the most a Slack plain_text_input holds (and may be pre-filled with)
+ANSWER_WAIT_S = 1.5  # how long a Raise request press waits for its answer to arrive (platform triggers last 3 s)
 
 
 def clean(text: str) -> str:
@@ -114,11 +115,11 @@ class Prefill(TypedDict, total=False):
     description: str
 
 
-def prefill(turns: list[ChatTurn], platform: str, answer_id: str | None, limit: int) -> Prefill:
-    """What a ticket form opens with: the question (the one whose answer's button was pressed, else the latest) as
-    the summary, the conversation so far as the description."""
+def prefill(turns: list[ChatTurn], platform: str, question_id: str | None, limit: int) -> Prefill:
+    """What a ticket form opens with: the question (the one whose answer's button was pressed, answered yet or
+    not, else the latest) as the summary, the conversation so far as the description."""
     if not turns:
         return Prefill()
-    chosen = next((t for t in turns if answer_id and t.answer_id == answer_id), turns[-1])
+    chosen = next((t for t in turns if question_id and t.question_id == question_id), turns[-1])
     summary = chosen.question.splitlines()[0].strip()[: limits.MAX_SUMMARY]
     return Prefill(summary=summary, description=transcript(turns, platform, limit))

@@ -119,7 +119,9 @@ async def button(
     binding = await place_binding(deps, thread.workspace, thread.channel, direct)
     if binding is None or not binding.active or not binding.features.updates:
         return _toast("error", SUSPENDED)
-    values = await assistant.form_prefill(deps, thread, pressed.answer_id, rules.SLACK_TEXT_INPUT)
+    values = await assistant.form_prefill(
+        deps, thread, pressed.answer_id, rules.SLACK_TEXT_INPUT, wait_s=rules.ANSWER_WAIT_S
+    )
     card = lark.request_card(thread.channel, thread.thread_ts, direct=direct, **values)
     await client.send_card_to_member(thread.channel, open_id, card)
     return _toast("success", "Fill in the request card: it starts with your question and the conversation")

@@ -123,6 +123,8 @@ async def button(deps: handlers.Deps, client: SlackWebApi, payload: dict[str, An
     if binding is None or not binding.active or not binding.features.updates:
         await client.open_view(trigger, slack.notice_view(SUSPENDED))
         return True
-    values = await assistant.form_prefill(deps, thread, pressed.answer_id, rules.SLACK_TEXT_INPUT)
+    values = await assistant.form_prefill(
+        deps, thread, pressed.answer_id, rules.SLACK_TEXT_INPUT, wait_s=rules.ANSWER_WAIT_S
+    )
     await client.open_view(trigger, slack.form_view(thread.workspace, thread.channel, thread.thread_ts, **values))
     return True

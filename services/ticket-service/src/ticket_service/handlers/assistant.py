@@ -3,7 +3,9 @@ a button under an answer becomes feedback, and the ticket form opens with the co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 
 from care_schemas.events.chat import (
     MAX_EARLIER,
@@ -15,6 +17,7 @@ from care_schemas.events.chat import (
     ChatQuestionAskedData,
     ChatThread,
     question_id_of,
+    question_id_of_answer,
 )
 from care_schemas.events.ticket import ImPlatform
 from care_schemas.topics import CHAT_EVENTS
@@ -84,8 +87,10 @@ async def record_answer(deps: Deps, event: ChatAnswered) -> bool:
 
 async def press(deps: Deps, button: ChatButton, user: str, press_id: str) -> ChatThread | None:
     """A button under an answer (Helpful, Not helpful, Raise request) becomes feedback, once per press; the
-    answer's thread, or None for an answer this service never heard of."""
-    found = await db.turn_of_answer(deps.pool, button.answer_id)
+    answer's thread, or None for an answer to no question this service asked in that conversation. The answer
+    itself may not have reached this service yet (notify-service posts it as soon as it reads it, while this
+    service's consumer may still be on its way): the answer id names its question, which this service recorded."""
+    found = await db.question_place(deps.pool, question_id_of_answer(button.answer_id))
     if found is None or found[1].conversation_id != button.conversation_id:
         return None
     org_id, thread = found
@@ -112,10 +117,19 @@ async def press(deps: Deps, button: ChatButton, user: str, press_id: str) -> Cha
     return thread
 
 
-async def form_prefill(deps: Deps, thread: ChatThread, answer_id: str | None, limit: int) -> rules.Prefill:
-    """The summary and description a ticket form opens with: the question and the conversation so far."""
+async def form_prefill(
+    deps: Deps, thread: ChatThread, answer_id: str | None, limit: int, wait_s: float = 0.0
+) -> rules.Prefill:
+    """The summary and description a ticket form opens with: the question and the conversation so far. Opened from
+    an answer's button, the answer is waited for up to `wait_s` (it may still be on its way to this service; the
+    platform's trigger to open the form lasts three seconds)."""
+    question_id = question_id_of_answer(answer_id) if answer_id else None
+    deadline = time.monotonic() + wait_s
+    # the answer arrives in another consumer's transaction, maybe on another instance: look again briefly
+    while question_id and time.monotonic() < deadline and not await db.answered(deps.pool, question_id):  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
     turns = await db.turns(deps.pool, thread.conversation_id)
-    return rules.prefill(turns, thread.platform.value, answer_id, limit)
+    return rules.prefill(turns, thread.platform.value, question_id, limit)
 
 
 async def ticket_conversation(deps: Deps, ticket_id: str) -> list[ChatTurn] | None:
