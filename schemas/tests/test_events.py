@@ -42,7 +42,7 @@ def test_every_event_type_has_a_golden_fixture() -> None:
             if const:
                 types.add(const)
     assert types == {p.stem for p in golden_files()}
-    assert len(types) == 14
+    assert len(types) == 17
 
 
 @pytest.mark.parametrize("path", golden_files(), ids=lambda p: p.stem)

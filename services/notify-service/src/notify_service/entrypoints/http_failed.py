@@ -1,5 +1,6 @@
 """Staff: messages of the ticket-updates and chat-answers loops (ticket updates to chat, TAM e-mails, notices, the
-assistant's answers) that failed for good or keep failing, beside the dead letters of alert notifications, and their re-drive."""
+assistant's answers) that failed for good or keep failing, beside the dead letters of alert notifications, and
+their re-drive."""
 
 from __future__ import annotations
 
