@@ -312,12 +312,15 @@ class Notify:
 async def skip_history(kafka: str, prefix: str) -> None:
     """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not
     first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it)."""
-    for suffix, topic in (
+    groups = (
         (".intake", ALERT_EVENTS),
         (".plans", PLAN_EVENTS),
         (".tickets", TICKET_EVENTS),
         (".chat", CHAT_EVENTS),
-    ):
+        (".notices", PLAN_EVENTS),
+        (".ticket-notices", TICKET_EVENTS),
+    )
+    for suffix, topic in groups:
         await commit_group_at_end(kafka, prefix + suffix, topic)
 
 

@@ -12,7 +12,8 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from carekit.kafka import ensure_topics
 from carekit_testing import TEST_JWT_SECRET, ServiceProcess, bearer, commit_group_at_end, create_database, eventually
 from tests.fakes.webhook_server import webhook_receiver
-from tests.receivers import Receiver, notify_env, serve, skip_history
+from tests.receivers import Receiver, notify_env, serve, skip_history, smtp_server
 from tests.service_env import service_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,8 @@ class Stack:
     console: ServiceProcess
     receiver: Receiver
     browser: Browser
+    mail: list[EmailMessage] = field(default_factory=list)  # what the SMTP server took
+    refuse: set[str] = field(default_factory=set)  # addresses it refuses (550) for now
 
     @property
     def url(self) -> str:
@@ -151,11 +154,23 @@ async def stack(
         | public
         | {"BREACH_SCAN_INTERVAL_S": "2"},
     )
+    mail: list[EmailMessage] = []
+    refuse: set[str] = set()
+    smtp = smtp_server(mail, refuse)
     notify_prefix = f"notify-b{suffix}"
     await skip_history(kafka_bootstrap, notify_prefix)
     notify = ServiceProcess(
         "notify_service",
-        notify_env(kafka_bootstrap, dbs["notify_service"], notify_prefix, GROUPING_WINDOW_S="0.2") | public,
+        notify_env(
+            kafka_bootstrap,
+            dbs["notify_service"],
+            notify_prefix,
+            GROUPING_WINDOW_S="0.2",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(smtp.port),
+            CONSOLE_URL=console.url,
+        )
+        | public,
     )
     console_env |= {
         "JWT_SECRET": TEST_JWT_SECRET,
@@ -169,14 +184,16 @@ async def stack(
     processes = [plan, ticket, notify, console]
     async with serve(webhook_receiver()) as receiver, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        await asyncio.to_thread(smtp.start)
         try:
             for process in processes:
                 process.start(logs)
             # generous: four Python processes starting at once on two cores shared with other test runs
             await asyncio.gather(*(process.wait_ready(timeout_s=180) for process in processes))
-            yield Stack(plan, ticket, notify, console, receiver, browser)
+            yield Stack(plan, ticket, notify, console, receiver, browser, mail, refuse)
         finally:
             await browser.close()
+            await asyncio.to_thread(smtp.stop)
             for process in processes:
                 process.stop()
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Page, expect
 
+from carekit_testing import eventually
 from tests.browser.conftest import Stack, check_accessibility, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -348,3 +349,95 @@ async def test_the_accessibility_check_fails_a_page_with_a_serious_violation(sta
     await page.close()
     assert "button-name (critical)" in str(failed.value)
     assert "image-alt (critical)" in str(failed.value)
+
+
+async def test_owner_withdraws_a_pending_premium_request_and_sales_no_longer_sees_it(stack: Stack, org: str) -> None:
+    owner = await stack.page(org, "org_owner")
+    await owner.goto("/support")
+    await owner.get_by_role("button", name="Contact sales to Premium").click()
+    await expect(owner.locator("#sales-state")).to_contain_text("pending")
+    await owner.get_by_role("button", name="Withdraw the request").click()
+    await expect(owner.locator(".flash.ok")).to_contain_text("Premium request withdrawn")
+    await expect(owner.locator("#sales-state")).to_have_count(0)
+    await expect(owner.locator("#sales-requests")).to_contain_text("withdrawn")
+    await expect(owner.get_by_role("button", name="Contact sales to Premium")).to_be_visible()  # may ask again
+    await expect(owner.locator(column_of_current(owner))).to_contain_text("Basic")
+    await check_accessibility(owner)
+
+    sales = await stack.page("vendor", "sales", "sam")
+    await expect(sales.locator("h1")).to_have_text("Sales requests")
+    await expect(sales.locator("li.card", has_text=org)).to_have_count(0)
+    await owner.context.close()
+    await sales.context.close()
+
+
+async def test_owner_sets_notification_contacts_and_a_member_reads_them(stack: Stack, org: str) -> None:
+    owner = await stack.page(org, "org_owner")
+    await owner.goto("/settings")
+    await owner.fill("#owner_email", "ops@localhost")  # the browser takes it; plan-service wants a domain with a dot
+    await owner.get_by_role("button", name="Save the contacts").click()
+    await expect(owner.locator("#owner_email-error")).to_contain_text("email address")
+    await expect(owner.locator("#owner_email")).to_have_value("ops@localhost")  # what was typed is kept
+    assert "{" not in await owner.locator("#contacts-error").inner_text()
+
+    await owner.fill("#owner_email", f"ops@{org}.example")
+    await owner.fill("#technical_email", f"oncall@{org}.example")
+    await owner.get_by_label("Developer trial started and ending").uncheck()
+    await owner.get_by_role("button", name="Save the contacts").click()
+    await expect(owner.locator(".flash.ok")).to_contain_text("Notification contacts saved")
+    await expect(owner.locator("#owner_email")).to_have_value(f"ops@{org}.example")
+    await expect(owner.locator("#technical_email")).to_have_value(f"oncall@{org}.example")
+    await expect(owner.get_by_label("Developer trial started and ending")).not_to_be_checked()
+    retirement = owner.get_by_label("Legacy plan retirement warnings and the move (always sent)")
+    await expect(retirement).to_be_checked()
+    await expect(retirement).to_be_disabled()
+    await check_accessibility(owner)
+    await screenshot(owner, "settings-contacts")
+
+    member = await stack.page(org, "member", "mia")
+    await member.goto("/settings")
+    contacts = member.locator("#contacts")
+    await expect(contacts).to_contain_text(f"ops@{org}.example")
+    await expect(contacts).to_contain_text("trial")
+    await expect(member.get_by_role("button", name="Save the contacts")).to_have_count(0)
+    await owner.context.close()
+    await member.context.close()
+
+
+async def test_a_notice_the_mail_server_refused_is_listed_beside_dead_letters_and_re_driven(
+    stack: Stack, org: str
+) -> None:
+    refused = f"bounce@{org}.example"
+    stack.refuse.add(refused)  # the organisation's mailbox refuses mail (550) until it is fixed
+    owner = await stack.page(org, "org_owner")
+    await owner.goto("/settings")
+    await owner.fill("#owner_email", refused)
+    await owner.get_by_role("button", name="Save the contacts").click()
+    await expect(owner.locator(".flash.ok")).to_contain_text("Notification contacts saved")
+    await owner.goto("/support")
+    await owner.get_by_role("button", name="Start the free trial").click()
+    await expect(owner.locator("#trial")).to_contain_text("days left")
+
+    engineer = await stack.page("vendor", "support_engineer", "eve")
+    row = engineer.locator("tr.failed-message", has_text=org)
+
+    async def listed() -> bool:  # notify-service sends the notice on its own time: look until it has failed
+        await engineer.goto(f"/staff/dead-letters?org_id={org}")
+        return await row.count() > 0
+
+    await eventually(listed, timeout_s=60, interval_s=0.5)
+    await expect(row).to_contain_text("550")
+    await expect(row).to_contain_text("trial")
+    await check_accessibility(engineer)
+    await screenshot(engineer, "staff-dead-letters")
+
+    stack.refuse.discard(refused)  # the mailbox is fixed
+    await row.get_by_role("button", name=re.compile("Re-drive")).click()
+    await expect(engineer.locator(".flash.ok")).to_contain_text("sent again")
+
+    async def delivered() -> bool:
+        return any(refused in str(m["To"]) for m in stack.mail)
+
+    await eventually(delivered, timeout_s=60, interval_s=0.2)
+    await owner.context.close()
+    await engineer.context.close()

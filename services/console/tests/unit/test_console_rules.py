@@ -11,6 +11,7 @@ from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from console.adapters.api import ApiError, error_of
 from console.domain.channels import choices, config_from_form, split_list
 from console.domain.chart import chart
+from console.domain.contacts import chat_places, contacts_body
 from console.domain.countdown import due_status, local, span
 from console.domain.forms import field_errors
 from console.domain.plans import comparison, days_left, target_text
@@ -116,3 +117,23 @@ def test_an_error_answer_becomes_a_sentence_never_raw_json() -> None:
     html = error_of(502, b"<html>Bad gateway</html>", "plan-service")
     assert html.message == "plan-service answered HTTP 502; try again, or tell support if it persists"
     assert "unavailable" in error_of(503, b"", "plan-service").message
+
+
+def test_contacts_left_empty_fall_back_and_unticked_kinds_are_unsubscribed_but_never_retirement() -> None:
+    body = contacts_body("  ", "oncall@acme.example", "slack|T1|C9", ["ticket"])
+    assert body == {
+        "owner_email": None,
+        "technical_email": "oncall@acme.example",
+        "chat": {"platform": "slack", "workspace": "T1", "channel": "C9"},
+        "unsubscribed": ["sales_request", "trial"],
+    }
+    assert contacts_body("", "", "", [])["unsubscribed"] == ["sales_request", "trial", "ticket"]
+    assert contacts_body("", "", "", [])["chat"] is None
+
+
+def test_only_active_slack_and_lark_bindings_are_offered_as_a_chat_place() -> None:
+    bindings = [
+        {"platform": "slack", "workspace": "T1", "channel": "C1", "name": "ops", "state": "active"},
+        {"platform": "lark", "workspace": "t2", "channel": "oc_2", "name": None, "state": "suspended"},
+    ]
+    assert chat_places(bindings) == [("slack|T1|C1", "Slack: ops (T1 / C1)")]

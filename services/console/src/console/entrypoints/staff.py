@@ -78,7 +78,13 @@ async def dead_letters(
         params["org_id"] = org_id.strip()
     found = await api.notify.get("/v1/dead-letters", who.token, params)
     rows = [{**d, "at_local": local(datetime.fromisoformat(d["created_at"]), "UTC")} for d in found["dead_letters"]]
-    return render(request, "staff_dead_letters.html", {"dead": rows, "org_id": org_id, "all": all}, who=who)
+    failed_params = {k: v for k, v in params.items() if k in ("org_id", "limit")}
+    messages = await api.notify.get("/v1/failed-messages", who.token, failed_params)
+    failed = [
+        {**m, "at_local": local(datetime.fromisoformat(m["created_at"]), "UTC")} for m in messages["failed_messages"]
+    ]
+    context = {"dead": rows, "failed": failed, "org_id": org_id, "all": all}
+    return render(request, "staff_dead_letters.html", context, who=who)
 
 
 @router.post("/dead-letters/{dead_letter_id}/redrive")
@@ -91,6 +97,20 @@ async def redrive(request: Request, dead_letter_id: int, who: Engineer, api: Ser
         request,
         "/staff/dead-letters",
         Flash("ok", f"Dead letter {dead_letter_id} queued again with a fresh retry window."),
+    )
+
+
+@router.post("/failed-messages/{message_id}/redrive")
+async def redrive_message(request: Request, message_id: int, who: Engineer, api: Services) -> Response:
+    """Send a failed ticket update, TAM e-mail or notice again now, with a fresh retry window."""
+    try:
+        await api.notify.post(f"/v1/failed-messages/{message_id}/redrive", who.token)
+    except ApiError as exc:
+        return redirect(request, "/staff/dead-letters", Flash("error", exc.message))
+    return redirect(
+        request,
+        "/staff/dead-letters",
+        Flash("ok", f"Message {message_id} is being sent again with a fresh retry window."),
     )
 
 

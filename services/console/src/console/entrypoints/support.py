@@ -64,6 +64,16 @@ async def change_plan(
     return redirect(request, "/support", Flash("ok", text))
 
 
+@router.post("/support/sales-requests/{request_id}/withdraw")
+async def withdraw(request: Request, request_id: str, who: CurrentViewer, api: Services) -> Response:
+    """Withdraw the organisation's pending Premium request (sales no longer sees it; it cannot be approved)."""
+    try:
+        await api.plan.post(f"/v1/orgs/{segment(who.org)}/sales-requests/{segment(request_id)}/withdraw", who.token)
+    except ApiError as exc:
+        return redirect(request, "/support", Flash("error", exc.message))
+    return redirect(request, "/support", Flash("ok", "Premium request withdrawn: your plan stays as it is."))
+
+
 @router.post("/support/trial")
 async def start_trial(request: Request, who: CurrentViewer, api: Services) -> Response:
     try:
