@@ -37,11 +37,14 @@ QUESTION = "How do I send our alerts to PagerDuty?"
 
 
 async def until_allowed(call: Callable[[], Awaitable[httpx.Response]], what: str) -> httpx.Response:
-    """Repeat a call refused for the plan (403) until the service has applied the plan event (20 s at most)."""
+    """Repeat a call refused for the plan (403) until the service has applied the plan event (3 min at most: a
+    service whose consumer group starts behind reads the topic's earlier events first), saying that it waits."""
     answer = await call()
-    for _ in range(80):
+    for attempt in range(1, 721):
         if answer.status_code != 403:
             break
+        if attempt % 40 == 0:
+            print(f"   ... {what}: waiting for the service to apply the plan change ({attempt // 4} s)", flush=True)
         await asyncio.sleep(0.25)
         answer = await call()
     if answer.status_code >= 300:
@@ -140,7 +143,8 @@ async def main() -> int:
     answered = await ask(owner)
     print(f"7. the web console: {CONSOLE}")
     if os.environ.get("CONSOLE_DEV_LOGIN") == "1":
-        print(f"   sign in at {CONSOLE}/dev-login as organisation {org}, role org_owner (or any other role)")
+        print(f"   sign in at {CONSOLE}/dev-login as organisation {org}, role org_owner (or any other role);")
+        print(f"   the ticket's link signs you in the same way first: {CONSOLE}/dev-login?next=/tickets/{opened['id']}")
     else:
         print(f"   sign in at {CONSOLE}/login with: uv run care-token --org {org} --role org_owner")
     print(f"   the ticket's link, as chat confirmations and TAM e-mails carry it: {opened['link']}")

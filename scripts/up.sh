@@ -29,6 +29,7 @@ export NOTIFY_URL_ALLOWLIST="${NOTIFY_URL_ALLOWLIST:-127.0.0.1}"
 base="${DATABASE_URL%/*}"
 # Links the services send (tickets in chat confirmations and TAM e-mails) open in the console.
 export PUBLIC_BASE_URL="$CONSOLE_URL"
+export CONSOLE_URL  # notify-service's notices link to the console's pages too
 for entry in "${SERVICES[@]}"; do
   name="${entry%%:*}"; port="${entry##*:}"
   pidfile="$RUN_DIR/$name.pid"
@@ -43,7 +44,7 @@ for entry in "${SERVICES[@]}"; do
 done
 for entry in "${SERVICES[@]}"; do
   name="${entry%%:*}"; port="${entry##*:}"
-  for _ in $(seq 1 120); do
+  for _ in $(seq 1 360); do  # up to 3 minutes each: four Python processes start at once on a loaded machine
     if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
     if ! pid_alive "$RUN_DIR/$name.pid"; then
       echo "$(label_of "$name") exited; last lines of its log:" >&2; tail -n 30 "$RUN_DIR/$name.log" >&2; exit 1

@@ -132,6 +132,21 @@ async def test_dev_login_does_not_exist_unless_enabled() -> None:
 
 
 @async_test
+async def test_dev_login_from_a_link_goes_on_to_the_page_the_link_named() -> None:
+    async with console(console_dev_login=True) as client:
+        login = await client.get("/login", params={"next": "/tickets/tkt-1"})
+        page = await client.get("/dev-login", params={"next": "/tickets/tkt-1"})
+        data = {"csrf_token": form_token(page.text), "org": "org-7", "role": "member", "name": "mia"}
+        followed = await client.post("/dev-login", data=data | {"next": "/tickets/tkt-1"})
+        page = await client.get("/dev-login", params={"next": "https://evil.example/"})
+        again = {"csrf_token": form_token(page.text), "next": "https://evil.example/"}  # renewed at sign-in
+        elsewhere = await client.post("/dev-login", data=data | again)
+    assert 'href="/dev-login?next=/tickets/tkt-1"' in login.text
+    assert followed.headers["location"] == "/tickets/tkt-1"
+    assert elsewhere.headers["location"] == "/support"  # never another site
+
+
+@async_test
 async def test_without_a_valid_session_a_page_sends_the_person_to_sign_in() -> None:
     async with console() as client:
         anonymous = await client.get("/tickets")

@@ -92,8 +92,8 @@ dev = APIRouter(dependencies=[Depends(_dev_login_enabled), Depends(csrf_protect)
 
 
 @dev.get("/dev-login", response_class=HTMLResponse)
-async def dev_login_page(request: Request) -> Response:
-    return render(request, "dev_login.html", {"roles": [r.value for r in Role]})
+async def dev_login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "dev_login.html", {"roles": [r.value for r in Role], "next": _next(next, "")})
 
 
 @dev.post("/dev-login", response_class=HTMLResponse)
@@ -102,6 +102,7 @@ async def dev_login(
     org: Annotated[str, Form(pattern=ORG_PATTERN)],
     role: Annotated[Role, Form()],
     name: Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")] = "dev-user",
+    next: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
     """Development only: the same token `care-token --org ORG --role ROLE --sub NAME` mints."""
     settings = console(request).settings
@@ -115,6 +116,8 @@ async def dev_login(
         audience=settings.jwt_audience,
         ttl_s=ttl,
     )
-    response = redirect(request, home_of(role), Flash("ok", f"Signed in to {org} as {name} ({role.value})."))
+    response = redirect(
+        request, _next(next, home_of(role)), Flash("ok", f"Signed in to {org} as {name} ({role.value}).")
+    )
     sign_in(request, response, token, ttl)
     return response
