@@ -174,7 +174,8 @@ async def test_again(request: Request, subscriber_id: str, who: CurrentViewer, a
         return redirect(request, "/alerts/subscribers", Flash("error", text))
     if not answer.get("ok"):  # notify answers 200 with what the endpoint said (the route carectl uses too)
         status = answer.get("endpoint_status")
-        text = f"The test message was not accepted: {answer.get('endpoint_answer') or 'no answer'}"
+        said = str(answer.get("endpoint_answer") or "no answer").removeprefix(f"HTTP {status}: ")
+        text = f"The test message was not accepted: {said}"
         return redirect(
             request, "/alerts/subscribers", Flash("error", text + (f" (HTTP {status})." if status else "."))
         )
