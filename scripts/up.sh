@@ -44,7 +44,7 @@ for entry in "${SERVICES[@]}"; do
 done
 for entry in "${SERVICES[@]}"; do
   name="${entry%%:*}"; port="${entry##*:}"
-  for _ in $(seq 1 360); do  # up to 3 minutes each: four Python processes start at once on a loaded machine
+  for _ in $(seq 1 360); do  # up to 3 minutes each: five Python processes start at once on a loaded machine
     if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
     if ! pid_alive "$RUN_DIR/$name.pid"; then
       echo "$(label_of "$name") exited; last lines of its log:" >&2; tail -n 30 "$RUN_DIR/$name.log" >&2; exit 1
