@@ -68,7 +68,8 @@ async def drive(stack: AssistantStack, count: int, rate: float) -> tuple[list[fl
     while len(arrived) < len(threads) and time.monotonic() < deadline:
         for call in stack.slack.of("chat.postMessage"):
             ts = call.payload.get("thread_ts")
-            if ts in threads and ts not in arrived:
+            # this run's channel only: thread ts repeat across runs, and chat.events.v1 is shared
+            if call.payload.get("channel") == channel and ts in threads and ts not in arrived:
                 arrived[ts] = call.at
         await asyncio.sleep(0.05)
     end_to_end = [arrived[ts] - at for ts, (at, n) in threads.items() if ts in arrived and n >= WARMUP]
