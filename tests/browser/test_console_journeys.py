@@ -15,6 +15,13 @@ from tests.browser.conftest import Stack, check_accessibility, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 
+# The innermost elements that reach past the right edge of the screen, to name them when the page overflows.
+WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : ''))"""
+
+
 def column_of_current(page: Page) -> str:
     return "table.plans thead th:has([data-testid=current])"
 
@@ -287,12 +294,26 @@ async def test_plain_forms_work_without_javascript(stack: Stack, org: str) -> No
     await page.context.close()
 
 
-@pytest.mark.parametrize("path", ["/support", "/tickets", "/alerts/subscribers"])
-async def test_pages_fit_a_phone_width_screen(stack: Stack, org: str, path: str) -> None:
-    page = await stack.page(org, "org_owner", phone=True)
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("org_owner", "/support"),
+        ("org_owner", "/tickets"),
+        ("org_owner", "/tickets/new"),
+        ("org_owner", "/alerts/subscribers"),
+        ("org_owner", "/alerts/subscribers/new?type=pagerduty"),
+        ("org_owner", "/settings"),
+        ("support_engineer", "/staff/tickets"),
+        ("support_engineer", "/staff/dead-letters"),
+        ("sales", "/staff/sales-requests"),
+    ],
+)
+async def test_pages_fit_a_phone_width_screen(stack: Stack, org: str, role: str, path: str) -> None:
+    page = await stack.page(org if role == "org_owner" else "vendor", role, phone=True)
     await page.goto(path)
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{path} is {overflow}px wider than a 390px screen"
+    wide = await page.evaluate(WIDER_THAN_THE_SCREEN)
+    assert overflow <= 0, f"{path} is {overflow}px wider than a 390px screen: {wide}"
     if path == "/support":
         await screenshot(page, "support-phone")
     await page.context.close()
