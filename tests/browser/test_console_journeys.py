@@ -462,3 +462,38 @@ async def test_a_notice_the_mail_server_refused_is_listed_beside_dead_letters_an
     await eventually(delivered, timeout_s=60, interval_s=0.2)
     await owner.context.close()
     await engineer.context.close()
+
+
+async def test_a_customer_cannot_open_or_change_another_organisations_subscriber_by_changing_the_url(
+    stack: Stack, org: str
+) -> None:
+    await stack.on_plan(org, "enterprise")
+    hook = {"type": "webhook", "name": f"private-hook-{org}", "project_id": "proj-1"}
+    saved = await stack.api(
+        "notify",
+        "POST",
+        "/v1/subscribers",
+        org,
+        "org_owner",
+        json=hook | {"config": {"url": f"{stack.receiver.url}/p"}},
+    )
+    assert saved.status_code == 201, saved.text
+    subscriber_id = saved.json()["id"]
+
+    stranger = await stack.page(f"other-{org}", "org_owner", "oscar")
+    for path in (f"/alerts/subscribers/{subscriber_id}/edit", f"/alerts/subscribers/{subscriber_id}/deliveries"):
+        answer = await stranger.goto(path)
+        assert answer is not None
+        assert answer.status == 404, path
+        await expect(stranger.locator("h1")).to_have_text("Not found")
+        assert hook["name"] not in await stranger.content()
+    await stranger.goto("/alerts/subscribers")
+    assert hook["name"] not in await stranger.content()
+    token = await stranger.locator("input[name=csrf_token]").first.get_attribute("value")
+    deleted = await stranger.request.post(
+        f"/alerts/subscribers/{subscriber_id}/delete", form={"csrf_token": token or ""}, max_redirects=0
+    )
+    assert deleted.status == 303  # back to the list with the refusal; the subscriber is still there
+    kept = await stack.api("notify", "GET", f"/v1/subscribers/{subscriber_id}", org, "org_owner")
+    assert kept.status_code == 200
+    await stranger.context.close()
