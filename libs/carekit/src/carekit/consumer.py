@@ -111,6 +111,12 @@ def parse(adapter: TypeAdapter[E], record: ConsumerRecord[Any, Any]) -> E | Reje
         return Rejected(f"binary-mode record is not readable: {type(exc).__name__}: {exc}")
 
 
+async def _undecoded(msg: Any) -> None:
+    """The subscribers read `msg.raw_message` and parse it themselves (`parse`): FastStream's own decoding of every
+    record (JSON into dicts, a message object per record of a batch) would be thrown away, so it is skipped."""
+    return
+
+
 def _where(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:
     return (record.topic, record.partition, record.offset)
 
@@ -137,6 +143,7 @@ def subscribe(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        decoder=_undecoded,
     )
     async def on_message(msg: KafkaMessage) -> None:
         record = msg.raw_message
@@ -183,6 +190,7 @@ def subscribe_batch(
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
         auto_offset_reset="earliest",
+        decoder=_undecoded,
     )
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message

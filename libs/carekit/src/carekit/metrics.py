@@ -46,9 +46,12 @@ HTTP_SECONDS = Histogram("care_http_request_seconds", "Time to answer an HTTP re
 def observe_consumed(group: str, consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
     """Count handled records and set each partition's lag from the consumer's high watermark."""
     last: dict[tuple[str, int], int] = {}
+    counts: dict[str, int] = {}
     for r in records:
-        CONSUMED.labels(group, r.topic).inc()
+        counts[r.topic] = counts.get(r.topic, 0) + 1
         last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
+    for topic, n in counts.items():
+        CONSUMED.labels(group, topic).inc(n)
     highwater = getattr(consumer, "highwater", None)
     if highwater is None:
         return
