@@ -25,6 +25,7 @@ from carekit.db import create_pool, migrate
 from carekit.identity import TokenVerifier
 from carekit.kafka import Publishers, ensure_topics, make_broker
 from carekit.metrics import HttpMetrics, sample_forever
+from carekit.retention import KIT, Purge, run_retention
 from carekit.runtime import Runtime
 from carekit.settings import ServiceSettings
 
@@ -59,6 +60,7 @@ class Service:
     start: Start = _nothing
     pool_size: int = 10
     body_hint: str = ""  # what to do instead of a body over HTTP_MAX_BODY_BYTES
+    retention: Sequence[Purge] = ()  # the service's own purges, run with the kit's (carekit.retention)
 
 
 def build(service: Service) -> FastAPI:
@@ -100,6 +102,17 @@ def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], context
             await ensure_topics(settings.kafka_bootstrap_servers)
             await runtime.broker.connect()
             runtime.spawn("metrics", lambda: sample_forever(lambda: runtime.pool))
+            purges = [*KIT, *service.retention]
+            runtime.spawn(
+                "retention",
+                lambda: run_retention(
+                    runtime.pool,
+                    purges,
+                    settings.retention_days,
+                    settings.retention_batch,
+                    settings.retention_interval_s,
+                ),
+            )
             await service.start(runtime)
             await runtime.broker.start()
             log.info("%s ready on %s:%s", app.title, settings.http_host, settings.http_port)

@@ -28,6 +28,9 @@ class WebSettings(BaseSettings):
     http_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest request body; bigger ones get 413 before they are read"
     )
+    retention_days: float = Field(default=30.0, gt=0, description="history older than this is purged")
+    retention_batch: int = Field(default=1000, ge=1, description="rows per purge statement")
+    retention_interval_s: float = Field(default=600.0, gt=0, description="seconds between retention passes")
 
     @field_validator("jwt_secret")
     @classmethod
