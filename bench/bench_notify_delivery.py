@@ -92,7 +92,9 @@ async def prepare(db: str, run: str, base: str, n: int, targets: int, due_in_s: 
 def rendered_bodies(n: int) -> list[bytes]:
     """N webhook bodies as notify-service renders them (Alertmanager v4, one alert each)."""
     return [
-        json.dumps(render_webhook(sample_alert("org", f"fp-{i}"), receiver="bench", external_url="x")).encode()
+        json.dumps(
+            render_webhook([sample_alert("org", f"fp-{i}")], receiver="bench", external_url="x", group_by=["..."])
+        ).encode()
         for i in range(n)
     ]
 

@@ -25,7 +25,7 @@ from care_schemas.events.alert import alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.db import create_pool, migrate
 from carekit_testing import ServiceProcess, create_database
-from notify_service.adapters.repository import enqueue_notifications, store_alerts
+from notify_service.adapters.repository import take_in
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
 from tests.receivers import (
@@ -105,8 +105,7 @@ async def baseline(kafka: str, db: str, start: dict[TopicPartition, int], n: int
             if not events:
                 continue
             async with pool.acquire() as conn, conn.transaction():
-                await store_alerts(conn, events)
-                await enqueue_notifications(conn, events, basic=["email"], window_s=3600)
+                await take_in(conn, events, basic=["email"], window_s=3600)
             await consumer.commit()
             mine += sum(1 for e in events if e.data.org_id.startswith(f"org-{run}-"))
     finally:

@@ -27,7 +27,7 @@ from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.db import create_pool, migrate
 from carekit_testing import ServiceProcess, create_database
-from notify_service.adapters.repository import enqueue_notifications, store_alerts
+from notify_service.adapters.repository import take_in
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import MIGRATIONS
 from notify_service.domain.alertmanager import render_webhook
@@ -127,8 +127,7 @@ async def baseline(kafka: str, db: str, base: str, stop: asyncio.Event) -> None:
                 if not events:
                     continue
                 async with pool.acquire() as conn, conn.transaction():
-                    await store_alerts(conn, events)
-                    await enqueue_notifications(conn, events, basic=["email"], window_s=0)
+                    await take_in(conn, events, basic=["email"], window_s=0)
                     rows = await conn.fetch(
                         "UPDATE notifications SET state = 'sending' WHERE state = 'pending'"
                         " RETURNING id, subscriber_id, alert"
@@ -138,7 +137,7 @@ async def baseline(kafka: str, db: str, base: str, stop: asyncio.Event) -> None:
                 async def post(row: asyncpg.Record) -> None:
                     org_index = row["subscriber_id"].rsplit("-", 1)[1]
                     alert = Alert.model_validate(row["alert"])
-                    body = render_webhook(alert, receiver="bench", external_url="x")
+                    body = render_webhook([alert], receiver="bench", external_url="x", group_by=["..."])
                     async with http.post(f"{base}/o{org_index}", json=body) as r:
                         await r.read()
 

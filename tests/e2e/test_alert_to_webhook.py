@@ -64,11 +64,11 @@ async def test_alert_event_reaches_webhook_as_alertmanager_json(
     assert request.headers["Content-Type"] == "application/json"
     assert request.json() == {
         "version": "4",
-        "groupKey": f'{{}}:{{alertname="node_memory_above_70pct_10m", fingerprint="fp-{unique}"}}',
+        "groupKey": '{}:{cluster_id="cl-1"}',  # grouped by cluster, the default (a subscriber's group_by)
         "truncatedAlerts": 0,
         "status": "firing",
         "receiver": "ops-hook",
-        "groupLabels": {"alertname": "node_memory_above_70pct_10m"},
+        "groupLabels": {"cluster_id": "cl-1"},
         "commonLabels": {
             "instance": "tikv-0",
             "alertname": "node_memory_above_70pct_10m",

@@ -34,7 +34,7 @@ async def enterprise_org(notify: Notify, unique: str) -> str:
     return org
 
 
-async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_one_alert_per_request(
+async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_its_groups_like_alertmanager(
     notify: Notify, enterprise_org: str, unique: str
 ) -> None:
     async with running_webhook_receiver() as hook:
@@ -46,13 +46,44 @@ async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_one_alert_per
         assert test.json()["dryRun"] is True
         assert saved["config"]["url"].startswith("http://127.0.0.1:")
         assert "/am" not in saved["config"]["url"]
+        alone = await notify.subscribe(
+            enterprise_org,
+            {
+                "type": "webhook",
+                "name": "one-by-one",
+                "project_id": "proj-1",
+                "config": {"url": f"{hook.url}/alone"},
+                "group_by": ["..."],
+            },
+        )
+        assert alone["group_by"] == ["..."]
 
-        await notify.alerts(sample_alert(enterprise_org, f"a-{unique}"), sample_alert(enterprise_org, f"b-{unique}"))
-        await hook.wait_for(3)
-        bodies = [r.json() for r in hook.requests[1:]]
-        assert all(len(b["alerts"]) == 1 and b["version"] == "4" and "dryRun" not in b for b in bodies)
-        assert {b["alerts"][0]["fingerprint"] for b in bodies} == {f"a-{unique}", f"b-{unique}"}
-        assert bodies[0]["receiver"] == "ops-hook"
+        # two alerts of one cluster and one of another: grouped by cluster (the default), or each alone
+        other = sample_alert(enterprise_org, f"c-{unique}", cluster_id="cl-2")
+        await notify.alerts(
+            sample_alert(enterprise_org, f"a-{unique}"), sample_alert(enterprise_org, f"b-{unique}"), other
+        )
+        await hook.wait_for(4, path="/alone")
+
+        async def all_grouped() -> bool:
+            return len(alerts_received(hook, "/am")) >= 3
+
+        await eventually(all_grouped, timeout_s=20)
+        grouped = [r.json() for r in hook.at("/am")[1:]]
+        by_cluster: dict[str, list[str]] = {}
+        for body in grouped:
+            assert body["version"] == "4"
+            assert "dryRun" not in body
+            assert body["receiver"] == "ops-hook"
+            cluster = body["groupLabels"]["cluster_id"]
+            assert {a["labels"]["cluster_id"] for a in body["alerts"]} == {cluster}
+            assert body["groupKey"] == f'{{}}:{{cluster_id="{cluster}"}}'
+            by_cluster.setdefault(cluster, []).extend(a["fingerprint"] for a in body["alerts"])
+        assert sorted(by_cluster.get("cl-1", [])) == [f"a-{unique}", f"b-{unique}"]
+        assert by_cluster.get("cl-2") == [f"c-{unique}"]
+        singles = [r.json() for r in hook.at("/alone")[1:]]
+        assert all(len(b["alerts"]) == 1 for b in singles)
+        assert sorted(b["alerts"][0]["fingerprint"] for b in singles) == [f"a-{unique}", f"b-{unique}", f"c-{unique}"]
     async with notify.client() as client:
         metrics = (await client.get("/metrics")).text
     assert 'notify_notifications_delivered_total{channel="webhook"}' in metrics

@@ -38,7 +38,8 @@ async def org(notify: Notify, unique: str) -> str:
 
 
 def hook(url: str, project: str = "proj-1") -> dict[str, object]:
-    return {"type": "webhook", "name": "hook", "project_id": project, "config": {"url": url}}
+    # every alert alone (group_by ['...']): these tests count requests to see rates, pauses and retries
+    return {"type": "webhook", "name": "hook", "project_id": project, "config": {"url": url}, "group_by": ["..."]}
 
 
 async def test_retry_after_holds_that_target_while_other_targets_keep_receiving(

@@ -1,5 +1,5 @@
 """An Alertmanager-compatible webhook receiver (also what Flashduty's Alertmanager integration accepts):
-checks the version 4 payload and records one alert per request."""
+checks the version 4 payload (one group of alerts per request) and records it."""
 
 from __future__ import annotations
 

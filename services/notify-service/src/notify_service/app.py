@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
+from carekit.retention import Purge, in_id_order
 from carekit.runtime import Runtime
 from notify_service.adapters import notices
 from notify_service.adapters.channels.base import SendContext
@@ -42,31 +43,59 @@ ROUTERS = [
     http_tools.router,
 ]
 PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
+# what history is purged after RETENTION_DAYS (besides the kit's outbox, processed events and re-driven parked rows)
+RETENTION = [
+    Purge(
+        "notifications",
+        "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE (state = 'cancelled'"
+        " OR (state = 'delivered' AND (status = 'resolved' OR repeated))) AND created_at < $1"
+        " ORDER BY created_at LIMIT $2)",
+    ),
+    in_id_order("delivery_attempts", "attempted_at"),
+    in_id_order("intake_rejections", "received_at"),
+    in_id_order("im_messages", "created_at", "state = 'delivered'"),
+    Purge(
+        "alerts",
+        "DELETE FROM alerts WHERE (org_id, fingerprint) IN (SELECT org_id, fingerprint FROM alerts"
+        " WHERE status = 'resolved' AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+    ),
+]
 
 
 def create_app(settings: Settings) -> FastAPI:
+    api = settings.notify_role in ("all", "api")
+    delivers = settings.notify_role in ("all", "dispatcher")
+
     def subscribe(runtime: Runtime) -> None:
-        consumers.register(runtime, settings)
-        notice_consumers.register(runtime, settings)
+        if api:
+            consumers.register(runtime, settings)
+            notice_consumers.register(runtime, settings)
 
     async def start(runtime: Runtime) -> None:
         box = SecretBox(settings.notify_secret_key)
         ctx = SendContext(http=delivery_session(settings), settings=settings)
         runtime.at_stop(ctx.http.close)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
-        dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings)
-        runtime.spawn("delivery", dispatcher.run)
-        runtime.spawn("delivery-recorder", dispatcher.record_forever)
-        runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
-        bots = ChatBots(settings)
-        runtime.at_stop(bots.close)
-        send_notice = partial(notices.send, settings, bots)
-        senders = dict.fromkeys(notices.KINDS, send_notice)
-        updates = TicketUpdates(runtime.pool, ctx, bots, senders=senders, log_attempt=notices.log_attempt)
-        runtime.spawn("ticket-updates", updates.run)
-        answers = TicketUpdates(runtime.pool, ctx, bots, loop=ANSWERS_LOOP, kinds=ANSWER_KINDS)
-        runtime.spawn(ANSWERS_LOOP, answers.run)
+        if delivers:
+            dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)
+            runtime.spawn("delivery-leases", dispatcher.lease_forever)
+            runtime.spawn("delivery", dispatcher.run)
+            runtime.spawn("delivery-recorder", dispatcher.record_forever)
+        if api:
+            runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
+            bots = ChatBots(settings)
+            runtime.at_stop(bots.close)
+            send_notice = partial(notices.send, settings, bots)
+            senders = dict.fromkeys(notices.KINDS, send_notice)
+            updates = TicketUpdates(runtime.pool, ctx, bots, senders=senders, log_attempt=notices.log_attempt)
+            runtime.spawn("ticket-updates", updates.run)
+            answers = TicketUpdates(runtime.pool, ctx, bots, loop=ANSWERS_LOOP, kinds=ANSWER_KINDS)
+            runtime.spawn(ANSWERS_LOOP, answers.run)
 
-    app = build(Service("notify-service", settings, ROUTERS, PUBLISHES, subscribe, start, pool_size=20))
+    routers = ROUTERS if api else []
+    service = Service(
+        "notify-service", settings, routers, PUBLISHES, subscribe, start, pool_size=20, retention=RETENTION
+    )
+    app = build(service)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cryptography.fernet import Fernet
 from pydantic import Field, field_validator
 
@@ -21,12 +23,23 @@ class Settings(ServiceSettings):
         default="", description="comma-separated hosts that may be http:// and private/loopback (dev and tests)"
     )
 
+    notify_role: Literal["all", "api", "dispatcher"] = Field(
+        default="all",
+        description="all: HTTP API, Kafka intake and delivery in one process; api: no delivery; dispatcher: only "
+        "delivery (what `python -m notify_service.dispatcher` runs), any number of them",
+    )
+
     # delivery pipeline
-    delivery_poll_interval_s: float = Field(default=0.2, gt=0)
+    delivery_poll_interval_s: float = Field(default=1.0, gt=0, description="longest wait between claims")
     delivery_timeout_s: float = Field(default=15.0, gt=0)
     delivery_concurrency: int = Field(default=64, ge=1)
-    delivery_claim_batch: int = Field(default=2000, ge=1)
+    delivery_target_inflight: int = Field(default=4, ge=1, description="messages in flight per subscriber")
+    delivery_claim_batch: int = Field(default=1000, ge=1)
     delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
+    delivery_lease_ttl_s: float = Field(default=10.0, gt=0, description="a partition lease runs out after this")
+    delivery_lease_renew_s: float = Field(default=2.0, gt=0, description="leases are renewed this often")
+    webhook_max_alerts: int = Field(default=1000, ge=1, description="most alerts in one webhook/Flashduty request")
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, description="largest webhook request body")
     grouping_window_s: float = Field(default=2.0, ge=0)
     retry_window_s: float = Field(default=3600.0, gt=0)
     retry_base_s: float = Field(default=1.0, gt=0)

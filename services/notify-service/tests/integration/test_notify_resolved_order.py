@@ -88,10 +88,10 @@ async def test_a_resolved_event_that_overtook_its_firing_event_still_wins(
     the resolved one never did, and the alert repeated every 3 hours."""
     org_alert = alert.model_copy(update={"org_id": f"org-{together}", "fingerprint": f"fp-overtaken-{together}"})
     await _subscriber(pool, org_alert, f"sub-{together}")
+    firing = alert_event(org_alert, source="/t")  # happened first, arrives last
     resolved = alert_event(
         org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at}), source="/t"
     )
-    firing = alert_event(org_alert, source="/t")
     settings = notify_settings(grouping_window_s=0)
     if together:
         await handlers.take_in_alerts(pool, [resolved, firing], settings)
@@ -116,3 +116,41 @@ async def test_a_resolved_event_that_overtook_its_firing_event_still_wins(
     await pool.execute("UPDATE notifications SET delivered_at = now() - interval '4 hours'")
     async with pool.acquire() as conn:
         assert await queue_repeats(conn, 3 * 3600.0) == 0, "a resolved alert is not repeated"
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["separate-batches", "same-batch"])
+async def test_an_alert_that_fires_again_with_the_same_start_after_it_resolved_is_notified_at_once(
+    pool: asyncpg.Pool, alert: Alert, together: bool
+) -> None:
+    """Issue 12's leftover: the natural key left out the re-fire, so it waited for the 3-hour repeat."""
+    org_alert = alert.model_copy(update={"org_id": f"org-refire-{together}", "fingerprint": f"fp-refire-{together}"})
+    sub = f"sub-refire-{together}"
+    await _subscriber(pool, org_alert, sub)
+    settings = notify_settings(grouping_window_s=0)
+    first = alert_event(org_alert, source="/t")
+    resolved = alert_event(
+        org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at}), source="/t"
+    )
+    again = alert_event(org_alert, source="/t")  # the same start, after the resolution
+    if together:
+        await handlers.take_in_alerts(pool, [first, resolved, again], settings)
+    else:
+        for event in (first, resolved, again):
+            await handlers.take_in_alerts(pool, [event], settings)
+    await handlers.take_in_alerts(pool, [again], settings)  # a re-sent copy is not a third episode
+
+    queued = await pool.fetch("SELECT status, episode FROM notifications WHERE subscriber_id = $1 ORDER BY id", sub)
+    assert [(r["status"], r["episode"]) for r in queued] == [("firing", 0), ("resolved", 0), ("firing", 1)]
+    state = await pool.fetchrow(
+        "SELECT status, episode FROM alerts WHERE org_id = $1 AND fingerprint = $2",
+        org_alert.org_id,
+        org_alert.fingerprint,
+    )
+    assert (state["status"], state["episode"]) == ("firing", 1)
+    # delivered in order: the first episode's firing and resolved notices, then the new firing one at once
+    delivered = []
+    for _ in range(3):
+        [row] = await queue.claim(pool, 10)
+        delivered.append(row.alert.status)
+        await queue.record(pool, [Result([row], "delivered", 200, "ok", 1.0)])
+    assert delivered == [AlertStatus.FIRING, AlertStatus.RESOLVED, AlertStatus.FIRING]

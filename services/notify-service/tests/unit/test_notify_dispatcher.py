@@ -43,7 +43,7 @@ async def test_a_channel_that_raises_returns_its_notifications_for_a_retry(
     monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, broken)
     dispatcher = _dispatcher()
     rows = deque([Claimed(7, "sub-1", "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
-    await dispatcher._send_next(target(ChannelType.WEBHOOK, {"url": SECRET_URL}), rows)
+    await dispatcher._start_next(target(ChannelType.WEBHOOK, {"url": SECRET_URL}), rows)
 
     result = await asyncio.wait_for(dispatcher._results.get(), 1)
     assert [r.id for r in result.rows] == [7]
@@ -64,7 +64,7 @@ async def test_a_render_failure_returns_the_whole_group_for_a_retry(
     dispatcher = _dispatcher()
     rows = deque(Claimed(i, "sub-1", "org-1", "slack", "sub-1/cl-1", 0, datetime.now(UTC), alert) for i in range(1, 4))
     slack = target(ChannelType.SLACK, {"webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl"})
-    await dispatcher._send_next(slack, rows)
+    await dispatcher._start_next(slack, rows)
 
     result = await asyncio.wait_for(dispatcher._results.get(), 1)
     assert sorted(r.id for r in result.rows) == [1, 2, 3]
@@ -99,11 +99,11 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
         )
 
     # first round: the endpoints hang until they time out
-    await asyncio.gather(*(dispatcher._send_next(t, row(i, t)) for i, t in enumerate(hanging)))
+    await asyncio.gather(*(dispatcher._start_next(t, row(i, t)) for i, t in enumerate(hanging)))
     # they are retried, still hanging, while a healthy target has something to send
-    retries = [asyncio.create_task(dispatcher._send_next(t, row(10 + i, t))) for i, t in enumerate(hanging)]
+    retries = [asyncio.create_task(dispatcher._start_next(t, row(10 + i, t))) for i, t in enumerate(hanging)]
     await asyncio.sleep(0.05)
-    await dispatcher._send_next(healthy, row(99, healthy))
+    await dispatcher._start_next(healthy, row(99, healthy))
     assert not all(r.done() for r in retries), "the healthy target waited for hanging ones"
     await asyncio.gather(*retries)
 
@@ -112,7 +112,7 @@ async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: deque[Claimed]) 
     """Run one target's worker step until its rows are settled; every result, in order."""
     results = []
     while rows:
-        await dispatcher._send_next(zoom, rows)
+        await dispatcher._start_next(zoom, rows)
         while not dispatcher._results.empty():
             results.append(dispatcher._results.get_nowait())
     return results

@@ -119,7 +119,7 @@ def test_grouping_takes_the_whole_group_of_the_first_row_and_keeps_the_rest(aler
     assert [r.id for r in next_message(pending, REGISTRY[ChannelType.SLACK])] == [1, 3]
     assert [r.id for r in pending] == [2]
     pending = deque([claimed(alert, 1), claimed(alert, 3)])
-    assert [r.id for r in next_message(pending, REGISTRY[ChannelType.WEBHOOK])] == [1]
+    assert [r.id for r in next_message(pending, REGISTRY[ChannelType.PAGERDUTY])] == [1]
 
 
 @pytest.mark.parametrize(

@@ -28,3 +28,23 @@ def reason_label(reason: str) -> str:
     """A low-cardinality label from a reason: `HTTP 429`, `timeout`, `network error`..."""
     head = reason.split(":", 1)[0].strip()
     return head[:40] or "unknown"
+
+
+class ChannelMetrics:
+    """One channel's metric children, looked up once (a label lookup per send costs more than the count)."""
+
+    def __init__(self, channel: str) -> None:
+        self.delivered = DELIVERED.labels(channel)
+        self.latency = LATENCY.labels(channel)
+        self.send_seconds = SEND_SECONDS.labels(channel)
+        self.messages = {o: MESSAGES.labels(channel, o) for o in ("delivered", "retry", "dead", "cancelled")}
+
+
+_BOUND: dict[str, ChannelMetrics] = {}
+
+
+def of_channel(channel: str) -> ChannelMetrics:
+    found = _BOUND.get(channel)
+    if found is None:
+        found = _BOUND[channel] = ChannelMetrics(channel)
+    return found

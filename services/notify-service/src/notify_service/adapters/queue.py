@@ -6,13 +6,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+import orjson
+from asyncpg.exceptions._base import DataError as ClientDataError
 from pydantic import ValidationError
 
 from care_schemas.bounded import describe_validation
 from care_schemas.envelope import utcnow
-from care_schemas.events.alert import Alert, AlertStatus
+from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus, ClusterPlan
 from care_schemas.events.deadletter import MAX_REASON, NotificationDeadLettered, NotificationDeadLetteredData
 from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit.faults import storable
@@ -22,7 +25,7 @@ SOURCE = "/notify-service"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claimed:
     id: int
     subscriber_id: str
@@ -32,6 +35,7 @@ class Claimed:
     attempts: int
     window_from: datetime
     alert: Alert
+    part: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,67 +48,153 @@ class Result:
     detail: str
     latency_ms: float
     retry_in_s: float = 0.0
+    pause: tuple[str, float] | None = None  # (target key, seconds): a Retry-After pause of the whole target
 
 
-async def release_in_flight(pool: asyncpg.Pool) -> int:
-    """After a crash, notifications that were being sent are due again (they may be sent twice)."""
-    status = await pool.execute("UPDATE notifications SET state = 'pending' WHERE state = 'sending'")
+def stored_alert(data: dict[str, Any]) -> Alert:
+    """An alert as the intake stored it, read without validating it again (it was validated where it came in):
+    a few conversions instead of the whole model's checks. A row this cannot read is validated properly, so that
+    the reason names the field."""
+    try:
+        ends_at = data.get("ends_at")
+        plan = data.get("cluster_plan")
+        return Alert.model_construct(
+            fingerprint=data["fingerprint"],
+            org_id=data["org_id"],
+            project_id=data["project_id"],
+            cluster_id=data.get("cluster_id"),
+            cluster_plan=ClusterPlan(plan) if plan else None,
+            rule=data["rule"],
+            severity=AlertSeverity(data["severity"]),
+            status=AlertStatus(data["status"]),
+            starts_at=datetime.fromisoformat(data["starts_at"]),
+            ends_at=datetime.fromisoformat(ends_at) if ends_at else None,
+            summary=data["summary"],
+            description=data.get("description", ""),
+            labels=data.get("labels") or {},
+            annotations=data.get("annotations") or {},
+            source=data.get("source", "platform"),
+            link=data.get("link"),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return Alert.model_validate(data)
+
+
+async def reset_partitions(pool: asyncpg.Pool, parts: Sequence[int]) -> int:
+    """Partitions just taken over: notifications their previous owner was sending are due again (the ones it had
+    sent without recording the answer are sent twice)."""
+    status = await pool.execute(
+        "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE state = 'sending' AND part = ANY($1)",
+        list(parts),
+    )
     return int(status.split()[-1])
 
 
-async def claim(pool: asyncpg.Pool, limit: int, skip: Sequence[str] = ()) -> list[Claimed]:
-    """Mark due notifications as being sent: due ones, plus first attempts of the same groups (grouping);
-    a resolved notice waits while a firing notice of its alert is still queued, and until one was delivered
-    (a dead-lettered firing notice holds it until staff re-drive it); subscribers in `skip` (their workers
-    already hold a full backlog) are left for later, so they cannot crowd other targets out."""
-    rows = await pool.fetch(
-        """
-        WITH due_groups AS (
-            SELECT DISTINCT grp FROM (
-                SELECT grp FROM notifications WHERE state = 'pending' AND next_attempt_at <= now()
-                  AND subscriber_id <> ALL($2::text[])
-                ORDER BY next_attempt_at LIMIT $1
-            ) d
-        ), picked AS (
-            SELECT n.id FROM notifications n
-            WHERE n.state = 'pending' AND n.subscriber_id <> ALL($2::text[])
-              AND (n.next_attempt_at <= now() OR (n.attempts = 0 AND n.grp IN (SELECT grp FROM due_groups)))
-              AND NOT (n.status = 'resolved' AND (
-                    EXISTS (
-                        SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
-                          AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
-                          AND f.state IN ('pending', 'sending'))
-                    OR NOT EXISTS (
-                        SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
-                          AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.status = 'firing'
-                          AND f.state = 'delivered')))
-            ORDER BY n.id
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE notifications n SET state = 'sending' FROM picked WHERE n.id = picked.id
-        RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert,
-                  n.fingerprint, n.status, n.starts_at
-        """,
-        limit,
-        list(skip),
+async def release(pool: asyncpg.Pool, ids: Sequence[int], me: str | None) -> None:
+    """Claimed notifications this instance will not send after all (its partition moved on): due again."""
+    await pool.execute(
+        "UPDATE notifications SET state = 'pending', claimed_by = NULL"
+        " WHERE id = ANY($1::bigint[]) AND state = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)",
+        list(ids),
+        me,
     )
+
+
+async def release_mine(pool: asyncpg.Pool, me: str) -> int:
+    """Everything this instance had claimed is due again (its dispatcher restarted after a bug)."""
+    status = await pool.execute(
+        "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE state = 'sending' AND claimed_by = $1", me
+    )
+    return int(status.split()[-1])
+
+
+_CLAIM = """
+    WITH due AS (
+        SELECT n.id, n.grp FROM notifications n
+        WHERE n.state = 'pending' AND n.next_attempt_at <= now() AND n.held_by IS NULL
+          AND ($3::smallint[] IS NULL OR n.part = ANY($3)) AND n.subscriber_id <> ALL($2::text[])
+        ORDER BY n.next_attempt_at LIMIT $1
+    ), grouped AS (  -- a group's first attempts come with its first due row (grouping)
+        SELECT n.id FROM notifications n
+        WHERE n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
+          AND n.grp IN (SELECT DISTINCT grp FROM due) AND n.id NOT IN (SELECT id FROM due)
+    ), picked AS (
+        SELECT n.id FROM notifications n
+        WHERE n.id IN (SELECT id FROM due UNION ALL SELECT id FROM grouped) AND n.state = 'pending'
+          AND NOT (n.status = 'resolved' AND (
+                EXISTS (
+                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
+                      AND f.status = 'firing' AND f.state IN ('pending', 'sending'))
+                OR NOT EXISTS (
+                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
+                      AND f.status = 'firing' AND f.state = 'delivered')))
+          -- a re-fire (same start, next episode) waits for the last episode's resolved notice still on its way
+          AND NOT (n.episode > 0 AND n.status = 'firing' AND EXISTS (
+                SELECT 1 FROM notifications r WHERE r.subscriber_id = n.subscriber_id
+                  AND r.fingerprint = n.fingerprint AND r.starts_at = n.starts_at AND r.episode < n.episode
+                  AND r.status = 'resolved' AND r.state IN ('pending', 'sending') AND r.next_attempt_at < 'infinity'))
+        ORDER BY n.id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE notifications n SET state = 'sending', claimed_by = $4 FROM picked WHERE n.id = picked.id
+    RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert::text AS alert,
+              n.fingerprint, n.status, n.starts_at, n.episode, COALESCE(n.part, 0) AS part
+"""
+
+
+async def claim(
+    pool: asyncpg.Pool,
+    limit: int,
+    skip: Sequence[str] = (),
+    *,
+    parts: Sequence[int] | None = None,
+    me: str | None = None,
+) -> list[Claimed]:
+    """Mark due notifications as being sent by `me`, from partitions `parts` (None: all): due ones, plus first
+    attempts of the same groups (grouping); a resolved notice waits while a firing notice of its alert is still
+    queued, and until one was delivered (a dead-lettered firing notice holds it until staff re-drive it); a re-fire
+    with the same start waits for the resolved notice before it;
+    subscribers in `skip` (their workers already hold a full backlog) are left for later, so they cannot crowd
+    other targets out. A row whose stored alert cannot be read is dead-lettered with the reason."""
+    rows = await pool.fetch(_CLAIM, limit, list(skip), None if parts is None else list(parts), me)
     claimed: list[Claimed] = []
     unreadable: list[tuple[asyncpg.Record, str]] = []
     for r in sorted(rows, key=lambda r: r["id"]):
         try:
-            alert = Alert.model_validate(r["alert"])
-        except ValidationError as exc:  # stored before a schema change, or edited by hand: only this row fails
-            unreadable.append((r, f"the stored alert no longer validates: {describe_validation(exc)}"))
+            alert = stored_alert(orjson.loads(r["alert"]))
+        except (ValidationError, orjson.JSONDecodeError) as exc:  # stored before a schema change, or edited by hand
+            why = describe_validation(exc) if isinstance(exc, ValidationError) else str(exc)
+            unreadable.append((r, f"the stored alert no longer validates: {why}"))
             continue
         claimed.append(
             Claimed(
-                r["id"], r["subscriber_id"], r["org_id"], r["channel"], r["grp"], r["attempts"], r["window_from"], alert
+                r["id"],
+                r["subscriber_id"],
+                r["org_id"],
+                r["channel"],
+                r["grp"],
+                r["attempts"],
+                r["window_from"],
+                alert,
+                r["part"],
             )
         )
     if unreadable:
         await _isolate_unreadable(pool, unreadable)
     return claimed
+
+
+async def next_due(pool: asyncpg.Pool, parts: Sequence[int] | None) -> datetime | None:
+    """When the next queued notification of these partitions is due (None: nothing queued)."""
+    due: datetime | None = await pool.fetchval(
+        "SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending' AND held_by IS NULL"
+        " AND ($1::smallint[] IS NULL OR part = ANY($1)) AND next_attempt_at < 'infinity'",
+        None if parts is None else list(parts),
+    )
+    return due
 
 
 async def _isolate_unreadable(pool: asyncpg.Pool, rows: Sequence[tuple[asyncpg.Record, str]]) -> None:
@@ -126,34 +216,54 @@ async def _isolate_unreadable(pool: asyncpg.Pool, rows: Sequence[tuple[asyncpg.R
                 await conn.execute(PARK_RESOLVED, r["subscriber_id"], r["fingerprint"], r["starts_at"])
 
 
-async def record(pool: asyncpg.Pool, results: Sequence[Result]) -> list[tuple[Claimed, str]]:
-    """Write attempts and move notifications on, in one transaction; returns the dead-lettered rows."""
+ATTEMPT_COLUMNS = [
+    "org_id",
+    "subscriber_id",
+    "channel",
+    "notification_ids",
+    "fingerprints",
+    "attempt",
+    "outcome",
+    "http_status",
+    "detail",
+    "latency_ms",
+]
+
+
+async def record(pool: asyncpg.Pool, results: Sequence[Result], me: str | None = None) -> list[tuple[Claimed, str]]:
+    """Write attempts (COPY) and move notifications on, in one transaction, for rows `me` still holds; keep a
+    target's Retry-After pause; returns the dead-lettered rows."""
     results = [replace(res, detail=storable(res.detail)[:MAX_REASON]) for res in results]
     delivered = [r.id for res in results if res.outcome == "delivered" for r in res.rows]
     retries = [(r.id, res.detail, res.retry_in_s) for res in results if res.outcome == "retry" for r in res.rows]
     dead = [(r, res.detail) for res in results if res.outcome == "dead" for r in res.rows]
     cancelled = [r.id for res in results if res.outcome == "cancelled" for r in res.rows]
-    attempts = [res for res in results if res.outcome != "cancelled"]
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            "INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,"
-            " outcome, http_status, detail, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            [
-                (
-                    res.rows[0].org_id,
-                    res.rows[0].subscriber_id,
-                    res.rows[0].channel,
-                    [r.id for r in res.rows],
-                    [r.alert.fingerprint for r in res.rows],
-                    max(r.attempts for r in res.rows) + 1,
-                    res.outcome,
-                    res.http_status,
-                    res.detail,
-                    res.latency_ms,
-                )
-                for res in attempts
-            ],
+    pauses: dict[str, float] = {}
+    for res in results:
+        if res.pause is not None:
+            pauses[res.pause[0]] = max(pauses.get(res.pause[0], 0.0), res.pause[1])
+    attempts = [
+        (
+            res.rows[0].org_id,
+            res.rows[0].subscriber_id,
+            res.rows[0].channel,
+            [r.id for r in res.rows],
+            [r.alert.fingerprint for r in res.rows],
+            max(r.attempts for r in res.rows) + 1,
+            res.outcome,
+            res.http_status,
+            res.detail,
+            res.latency_ms,
         )
+        for res in results
+        if res.outcome != "cancelled"
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        if attempts:
+            try:
+                await conn.copy_records_to_table("delivery_attempts", records=attempts, columns=ATTEMPT_COLUMNS)
+            except (OverflowError, ValueError, TypeError) as exc:  # as executemany reports a value it cannot encode
+                raise ClientDataError(f"invalid input for COPY delivery_attempts: {type(exc).__name__}: {exc}") from exc
         if cancelled:
             await conn.execute(
                 "UPDATE notifications SET state = 'cancelled', last_error = 'cancelled: subscriber deleted or"
@@ -163,24 +273,48 @@ async def record(pool: asyncpg.Pool, results: Sequence[Result]) -> list[tuple[Cl
         if delivered:
             await conn.execute(
                 "UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(),"
-                " last_error = NULL WHERE id = ANY($1::bigint[]) AND state = 'sending'",
+                " last_error = NULL WHERE id = ANY($1::bigint[]) AND state = 'sending'"
+                " AND (claimed_by IS NULL OR claimed_by = $2)",
                 delivered,
+                me,
             )
         if retries:
             await conn.execute(
                 """
                 UPDATE notifications n SET state = 'pending', attempts = attempts + 1, last_error = r.detail,
-                    next_attempt_at = now() + make_interval(secs => r.delay)
+                    next_attempt_at = now() + make_interval(secs => r.delay), claimed_by = NULL
                 FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS r(id, detail, delay)
-                WHERE n.id = r.id AND n.state = 'sending'
+                WHERE n.id = r.id AND n.state = 'sending' AND (n.claimed_by IS NULL OR n.claimed_by = $4)
                 """,
                 [r[0] for r in retries],
                 [r[1] for r in retries],
                 [r[2] for r in retries],
+                me,
+            )
+        if pauses:
+            await conn.execute(
+                """
+                INSERT INTO target_pauses (target_key, paused_until)
+                SELECT k, now() + make_interval(secs => s) FROM unnest($1::text[], $2::float8[]) AS t(k, s)
+                ON CONFLICT (target_key) DO UPDATE
+                    SET paused_until = GREATEST(target_pauses.paused_until, EXCLUDED.paused_until)
+                """,
+                list(pauses),
+                list(pauses.values()),
             )
         for row, reason in dead:
             await dead_letter(conn, row, reason)
     return dead
+
+
+async def pauses(pool: asyncpg.Pool, keys: Sequence[str]) -> dict[str, float]:
+    """Seconds left of each target's Retry-After pause (only targets still paused)."""
+    rows = await pool.fetch(
+        "SELECT target_key, extract(epoch FROM paused_until - now()) AS left_s FROM target_pauses"
+        " WHERE target_key = ANY($1::text[]) AND paused_until > now()",
+        list(keys),
+    )
+    return {r["target_key"]: float(r["left_s"]) for r in rows}
 
 
 async def _dead_letter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,13 +13,13 @@ import asyncpg
 from care_schemas.catalogue import ChannelType, PlanCode
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.plans import suspension_reason
-from notify_service.domain.subscribers import masked, secrets_of
+from notify_service.domain.subscribers import masked, partition_of, secrets_of, target_key
 
 CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so delivery workers drop their cached copy
 
 COLUMNS = (
     "id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display, state, state_reason,"
-    " created_by, created_at, updated_at"
+    " created_by, created_at, updated_at, group_by, max_alerts"
 )
 
 
@@ -38,6 +39,12 @@ class Subscriber:
     created_by: str
     created_at: datetime
     updated_at: datetime
+    group_by: list[str] | None = None
+    max_alerts: int | None = None
+
+    @property
+    def target_key(self) -> str:
+        return target_key(self.type, self.config)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -57,6 +64,8 @@ class Subscriber:
             "config": masked(self.config),
             "state": self.state,
             "state_reason": self.state_reason,
+            "group_by": self.group_by,
+            "max_alerts": self.max_alerts,
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
@@ -79,6 +88,8 @@ def _from_row(box: SecretBox, r: asyncpg.Record) -> Subscriber:
         created_by=r["created_by"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        group_by=r["group_by"],
+        max_alerts=r["max_alerts"],
     )
 
 
@@ -86,8 +97,8 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Sub
     row = await conn.fetchrow(
         f"""
         INSERT INTO subscribers (id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display,
-                                 state, state_reason, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {COLUMNS}
+                                 state, state_reason, created_by, group_by, max_alerts, target_key, part)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {COLUMNS}
         """,  # noqa: S608 - constant column list
         s.id,
         s.org_id,
@@ -102,15 +113,31 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Sub
         s.state,
         s.state_reason,
         s.created_by,
+        s.group_by,
+        s.max_alerts,
+        s.target_key,
+        partition_of(s.target_key),
     )
     return _from_row(box, row)
 
 
-async def update(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Subscriber) -> Subscriber | None:
+async def update(pool: asyncpg.Pool, box: SecretBox, s: Subscriber) -> Subscriber | None:
+    """Save the changes; queued notifications follow a changed target into its delivery partition."""
+    async with pool.acquire() as conn, conn.transaction():
+        saved = await _update(conn, box, s)
+        await conn.execute(
+            "UPDATE notifications SET part = $2 WHERE subscriber_id = $1 AND state = 'pending' AND part <> $2",
+            s.id,
+            partition_of(s.target_key),
+        )
+    return saved
+
+
+async def _update(conn: asyncpg.Connection, box: SecretBox, s: Subscriber) -> Subscriber | None:
     row = await conn.fetchrow(
         f"""
         UPDATE subscribers SET project_id = $3, cluster_id = $4, name = $5, severities = $6, rules = $7, secret = $8,
-               display = $9, updated_at = now()
+               display = $9, group_by = $10, max_alerts = $11, target_key = $12, part = $13, updated_at = now()
         WHERE id = $1 AND org_id = $2 RETURNING {COLUMNS}
         """,  # noqa: S608 - constant column list
         s.id,
@@ -122,6 +149,10 @@ async def update(conn: asyncpg.Connection | asyncpg.Pool, box: SecretBox, s: Sub
         s.rules,
         box.seal(s.config),
         masked(s.config),
+        s.group_by,
+        s.max_alerts,
+        s.target_key,
+        partition_of(s.target_key),
     )
     await conn.execute("SELECT pg_notify($1, $2)", CHANGED, s.id)
     return _from_row(box, row) if row else None
@@ -187,3 +218,21 @@ async def apply_plan(
     for changed in [*suspended, *(r["id"] for r in resumed)]:
         await conn.execute("SELECT pg_notify($1, $2)", CHANGED, changed)
     return suspended, [r["id"] for r in resumed]
+
+
+async def backfill_targets(pool: asyncpg.Pool, box: SecretBox) -> int:
+    """Subscribers saved before targets were hashed get their target key and partition (and so do their queued
+    notifications); how many were filled in."""
+    rows = await pool.fetch("SELECT id, type, secret FROM subscribers WHERE target_key IS NULL")
+    for r in rows:
+        try:
+            key = target_key(ChannelType(r["type"]), box.open(r["secret"]))
+        except Exception:  # unreadable configuration: delivery finds it missing and says so; partition by id
+            key = hashlib.sha256(f"unreadable:{r['id']}".encode()).hexdigest()[:32]
+        async with pool.acquire() as conn, conn.transaction():
+            part = partition_of(key)
+            await conn.execute("UPDATE subscribers SET target_key = $2, part = $3 WHERE id = $1", r["id"], key, part)
+            await conn.execute(
+                "UPDATE notifications SET part = $2 WHERE subscriber_id = $1 AND part IS NULL", r["id"], part
+            )
+    return len(rows)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from care_schemas.events.alert import Alert, AlertStatus
+from notify_service.domain.grouping import group_labels
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -40,20 +42,36 @@ def render_alert(alert: Alert) -> dict[str, Any]:
     }
 
 
-def render_webhook(alert: Alert, *, receiver: str, external_url: str, dry_run: bool = False) -> dict[str, Any]:
-    """One alert per request, as Alertmanager's webhook receiver sends it."""
-    labels = labels_of(alert)
+def _common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
+    """The pairs every map has (Alertmanager's commonLabels and commonAnnotations)."""
+    first, rest = maps[0], maps[1:]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
+
+
+def render_webhook(
+    alerts: Sequence[Alert],
+    *,
+    receiver: str,
+    external_url: str,
+    group_by: Sequence[str] | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """The alerts of one group in one request, as Alertmanager's webhook receiver sends them."""
+    rendered = [render_alert(a) for a in alerts]
+    labels = [r["labels"] for r in rendered]
+    grouped = group_labels(group_by, labels[0])
+    key = ", ".join(f'{k}="{v}"' for k, v in grouped.items())
     body: dict[str, Any] = {
         "version": "4",
-        "groupKey": f'{{}}:{{alertname="{alert.rule}", fingerprint="{alert.fingerprint}"}}',
+        "groupKey": f"{{}}:{{{key}}}",
         "truncatedAlerts": 0,
-        "status": alert.status.value,
+        "status": "firing" if any(a.status is AlertStatus.FIRING for a in alerts) else "resolved",
         "receiver": receiver,
-        "groupLabels": {"alertname": alert.rule},
-        "commonLabels": labels,
-        "commonAnnotations": {**alert.annotations, "summary": alert.summary, "description": alert.description},
+        "groupLabels": grouped,
+        "commonLabels": _common(labels),
+        "commonAnnotations": _common([r["annotations"] for r in rendered]),
         "externalURL": external_url,
-        "alerts": [render_alert(alert)],
+        "alerts": rendered,
     }
     if dry_run:
         body["dryRun"] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -105,3 +106,17 @@ def target_label(channel: ChannelType, config: dict[str, Any]) -> str:
         return f"{channel.value}:{config[key]}"
     url = config.get("webhook_url") or config.get("endpoint_url") or config.get("url")
     return f"{channel.value}:{url}"
+
+
+PARTITIONS = 64
+"""Delivery partitions: each target belongs to one; each partition is leased by one instance at a time."""
+
+
+def target_key(channel: ChannelType, config: dict[str, Any]) -> str:
+    """The target as a hash (the label holds the secret URL or key): subscribers sharing it share its limits."""
+    return hashlib.sha256(target_label(channel, config).encode()).hexdigest()[:32]
+
+
+def partition_of(key: str) -> int:
+    """The delivery partition of a target key."""
+    return int(key[:8], 16) % PARTITIONS

@@ -40,6 +40,15 @@ Config = Annotated[
     ),
 ]
 SubscriberId = Annotated[Id, Path()]
+GroupBy = Annotated[
+    list[Annotated[str, bounded(128, min_length=1)]],
+    Field(
+        max_length=20,
+        description="Alertmanager's group_by: label names whose values make a group (default: cluster_id); "
+        "['...'] sends every alert alone, [] puts all of them in one group",
+    ),
+]
+MaxAlerts = Annotated[int, Field(ge=1, le=1000, description="most alerts in one message (default: the channel's)")]
 
 
 class SubscriberIn(BaseModel):
@@ -52,6 +61,8 @@ class SubscriberIn(BaseModel):
     severities: Severities | None = None
     rules: Rules | None = None
     config: Config
+    group_by: GroupBy | None = None
+    max_alerts: MaxAlerts | None = None
 
 
 class SubscriberPatch(BaseModel):
@@ -63,6 +74,8 @@ class SubscriberPatch(BaseModel):
     severities: Severities | None = None
     rules: Rules | None = None
     config: Config | None = None
+    group_by: GroupBy | None = None
+    max_alerts: MaxAlerts | None = None
 
 
 def _owner(identity: Identity) -> Identity:
@@ -84,6 +97,8 @@ class SubscriberView(BaseModel):
     config: dict[str, Any]
     state: Literal["active", "suspended"]
     state_reason: str | None
+    group_by: list[str] | None = None
+    max_alerts: int | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -110,6 +125,8 @@ async def create(body: SubscriberIn, identity: CurrentIdentity, d: Injected) -> 
         severities=[s.value for s in body.severities] if body.severities else None,
         rules=body.rules or None,
         config=body.config,
+        group_by=body.group_by,
+        max_alerts=body.max_alerts,
     )
     return SubscriberView.of(await handlers.create_subscriber(d.runtime.pool, d.box, d.ctx, draft, identity.sub))
 

@@ -26,10 +26,7 @@ BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.a
 async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved], settings: Settings) -> int:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
-        await repository.store_alerts(conn, events)
-        queued = await repository.enqueue_notifications(
-            conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s
-        )
+        queued = await repository.take_in(conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s)
     metrics.RECEIVED.labels("kafka").inc(len(events))
     metrics.QUEUED.inc(queued)
     return queued

@@ -22,6 +22,7 @@ from notify_service.adapters.secrets import SecretBox
 from notify_service.adapters.subscribers import Subscriber
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome
+from notify_service.domain.grouping import group_by_problem
 from notify_service.domain.plans import refusal
 from notify_service.domain.subscribers import CONFIGS, secrets_of
 
@@ -36,6 +37,15 @@ class Draft:
     severities: list[str] | None
     rules: list[str] | None
     config: dict[str, Any]
+    group_by: list[str] | None = None
+    max_alerts: int | None = None
+
+
+def _checked_grouping(group_by: list[str] | None) -> list[str] | None:
+    problem = group_by_problem(group_by)
+    if problem is not None:
+        raise Invalid(f"group_by: {problem}")
+    return group_by
 
 
 def _validated_config(channel: ChannelType, raw: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +90,9 @@ async def create_subscriber(
     pool: asyncpg.Pool, box: SecretBox, ctx: SendContext, draft: Draft, created_by: str
 ) -> Subscriber:
     """Validate, gate by plan, test, then save."""
-    draft = replace(draft, config=_validated_config(draft.type, draft.config))
+    draft = replace(
+        draft, config=_validated_config(draft.type, draft.config), group_by=_checked_grouping(draft.group_by)
+    )
     await _check(pool, ctx.settings, draft)
     subscriber_id = f"sub_{uuid.uuid4().hex[:16]}"
     await _test(ctx, subscriber_id, draft, secrets_of(draft.config))
@@ -103,6 +115,8 @@ async def create_subscriber(
             created_by=created_by,
             created_at=now,
             updated_at=now,
+            group_by=draft.group_by,
+            max_alerts=draft.max_alerts,
         ),
     )
 
@@ -122,6 +136,8 @@ async def update_subscriber(
         severities=changes.get("severities", current.severities),
         rules=changes.get("rules", current.rules),
         config=config,
+        group_by=_checked_grouping(changes["group_by"]) if "group_by" in changes else current.group_by,
+        max_alerts=changes.get("max_alerts", current.max_alerts),
     )
     if config != current.config:
         draft = Draft(

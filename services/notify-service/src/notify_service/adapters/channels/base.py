@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus
@@ -27,6 +27,9 @@ class Target:
     channel: ChannelType
     config: dict[str, Any]
     secrets: tuple[str, ...] = ()
+    group_by: tuple[str, ...] | None = None  # Alertmanager's group_by (None: by cluster)
+    max_alerts: int | None = None  # most alerts in one message (None: the channel's default)
+    key: str = ""  # the target's hash: subscribers sharing it share its rate limits and pauses
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,36 @@ async def post_json(
     check: Callable[[int, str], Outcome | None] | None = None,
 ) -> Outcome:
     """POST JSON without following redirects; classify the answer (secrets redacted from the reason)."""
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = orjson.dumps(payload)
     try:
         async with ctx.http.post(
-            url, data=body, headers={"Content-Type": "application/json", **(headers or {})}, allow_redirects=False
+            url, data=body, headers={**JSON, **headers} if headers else JSON, allow_redirects=False
         ) as resp:
-            text = await resp.text(errors="replace")
-            if check is not None and 200 <= resp.status < 300:
-                special = check(resp.status, redact(text, secrets))  # redacted before any check cuts it
+            raw = await resp.read()
+            status = resp.status
+            if check is None and 200 <= status < 300 and raw in PLAIN_OK_BODIES:
+                return _plain_ok(status, raw)
+            text = raw.decode(resp.get_encoding() if raw else "utf-8", errors="replace")
+            if check is not None and 200 <= status < 300:
+                special = check(status, redact(text, secrets))  # redacted before any check cuts it
                 if special is not None:
                     return special
-            return classify_status(resp.status, resp.headers, text, secrets)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return classify_status(status, resp.headers, text, secrets)
+    except (aiohttp.ClientError, TimeoutError, OSError, LookupError) as exc:
         return classify_error(exc, secrets)
+
+
+JSON = {"Content-Type": "application/json"}
+# most answers are a 2xx with an empty or "ok" body (too short to hold any part of a secret): classified once each
+PLAIN_OK_BODIES = frozenset({b"", b"ok", b"OK"})
+_PLAIN: dict[tuple[int, bytes], Outcome] = {}
+
+
+def _plain_ok(status: int, raw: bytes) -> Outcome:
+    found = _PLAIN.get((status, raw))
+    if found is None:
+        found = _PLAIN[(status, raw)] = classify_status(status, None, raw.decode())
+    return found
 
 
 def test_alert(target: Target) -> Alert:

@@ -1,36 +1,47 @@
-"""Claims due notifications and hands them to one worker per subscriber; results are recorded in batches.
+"""Claims due notifications of this instance's partitions and hands them to one worker per subscriber; results are
+written by a recorder that commits whatever has come in while it wrote the last batch (group commit).
 
-One dispatcher is active per database (session advisory lock); others wait as standbys. A worker sends one
-message at a time to its target, within the target's token buckets, so a slow target delays only itself.
+Every instance takes a fair share of the 64 delivery partitions (`lease_forever`, adapters/leases.py); a target
+belongs to one partition, so its rate limits, Retry-After pause and messages in flight live in one instance. A
+worker keeps at most DELIVERY_TARGET_INFLIGHT messages in flight for its subscriber and reuses a slot only once the
+previous answer in it is durable: a crash re-sends at most the messages that were in flight (sent, answer not yet
+written), never a backlog of answers waiting to be written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import math
+import os
+import socket
 import time
-from collections import deque
-from collections.abc import Sequence
+import uuid
+from collections import Counter, deque
+from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
 from carekit.faults import Fault, Retries, is_outage
-from notify_service.adapters import metrics, queue
+from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
-from notify_service.adapters.channels.base import Channel, SendContext, Target
+from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
 from notify_service.adapters.queue import Claimed, Result
 from notify_service.adapters.repository import WAKE
+from notify_service.adapters.secrets import SecretBox
 from notify_service.adapters.subscribers import CHANGED
 from notify_service.config import Settings
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict, redact
+from notify_service.domain.subscribers import PARTITIONS
 from notify_service.handlers.delivery.targets import Targets
 
 log = logging.getLogger(__name__)
-DISPATCH_LOCK = 7_140_101
-FLUSH_S = 0.02
+RECORD_BATCH = 2000
 
 
 def next_message(pending: deque[Claimed], channel: Channel) -> list[Claimed]:
@@ -64,12 +75,30 @@ def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, setting
     return Result(rows, "retry", outcome.status, outcome.reason, latency_ms, retry_in_s=delay)
 
 
+def instance_name() -> str:
+    """This process among the dispatchers: host, PID and a random part (a restarted process is a new instance)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, targets: Targets, ctx: SendContext, settings: Settings) -> None:
-        self._pool, self._targets, self._ctx, self._settings = pool, targets, ctx, settings
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        targets: Targets,
+        ctx: SendContext,
+        settings: Settings,
+        *,
+        box: SecretBox | None = None,
+        me: str | None = None,
+    ) -> None:
+        self._pool, self._targets, self._ctx, self._settings, self._box = pool, targets, ctx, settings, box
+        self.me = me or instance_name()
+        self.owned: set[int] = set()
         self._queues: dict[str, deque[Claimed]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._results: asyncio.Queue[Result] = asyncio.Queue()
+        self._durable: dict[int, asyncio.Future[None]] = {}  # id(result) -> done once it is written
+        self._flying: Counter[int] = Counter()  # partition -> messages sent whose answer is not yet written
         self._slots = asyncio.Semaphore(settings.delivery_concurrency)
         # targets whose last attempt timed out or could not connect send through a smaller pool of their own,
         # so that many hanging endpoints cannot hold every slot while healthy targets wait
@@ -81,68 +110,160 @@ class Dispatcher:
         self._recorder = Retries("delivery-recorder")
         self.in_memory = 0
 
+    # --- partitions --------------------------------------------------------------------------------------------
+
+    async def lease_forever(self) -> None:
+        """Keep a fair share of the partitions, forever: renew, take what is free when short, hand back what is over
+        (after its messages in flight are recorded). On a clean stop every lease is handed back at once."""
+        if self._box is not None:
+            filled = await subscribers.backfill_targets(self._pool, self._box)
+            if filled:
+                log.info("hashed the targets of %d subscribers saved before partitions", filled)
+        try:
+            while True:
+                try:
+                    await self.lease_once()
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    log.warning("renewing delivery leases failed, will retry: %s", exc)
+                await asyncio.sleep(self._settings.delivery_lease_renew_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(leases.leave(self._pool, self.me))
+
+    async def lease_once(self) -> None:
+        ttl = self._settings.delivery_lease_ttl_s
+        alive = await leases.heartbeat(self._pool, self.me, ttl)
+        fair = math.ceil(PARTITIONS / max(1, alive))
+        held = await leases.renew(self._pool, self.me, ttl)
+        lost = self.owned - held
+        if lost:
+            log.warning("lost the leases of partitions %s (not renewed in time)", sorted(lost))
+            await self._let_go(lost, hand_back=False)
+        if len(held) > fair:
+            await self._let_go(set(sorted(held)[fair:]), hand_back=True)
+        elif len(held) < fair:
+            got = await leases.acquire(self._pool, self.me, ttl, fair - len(held))
+            if got:
+                resent = await queue.reset_partitions(self._pool, sorted(got))
+                if resent:
+                    log.warning("%d notifications were in flight when their last owner stopped; sending again", resent)
+                self.owned |= got
+                self._wake.set()
+
+    async def _let_go(self, parts: set[int], *, hand_back: bool) -> None:
+        """Stop delivering these partitions: their unsent rows are due again at once; when handing back, wait (a
+        little) for their messages in flight to be recorded, then release the leases."""
+        self.owned -= parts
+        dropped: list[int] = []
+        for rows in self._queues.values():
+            keep = [r for r in rows if r.part not in parts]
+            dropped += [r.id for r in rows if r.part in parts]
+            rows.clear()
+            rows.extend(keep)
+        self.in_memory -= len(dropped)
+        if dropped:
+            await queue.release(self._pool, dropped, self.me)
+        if hand_back:
+            deadline = time.monotonic() + self._settings.delivery_timeout_s + 5
+            while any(self._flying[p] for p in parts) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            await leases.release(self._pool, self.me, sorted(parts))
+
+    # --- claims ------------------------------------------------------------------------------------------------
+
     async def run(self) -> None:
-        """Wait to become the active dispatcher, then claim and deliver forever (results are written by
-        `record_forever`, a loop of its own). After a crash the supervisor calls this again: what the last run
-        held in memory is forgotten, its rows still `sending` are released when the lock is taken again."""
+        """Claim due notifications of the partitions this instance holds and deliver them, forever (results are
+        written by `record_forever`, leases kept by `lease_forever`). After a crash the supervisor calls this again:
+        what the last run held in memory is forgotten and its claimed rows are due again."""
         for task in self._workers.values():
             task.cancel()
         self._workers.clear()
         self._queues.clear()
         self.in_memory = 0
+        await queue.release_mine(self._pool, self.me)
         conn: asyncpg.Connection = await self._pool.acquire()
+
+        def wake(*_: object) -> None:
+            self._wake.set()
+
+        def changed(_c: object, _p: object, _ch: object, subscriber_id: str) -> None:
+            self._targets.forget(subscriber_id)
+
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", DISPATCH_LOCK):  # noqa: ASYNC110
-                await asyncio.sleep(2.0)  # a standby polls for the lock
-            released = await queue.release_in_flight(self._pool)
-            if released:
-                log.warning("%d notifications were in flight when the last dispatcher stopped; sending again", released)
-            await conn.add_listener(WAKE, lambda *_: self._wake.set())
-            await conn.add_listener(CHANGED, lambda _c, _p, _ch, subscriber_id: self._targets.forget(subscriber_id))
+            await conn.add_listener(WAKE, wake)
+            await conn.add_listener(CHANGED, changed)
             await self._claim_forever()
         finally:
             for task in self._workers.values():
                 task.cancel()
             with contextlib.suppress(Exception):
-                await conn.execute("SELECT pg_advisory_unlock_all()")
+                await conn.remove_listener(WAKE, wake)
+                await conn.remove_listener(CHANGED, changed)
             await self._pool.release(conn)
 
     async def _claim_forever(self) -> None:
-        ceiling = self._settings.delivery_claim_batch * 10
+        batch = self._settings.delivery_claim_batch
+        ceiling = batch * 5
         backlog = self._settings.delivery_target_backlog
+        poll = self._settings.delivery_poll_interval_s
         while True:
             claimed: list[Claimed] = []
-            if self.in_memory < ceiling:
+            wait = poll
+            if self.owned and self.in_memory < ceiling:
                 try:
                     full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
-                    claimed = await queue.claim(self._pool, self._settings.delivery_claim_batch, full)
+                    claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
+                    if not claimed:
+                        due = await queue.next_due(self._pool, sorted(self.owned))
+                        if due is not None:
+                            wait = min(poll, max(poll / 4, (due - datetime.now(UTC)).total_seconds()))
                 except Exception as exc:
                     if not is_outage(exc):
                         raise  # a bug: the supervisor restarts the dispatcher (unreadable rows are isolated in claim)
                     log.warning("claiming notifications failed, will retry: %s", exc)
                     await asyncio.sleep(1.0)
-            for row in claimed:
-                self._queues.setdefault(row.subscriber_id, deque()).append(row)
-                if row.subscriber_id not in self._workers:
-                    self._workers[row.subscriber_id] = asyncio.create_task(self._work(row.subscriber_id))
-            self.in_memory += len(claimed)
-            if len(claimed) >= self._settings.delivery_claim_batch and self.in_memory < ceiling:
+            self._hand_out(claimed)
+            if len(claimed) >= batch and self.in_memory < ceiling:
                 continue
+            if claimed:
+                wait = 0.0 if self._wake.is_set() else poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.delivery_poll_interval_s)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+
+    def _hand_out(self, claimed: Iterable[Claimed]) -> None:
+        for row in claimed:
+            self.in_memory += 1
+            self._queues.setdefault(row.subscriber_id, deque()).append(row)
+            if row.subscriber_id not in self._workers:
+                self._workers[row.subscriber_id] = asyncio.create_task(self._work(row.subscriber_id))
+
+    # --- workers -----------------------------------------------------------------------------------------------
 
     async def _work(self, subscriber_id: str) -> None:
         pending = self._queues[subscriber_id]
+        flying: set[asyncio.Task[None]] = set()
+        room = self._settings.delivery_target_inflight
         try:
-            while pending:
+            while pending or flying:
+                if not pending or len(flying) >= room:
+                    done, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+                    continue
                 target = await self._targets.get(subscriber_id)
                 if target is None:
                     rows = list(pending)
                     pending.clear()
                     await self._emit(Result(rows, "cancelled", None, "subscriber deleted or suspended", 0.0))
-                    break
-                await self._send_next(target, pending)
+                    continue
+                wait = self._targets.limits(target).wait_s()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, 1.0))  # rate limit or Retry-After; partitions may move meanwhile
+                    continue
+                flying.add(asyncio.create_task(self._deliver(self._start_next(target, pending))))
         except Exception:
             log.exception("delivery worker for %s failed; its notifications return to the queue", subscriber_id)
             rows = list(pending)
@@ -151,64 +272,93 @@ class Dispatcher:
                 outcome = Outcome(Verdict.RETRY, "internal error while sending")
                 await self._emit(decide(rows, outcome, 0.0, self._settings))
         finally:
+            for task in flying:
+                task.cancel()
             self._workers.pop(subscriber_id, None)
             if not pending:
                 self._queues.pop(subscriber_id, None)
+            self._wake.set()  # its backlog is gone: claims may take its rows again
 
-    async def _send_next(self, target: Target, pending: deque[Claimed]) -> None:
-        channel = REGISTRY[target.channel]
-        limits = self._targets.limits(target)
-        wait = limits.wait_s()
-        if wait > 0:
-            await asyncio.sleep(wait)
-            return
-        batch = next_message(pending, channel)
+    def _next_batch(self, target: Target, pending: deque[Claimed]) -> list[Claimed]:
+        """The rows of this target's next message (its group, cut to the size a 413 taught)."""
+        batch = next_message(pending, REGISTRY[target.channel])
         cap = self._caps.get(target.subscriber_id)
         if cap is not None and len(batch) > cap:
             pending.extendleft(reversed(batch[cap:]))
             batch = batch[:cap]
-        sent, seconds = batch, 0.0
-        try:
-            rendered = channel.render([r.alert for r in batch], target, self._settings, False)
-            sent = batch[: max(1, rendered.covered)]
-            pending.extendleft(reversed(batch[len(sent) :]))
-            limits.take()
-            slots = self._suspect_slots if target.subscriber_id in self._suspects else self._slots
-            async with slots:
-                started = time.perf_counter()
-                outcome = await channel.send(self._ctx, target, rendered)
-                seconds = time.perf_counter() - started
-        except Exception as exc:  # a bug must not strand the rows in 'sending': retry them, then dead-letter
-            said = redact(f"{type(exc).__name__}: {exc}", target.secrets)[:200]
-            log.error("internal error sending to subscriber %s: %s", target.subscriber_id, said)
-            outcome = Outcome(Verdict.RETRY, f"internal error: {said}")
-        metrics.SEND_SECONDS.labels(target.channel.value).observe(seconds)
-        if outcome.verdict is Verdict.RETRY and outcome.status is None:  # timeout, network or internal error
-            self._suspects.add(target.subscriber_id)
-        else:
-            self._suspects.discard(target.subscriber_id)
-        if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
-            limits.pause(outcome.retry_after_s)
-        if outcome.status == 413 and len(sent) > 1:
-            # too large for this endpoint after all: send the same alerts again in messages half the size
-            self._caps[target.subscriber_id] = len(sent) // 2
-            pending.extendleft(reversed(sent))
-            detail = f"{outcome.reason}; re-sending in messages of at most {len(sent) // 2} alerts"
-            await self._results.put(Result(sent, "resplit", 413, detail, seconds * 1000))
-            return
-        result = decide(sent, outcome, seconds * 1000, self._settings)
-        self._count(target, result, outcome)
-        await self._emit(result)
+        return batch
 
-    def _count(self, target: Target, result: Result, outcome: Outcome) -> None:
+    def _start_next(self, target: Target, pending: deque[Claimed]) -> Coroutine[Any, Any, asyncio.Future[None]]:
+        """Take the target's rate token and its next message's rows now (before the worker looks at either again,
+        so that several messages in flight still keep to the rate); the coroutine sends them."""
+        self._targets.limits(target).take()
+        return self._send(target, pending, self._next_batch(target, pending))
+
+    @staticmethod
+    async def _deliver(sending: Awaitable[asyncio.Future[None]]) -> None:
+        """One message: send it, then wait until its answer is written (the slot is free only then)."""
+        durable = await sending
+        await durable
+
+    async def _send(self, target: Target, pending: deque[Claimed], batch: list[Claimed]) -> asyncio.Future[None]:
+        """Send one message of this target (its rate token already taken); the future of its answer being written.
+        Rows the rendered message could not hold go back to the front of `pending`."""
+        channel = REGISTRY[target.channel]
+        limits = self._targets.limits(target)
+        sent, seconds = batch, 0.0
+        parts = {r.part for r in batch}
+        self._flying.update(parts)
+        try:
+            try:
+                rendered: Rendered = channel.render([r.alert for r in batch], target, self._settings, False)
+                sent = batch[: max(1, rendered.covered)]
+                pending.extendleft(reversed(batch[len(sent) :]))
+                slots = self._suspect_slots if target.subscriber_id in self._suspects else self._slots
+                async with slots:
+                    started = time.perf_counter()
+                    outcome = await channel.send(self._ctx, target, rendered)
+                    seconds = time.perf_counter() - started
+            except Exception as exc:  # a bug must not strand the rows in 'sending': retry them, then dead-letter
+                said = redact(f"{type(exc).__name__}: {exc}", target.secrets)[:200]
+                log.error("internal error sending to subscriber %s: %s", target.subscriber_id, said)
+                outcome = Outcome(Verdict.RETRY, f"internal error: {said}")
+            bound = metrics.of_channel(target.channel.value)
+            bound.send_seconds.observe(seconds)
+            if outcome.verdict is Verdict.RETRY and outcome.status is None:  # timeout, network or internal error
+                self._suspects.add(target.subscriber_id)
+            else:
+                self._suspects.discard(target.subscriber_id)
+            pause = None
+            if outcome.verdict is Verdict.RETRY and outcome.retry_after_s:
+                limits.pause(outcome.retry_after_s)
+                pause = (target.key, outcome.retry_after_s) if target.key else None
+            if outcome.status == 413 and len(sent) > 1:
+                # too large for this endpoint after all: send the same alerts again in messages half the size
+                self._caps[target.subscriber_id] = len(sent) // 2
+                pending.extendleft(reversed(sent))
+                detail = f"{outcome.reason}; re-sending in messages of at most {len(sent) // 2} alerts"
+                return self._put(Result(sent, "resplit", 413, detail, seconds * 1000))
+            result = decide(sent, outcome, seconds * 1000, self._settings)
+            if pause is not None:
+                result = dataclasses.replace(result, pause=pause)
+            self._count(target, bound, result, outcome)
+            durable = self._emit_nowait(result)
+            written = parts
+            durable.add_done_callback(lambda _: self._flying.subtract(written))
+            parts = set()  # counted down once the answer is written
+            return durable
+        finally:
+            self._flying.subtract(parts)
+
+    def _count(self, target: Target, bound: metrics.ChannelMetrics, result: Result, outcome: Outcome) -> None:
         ch = target.channel.value
-        metrics.MESSAGES.labels(ch, result.outcome).inc()
         n = len(result.rows)
+        bound.messages[result.outcome].inc()
         if result.outcome == "delivered":
-            metrics.DELIVERED.labels(ch).inc(n)
+            bound.delivered.inc(n)
             now = datetime.now(UTC)
             for r in result.rows:
-                metrics.LATENCY.labels(ch).observe(max(0.0, (now - r.window_from).total_seconds()))
+                bound.latency.observe(max(0.0, (now - r.window_from).total_seconds()))
         elif result.outcome == "retry":
             metrics.RETRIED.labels(ch, metrics.reason_label(outcome.reason)).inc(n)
         elif result.outcome == "dead":
@@ -217,19 +367,31 @@ class Dispatcher:
                 "dead-lettered %d notification(s) for subscriber %s: %s", n, target.subscriber_id, result.detail
             )
 
-    async def _emit(self, result: Result) -> None:
+    def _put(self, result: Result) -> asyncio.Future[None]:
+        """Hand a result to the recorder; the future is done once it is written."""
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._durable[id(result)] = durable
+        self._results.put_nowait(result)
+        return durable
+
+    def _emit_nowait(self, result: Result) -> asyncio.Future[None]:
         self.in_memory -= len(result.rows)
-        await self._results.put(result)
+        return self._put(result)
+
+    async def _emit(self, result: Result) -> None:
+        await self._emit_nowait(result)
+
+    # --- the recorder ------------------------------------------------------------------------------------------
 
     async def record_forever(self) -> None:
-        """Write results in batches, forever. An outage is waited out; a result that cannot be written is isolated
-        (the batch is split until it is alone) so that every other result is written. A batch being written when
-        the loop crashed is written first when its supervisor restarts it."""
+        """Write results in batches, forever: each batch is what came in while the last one was written. An outage
+        is waited out (senders wait with it: each holds at most its in-flight messages); a result that cannot be
+        written is isolated (the batch is split until it is alone) so that every other result is written. A batch
+        being written when the loop crashed is written first when its supervisor restarts it."""
         while True:
             if not self._recording:
                 batch = [await self._results.get()]
-                await asyncio.sleep(FLUSH_S)
-                while not self._results.empty() and len(batch) < 1000:
+                while not self._results.empty() and len(batch) < RECORD_BATCH:
                     batch.append(self._results.get_nowait())
                 self._recording = batch
             try:
@@ -241,12 +403,16 @@ class Dispatcher:
                 await self._recorder.pause()
                 continue
             self._recorder.succeeded()
+            for result in self._recording:
+                durable = self._durable.pop(id(result), None)
+                if durable is not None and not durable.done():
+                    durable.set_result(None)
             self._recording = []
 
     async def record(self, batch: Sequence[Result]) -> None:
         """Write results; one that cannot be written is isolated (split until alone) and written as a dead letter."""
         try:
-            await queue.record(self._pool, batch)
+            await queue.record(self._pool, batch, self.me)
             return
         except Exception as exc:
             if is_outage(exc):
@@ -264,23 +430,17 @@ class Dispatcher:
                 raise failure
             await self._recorder.pause()
             try:
-                await queue.record(self._pool, [result])
+                await queue.record(self._pool, [result], self.me)
                 return
             except Exception as exc:
                 failure = exc
         # the answer itself cannot be written: the notifications become dead letters saying so (re-drivable)
         self._recorder.isolated(key, decision.reason)
-        dead = Result(
-            result.rows,
-            "dead",
-            None,
-            f"the delivery result could not be recorded: {decision.reason}",
-            0.0,
-        )
+        dead = Result(result.rows, "dead", None, f"the delivery result could not be recorded: {decision.reason}", 0.0)
         try:
-            await queue.record(self._pool, [dead])
+            await queue.record(self._pool, [dead], self.me)
         except Exception as exc:
             if is_outage(exc):
                 raise
             ids = [r.id for r in result.rows]
-            log.error("notifications %s stay in 'sending' until the next dispatcher start: %s", ids, exc)
+            log.error("notifications %s stay in 'sending' until their partition changes hands: %s", ids, exc)

@@ -1,0 +1,191 @@
+"""On real Postgres: delivery partitions shared fairly by several instances and taken over from one that died
+(its in-flight rows due again); a target's Retry-After pause survives a restart; the retention job purges old
+history in batches and leaves what is live."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from notify_helpers import settings as notify_settings
+
+from care_schemas.catalogue import ChannelType
+from care_schemas.events.alert import Alert
+from carekit.db import create_pool, migrate
+from carekit.retention import KIT, PURGED, purge_once
+from notify_service.adapters import queue, subscribers
+from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.queue import Result
+from notify_service.adapters.secrets import SecretBox
+from notify_service.app import MIGRATIONS, RETENTION
+from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
+from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.targets import Targets
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(fresh_database_url)
+    await migrate(created, MIGRATIONS)
+    yield created
+    await created.close()
+
+
+def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0) -> Dispatcher:
+    cfg = notify_settings(delivery_lease_ttl_s=ttl_s)
+    box = SecretBox(cfg.notify_secret_key)
+    return Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, me=me)  # type: ignore[arg-type]
+
+
+async def _owners(pool: asyncpg.Pool) -> dict[str, set[int]]:
+    rows = await pool.fetch("SELECT part, owner FROM delivery_partitions WHERE lease_until > now() ORDER BY part")
+    out: dict[str, set[int]] = {}
+    for r in rows:
+        out.setdefault(r["owner"], set()).add(r["part"])
+    return out
+
+
+async def _subscriber(pool: asyncpg.Pool, box: SecretBox, sub: str, url: str) -> subscribers.Subscriber:
+    now = datetime.now(UTC)
+    return await subscribers.insert(
+        pool,
+        box,
+        subscribers.Subscriber(
+            sub, "org-scale", "proj-1", None, ChannelType.WEBHOOK, sub, None, None, {"url": url}, "active", None,
+            "t", now, now,
+        ),
+    )  # fmt: skip
+
+
+async def test_two_instances_share_the_partitions_and_one_takes_over_what_a_dead_one_was_sending(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    first, second = _dispatcher(pool, "first", ttl_s=1.0), _dispatcher(pool, "second", ttl_s=1.0)
+    await first.lease_once()
+    assert await _owners(pool) == {"first": set(range(PARTITIONS))}, "alone, an instance delivers everything"
+
+    await second.lease_once()  # says it is alive; nothing is free yet
+    await first.lease_once()  # sees two alive: hands half back
+    await second.lease_once()  # takes what was handed back
+    owners = await _owners(pool)
+    assert len(owners["first"]) == len(owners["second"]) == PARTITIONS // 2
+    assert owners["first"].isdisjoint(owners["second"])
+    assert first.owned == owners["first"]
+    assert second.owned == owners["second"]
+
+    # a notification of one of first's partitions is being sent by it when it dies (no clean stop: no hand-back)
+    part = min(owners["first"])
+    box = SecretBox(notify_settings().notify_secret_key)
+    await _subscriber(pool, box, "sub-dead", "http://127.0.0.1:9/dead")
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part) VALUES ('sub-dead', 'org-scale', 'webhook', 'g', 'fp-dead', 'firing', 'critical', $1, $2, $3)",
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+        part,
+    )
+    [claimed] = await queue.claim(pool, 10, parts=sorted(first.owned), me="first")
+    assert await queue.claim(pool, 10, parts=sorted(second.owned), me="second") == [], "not second's partition"
+    await pool.execute("UPDATE delivery_instances SET seen_at = now() - interval '1 minute' WHERE id = 'first'")
+    await pool.execute("UPDATE delivery_partitions SET lease_until = now() - interval '1 second' WHERE owner = 'first'")
+
+    await second.lease_once()
+    assert await _owners(pool) == {"second": set(range(PARTITIONS))}, "the survivor takes every partition"
+    [again] = await queue.claim(pool, 10, parts=sorted(second.owned), me="second")
+    assert again.id == claimed.id, "what the dead instance was sending is sent again by the survivor"
+    # the dead instance's late answer is not written over the survivor's claim
+    await queue.record(pool, [Result([claimed], "retry", 503, "late", 1.0, retry_in_s=60)], "first")
+    assert await pool.fetchval("SELECT state FROM notifications WHERE id = $1", claimed.id) == "sending"
+    await queue.record(pool, [Result([again], "delivered", 200, "ok", 1.0)], "second")
+    assert await pool.fetchval("SELECT state FROM notifications WHERE id = $1", claimed.id) == "delivered"
+
+
+async def test_a_clean_stop_hands_every_partition_back_at_once(pool: asyncpg.Pool) -> None:
+    await pool.execute("UPDATE delivery_partitions SET owner = NULL, lease_until = '-infinity'")
+    await pool.execute("DELETE FROM delivery_instances")
+    leaving, staying = _dispatcher(pool, "leaving"), _dispatcher(pool, "staying")
+    await leaving.lease_once()
+    await staying.lease_once()
+    from notify_service.adapters import leases
+
+    await leases.leave(pool, "leaving")
+    await staying.lease_once()
+    assert await _owners(pool) == {"staying": set(range(PARTITIONS))}
+
+
+async def test_a_channels_retry_after_still_holds_its_target_after_a_restart(pool: asyncpg.Pool, alert: Alert) -> None:
+    cfg = notify_settings()
+    box = SecretBox(cfg.notify_secret_key)
+    saved = await _subscriber(pool, box, "sub-paused", "http://127.0.0.1:9/paused")
+    other = await _subscriber(pool, box, "sub-same-url", "http://127.0.0.1:9/paused")  # the same endpoint
+    row = queue.Claimed(1, saved.id, saved.org_id, "webhook", "g", 0, datetime.now(UTC), alert)
+    pause = (saved.target_key, 120.0)
+    await queue.record(pool, [Result([row], "retry", 429, "HTTP 429", 1.0, retry_in_s=120, pause=pause)])
+
+    restarted = Targets(pool, box, cfg)  # a new process: nothing in memory
+    for sub in (saved.id, other.id):
+        target = await restarted.get(sub)
+        assert target is not None
+        assert restarted.limits(target).wait_s() > 100, "Retry-After is honoured after the restart"
+    elsewhere = await _subscriber(pool, box, "sub-elsewhere", "http://127.0.0.1:9/fine")
+    target = await restarted.get(elsewhere.id)
+    assert target is not None
+    assert restarted.limits(target).wait_s() == 0, "another endpoint is not held"
+    assert saved.target_key == target_key(ChannelType.WEBHOOK, {"url": "http://127.0.0.1:9/paused"})
+    part = await pool.fetchval("SELECT part FROM subscribers WHERE id = $1", saved.id)
+    assert part == partition_of(saved.target_key)
+
+
+async def test_retention_purges_old_history_in_batches_and_keeps_what_is_live(pool: asyncpg.Pool, alert: Alert) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    recent = datetime.now(UTC) - timedelta(days=1)
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, state, created_at, repeated) VALUES ('sub-ret', 'org-ret', 'webhook', 'g', $1, $2, 'critical', $3,"
+        " $4, $5, $6, $7)"
+    )
+    doc = alert.model_dump(mode="json")
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-ret", "http://127.0.0.1:9/ret")
+    cases = {  # fingerprint: (status, state, created_at, repeated, kept)
+        "old-resolved-delivered": ("resolved", "delivered", old, False, False),
+        "old-firing-repeated": ("firing", "delivered", old, True, False),
+        "old-cancelled": ("firing", "cancelled", old, False, False),
+        "old-firing-awaiting-repeat": ("firing", "delivered", old, False, True),  # the repeat check still needs it
+        "old-pending": ("firing", "pending", old, False, True),
+        "old-dead": ("firing", "dead", old, False, True),  # staff may re-drive it
+        "recent-resolved": ("resolved", "delivered", recent, False, True),
+    }
+    for i in range(5):  # more than one batch
+        cases[f"old-bulk-{i}"] = ("resolved", "delivered", old, False, False)
+    for fp, (status, state, at, repeated, _) in cases.items():
+        await pool.execute(insert, fp, status, alert.starts_at, doc, state, at, repeated)
+    await pool.execute(
+        "INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,"
+        " outcome, detail, latency_ms, attempted_at) VALUES ('org-ret', 'sub-ret', 'webhook', '{1}', '{x}', 1,"
+        " 'delivered', 'ok', 1, $1), ('org-ret', 'sub-ret', 'webhook', '{2}', '{y}', 1, 'delivered', 'ok', 1, $2)",
+        old,
+        recent,
+    )
+    await pool.execute(
+        "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ('c', 'old', $1), ('c', 'new', $2)",
+        old,
+        recent,
+    )
+    before = PURGED.labels("notifications")._value.get()
+
+    done = await purge_once(pool, [*KIT, *RETENTION], datetime.now(UTC) - timedelta(days=30), batch=2)
+
+    rows = await pool.fetch("SELECT fingerprint FROM notifications WHERE org_id = 'org-ret'")
+    kept = {r["fingerprint"] for r in rows}
+    assert kept == {fp for fp, case in cases.items() if case[4]}
+    assert done["notifications"] == 8
+    assert PURGED.labels("notifications")._value.get() - before == 8
+    attempts = await pool.fetch("SELECT fingerprints FROM delivery_attempts WHERE org_id = 'org-ret'")
+    assert [r["fingerprints"] for r in attempts] == [["y"]]
+    events = await pool.fetch("SELECT event_id FROM processed_events WHERE consumer = 'c'")
+    assert [r["event_id"] for r in events] == ["new"]
