@@ -30,6 +30,8 @@ IMPORT_NAME = {
     "pydantic-settings": "pydantic_settings",
     "pystemmer": "Stemmer",
     "python-frontmatter": "frontmatter",
+    "google-re2": "re2",
+    "python-dateutil": "dateutil",
 }
 # Time-zone data that zoneinfo reads, and the form parser FastAPI's Form() uses: nothing imports them by name.
 NOT_IMPORTED = {"tzdata", "python-multipart"}
