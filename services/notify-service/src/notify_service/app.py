@@ -21,10 +21,12 @@ from notify_service.domain.chat_answers import ANSWER_KINDS
 from notify_service.entrypoints import (
     consumers,
     http_alerts,
+    http_am,
     http_deliveries,
     http_failed,
     http_subscribers,
     http_tools,
+    http_windows,
 )
 from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
@@ -32,6 +34,8 @@ from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, TicketUpdates
+from notify_service.handlers.mutes import run_mutes
+from notify_service.handlers.timeouts import run_timeouts
 
 MIGRATIONS = migrations_of("notify_service")
 ROUTERS = [
@@ -41,6 +45,8 @@ ROUTERS = [
     http_deliveries.router,
     http_failed.router,
     http_tools.router,
+    http_am.router,
+    http_windows.router,
 ]
 PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
 # what history is purged after RETENTION_DAYS (besides the kit's outbox, processed events and re-driven parked rows)
@@ -84,6 +90,8 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.spawn("delivery-recorder", dispatcher.record_forever)
         if api:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
+            runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))
+            runtime.spawn("alert-timeouts", lambda: run_timeouts(runtime.pool, settings.alert_timeout_check_interval_s))
             bots = ChatBots(settings)
             runtime.at_stop(bots.close)
             send_notice = partial(notices.send, settings, bots)

@@ -46,6 +46,12 @@ class Settings(ServiceSettings):
     retry_max_s: float = Field(default=300.0, gt=0)
     repeat_interval_s: float = Field(default=3 * 3600.0, gt=0)
     repeat_check_interval_s: float = Field(default=30.0, gt=0)
+    mute_check_interval_s: float = Field(
+        default=1.0, gt=0, description="how often silences and windows that start or end are looked for"
+    )
+    alert_timeout_check_interval_s: float = Field(
+        default=5.0, gt=0, description="how often alerts posted through the Alertmanager API are timed out"
+    )
 
     # per-target rates (messages per second, burst)
     slack_rate_per_s: float = Field(default=1.0, gt=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -122,10 +122,16 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 async def take_in(
-    conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], *, basic: list[str], window_s: float
+    conn: asyncpg.Connection,
+    events: Sequence[AlertFiring | AlertResolved],
+    *,
+    basic: list[str],
+    window_s: float,
+    store_only: Collection[str] = (),
 ) -> int:
     """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
-    transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice)."""
+    transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice).
+    Events whose id is in `store_only` are stored but queue nothing (a Clinic alert the plan does not include)."""
     queued = 0
     for batch in _rounds(events):
         now = datetime.now(UTC)
@@ -143,6 +149,8 @@ async def take_in(
         firing: tuple[list[str], list[int]] = ([], [])
         resolved: tuple[list[str], list[int]] = ([], [])
         for e, text, row in zip(batch, texts, final, strict=True):
+            if e.id in store_only:
+                continue
             same_start = row["starts_at"] == e.data.starts_at
             episode = row["episode"] if same_start else 0
             if e.data.status is AlertStatus.RESOLVED:
@@ -176,6 +184,7 @@ _DUE = """
         FROM notifications n
         WHERE n.status = 'firing' AND n.state = 'delivered' AND NOT n.repeated
           AND n.delivered_at <= now() - make_interval(secs => $1) AND ($2::bigint IS NULL OR n.id = $2)
+          AND NOT EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = n.org_id AND m.fingerprint = n.fingerprint)
           AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = 'repeats' AND p.key = n.id::text
                           AND p.redriven_at IS NULL)
         ORDER BY n.delivered_at

@@ -97,7 +97,7 @@ def parse_alertmanager(body: Any, *, default_org: str | None) -> Intake:
     refused: list[Refusal] = []
     for i, raw in enumerate(payload.alerts):
         try:
-            accepted.append((i, _alert(i, raw, default_org)))
+            accepted.append((i, read_alert(i, raw, default_org)))
         except FieldError as exc:
             labels = raw.get("labels") if isinstance(raw, dict) else None
             labels = labels if isinstance(labels, dict) else {}
@@ -115,7 +115,8 @@ def parse_alertmanager(body: Any, *, default_org: str | None) -> Intake:
     return Intake(accepted, refused)
 
 
-def _alert(i: int, raw: Any, default_org: str | None) -> Alert:
+def read_alert(i: int, raw: Any, default_org: str | None) -> Alert:
+    """One Alertmanager alert (webhook v4 shape) as a native alert; FieldError names the field at fault."""
     try:
         am = AmAlert.model_validate(raw)
     except ValidationError as exc:

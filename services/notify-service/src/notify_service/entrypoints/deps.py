@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -16,6 +17,7 @@ class Deps:
     runtime: Runtime
     box: SecretBox
     ctx: SendContext
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def deps(request: Request) -> Deps:

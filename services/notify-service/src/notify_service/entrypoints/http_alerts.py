@@ -69,7 +69,7 @@ async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Bo
         err = exc.errors()[0]
         raise Invalid(f"{_where(tuple(err['loc']))}: {message(err)}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
-    ids = await handlers.publish_alerts(d.runtime.publishers, identity, alerts, "http")
+    ids = await handlers.publish_alerts(d.runtime.publishers, d.runtime.pool, identity, alerts, "http")
     return Accepted(accepted=len(ids), event_ids=ids)
 
 

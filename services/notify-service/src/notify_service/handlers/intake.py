@@ -19,6 +19,7 @@ from notify_service.adapters import im_queue, metrics, rejections, repository, s
 from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
+from notify_service.handlers import clinic, mutes
 
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
@@ -26,7 +27,12 @@ BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.a
 async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved], settings: Settings) -> int:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
-        queued = await repository.take_in(conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s)
+        deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
+        store_only = {e.id for e in events if e.id not in deliverable}
+        queued = await repository.take_in(
+            conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s, store_only=store_only
+        )
+        await mutes.at_intake(conn, events)  # silences and maintenance windows hold back what they match
     metrics.RECEIVED.labels("kafka").inc(len(events))
     metrics.QUEUED.inc(queued)
     return queued
@@ -35,8 +41,11 @@ async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | Aler
 MAX_ALERTS = 1000
 
 
-async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
-    """HTTP intake: the caller's own organisation's alerts (staff: any) go to alert.events.v1; their event ids."""
+async def publish_alerts(
+    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, alerts: Sequence[Alert], source: str
+) -> list[str]:
+    """HTTP intake: the caller's own organisation's alerts (staff: any) go to alert.events.v1; their event ids.
+    Clinic alerts of an organisation whose plan lacks Clinic are refused (403 naming the plan)."""
     if not alerts:
         raise Invalid("(body): no alerts")
     if len(alerts) > MAX_ALERTS:
@@ -45,6 +54,7 @@ async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Seq
         for i, alert in enumerate(alerts):
             if alert.org_id != identity.org:
                 raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
+    await clinic.refuse_not_entitled(pool, alerts)
     events = [alert_event(a, source="/notify-service/http") for a in alerts]
     payloads = []
     for i, event in enumerate(events):
@@ -58,7 +68,7 @@ async def publish_alerts(publishers: Publishers, identity: Identity, alerts: Seq
 
 
 async def publish_alertmanager(
-    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, intake: Intake
+    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, intake: Intake, source: str = "alertmanager"
 ) -> tuple[list[str], list[Refusal]]:
     """An Alertmanager group, alert by alert: the good alerts go to alert.events.v1, each bad one is refused with its
     reason and recorded for its organisation (Alertmanager does not retry a 4xx: one bad alert must not cost the
@@ -71,6 +81,11 @@ async def publish_alertmanager(
             why = f"alerts[{i}].labels.org_id: {alert.org_id!r} is not your organisation"
             refused.append(Refusal(i, why, alert.fingerprint, alert.rule, identity.org))
             continue
+        if (not_entitled := await clinic.refusal_for(pool, alert)) is not None:
+            refused.append(
+                Refusal(i, f"alerts[{i}].labels.source: {not_entitled}", alert.fingerprint, alert.rule, alert.org_id)
+            )
+            continue
         event = alert_event(alert, source="/notify-service/http")
         try:
             payloads.append((alert.org_id, encode(event, ALERT_EVENTS)))
@@ -80,12 +95,12 @@ async def publish_alertmanager(
         ids.append(event.id)
     refused.sort(key=lambda r: r.index)
     if refused:
-        await rejections.record(pool, "alertmanager", [(r.org_id or identity.org, r) for r in refused])
+        await rejections.record(pool, source, [(r.org_id or identity.org, r) for r in refused])
     if not payloads:
         reasons = "; ".join(r.reason for r in refused[:5])
         raise Invalid(f"{reasons} (no alert of the group was accepted; each refusal is in GET /v1/intake-rejections)")
     await publishers[ALERT_EVENTS].publish_all(payloads)
-    metrics.RECEIVED.labels("alertmanager").inc(len(payloads))
+    metrics.RECEIVED.labels(source).inc(len(payloads))
     return ids, refused
 
 

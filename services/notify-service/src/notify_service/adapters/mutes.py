@@ -1,0 +1,201 @@
+"""Postgres side of muting: hold an alert's queued notifications while a silence or window mutes it, release them
+when it ends, cancel what must never go out, keep `alert_mutes` (read by the repeat scheduler) and `mute_checks`
+(when to look again). Every change is written to the delivery log, so owners see why nothing was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import asyncpg
+
+from notify_service.adapters.repository import WAKE
+
+LOCK_KEY = "notify-mutes:"
+CHECKS = "mute_checks"
+
+
+async def lock(conn: asyncpg.Connection, orgs: Sequence[str], *, shared: bool) -> None:
+    """Serialise changes of mutes per organisation: writers of alerts take it shared (in org order), silence and
+    window changes and the mute loop exclusive; so a silence never misses a notification queued beside it."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await conn.execute(
+        f"SELECT {fn}(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # noqa: S608  (in the sorted order given)
+        sorted(set(orgs)),
+        LOCK_KEY,
+    )
+
+
+async def orgs_with_rules(conn: asyncpg.Connection, orgs: Sequence[str]) -> list[str]:
+    """Those of `orgs` that have a silence not yet over, or a maintenance window."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT org_id FROM silences WHERE org_id = ANY($1::text[]) AND ends_at > now()
+        UNION SELECT DISTINCT org_id FROM maintenance_windows WHERE org_id = ANY($1::text[])
+        """,
+        list(orgs),
+    )
+    return sorted(r["org_id"] for r in rows)
+
+
+async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | None) -> list[asyncpg.Record]:
+    """The alerts whose mute state matters: `only` these (intake), else every firing one and every one still
+    muted or holding notifications."""
+    if only is not None:
+        found: list[asyncpg.Record] = await conn.fetch(
+            "SELECT fingerprint, status, alert FROM alerts WHERE org_id = $1 AND fingerprint = ANY($2::text[])",
+            org,
+            list(only),
+        )
+        return found
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT a.fingerprint, a.status, a.alert FROM alerts a
+        WHERE a.org_id = $1 AND (a.status = 'firing'
+           OR EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = a.org_id AND m.fingerprint = a.fingerprint)
+           OR EXISTS (SELECT 1 FROM notifications n WHERE n.org_id = a.org_id AND n.fingerprint = a.fingerprint
+                      AND n.held_by IS NOT NULL AND n.state = 'pending'))
+        """,
+        org,
+    )
+    return rows
+
+
+async def hold(conn: asyncpg.Connection, org: str, reasons: Mapping[str, str]) -> int:
+    """Hold the alerts' queued notifications (not those already parked for a dead firing notice)."""
+    if not reasons:
+        return 0
+    sql = """
+        WITH changed AS (
+            UPDATE notifications n SET held_by = t.reason, next_attempt_at = 'infinity'
+            FROM unnest($2::text[], $3::text[]) AS t(fingerprint, reason)
+            WHERE n.org_id = $1 AND n.fingerprint = t.fingerprint AND n.state = 'pending' AND n.held_by IS NULL
+              AND n.next_attempt_at <> 'infinity'
+            RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts, t.reason AS detail
+        )
+        INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,
+                                       outcome, detail, latency_ms)
+        SELECT $1, subscriber_id, channel, ARRAY[id], ARRAY[fingerprint], attempts, 'silenced', detail, 0 FROM changed
+    """
+    status = await conn.execute(sql, org, list(reasons), list(reasons.values()))
+    return int(status.split()[-1])
+
+
+async def release(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str]) -> int:
+    """The mute is over: held notifications are due now (and their retry window starts now)."""
+    if not fingerprints:
+        return 0
+    sql = """
+        WITH changed AS (
+            UPDATE notifications n SET held_by = NULL, next_attempt_at = now(), window_from = now()
+            WHERE n.org_id = $1 AND n.fingerprint = ANY($2::text[]) AND n.held_by IS NOT NULL AND n.state = 'pending'
+            RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
+                      'no longer muted (' || left(n.held_by, 300) || '); sending now' AS detail
+        )
+        INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,
+                                       outcome, detail, latency_ms)
+        SELECT $1, subscriber_id, channel, ARRAY[id], ARRAY[fingerprint], attempts, 'released', detail, 0 FROM changed
+    """
+    status = await conn.execute(sql, org, list(fingerprints))
+    released = int(status.split()[-1])
+    if released:
+        await conn.execute(f"NOTIFY {WAKE}")
+    return released
+
+
+async def cancel_never_sent(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str]) -> int:
+    """Alerts that resolved while muted: what was never announced is not announced now (their firing and resolved
+    notices are cancelled), and repeats still queued for them are dropped. A resolved notice whose firing notice
+    went out stays (held until the mute ends), so every firing message shown gets its resolution."""
+    if not fingerprints:
+        return 0
+    sql = """
+        WITH never AS (
+            SELECT DISTINCT r.subscriber_id, r.fingerprint, r.starts_at FROM notifications r
+            WHERE r.org_id = $1 AND r.fingerprint = ANY($2::text[]) AND r.state = 'pending'
+              AND NOT EXISTS (
+                SELECT 1 FROM notifications f WHERE f.subscriber_id = r.subscriber_id AND f.fingerprint = r.fingerprint
+                  AND f.starts_at = r.starts_at AND f.status = 'firing' AND f.state IN ('sending', 'delivered'))
+        ), changed AS (
+            UPDATE notifications n SET state = 'cancelled', held_by = NULL,
+                   last_error = 'cancelled: resolved while muted, never notified'
+            FROM never
+            WHERE (n.subscriber_id = never.subscriber_id AND n.fingerprint = never.fingerprint
+                   AND n.starts_at = never.starts_at AND n.state = 'pending')
+            RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
+                      'resolved while muted; its firing notice was never sent, so neither is sent' AS detail
+        )
+        INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,
+                                       outcome, detail, latency_ms)
+        SELECT $1, subscriber_id, channel, ARRAY[id], ARRAY[fingerprint], attempts, 'cancelled', detail, 0 FROM changed
+    """
+    status = await conn.execute(sql, org, list(fingerprints))
+    repeats = await conn.execute(
+        "UPDATE notifications SET state = 'cancelled', held_by = NULL, last_error = 'cancelled: resolved while muted'"
+        " WHERE org_id = $1 AND fingerprint = ANY($2::text[]) AND state = 'pending' AND status = 'firing'"
+        " AND round > 0",
+        org,
+        list(fingerprints),
+    )
+    return int(status.split()[-1]) + int(repeats.split()[-1])
+
+
+async def set_mutes(conn: asyncpg.Connection, org: str, muted: Mapping[str, str], unmuted: Sequence[str]) -> None:
+    if muted:
+        await conn.execute(
+            "INSERT INTO alert_mutes (org_id, fingerprint, reason)"
+            " SELECT $1, f, r FROM unnest($2::text[], $3::text[]) AS t(f, r)"
+            " ON CONFLICT (org_id, fingerprint) DO UPDATE SET reason = EXCLUDED.reason",
+            org,
+            list(muted),
+            list(muted.values()),
+        )
+    if unmuted:
+        await conn.execute(
+            "DELETE FROM alert_mutes WHERE org_id = $1 AND fingerprint = ANY($2::text[])", org, list(unmuted)
+        )
+
+
+async def schedule(conn: asyncpg.Connection, org: str, due_at: datetime | None) -> None:
+    """Look at the organisation again at `due_at` (None: nothing will change by itself)."""
+    if due_at is None:
+        await conn.execute("DELETE FROM mute_checks WHERE org_id = $1", org)
+        return
+    await conn.execute(
+        "INSERT INTO mute_checks (org_id, due_at) VALUES ($1, $2)"
+        " ON CONFLICT (org_id) DO UPDATE SET due_at = EXCLUDED.due_at",
+        org,
+        due_at,
+    )
+    await conn.execute(f"NOTIFY {CHECKS}")
+
+
+async def due(conn: asyncpg.Connection, loop: str, limit: int = 100) -> list[str]:
+    """Organisations whose mutes must be looked at now (not parked by the loop)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.org_id FROM mute_checks c WHERE c.due_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $1 AND p.key = c.org_id AND p.redriven_at IS NULL)
+        ORDER BY c.due_at LIMIT $2
+        """,
+        loop,
+        limit,
+    )
+    return [r["org_id"] for r in rows]
+
+
+async def claim_check(conn: asyncpg.Connection, org: str) -> bool:
+    """Take the organisation's due check for this transaction (another instance may be on it)."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM mute_checks WHERE org_id = $1 AND due_at <= now() FOR UPDATE SKIP LOCKED", org
+    )
+    return found is not None
+
+
+async def muted_now(conn: asyncpg.Connection | asyncpg.Pool, org: str, fingerprints: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT fingerprint, reason FROM alert_mutes WHERE org_id = $1 AND fingerprint = ANY($2::text[])",
+        org,
+        list(fingerprints),
+    )
+    return {r["fingerprint"]: r["reason"] for r in rows}
