@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
-from care_schemas.bounded import Annotations, Labels, LabelValue, bounded
+from care_schemas.bounded import Annotations, Labels, LabelValue, Timestamp, bounded
 from carekit.identity import CurrentIdentity, Role, require
 from carekit.problems import SafeJSONResponse, responses
 from carekit.refusals import Invalid, NotFound
@@ -145,8 +145,8 @@ class PostableSilence(BaseModel):
 
     id: Annotated[str, bounded(64)] | None = None
     matchers: Annotated[list[AmMatcher], Field(min_length=1, max_length=64)]
-    startsAt: AwareDatetime
-    endsAt: AwareDatetime
+    startsAt: Timestamp
+    endsAt: Timestamp
     createdBy: Annotated[str, bounded(256)]
     comment: Annotated[str, bounded(4096)]
     annotations: Labels | None = None
