@@ -33,7 +33,7 @@ from care_schemas.catalogue import ChannelType, PlanCode, catalogue
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import Alert, alert_event
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged, Tam
-from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
+from care_schemas.topics import ALERT_ACTIONS, ALERT_EVENTS, CHAT_EVENTS, PLAN_EVENTS, TICKET_EVENTS
 from carekit.identity import mint
 from carekit.kafka import ensure_topics
 from carekit_testing import (
@@ -319,6 +319,7 @@ async def skip_history(kafka: str, prefix: str) -> None:
         (".chat", CHAT_EVENTS),
         (".notices", PLAN_EVENTS),
         (".ticket-notices", TICKET_EVENTS),
+        (".actions", ALERT_ACTIONS),
     )
     for suffix, topic in groups:
         await commit_group_at_end(kafka, prefix + suffix, topic)

@@ -21,6 +21,7 @@ TOPIC_OF_TYPE = {
     "care.alert": "alert.events.v1",
     "care.notify": "notify.deadletter.v1",
     "care.chat": "chat.events.v1",
+    "care.action": "alert.actions.v1",
 }
 
 
@@ -42,7 +43,7 @@ def test_every_event_type_has_a_golden_fixture() -> None:
             if const:
                 types.add(const)
     assert types == {p.stem for p in golden_files()}
-    assert len(types) == 17
+    assert len(types) == 19
 
 
 @pytest.mark.parametrize("path", golden_files(), ids=lambda p: p.stem)
@@ -101,6 +102,7 @@ def test_topic_catalogue_names_every_topic_once() -> None:
         "alert.events.v1",
         "notify.deadletter.v1",
         "chat.events.v1",
+        "alert.actions.v1",
     ]
     assert set(ADAPTERS) == set(names)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from care_schemas.topics import (
     ADAPTERS,
+    ALERT_ACTIONS,
     ALERT_EVENTS,
     CHAT_EVENTS,
     NOTIFY_DEADLETTER,
@@ -26,13 +27,13 @@ SERVICES: dict[str, dict[str, Any]] = {
     },
     "ticket-service": {
         "description": "Tickets, response targets in business hours, breaches, tickets from Slack and Lark.",
-        "send": [TICKET_EVENTS, CHAT_EVENTS, NOTIFY_DEADLETTER],
-        "receive": [PLAN_EVENTS, CHAT_EVENTS],
+        "send": [TICKET_EVENTS, CHAT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER],
+        "receive": [PLAN_EVENTS, CHAT_EVENTS, ALERT_ACTIONS],
     },
     "notify-service": {
         "description": "Alert intake, subscribers by plan tier, reliable delivery to chat channels, ticket updates.",
-        "send": [ALERT_EVENTS, NOTIFY_DEADLETTER],
-        "receive": [ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS, CHAT_EVENTS],
+        "send": [ALERT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER],
+        "receive": [ALERT_EVENTS, PLAN_EVENTS, TICKET_EVENTS, CHAT_EVENTS, ALERT_ACTIONS],
     },
     "assistant-service": {
         "description": "AI chat: answers questions from Slack, Lark and the console from a bilingual knowledge base.",

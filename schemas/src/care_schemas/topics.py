@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from care_schemas.envelope import Frozen
+from care_schemas.events.action import ActionEvent, action_event_adapter
 from care_schemas.events.alert import AlertEvent, alert_event_adapter
 from care_schemas.events.chat import ChatEvent, chat_event_adapter
 from care_schemas.events.deadletter import DeadLetterEvent, deadletter_event_adapter
@@ -33,8 +34,16 @@ NOTIFY_DEADLETTER = Topic(name="notify.deadletter.v1", key="subscriber id", part
 CHAT_EVENTS = Topic(
     name="chat.events.v1", key="conversation id (platform + workspace + channel + thread)", partitions=6
 )
+ALERT_ACTIONS = Topic(name="alert.actions.v1", key="org id", partitions=3)
 
-ALL_TOPICS: tuple[Topic, ...] = (PLAN_EVENTS, TICKET_EVENTS, ALERT_EVENTS, NOTIFY_DEADLETTER, CHAT_EVENTS)
+ALL_TOPICS: tuple[Topic, ...] = (
+    PLAN_EVENTS,
+    TICKET_EVENTS,
+    ALERT_EVENTS,
+    NOTIFY_DEADLETTER,
+    CHAT_EVENTS,
+    ALERT_ACTIONS,
+)
 
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     PLAN_EVENTS.name: plan_event_adapter,
@@ -42,6 +51,7 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     ALERT_EVENTS.name: alert_event_adapter,
     NOTIFY_DEADLETTER.name: deadletter_event_adapter,
     CHAT_EVENTS.name: chat_event_adapter,
+    ALERT_ACTIONS.name: action_event_adapter,
 }
 
 # The event union of each topic, as a type (typed publishers and subscribers declare it).
@@ -51,4 +61,5 @@ EVENT_TYPES: dict[str, Any] = {
     ALERT_EVENTS.name: AlertEvent,
     NOTIFY_DEADLETTER.name: DeadLetterEvent,
     CHAT_EVENTS.name: ChatEvent,
+    ALERT_ACTIONS.name: ActionEvent,
 }

@@ -50,6 +50,14 @@ class Alert(Frozen):
     link: Annotated[str, bounded(2048)] | None = None
 
 
+class AlertRef(Frozen):
+    """One firing of an alert: its organisation, fingerprint and start (a re-fired alert has a new start)."""
+
+    org_id: Id
+    fingerprint: Annotated[str, bounded(128, min_length=1)]
+    starts_at: Timestamp
+
+
 class AlertFiring(CloudEvent[Alert]):
     TYPE: ClassVar[str] = "care.alert.firing.v1"
     type: Literal["care.alert.firing.v1"]

@@ -10,6 +10,7 @@ from pydantic import Field, TypeAdapter
 from care_schemas.bounded import Id, Timestamp, bounded
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.envelope import CloudEvent, Frozen
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.plan import Tam
 
 
@@ -77,6 +78,9 @@ class TicketOpenedData(Frozen):
     link: Annotated[str, bounded(2048)]
     im_thread: ImThread | None = None
     tam: Tam | None = None
+    alert: AlertRef | None = Field(
+        default=None, description="the alert the ticket was opened from (the Open ticket button of its message)"
+    )
 
 
 class TicketOpened(CloudEvent[TicketOpenedData]):

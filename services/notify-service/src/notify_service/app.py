@@ -6,7 +6,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
+from care_schemas.topics import ALERT_ACTIONS, ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
 from carekit.retention import Purge, in_id_order
@@ -18,6 +18,7 @@ from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
 from notify_service.domain.chat_answers import ANSWER_KINDS
+from notify_service.entrypoints import actions as action_consumers
 from notify_service.entrypoints import (
     consumers,
     http_alerts,
@@ -30,10 +31,11 @@ from notify_service.entrypoints import (
 )
 from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
+from notify_service.handlers import alert_actions
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
-from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, TicketUpdates
+from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, Sender, TicketUpdates
 from notify_service.handlers.mutes import run_mutes
 from notify_service.handlers.timeouts import run_timeouts
 
@@ -48,7 +50,7 @@ ROUTERS = [
     http_am.router,
     http_windows.router,
 ]
-PUBLISHES = [ALERT_EVENTS, NOTIFY_DEADLETTER]
+PUBLISHES = [ALERT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER]
 # what history is purged after RETENTION_DAYS (besides the kit's outbox, processed events and re-driven parked rows)
 RETENTION = [
     Purge(
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         if api:
             consumers.register(runtime, settings)
             notice_consumers.register(runtime, settings)
+            action_consumers.register(runtime, settings)
 
     async def start(runtime: Runtime) -> None:
         box = SecretBox(settings.notify_secret_key)
@@ -95,7 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
             bots = ChatBots(settings)
             runtime.at_stop(bots.close)
             send_notice = partial(notices.send, settings, bots)
-            senders = dict.fromkeys(notices.KINDS, send_notice)
+            senders: dict[str, Sender] = dict.fromkeys(notices.KINDS, send_notice)
+            senders[alert_actions.UPDATE] = alert_actions.MessageUpdates(runtime.pool, box, ctx).send
+            runtime.spawn("ticket-links", lambda: alert_actions.run_ticket_links(runtime.pool, 2.0))
             updates = TicketUpdates(runtime.pool, ctx, bots, senders=senders, log_attempt=notices.log_attempt)
             runtime.spawn("ticket-updates", updates.run)
             answers = TicketUpdates(runtime.pool, ctx, bots, loop=ANSWERS_LOOP, kinds=ANSWER_KINDS)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from care_schemas.envelope import utcnow
 from care_schemas.events.ticket import ImPlatform
-from care_schemas.topics import CHAT_EVENTS, NOTIFY_DEADLETTER, TICKET_EVENTS
+from care_schemas.topics import ALERT_ACTIONS, CHAT_EVENTS, NOTIFY_DEADLETTER, TICKET_EVENTS
 from carekit.bootstrap import Service, build, migrations_of
 from carekit.chat import ChatFailure
 from carekit.chat.lark import LarkBot, post_from_text
@@ -17,11 +17,11 @@ from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from ticket_service import handlers
 from ticket_service.config import Settings
-from ticket_service.entrypoints import chat_answers, http, lark, scheduler, slack
+from ticket_service.entrypoints import chat_answers, consumers, http, lark, scheduler, slack
 
 MIGRATIONS = migrations_of("ticket_service")
 ROUTERS = [http.router, slack.router, lark.router]
-PUBLISHES = [TICKET_EVENTS, CHAT_EVENTS, NOTIFY_DEADLETTER]
+PUBLISHES = [TICKET_EVENTS, CHAT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER]
 
 
 def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastAPI:
@@ -35,6 +35,7 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             on_change=handlers.apply_plan_to_bindings,
         )
         chat_answers.subscribe_answers(runtime, settings.consumer_group_prefix, lambda: app.state.deps)
+        consumers.register(runtime, settings, lambda: app.state.deps)
 
     async def start(runtime: Runtime) -> None:
         slack_client = (

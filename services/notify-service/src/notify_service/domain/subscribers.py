@@ -34,6 +34,11 @@ class EmailConfig(_Config):
 
 class SlackConfig(_Config):
     webhook_url: str = Field(min_length=1)
+    interactive: bool = Field(
+        default=False,
+        description="the webhook belongs to the Connected Care Slack app (whose interactivity URL is ticket-service's "
+        "/slack/interactivity): alert messages carry Acknowledge and Open ticket buttons",
+    )
 
 
 class ZoomConfig(_Config):

@@ -19,7 +19,7 @@ from notify_service.adapters import im_queue, metrics, rejections, repository, s
 from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
-from notify_service.handlers import clinic, mutes
+from notify_service.handlers import alert_actions, clinic, mutes
 
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
@@ -112,5 +112,6 @@ async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, pr
 
 async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent) -> int:
     """Queue the chat posts and TAM emails a ticket event causes (idempotent by event id)."""
+    await alert_actions.take_in_ticket(pool, event)  # a ticket opened from an alert's message links the two
     messages = outgoing(event)
     return await im_queue.enqueue(pool, event.id, messages) if messages else 0

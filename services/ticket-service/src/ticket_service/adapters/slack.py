@@ -66,14 +66,26 @@ def _initial(element: dict[str, Any], value: str | None) -> dict[str, Any]:
 
 
 def form_view(
-    team: str, channel: str, thread_ts: str, *, summary: str | None = None, description: str | None = None
+    team: str,
+    channel: str,
+    thread_ts: str,
+    *,
+    summary: str | None = None,
+    cluster_id: str | None = None,
+    description: str | None = None,
+    alert: object = None,
 ) -> dict[str, Any]:
-    """The modal that `views.open` shows: summary, severity, kind, cluster, description, reporter email; opened from
-    a thread the assistant answered in, the summary and description start as the question and the conversation."""
+    """The modal that `views.open` shows: summary, severity, kind, cluster, description, reporter email. Opened from
+    a thread the assistant answered in, the summary and description start as the question and the conversation;
+    from an alert's Open ticket button, the text fields start from the alert and `alert` (JSON-able) rides along to
+    the submission, so that the ticket carries it."""
+    meta: dict[str, Any] = {"team": team, "channel": channel, "thread_ts": thread_ts}
+    if alert is not None:
+        meta["alert"] = alert
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK,
-        "private_metadata": json.dumps({"team": team, "channel": channel, "thread_ts": thread_ts}),
+        "private_metadata": json.dumps(meta),
         "title": {"type": "plain_text", "text": "Raise a support request"},
         "submit": {"type": "plain_text", "text": "Create"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -81,7 +93,7 @@ def form_view(
             _input("summary", "Summary", _initial({"type": "plain_text_input", "max_length": 255}, summary)),
             _input("severity", "Severity", {"type": "static_select", "options": _options([s.value for s in Severity])}),
             _input("kind", "Kind", {"type": "static_select", "options": _options([k.value for k in TicketKind])}),
-            _input("cluster_id", "Cluster", {"type": "plain_text_input"}, optional=True),
+            _input("cluster_id", "Cluster", _initial({"type": "plain_text_input"}, cluster_id), optional=True),
             _input(
                 "description",
                 "Description",

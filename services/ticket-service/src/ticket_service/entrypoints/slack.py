@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.slack import SlackWebApi, verified
@@ -21,7 +22,7 @@ from ticket_service.adapters import slack
 from ticket_service.config import Settings
 from ticket_service.domain.errors import Conflict, NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints import scheduler, slack_assistant
+from ticket_service.entrypoints import scheduler, slack_alerts, slack_assistant
 from ticket_service.entrypoints.common import as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
         for pressed in actions:
             if await slack_assistant.button(deps, client, payload, as_object(pressed)):
                 return Response(status_code=200)
+            if await slack_alerts.button(deps, client, payload, as_object(pressed)):
+                return Response(status_code=200)
         action = next((as_object(a) for a in actions if as_object(a).get("action_id") == slack.RAISE_ACTION), None)
         channel, trigger = as_text(as_object(payload.get("channel")).get("id")), as_text(payload.get("trigger_id"))
         thread = as_text(action.get("value")) if action else None
@@ -158,6 +161,14 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
     if payload.get("type") == "view_submission" and view.get("callback_id") == slack.FORM_CALLBACK:
         return await _submitted(deps, client, background, payload, view)
     return Response(status_code=200)
+
+
+def _alert_of(meta: dict[str, Any]) -> AlertRef | None:
+    """The alert a form was opened from (its Open ticket button), if any."""
+    try:
+        return AlertRef.model_validate(meta["alert"]) if meta.get("alert") else None
+    except ValidationError:
+        return None
 
 
 def _errors(errors: dict[str, str]) -> JSONResponse:
@@ -194,6 +205,7 @@ async def _submitted(
             channel=TicketChannel.SLACK,
             im_thread=place,
             source_key=f"slack:view:{view.get('id')}",
+            alert=_alert_of(meta),
         )
     except Conflict as exc:
         return _errors({"summary": exc.message})

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.catalogue import Severity
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import (
     AuthorKind,
@@ -50,6 +51,7 @@ async def open_ticket(
     channel: TicketChannel,
     im_thread: ImThread | None = None,
     source_key: str | None = None,
+    alert: AlertRef | None = None,
 ) -> tuple[Ticket, bool]:
     """Open a ticket if the plan allows it (the target in force now stays with it); False when it already existed.
 
@@ -118,6 +120,7 @@ async def open_ticket(
                 link=deps.link(ticket.id),
                 im_thread=im_thread,
                 tam=plan.tam if plan.entitlements.tam else None,
+                alert=alert if alert is not None and alert.org_id == org_id else None,
             ),
             time=now,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -13,6 +13,8 @@ from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
 from notify_service.config import Settings
+from notify_service.domain.alert_buttons import MAX_ALERTS as MAX_INTERACTIVE
+from notify_service.domain.alert_buttons import Acknowledgement, slack_blocks
 from notify_service.domain.classify import Outcome, classify_error, classify_status
 from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.text import headline, line, more_line, pack
@@ -28,7 +30,10 @@ SDK_LOG.setLevel(logging.WARNING)
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
-    """A header, sections of alert lines (each <= 3000 chars), and "and N more" when not all fit."""
+    """A header, sections of alert lines (each <= 3000 chars), and "and N more" when not all fit. An interactive
+    subscriber's message carries at most 10 alerts, each with Acknowledge and Open ticket buttons."""
+    if target.config.get("interactive") and not test:
+        return render_interactive(alerts, target, {}, {})
     sections, covered = pack(
         [line(a, markdown=True) for a in alerts],
         chunk_chars=SECTION_CHARS,
@@ -39,6 +44,23 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
     title = headline(alerts[:covered], more)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_CHARS]}}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections]
+    if more:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more_line(more)}]})
+    return Rendered({"text": title, "blocks": blocks}, covered)
+
+
+def render_interactive(
+    alerts: Sequence[Alert],
+    target: Target,
+    acks: Mapping[str, Acknowledgement],
+    tickets: Mapping[str, tuple[str, str]],
+) -> Rendered:
+    """The message with buttons (or, once acted on, who acknowledged it and the ticket opened from it)."""
+    covered = min(len(alerts), MAX_INTERACTIVE)
+    more = len(alerts) - covered
+    title = headline(alerts[:covered], more)
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_CHARS]}}]
+    blocks += slack_blocks(alerts[:covered], target.subscriber_id, acks, tickets)
     if more:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more_line(more)}]})
     return Rendered({"text": title, "blocks": blocks}, covered)

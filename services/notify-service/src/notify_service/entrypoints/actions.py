@@ -1,0 +1,28 @@
+"""Kafka subscriber for what people do with an alert from its message (`alert.actions.v1`): acknowledgements."""
+
+from __future__ import annotations
+
+from care_schemas.events.action import ActionEvent, action_event_adapter
+from care_schemas.topics import ALERT_ACTIONS
+from carekit.consumer import Rejects, subscribe
+from carekit.runtime import Runtime
+from notify_service.config import Settings
+from notify_service.handlers import alert_actions
+
+SOURCE = "/notify-service"
+
+
+def register(runtime: Runtime, settings: Settings) -> None:
+    group = f"{settings.consumer_group_prefix}.actions"
+
+    async def on_action(event: ActionEvent) -> None:
+        await alert_actions.take_in_action(runtime.pool, event)
+
+    subscribe(
+        runtime.broker,
+        topic=ALERT_ACTIONS,
+        group_id=group,
+        adapter=action_event_adapter,
+        handle=on_action,
+        rejects=Rejects(runtime.publishers, group, SOURCE),
+    )

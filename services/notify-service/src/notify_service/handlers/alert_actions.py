@@ -1,0 +1,91 @@
+"""What people do with an alert from its message: Acknowledge (repeats stop for that firing; the message is shown
+again with who and when, through the Slack interaction's response_url), Open ticket (the alert and the ticket are
+linked; when the alert resolves, ticket-service is told so that the ticket says it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+
+from care_schemas.events.action import ActionEvent, AlertAcknowledged
+from care_schemas.events.alert import Alert
+from care_schemas.events.ticket import TicketEvent, TicketOpened
+from carekit.faults import is_outage
+from notify_service.adapters import alert_actions, im_queue, subscribers
+from notify_service.adapters.channels import slack
+from notify_service.adapters.channels.base import SendContext, Target, post_json
+from notify_service.adapters.im_queue import ImMessage
+from notify_service.adapters.secrets import SecretBox
+from notify_service.domain.classify import Outcome, Verdict
+from notify_service.domain.ticket_updates import Outgoing
+
+log = logging.getLogger(__name__)
+UPDATE = "alert_message_update"
+
+
+async def take_in_action(pool: asyncpg.Pool, event: ActionEvent) -> None:
+    """An acknowledgement is recorded once per firing; its message is queued to be shown again."""
+    if not isinstance(event, AlertAcknowledged):
+        return  # TicketAlertResolved is ticket-service's
+    d = event.data
+    async with pool.acquire() as conn, conn.transaction():
+        await alert_actions.acknowledge(conn, event)
+        if d.message is not None and d.message.response_url and d.subscriber_id:
+            target = {"platform": d.message.platform.value, "response_url": d.message.response_url}
+            body = {
+                "org_id": d.alert.org_id,
+                "subscriber_id": d.subscriber_id,
+                "shown": d.shown or [d.alert.fingerprint],
+            }
+            await im_queue.enqueue(conn, event.id, [Outgoing(UPDATE, d.alert.org_id, target, body)])
+
+
+async def take_in_ticket(pool: asyncpg.Pool, event: TicketEvent) -> None:
+    """A ticket opened from an alert's message links the two."""
+    if isinstance(event, TicketOpened) and event.data.alert is not None:
+        d = event.data
+        await alert_actions.link_ticket(pool, event.data.alert, d.ticket_id, d.link, d.opened_at)
+
+
+class MessageUpdates:
+    """Sends an alert message again, as it now stands, in place of the one the button was pressed in."""
+
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox, ctx: SendContext) -> None:
+        self._pool, self._box, self._ctx = pool, box, ctx
+
+    async def send(self, message: ImMessage) -> Outcome:
+        body: dict[str, Any] = message.body
+        found = await subscribers.get(self._pool, self._box, body["org_id"], body["subscriber_id"])
+        if found is None:
+            return Outcome(Verdict.PERMANENT, "the subscriber is gone")
+        rows = await self._pool.fetch(
+            "SELECT alert FROM alerts WHERE org_id = $1 AND fingerprint = ANY($2::text[])",
+            body["org_id"],
+            body["shown"],
+        )
+        order = {fp: i for i, fp in enumerate(body["shown"])}
+        alerts = sorted((Alert.model_validate(r["alert"]) for r in rows), key=lambda a: order.get(a.fingerprint, 0))
+        if not alerts:
+            return Outcome(Verdict.PERMANENT, "the alerts of the message are unknown")
+        acks, tickets = await alert_actions.acts(self._pool, body["org_id"], body["shown"])
+        target = Target(found.id, found.org_id, found.name, found.type, found.config, found.secrets)
+        rendered = slack.render_interactive(alerts, target, acks, tickets)
+        payload = {"replace_original": True, **rendered.payload}
+        secrets = [*found.secrets, message.target["response_url"]]
+        return await post_json(self._ctx, message.target["response_url"], payload, secrets=secrets)
+
+
+async def run_ticket_links(pool: asyncpg.Pool, interval_s: float) -> None:
+    """Forever: tell ticket-service about alerts its tickets were opened from that have resolved."""
+    while True:
+        try:
+            if await alert_actions.tell_resolved(pool):
+                continue
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("telling tickets of resolved alerts will retry: %s", exc)
+        await asyncio.sleep(interval_s)

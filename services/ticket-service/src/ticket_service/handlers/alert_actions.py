@@ -1,0 +1,81 @@
+"""Acting on an alert from its chat message: Acknowledge becomes an AlertAcknowledged for notify-service (through
+the outbox); a ticket opened from an alert carries it (TicketOpened.alert); when notify-service says that alert
+resolved, the ticket gets a comment saying so (once)."""
+
+from __future__ import annotations
+
+from care_schemas.events.action import (
+    AlertAcknowledged,
+    AlertAcknowledgedData,
+    AlertButton,
+    ChatMessage,
+    TicketAlertResolved,
+)
+from care_schemas.events.ticket import AuthorKind, ImPlatform, Visibility
+from care_schemas.topics import ALERT_ACTIONS
+from carekit.consumer import first_time
+from carekit.outbox import enqueue
+from ticket_service.adapters import postgres as db
+from ticket_service.domain.errors import Conflict
+from ticket_service.domain.model import Author, NewComment
+from ticket_service.handlers.deps import Deps
+from ticket_service.handlers.tickets import write_comment
+
+SOURCE = "/ticket-service"
+ALERTS_AUTHOR = "Connected Care alerts"
+
+
+async def may_act(deps: Deps, platform: ImPlatform, workspace: str, channel: str, button: AlertButton) -> bool:
+    """Only in a place bound (and active) for the alert's own organisation."""
+    async with deps.pool.acquire() as conn:
+        binding = await db.binding_at(conn, platform, workspace, channel)
+    return binding is not None and binding.active and binding.org_id == button.o
+
+
+async def acknowledge(
+    deps: Deps, button: AlertButton, user: str, user_name: str | None, message: ChatMessage, press: str
+) -> bool:
+    """Publish who acknowledged which firing (once per press); False for a press already taken."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, "alert-acks", press):
+            return False
+        event = AlertAcknowledged.build(
+            source=SOURCE,
+            subject=button.f,
+            data=AlertAcknowledgedData(
+                alert=button.alert,
+                acknowledged_by=user,
+                acknowledged_by_name=user_name,
+                acknowledged_at=deps.clock(),
+                subscriber_id=button.sub,
+                message=message,
+                shown=list(button.m) or [button.f],
+            ),
+        )
+        await enqueue(conn, ALERT_ACTIONS, button.o, event)
+        return True
+
+
+async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:
+    """A comment on the ticket opened from the alert: it resolved (once per event; nothing on a closed ticket)."""
+    d = event.data
+    author = Author(sub=ALERTS_AUTHOR, kind=AuthorKind.CUSTOMER, org_id=d.alert.org_id)
+    body = (
+        f"The alert this ticket was opened from has resolved: {d.rule}: {d.summary} "
+        f"(fingerprint {d.alert.fingerprint}, firing since {d.alert.starts_at:%Y-%m-%d %H:%M} UTC, "
+        f"resolved at {d.resolved_at:%Y-%m-%d %H:%M} UTC)."
+    )
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await first_time(conn, "alert-resolved", event.id):
+            return False
+        ticket = await db.get_ticket(conn, d.ticket_id, for_update=True)
+        if ticket is None or ticket.org_id != d.alert.org_id:
+            return False
+        try:
+            async with conn.transaction():
+                await write_comment(
+                    conn, deps, ticket, author, NewComment(body=body[:20_000], visibility=Visibility.PUBLIC)
+                )
+        except Conflict:
+            return False  # closed: nothing more is said on it
+        return True
