@@ -190,6 +190,10 @@ async def test_acknowledge_and_open_ticket_from_the_slack_message_then_the_ticke
         assert submitted.status_code == 200, submitted.text
         [ticket] = (await ticketing.http.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
         assert (ticket["summary"], ticket["cluster_id"]) == ("disk is full", "cl-1")
+        shown_ticket = (await ticketing.http.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+        linked_alert = shown_ticket["alert"]
+        assert (linked_alert["org_id"], linked_alert["fingerprint"]) == (org, fp)
+        assert datetime.fromisoformat(linked_alert["starts_at"]) == firing.starts_at
         confirmation = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
         assert (confirmation.payload["channel"], confirmation.payload["thread_ts"]) == (channel, ts)
         assert ticket["id"] in confirmation.payload["text"]

@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import ImPlatform, ImThread
 from carekit.faults import storable
 from ticket_service.domain.bindings import Binding, BindingState, Features
@@ -70,6 +71,24 @@ async def insert_ticket(conn: asyncpg.Connection, t: Ticket, source_key: str | N
         source_key,
     )
     return row is not None
+
+
+async def link_alert(conn: asyncpg.Connection, ticket_id: str, alert: AlertRef) -> None:
+    await conn.execute(
+        "INSERT INTO ticket_alerts (ticket_id, org_id, fingerprint, starts_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        ticket_id,
+        alert.org_id,
+        alert.fingerprint,
+        alert.starts_at,
+    )
+
+
+async def alert_of(conn: Conn, ticket_id: str) -> AlertRef | None:
+    row = await conn.fetchrow(
+        "SELECT org_id, fingerprint, starts_at FROM ticket_alerts WHERE ticket_id = $1", ticket_id
+    )
+    return AlertRef.model_validate(dict(row)) if row else None
 
 
 async def ticket_by_source(conn: Conn, source_key: str) -> Ticket | None:

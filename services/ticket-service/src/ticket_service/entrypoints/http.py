@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from care_schemas.bounded import Day, Id, bounded
 from care_schemas.catalogue import PlanCode, Severity
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import (
     AuthorKind,
     ImPlatform,
@@ -27,6 +28,7 @@ from ticket_service.domain.errors import Forbidden, Invalid, NotFound
 from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SEARCH, MAX_SHORT_FIELD
 from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
+from ticket_service.handlers import alert_actions
 
 router = APIRouter(prefix="/v1", tags=["tickets"], responses=responses(404, 409))
 TicketId = Annotated[Id, Path()]
@@ -92,6 +94,9 @@ class TicketView(BaseModel):
     comments: list[CommentView] | None = None
     conversation: list[ConversationTurnView] | None = Field(
         default=None, description="the AI chat conversation the ticket was raised from (on a single ticket)"
+    )
+    alert: AlertRef | None = Field(
+        default=None, description="the alert the ticket was opened from (its message's Open ticket; on a single ticket)"
     )
 
     @classmethod
@@ -182,6 +187,7 @@ async def read_ticket(ticket_id: TicketId, author: CurrentAuthor, deps: AppDeps)
             )
             for t in turns
         ]
+    view.alert = await alert_actions.ticket_alert(deps, ticket.id)
     return view
 
 

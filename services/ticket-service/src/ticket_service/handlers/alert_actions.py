@@ -11,6 +11,7 @@ from care_schemas.events.action import (
     ChatMessage,
     TicketAlertResolved,
 )
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import AuthorKind, ImPlatform, Visibility
 from care_schemas.topics import ALERT_ACTIONS
 from carekit.consumer import first_time
@@ -54,6 +55,11 @@ async def acknowledge(
         )
         await enqueue(conn, ALERT_ACTIONS, button.o, event)
         return True
+
+
+async def ticket_alert(deps: Deps, ticket_id: str) -> AlertRef | None:
+    """The alert a ticket was opened from, if any (the caller has checked the ticket is visible)."""
+    return await db.alert_of(deps.pool, ticket_id)
 
 
 async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:

@@ -102,6 +102,9 @@ async def open_ticket(
             inserted = False
         if not inserted:
             raise Conflict("a ticket for this chat thread or submission was opened at the same moment; see the thread")
+        alert = alert if alert is not None and alert.org_id == org_id else None
+        if alert is not None:
+            await db.link_alert(conn, ticket.id, alert)
         event = TicketOpened.build(
             source=SOURCE,
             subject=ticket.id,
@@ -120,7 +123,7 @@ async def open_ticket(
                 link=deps.link(ticket.id),
                 im_thread=im_thread,
                 tam=plan.tam if plan.entitlements.tam else None,
-                alert=alert if alert is not None and alert.org_id == org_id else None,
+                alert=alert,
             ),
             time=now,
         )
