@@ -67,6 +67,22 @@ RETENTION = [
         "DELETE FROM alerts WHERE (org_id, fingerprint) IN (SELECT org_id, fingerprint FROM alerts"
         " WHERE status = 'resolved' AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
     ),
+    # issue 12: silences expired before the cutoff (Alertmanager keeps expired ones a while, too), acknowledgements
+    # of firings that are over, links of tickets already told that their alert resolved
+    Purge(
+        "silences",
+        "DELETE FROM silences WHERE id IN (SELECT id FROM silences WHERE ends_at < $1 ORDER BY ends_at LIMIT $2)",
+    ),
+    Purge(
+        "alert_acks",
+        "DELETE FROM alert_acks WHERE ctid IN (SELECT k.ctid FROM alert_acks k WHERE k.acknowledged_at < $1"
+        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.org_id = k.org_id AND a.fingerprint = k.fingerprint"
+        " AND a.starts_at = k.starts_at AND a.episode = k.episode AND a.status = 'firing') LIMIT $2)",
+    ),
+    Purge(
+        "alert_tickets",
+        "DELETE FROM alert_tickets WHERE ctid IN (SELECT ctid FROM alert_tickets WHERE told_at < $1 LIMIT $2)",
+    ),
 ]
 
 

@@ -106,6 +106,27 @@ async def test_an_acknowledged_firing_gets_no_repeat_and_the_first_acknowledgeme
     assert acks == {}, "the acknowledgement belonged to the earlier firing"
 
 
+async def test_an_acknowledgement_ends_when_the_alert_resolves_and_fires_again_with_the_same_start(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    firing = alert.model_copy(update={"fingerprint": "fp-episode", "starts_at": datetime.now(UTC) - timedelta(hours=5)})
+    await _notified_4h_ago(pool, firing)
+    await alert_actions.take_in_action(pool, _ack(firing, "U1"))
+    async with pool.acquire() as conn:
+        assert await queue_repeats(conn, HOURS_3) == 0, "acknowledged: no repeat"
+        # it resolved and fired again with the same start: a new episode, notified again
+        await conn.execute("UPDATE alerts SET episode = 1 WHERE fingerprint = 'fp-episode'")
+        await conn.execute(
+            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+            " round, alert, state, attempts, delivered_at, episode) SELECT subscriber_id, org_id, channel, grp,"
+            " fingerprint, status, severity, starts_at, round, alert, state, attempts, delivered_at, 1"
+            " FROM notifications WHERE fingerprint = 'fp-episode'"
+        )
+        assert await queue_repeats(conn, HOURS_3) == 1, "the new episode is repeated: nobody acknowledged it"
+    acks, _ = await store.acts(pool, "org-1", ["fp-episode"])
+    assert acks == {}, "the message of the new episode shows no acknowledgement"
+
+
 def _opened(alert: Alert, ticket_id: str) -> TicketOpened:
     return TicketOpened.build(
         source="/ticket-service",

@@ -19,11 +19,13 @@ SOURCE = "/notify-service"
 
 
 async def acknowledge(conn: asyncpg.Connection | asyncpg.Pool, event: AlertAcknowledged) -> bool:
-    """Record the acknowledgement; False when that firing was acknowledged already (the first one stays)."""
+    """Record the acknowledgement of the alert's current episode of that start; False when that firing was
+    acknowledged already (the first one stays)."""
     d = event.data
     found = await conn.fetchval(
-        "INSERT INTO alert_acks (org_id, fingerprint, starts_at, acknowledged_by, acknowledged_by_name,"
-        " acknowledged_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+        "INSERT INTO alert_acks (org_id, fingerprint, starts_at, episode, acknowledged_by, acknowledged_by_name,"
+        " acknowledged_at) SELECT $1, $2, $3, COALESCE((SELECT episode FROM alerts WHERE org_id = $1"
+        " AND fingerprint = $2 AND starts_at = $3), 0), $4, $5, $6 ON CONFLICT DO NOTHING RETURNING 1",
         d.alert.org_id,
         d.alert.fingerprint,
         d.alert.starts_at,
@@ -56,7 +58,7 @@ async def acts(
     acks = await conn.fetch(
         "SELECT k.fingerprint, k.acknowledged_by, k.acknowledged_by_name, k.acknowledged_at FROM alert_acks k"
         " JOIN alerts a ON a.org_id = k.org_id AND a.fingerprint = k.fingerprint AND a.starts_at = k.starts_at"
-        " WHERE k.org_id = $1 AND k.fingerprint = ANY($2::text[])",
+        " AND a.episode = k.episode WHERE k.org_id = $1 AND k.fingerprint = ANY($2::text[])",
         org,
         list(fingerprints),
     )

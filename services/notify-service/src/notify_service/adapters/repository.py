@@ -186,7 +186,7 @@ _DUE = """
           AND n.delivered_at <= now() - make_interval(secs => $1) AND ($2::bigint IS NULL OR n.id = $2)
           AND NOT EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = n.org_id AND m.fingerprint = n.fingerprint)
           AND NOT EXISTS (SELECT 1 FROM alert_acks k WHERE k.org_id = n.org_id AND k.fingerprint = n.fingerprint
-                          AND k.starts_at = n.starts_at)
+                          AND k.starts_at = n.starts_at AND k.episode = n.episode)
           AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = 'repeats' AND p.key = n.id::text
                           AND p.redriven_at IS NULL)
         ORDER BY n.delivered_at
