@@ -225,7 +225,8 @@ class ServiceProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    async def wait_ready(self, timeout_s: float = 60) -> None:
+    async def wait_ready(self, timeout_s: float = 180) -> None:
+        """Until /readyz answers 200 (a loaded two-core machine has taken over 60 s to start a service)."""
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
