@@ -189,3 +189,30 @@ async def test_retention_purges_old_history_in_batches_and_keeps_what_is_live(po
     assert [r["fingerprints"] for r in attempts] == [["y"]]
     events = await pool.fetch("SELECT event_id FROM processed_events WHERE consumer = 'c'")
     assert [r["event_id"] for r in events] == ["new"]
+
+
+async def test_a_subscriber_saved_without_a_partition_still_gets_its_notifications(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """A subscriber written before partitions existed (or by hand, as the benchmarks do) is hashed by the lease
+    loop, and its queued notifications join its partition, so they are claimed."""
+    cfg = notify_settings()
+    box = SecretBox(cfg.notify_secret_key)
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " VALUES ('sub-old', 'org-old', 'proj-1', 'webhook', 'o', $1, '{}', 't')",
+        box.seal({"url": "http://127.0.0.1:9/old"}),
+    )
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert) VALUES ('sub-old', 'org-old', 'webhook', 'g', 'fp-old', 'firing', 'critical', $1, $2)",
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    await pool.execute("UPDATE delivery_partitions SET owner = NULL, lease_until = '-infinity'")
+    await pool.execute("DELETE FROM delivery_instances")
+    dispatcher = Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, box=box, me="only")  # type: ignore[arg-type]
+    await dispatcher.lease_once()
+    claimed = await queue.claim(pool, 10, parts=sorted(dispatcher.owned), me="only")
+    assert [c.subscriber_id for c in claimed] == ["sub-old"]
+    assert claimed[0].part == partition_of(target_key(ChannelType.WEBHOOK, {"url": "http://127.0.0.1:9/old"}))

@@ -115,10 +115,6 @@ class Dispatcher:
     async def lease_forever(self) -> None:
         """Keep a fair share of the partitions, forever: renew, take what is free when short, hand back what is over
         (after its messages in flight are recorded). On a clean stop every lease is handed back at once."""
-        if self._box is not None:
-            filled = await subscribers.backfill_targets(self._pool, self._box)
-            if filled:
-                log.info("hashed the targets of %d subscribers saved before partitions", filled)
         try:
             while True:
                 try:
@@ -133,6 +129,10 @@ class Dispatcher:
                 await asyncio.shield(leases.leave(self._pool, self.me))
 
     async def lease_once(self) -> None:
+        if self._box is not None:  # subscribers saved without a partition (before it existed, or by hand): every pass
+            filled = await subscribers.backfill_targets(self._pool, self._box)
+            if filled:
+                log.info("hashed the targets of %d subscribers saved without a delivery partition", filled)
         ttl = self._settings.delivery_lease_ttl_s
         alive = await leases.heartbeat(self._pool, self.me, ttl)
         fair = math.ceil(PARTITIONS / max(1, alive))
