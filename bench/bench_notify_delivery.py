@@ -61,13 +61,14 @@ class Counter:
 
 
 async def prepare(db: str, run: str, base: str, n: int, targets: int, due_in_s: float = 0.0) -> None:
-    """T webhook subscribers and N pending notifications spread over them, due `due_in_s` from now."""
+    """T webhook subscribers and N pending notifications spread over them, due `due_in_s` from now; each alert is
+    its own group (group_by ['...']: one request per notification, as the bare client posts them)."""
     box = SecretBox(NOTIFY_SECRET_KEY)
     conn = await asyncpg.connect(db)
     try:
         await conn.executemany(
-            "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
-            " VALUES ($1, $2, 'proj-1', 'webhook', 'bench', $3, '{}'::jsonb, 'bench')",
+            "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, group_by)"
+            " VALUES ($1, $2, 'proj-1', 'webhook', 'bench', $3, '{}'::jsonb, 'bench', ARRAY['...'])",
             [(f"sub-{run}-{t}", f"org-{run}", box.seal({"url": f"{base}/t{t}"})) for t in range(targets)],
         )
         alerts = [sample_alert(f"org-{run}", f"fp-{run}-{i}") for i in range(n)]
@@ -75,7 +76,7 @@ async def prepare(db: str, run: str, base: str, n: int, targets: int, due_in_s: 
             """
             INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
                                        alert, next_attempt_at, window_from)
-            SELECT s, $2, 'webhook', s || '/', f, 'firing', 'critical', now(), a::jsonb,
+            SELECT s, $2, 'webhook', s || '/=' || f, f, 'firing', 'critical', now(), a::jsonb,
                    now() + make_interval(secs => $5), now() + make_interval(secs => $5)
             FROM unnest($1::text[], $3::text[], $4::text[]) AS t(s, f, a)
             """,

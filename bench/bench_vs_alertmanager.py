@@ -5,16 +5,16 @@ Alertmanager is built once from its Go module by scripts/go-tools.sh (cached in 
 with its defaults except for what each mode says. Both post to the same local receiver, which notes when each
 alert arrives. Modes:
 
-- `table` (default): grouping off (Alertmanager `group_by: ['...']`, `group_wait: 0s`, other timings its
-  defaults; notify-service `GROUPING_WINDOW_S=0`, webhook rate lifted). 100 organisations on Enterprise (plan
-  events on plan.events.v1, as plan-service publishes them), each with a webhook subscriber saved through the
-  API. The same N alerts (alert i belongs to organisation i mod 100) go to both in the same requests, one at a
-  time: each request carries up to 1000 alerts of one organisation, since a notify-service token names one
-  organisation (Alertmanager: `POST /api/v2/alerts`; notify-service: `POST /v1/alerts` with that
-  organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50 and p99 of
-  arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
-  notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other
-  users of the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
+- `table` (default): grouping off (Alertmanager `group_by: ['...']`, `group_wait: 0s`, other timings its defaults;
+  notify-service `GROUPING_WINDOW_S=0`, subscribers with `group_by: ['...']`, webhook rate lifted). 100
+  organisations on Enterprise (plan events on plan.events.v1, as plan-service publishes them), each with a webhook
+  subscriber saved through the API. The same N alerts (alert i belongs to organisation i mod 100) go to both in
+  the same requests, one at a time: each request carries up to 1000 alerts of one organisation, since a
+  notify-service token names one organisation (Alertmanager: `POST /api/v2/alerts`; notify-service: `POST
+  /v1/alerts` with that organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50
+  and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
+  notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
+  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
 - `grouped`: 20,000 alerts in 30 groups (30 organisations, one cluster each), grouping on: Alertmanager with
   `group_by: [cluster_id]`, `group_wait` and `group_interval` equal to notify-service's default grouping
   window (2 s); notify-service with its default grouping. Prints requests sent and time to deliver all.
@@ -292,8 +292,8 @@ class Bench:
         finally:
             am.stop()
 
-    async def notify(self, load: Workload, **overrides: str) -> Run:
-        service, db = await self._start_notify(load.orgs, **overrides)
+    async def notify(self, load: Workload, group_by: list[str] | None = None, /, **overrides: str) -> Run:
+        service, db = await self._start_notify(load.orgs, group_by, **overrides)
         try:
             url = f"{service.url}/v1/alerts"
             tokens = {org: token(org) for org in load.orgs}
@@ -332,7 +332,9 @@ class Bench:
         if not await arrivals.wait(len(warmup.ids), 60):
             raise Unavailable(f"the warm-up alert sent to {url} did not reach the receiver within 60 s")
 
-    async def _start_notify(self, orgs: list[str], **overrides: str) -> tuple[ServiceProcess, str]:
+    async def _start_notify(
+        self, orgs: list[str], group_by: list[str] | None = None, /, **overrides: str
+    ) -> tuple[ServiceProcess, str]:
         db = await create_database(self.admin, "bench_am")
         prefix = f"bench-am-{uuid.uuid4().hex[:6]}"
         env = notify_env(self.kafka, db, prefix)
@@ -345,7 +347,7 @@ class Bench:
         try:
             await service.wait_ready()
             await self._enterprise(orgs)
-            await self._subscribe(service.url, orgs)
+            await self._subscribe(service.url, orgs, group_by)
         except BaseException:
             service.stop()
             raise
@@ -368,14 +370,17 @@ class Bench:
         finally:
             await producer.stop()
 
-    async def _subscribe(self, base: str, orgs: list[str]) -> None:
-        """A webhook subscriber per organisation, through the API (403 until the plan event is applied)."""
+    async def _subscribe(self, base: str, orgs: list[str], group_by: list[str] | None) -> None:
+        """A webhook subscriber per organisation, through the API (403 until the plan event is applied); `group_by`
+        as Alertmanager's route (None: notify-service's default, by cluster)."""
         slots = asyncio.Semaphore(8)
         async with httpx.AsyncClient(base_url=base, timeout=30) as api:
 
             async def one(org: str) -> None:
                 config = {"url": f"{self.receiver.url}/{org}"}
-                body = {"type": "webhook", "name": "bench", "project_id": "proj-1", "config": config}
+                body: dict[str, object] = {"type": "webhook", "name": "bench", "project_id": "proj-1", "config": config}
+                if group_by is not None:
+                    body["group_by"] = group_by
                 deadline = time.monotonic() + 60
                 async with slots:
                     while True:
@@ -470,7 +475,8 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
                 if name == "am":
                     r = await bench.alertmanager(load, route)
                 else:
-                    r = await bench.notify(load, GROUPING_WINDOW_S="0", **LIFTED_RATE)
+                    # grouping off on both sides: Alertmanager group_by ['...'], the subscriber's group_by the same
+                    r = await bench.notify(load, ["..."], GROUPING_WINDOW_S="0", **LIFTED_RATE)
                 results[name] = r
                 print(
                     f"[{label}] {name}: {r.delivered:,} delivered in {r.seconds:.2f} s (push {r.push_s:.2f} s)",
