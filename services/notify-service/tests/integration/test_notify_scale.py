@@ -216,3 +216,13 @@ async def test_a_subscriber_saved_without_a_partition_still_gets_its_notificatio
     claimed = await queue.claim(pool, 10, parts=sorted(dispatcher.owned), me="only")
     assert [c.subscriber_id for c in claimed] == ["sub-old"]
     assert claimed[0].part == partition_of(target_key(ChannelType.WEBHOOK, {"url": "http://127.0.0.1:9/old"}))
+    # one more queued without a partition after the subscriber got its own (an older instance in a rolling upgrade)
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert) VALUES ('sub-old', 'org-old', 'webhook', 'g', 'fp-late', 'firing', 'critical', $1, $2)",
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    await dispatcher.lease_once()
+    [late] = await queue.claim(pool, 10, parts=sorted(dispatcher.owned), me="only")
+    assert late.id != claimed[0].id, "the late one, not the one already being sent"

@@ -132,7 +132,7 @@ class Dispatcher:
         if self._box is not None:  # subscribers saved without a partition (before it existed, or by hand): every pass
             filled = await subscribers.backfill_targets(self._pool, self._box)
             if filled:
-                log.info("hashed the targets of %d subscribers saved without a delivery partition", filled)
+                log.info("gave a delivery partition to %d subscribers or queued notifications without one", filled)
         ttl = self._settings.delivery_lease_ttl_s
         alive = await leases.heartbeat(self._pool, self.me, ttl)
         fair = math.ceil(PARTITIONS / max(1, alive))
