@@ -40,6 +40,7 @@ class FakeLark:
     port: int = field(default_factory=free_port)
     calls: list[LarkCall] = field(default_factory=list)
     tokens_issued: int = 0
+    update_tokens: dict[str, int] = field(default_factory=dict)  # card callback token -> updates it still allows
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _token: str = field(default_factory=lambda: f"t-{secrets.token_hex(8)}")
@@ -64,6 +65,12 @@ class FakeLark:
         payload = await request.json()
         self.calls.append(LarkCall(request.path, payload, dict(request.query)))
         self.arrived.set()
+        if request.path == "/open-apis/interactive/v1/card/update":  # delayed update: a callback's token, twice
+            token = str(payload.get("token"))
+            if self.update_tokens.get(token, 0) <= 0 or not isinstance(payload.get("card"), dict):
+                return web.json_response({"code": 200740, "msg": "card update token is invalid or used up"})
+            self.update_tokens[token] -= 1
+            return web.json_response({"code": 0, "msg": "success", "data": {}})
         if request.path == "/open-apis/ephemeral/v1/send":
             if not self.ephemeral_allowed:
                 return web.json_response({"code": 230002, "msg": "bot is not allowed to send ephemeral cards"})
@@ -158,17 +165,30 @@ class FakeLark:
             },
         }
 
-    def card_action(self, value: dict[str, Any], open_id: str = "ou_customer") -> dict[str, Any]:
-        """The card.action.trigger callback when a member presses a card button whose callback value is `value`."""
+    def _update_token(self) -> str:
+        token = f"c-{secrets.token_hex(8)}"
+        self.update_tokens[token] = 2
+        return token
+
+    def card_action(
+        self,
+        value: dict[str, Any],
+        open_id: str = "ou_customer",
+        *,
+        chat_id: str | None = None,
+        message_id: str = "om_card",
+    ) -> dict[str, Any]:
+        """The card.action.trigger callback when a member presses a card button whose callback value is `value`, on
+        the card `message_id` in `chat_id` (by default the value's chat_id); `event.token` updates that card."""
         return {
             "schema": "2.0",
             "header": self.header("card.action.trigger"),
             "event": {
                 "operator": {"tenant_key": self.tenant_key, "open_id": open_id, "user_id": "u_x"},
-                "token": f"c-{secrets.token_hex(8)}",
+                "token": self._update_token(),
                 "action": {"value": value, "tag": "button"},
                 "host": "im_message",
-                "context": {"open_message_id": "om_card", "open_chat_id": value.get("chat_id")},
+                "context": {"open_message_id": message_id, "open_chat_id": chat_id or value.get("chat_id")},
             },
         }
 

@@ -36,6 +36,10 @@ class ChatMessage(Frozen):
     response_url: Annotated[str, bounded(2048)] | None = Field(
         default=None, description="Slack: the interaction's response_url (replaces the message within 30 minutes)"
     )
+    update_token: Annotated[str, bounded(512)] | None = Field(
+        default=None,
+        description="Lark: the card callback's token (the app replaces the card with it within 30 minutes)",
+    )
 
 
 class AlertButton(Frozen):

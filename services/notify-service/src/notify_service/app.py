@@ -98,7 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def start(runtime: Runtime) -> None:
         box = SecretBox(settings.notify_secret_key)
-        ctx = SendContext(http=delivery_session(settings), settings=settings)
+        bots = ChatBots(settings)
+        runtime.at_stop(bots.close)
+        ctx = SendContext(http=delivery_session(settings), settings=settings, lark=bots.lark)
         runtime.at_stop(ctx.http.close)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
@@ -111,8 +113,6 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
             runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))
             runtime.spawn("alert-timeouts", lambda: run_timeouts(runtime.pool, settings.alert_timeout_check_interval_s))
-            bots = ChatBots(settings)
-            runtime.at_stop(bots.close)
             send_notice = partial(notices.send, settings, bots)
             senders: dict[str, Sender] = dict.fromkeys(notices.KINDS, send_notice)
             senders[alert_actions.UPDATE] = alert_actions.MessageUpdates(runtime.pool, box, ctx).send

@@ -1,9 +1,10 @@
-"""Acknowledge and Open ticket under each alert of an interactive Slack message (pure): the buttons carry an
-`AlertButton` (care_schemas.events.action) back to ticket-service; an acknowledged alert shows who and when
+"""Acknowledge and Open ticket under each alert of an interactive Slack message or Lark card (pure): the buttons
+carry an `AlertButton` (care_schemas.events.action) back to ticket-service; an acknowledged alert shows who and when
 instead, a ticket opened from it shows the ticket."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,11 @@ class Acknowledgement:
     def says(self) -> str:
         who = f"<@{self.by}>" if not self.by_name else f"{self.by_name} (<@{self.by}>)"
         return f":white_check_mark: Acknowledged by {who} at {self.at:%Y-%m-%d %H:%M} UTC"
+
+    def says_lark(self) -> str:
+        """Lark markdown: the member is mentioned by open id (`<at id=...>`)."""
+        who = f"<at id={self.by}></at>" + (f" ({self.by_name})" if self.by_name else "")
+        return f"✅ Acknowledged by {who} at {self.at:%Y-%m-%d %H:%M} UTC"
 
 
 VALUE_CHARS = 2000  # Slack's limit on a button's value
@@ -81,6 +87,52 @@ def slack_blocks(
                 elements.append(_button("Open ticket", TICKET_ACTION, value))
             blocks.append({"type": "actions", "block_id": f"alert:{alert.fingerprint}"[:255], "elements": elements})
     return blocks
+
+
+def lark_elements(
+    alerts: Sequence[Alert],
+    subscriber_id: str,
+    acks: Mapping[str, Acknowledgement],
+    tickets: Mapping[str, tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """Lark card JSON 2.0: the alert's line, what was done with it, then its buttons (callback behaviours whose
+    value is the `AlertButton` plus `action`)."""
+    shown = list(alerts[:MAX_ALERTS])
+    elements: list[dict[str, Any]] = []
+    for alert in shown:
+        elements.append({"tag": "markdown", "content": line(alert, style="markdown")[:4000]})
+        done: list[str] = []
+        if (ack := acks.get(alert.fingerprint)) is not None:
+            done.append(ack.says_lark())
+        if (ticket := tickets.get(alert.fingerprint)) is not None:
+            done.append(f"🎫 Ticket [{ticket[0]}]({ticket[1]}) opened")
+        if done:
+            elements.append({"tag": "markdown", "content": " · ".join(done)})
+        if alert.status is AlertStatus.FIRING and (ack is None or ticket is None):
+            value = json.loads(button(alert, subscriber_id, shown))
+            columns = []
+            if ack is None:
+                columns.append(_lark_button("Acknowledge", ACK_ACTION, value, "primary"))
+            if ticket is None:
+                columns.append(_lark_button("Open ticket", TICKET_ACTION, value, "default"))
+            elements.append(
+                {
+                    "tag": "column_set",
+                    "flex_mode": "none",
+                    "columns": [{"tag": "column", "width": "auto", "elements": [c]} for c in columns],
+                }
+            )
+    return elements
+
+
+def _lark_button(text: str, action: str, value: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {
+        "tag": "button",
+        "name": f"{action}:{value['f']}"[:100],
+        "text": {"tag": "plain_text", "content": text},
+        "type": kind,
+        "behaviors": [{"type": "callback", "value": {"action": action, **value}}],
+    }
 
 
 def _button(text: str, action: str, value: str, style: str | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from care_schemas.catalogue import ChannelType
 
@@ -47,8 +47,29 @@ class ZoomConfig(_Config):
 
 
 class LarkConfig(_Config):
-    webhook_url: str = Field(min_length=1)
-    signing_secret: Token
+    webhook_url: str | None = Field(default=None, min_length=1, description="a custom bot's webhook (not interactive)")
+    signing_secret: Token | None = Field(default=None, description="the custom bot's signing secret")
+    interactive: bool = Field(
+        default=False,
+        description="post through the Connected Care Lark app (whose card callback URL is ticket-service's "
+        "/lark/card) into `chat_id`: alert cards carry Acknowledge and Open ticket buttons",
+    )
+    chat_id: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_word)] | None = Field(
+        default=None, description="the Lark group chat the app posts to (interactive only)"
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> LarkConfig:
+        if self.interactive:
+            if not self.chat_id:
+                raise ValueError("an interactive Lark subscriber needs chat_id (the group the Lark app posts to)")
+            if self.webhook_url or self.signing_secret:
+                raise ValueError("an interactive Lark subscriber posts through the app: no webhook_url/signing_secret")
+        elif not (self.webhook_url and self.signing_secret):
+            raise ValueError("a Lark subscriber needs webhook_url and signing_secret (or interactive and chat_id)")
+        elif self.chat_id:
+            raise ValueError("chat_id is for an interactive Lark subscriber")
+        return self
 
 
 class PagerDutyConfig(_Config):
@@ -110,6 +131,8 @@ def target_label(channel: ChannelType, config: dict[str, Any]) -> str:
     if key is not None:
         return f"{channel.value}:{config[key]}"
     url = config.get("webhook_url") or config.get("endpoint_url") or config.get("url")
+    if url is None and config.get("chat_id"):  # an interactive Lark subscriber: the app's messages to that chat
+        return f"{channel.value}:chat:{config['chat_id']}"
     return f"{channel.value}:{url}"
 
 

@@ -50,7 +50,7 @@ def _checked_grouping(group_by: list[str] | None) -> list[str] | None:
 
 def _validated_config(channel: ChannelType, raw: dict[str, Any]) -> dict[str, Any]:
     try:
-        return CONFIGS[channel].model_validate(raw).model_dump()
+        return CONFIGS[channel].model_validate(raw).model_dump(exclude_none=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in ("config", *err["loc"]))

@@ -128,14 +128,19 @@ def request_card(
     *,
     direct: bool = False,
     summary: str | None = None,
+    cluster_id: str | None = None,
     description: str | None = None,
+    alert: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The interactive card with a form: the same fields as Slack's modal, submitted with one button; opened from
-    a thread the assistant answered in, the summary and description start as the question and the conversation.
+    a thread the assistant answered in, the summary and description start as the question and the conversation;
+    opened from an alert's Open ticket, they start from the alert and `alert` (an AlertRef) rides in the submit.
     `direct`: the card is in a one-to-one chat with the bot (not a bound group)."""
     submit: dict[str, Any] = {"action": SUBMIT_ACTION, "chat_id": chat_id, "root_id": root_message_id}
     if direct:
         submit["direct"] = True
+    if alert is not None:  # opened from an alert's Open ticket: the ticket carries it
+        submit["alert"] = alert
     return {
         "schema": "2.0",
         "header": {"title": {"tag": "plain_text", "content": "Raise a support request"}},
@@ -148,7 +153,7 @@ def request_card(
                         _text("summary", "Summary", required=True, value=summary),
                         _select("severity", "Severity", [s.value for s in Severity]),
                         _select("kind", "Kind", [k.value for k in TicketKind]),
-                        _text("cluster_id", "Cluster", required=False),
+                        _text("cluster_id", "Cluster", required=False, value=cluster_id),
                         _text("description", "Description", required=False, multiline=True, value=description),
                         _text("reporter_email", "Reporter email (your console email)", required=True),
                         {

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from pydantic import ValidationError
 
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import AuthorKind
 from carekit.identity import CurrentIdentity, Role
 from ticket_service.domain.errors import Forbidden, NotConfigured
@@ -35,6 +37,14 @@ def as_object(value: object) -> dict[str, Any]:
 def as_text(value: object) -> str | None:
     """A non-empty string from a chat payload, or None."""
     return value if isinstance(value, str) and value else None
+
+
+def alert_of(value: dict[str, Any]) -> AlertRef | None:
+    """The alert a ticket form was opened from (an alert message's Open ticket, Slack or Lark), if any."""
+    try:
+        return AlertRef.model_validate(value["alert"]) if value.get("alert") else None
+    except ValidationError:
+        return None
 
 
 def author_of(identity: CurrentIdentity) -> Author:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import ValidationError
 
+from care_schemas.events.action import ACK_ACTION, TICKET_ACTION
 from care_schemas.events.chat import ASSISTANT_ACTION, ChatThread
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.lark import LarkBot, post_from_text
@@ -21,8 +22,8 @@ from ticket_service.config import Settings
 from ticket_service.domain.assistant import SLACK_TEXT_INPUT
 from ticket_service.domain.errors import NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
-from ticket_service.entrypoints import lark_assistant, scheduler
-from ticket_service.entrypoints.common import as_object, as_text, get_deps
+from ticket_service.entrypoints import lark_alerts, lark_assistant, scheduler
+from ticket_service.entrypoints.common import alert_of, as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/lark", tags=["lark"], responses=responses(400, 401, 502, 503))
@@ -134,7 +135,8 @@ def _toast(kind: str, text: str) -> dict[str, Any]:
 
 @router.post("/card")
 async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
-    """The request card's Submit: open the ticket with the reporter email and reply in the thread."""
+    """The request card's Submit (open the ticket with the reporter email and reply in the thread), the assistant's
+    answer buttons and the alert cards' Acknowledge and Open ticket."""
     doc, _client = await _verified(request)
     deps = get_deps(request)
     if doc.get("type") == "url_verification":
@@ -143,6 +145,8 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     action = as_object(event.get("action"))
     value = as_object(action.get("value"))
     operator = as_object(event.get("operator"))
+    if header.get("event_type") == "card.action.trigger" and value.get("action") in (ACK_ACTION, TICKET_ACTION):
+        return await lark_alerts.button(deps, _client, doc)
     if header.get("event_type") == "card.action.trigger" and value.get("action") == ASSISTANT_ACTION:
         press = as_text(header.get("event_id")) or as_text(event.get("token")) or ""
         return await lark_assistant.button(deps, _client, value, as_text(operator.get("open_id")) or "unknown", press)
@@ -174,6 +178,7 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
             channel=TicketChannel.LARK,
             im_thread=place,
             source_key=f"lark:card:{submission}",
+            alert=alert_of(value),
         )
     except Refused as exc:
         return _toast("error", exc.message)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from care_schemas.events.alert import AlertRef
 from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel
 from carekit.chat.slack import SlackWebApi, verified
@@ -23,7 +22,7 @@ from ticket_service.config import Settings
 from ticket_service.domain.errors import Conflict, NotConfigured, Refused
 from ticket_service.domain.model import Author, NewTicket
 from ticket_service.entrypoints import scheduler, slack_alerts, slack_assistant
-from ticket_service.entrypoints.common import as_object, as_text, get_deps
+from ticket_service.entrypoints.common import alert_of, as_object, as_text, get_deps
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack"], responses=responses(400, 401, 502, 503))
@@ -163,14 +162,6 @@ async def interactivity(request: Request, background: BackgroundTasks) -> Respon
     return Response(status_code=200)
 
 
-def _alert_of(meta: dict[str, Any]) -> AlertRef | None:
-    """The alert a form was opened from (its Open ticket button), if any."""
-    try:
-        return AlertRef.model_validate(meta["alert"]) if meta.get("alert") else None
-    except ValidationError:
-        return None
-
-
 def _errors(errors: dict[str, str]) -> JSONResponse:
     return JSONResponse({"response_action": "errors", "errors": errors})
 
@@ -205,7 +196,7 @@ async def _submitted(
             channel=TicketChannel.SLACK,
             im_thread=place,
             source_key=f"slack:view:{view.get('id')}",
-            alert=_alert_of(meta),
+            alert=alert_of(meta),
         )
     except Conflict as exc:
         return _errors({"summary": exc.message})

@@ -1,5 +1,6 @@
-"""The buttons under an alert message in Slack (rendered by notify-service): Acknowledge and Open ticket. Only in a
-channel bound to the alert's own organisation; anything else is answered with a short note in the thread."""
+"""The buttons under an alert message in Slack (rendered by notify-service): Acknowledge and Open ticket, handled by
+`handlers.alert_actions.press` (as Lark's). Only in a channel bound to the alert's own organisation; anything else is
+answered with a short note in the thread."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ticket_service import handlers
 from ticket_service.adapters import slack
 from ticket_service.entrypoints.common import as_object, as_text
 from ticket_service.handlers import alert_actions
+from ticket_service.handlers.alert_actions import Press
 
 NOT_HERE = "This alert can only be acted on in a channel bound to its organisation; use the console instead."
 
@@ -35,23 +37,21 @@ async def button(deps: handlers.Deps, client: SlackWebApi, payload: dict[str, An
     user_id = as_text(user.get("id")) or "unknown"
     if not (team and channel and ts):
         return True
-    if not await alert_actions.may_act(deps, ImPlatform.SLACK, team, channel, pressed):
+    message = ChatMessage(
+        platform=ImPlatform.SLACK,
+        workspace=team,
+        channel=channel,
+        message_id=ts,
+        response_url=as_text(payload.get("response_url")),
+    )
+    press = f"{team}:{channel}:{ts}:{pressed.f}:{as_text(action.get('action_ts')) or user_id}"
+    name = as_text(user.get("username")) or as_text(user.get("name"))
+    outcome = await alert_actions.press(deps, action_id, pressed, message, user_id, name, press)
+    if outcome is Press.NOT_HERE:
         await client.post(channel, ts, NOT_HERE)
         return True
-    if action_id == ACK_ACTION:
-        message = ChatMessage(
-            platform=ImPlatform.SLACK,
-            workspace=team,
-            channel=channel,
-            message_id=ts,
-            response_url=as_text(payload.get("response_url")),
-        )
-        press = f"{team}:{channel}:{ts}:{pressed.f}:{as_text(action.get('action_ts')) or user_id}"
-        name = as_text(user.get("username")) or as_text(user.get("name"))
-        await alert_actions.acknowledge(deps, pressed, user_id, name, message, press)
-        return True
     trigger = as_text(payload.get("trigger_id"))
-    if trigger:
+    if outcome is Press.OPEN_FORM and trigger:
         alert = pressed.alert.model_dump(mode="json")
         view = slack.form_view(
             team, channel, ts, summary=pressed.t, cluster_id=pressed.c, description=pressed.d, alert=alert

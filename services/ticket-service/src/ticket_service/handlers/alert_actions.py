@@ -4,7 +4,10 @@ resolved, the ticket gets a comment saying so (once)."""
 
 from __future__ import annotations
 
+from enum import Enum
+
 from care_schemas.events.action import (
+    ACK_ACTION,
     AlertAcknowledged,
     AlertAcknowledgedData,
     AlertButton,
@@ -31,6 +34,32 @@ async def may_act(deps: Deps, platform: ImPlatform, workspace: str, channel: str
     async with deps.pool.acquire() as conn:
         binding = await db.binding_at(conn, platform, workspace, channel)
     return binding is not None and binding.active and binding.org_id == button.o
+
+
+class Press(Enum):
+    """What a press of an alert button comes to, whichever platform it was pressed in."""
+
+    NOT_HERE = "not_here"  # not in a place bound (and active) for the alert's organisation: nothing recorded
+    ACKNOWLEDGED = "acknowledged"  # AlertAcknowledged is on its way to notify-service (or this press was taken)
+    OPEN_FORM = "open_form"  # the caller shows the platform's ticket form pre-filled from the alert
+
+
+async def press(
+    deps: Deps,
+    action: str,
+    button: AlertButton,
+    message: ChatMessage,
+    user: str,
+    user_name: str | None,
+    press_id: str,
+) -> Press:
+    """One handler for Slack's and Lark's Acknowledge and Open ticket: the binding check, then the event."""
+    if not await may_act(deps, message.platform, message.workspace, message.channel, button):
+        return Press.NOT_HERE
+    if action == ACK_ACTION:
+        await acknowledge(deps, button, user, user_name, message, press_id)
+        return Press.ACKNOWLEDGED
+    return Press.OPEN_FORM
 
 
 async def acknowledge(

@@ -12,6 +12,7 @@ import orjson
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, AlertSeverity, AlertStatus
+from carekit.chat.lark import LarkBot
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, classify_error, classify_status, redact
 from notify_service.domain.ratelimit import Limits
@@ -48,6 +49,7 @@ class SendContext:
 
     http: aiohttp.ClientSession
     settings: Settings
+    lark: LarkBot | None = None  # the Connected Care Lark app (interactive Lark subscribers post through it)
 
 
 Render = Callable[[Sequence[Alert], Target, Settings, bool], Rendered]

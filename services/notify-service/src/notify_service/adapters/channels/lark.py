@@ -1,4 +1,5 @@
-"""Lark custom bots: a signed interactive card; 5 messages/s and 100/min per bot."""
+"""Lark: a custom bot's signed card (5 messages/s and 100/min per bot), or for an interactive subscriber a card with
+Acknowledge and Open ticket buttons sent by the Connected Care Lark app (the kit's client) into its chat."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
+from carekit.chat import ChatFailure
 from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target, post_json
+from notify_service.adapters.channels.im import refused
 from notify_service.config import Settings
+from notify_service.domain.alert_buttons import MAX_ALERTS as MAX_INTERACTIVE
+from notify_service.domain.alert_buttons import Acknowledgement, lark_elements
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.text import headline, line, more_line, pack, utf8_bytes
@@ -29,6 +34,10 @@ def sign(timestamp: int, secret: str) -> str:
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
+    """A card of alert lines; an interactive subscriber's card (JSON 2.0) carries at most 10 alerts, each with
+    Acknowledge and Open ticket buttons."""
+    if target.config.get("interactive") and not test:
+        return render_interactive(alerts, target, {}, {})
     chunks, covered = pack(
         [line(a, style="markdown") for a in alerts],
         chunk_chars=4000,
@@ -49,6 +58,28 @@ def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bo
     return Rendered({"msg_type": "interactive", "card": card}, covered)
 
 
+def render_interactive(
+    alerts: Sequence[Alert],
+    target: Target,
+    acks: Mapping[str, Acknowledgement],
+    tickets: Mapping[str, tuple[str, str]],
+) -> Rendered:
+    """The card with buttons (or, once acted on, who acknowledged it and the ticket opened from it)."""
+    covered = min(len(alerts), MAX_INTERACTIVE)
+    more = len(alerts) - covered
+    elements = lark_elements(alerts[:covered], target.subscriber_id, acks, tickets)
+    if more:
+        elements.append({"tag": "markdown", "content": more_line(more), "text_size": "notation"})
+    worst = "red" if any(a.severity.value == "critical" for a in alerts[:covered]) else "orange"
+    card = {
+        "schema": "2.0",
+        "config": {"update_multi": True},  # one card for the whole chat: an update shows to everybody
+        "header": {"title": {"tag": "plain_text", "content": headline(alerts[:covered], more)}, "template": worst},
+        "body": {"elements": elements},
+    }
+    return Rendered({"msg_type": "interactive", "card": card}, covered)
+
+
 def _check(status: int, text: str) -> Outcome | None:
     """Lark answers HTTP 200 with a non-zero `code` on failure."""
     try:
@@ -62,9 +93,23 @@ def _check(status: int, text: str) -> Outcome | None:
 
 
 async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
+    if target.config.get("interactive"):
+        return await _send_as_app(ctx, target, message)
     timestamp = int(time.time())
     signed = {"timestamp": str(timestamp), "sign": sign(timestamp, target.config["signing_secret"]), **message.payload}
     return await post_json(ctx, target.config["webhook_url"], signed, secrets=target.secrets, check=_check)
+
+
+async def _send_as_app(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
+    """Through the Connected Care Lark app (tenant access token) into the subscriber's chat."""
+    if ctx.lark is None:
+        return Outcome(Verdict.PERMANENT, "LARK_APP_ID / LARK_APP_SECRET are not set: interactive Lark needs the app")
+    try:
+        content = json.dumps(message.payload["card"], ensure_ascii=False)
+        await ctx.lark.send(target.config["chat_id"], "interactive", content)
+    except ChatFailure as exc:
+        return refused(exc)
+    return Outcome(Verdict.OK, "posted", 200)
 
 
 def limits(settings: Settings) -> Limits:
