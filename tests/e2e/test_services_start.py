@@ -48,7 +48,10 @@ async def test_service_starts_migrates_and_reports_ready(
         assert any(not n.startswith("kit/") for n in names), names
     finally:
         service.stop()
-    assert "Application shutdown complete" in service.logs(), "SIGTERM must shut the service down gracefully"
+    exit_code = service.proc.returncode if service.proc else None
+    assert "Application shutdown complete" in service.logs(), (
+        f"SIGTERM must shut the service down gracefully (exit code {exit_code}):\n{service.logs()[-3000:]}"
+    )
 
 
 @pytest.mark.parametrize("module", SERVICES)

@@ -243,8 +243,10 @@ class ServiceProcess:
             return
         self.proc.send_signal(sig)
         try:
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the kit's serve() dumps every thread's stack into the log
+            time.sleep(1)
             self.proc.kill()
             self.proc.wait(timeout=5)
 

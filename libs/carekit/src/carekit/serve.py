@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -12,6 +15,8 @@ from carekit.settings import WebSettings
 def serve(app: FastAPI, settings: WebSettings, service: str) -> None:
     """Block serving HTTP; SIGTERM shuts down gracefully through the lifespan."""
     configure(settings.log_level, service)
+    # `kill -USR1 <pid>` writes every thread's stack to stderr (the log): how to see where a stuck process is
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     uvicorn.run(
         app,
         host=settings.http_host,
