@@ -58,7 +58,7 @@ tools: ## install pinned Go tools into .cache/tools/bin (amtool; GO_TOOLS="amtoo
 .PHONY: test
 test: install infra-up browser lint tools ## run every test against real Kafka and Postgres (starts them), the console in Chromium
 	@DOWN_REASON="make test: stopping what make up left running (its assistant would answer the tests' chat questions on the shared broker); make up starts it again" bash scripts/down.sh
-	@set -a; . $(INFRA_ENV); set +a; uv run pytest $(PYTEST_ARGS)
+	@set -a; . $(INFRA_ENV); set +a; bash scripts/test.sh $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: install ## only the tests that need no broker or database

@@ -7,10 +7,10 @@ per path (status, headers, body), and runs a platform check (signature, token, p
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -352,10 +352,29 @@ class _Mailbox:
         return "250 OK"
 
 
+class _Smtp(Controller):
+    """aiosmtpd's Controller, whose stop also closes the connections clients still hold open: its thread's loop is
+    closed on stop, and a connection left on a closed loop is garbage-collected later with a ResourceWarning."""
+
+    def stop(self, no_assert: bool = False) -> None:
+        if self._thread is not None and self.loop.is_running():
+            closed = threading.Event()
+
+            def close_connections() -> None:
+                for transport in list(getattr(self.loop, "_transports", {}).values()):
+                    if not transport.is_closing():
+                        transport.close()
+                self.loop.call_later(0.05, closed.set)  # after their connection_lost callbacks
+
+            self.loop.call_soon_threadsafe(close_connections)
+            closed.wait(5)
+        super().stop(no_assert)
+
+
 def smtp_server(into: list[EmailMessage], refuse: set[str] | None = None) -> Controller:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 collecting messages into `into`, refusing (550) the addresses in
     `refuse` (the set may change while it runs); call .start()/.stop()."""
-    return Controller(_Mailbox(into, refuse), hostname="127.0.0.1", port=free_port())
+    return _Smtp(_Mailbox(into, refuse), hostname="127.0.0.1", port=free_port())
 
 
 async def caught_up(db: str, quiet_s: float = 1.5, timeout_s: float = 180) -> None:
@@ -394,7 +413,7 @@ async def shared_notify(kafka: str, database_url: str) -> Notify:
         mail: list[EmailMessage] = []
         smtp = smtp_server(mail)
         smtp.start()
-        atexit.register(smtp.stop)
+        _KEEP.callback(smtp.stop)
         log_dir = Path(tempfile.mkdtemp(prefix="notify-e2e-"))
         notify = await start_notify(
             kafka,
@@ -410,6 +429,13 @@ async def shared_notify(kafka: str, database_url: str) -> Notify:
             LARK_APP_SECRET=LARK_APP_SECRET,
         )
         notify.pagerduty, notify.mail, notify.slack_api, notify.lark_api = pd, mail, slack_api, lark_api
-        atexit.register(notify.service.stop)
+        _KEEP.callback(notify.service.stop)  # runs first: nothing connects to the stand-ins once they stop
         _SHARED["notify"] = notify
     return _SHARED["notify"]
+
+
+async def stop_shared_notify() -> None:
+    """Stop the shared notify-service, then its stand-ins, on the loop they run on (tests/conftest.py calls this at
+    the end of the session, before that loop closes)."""
+    _SHARED.clear()
+    await _KEEP.aclose()

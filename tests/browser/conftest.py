@@ -193,9 +193,9 @@ async def stack(
             yield Stack(plan, ticket, notify, console, receiver, browser, mail, refuse)
         finally:
             await browser.close()
-            await asyncio.to_thread(smtp.stop)
             for process in processes:
                 process.stop()
+            await asyncio.to_thread(smtp.stop)  # after notify-service: nothing holds a connection to it any more
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -58,11 +57,11 @@ async def receiver(notify: Notify, org: str) -> AsyncIterator[Receiver]:
         yield hook
 
 
-def amtool_for(url: str, org: str, role: str = "org_owner") -> Amtool:
-    """Run amtool against `url` with the organisation's bearer token in an --http.config.file, as its users do."""
+def amtool_for(url: str, org: str, folder: Path, role: str = "org_owner") -> Amtool:
+    """Run amtool against `url` with the organisation's bearer token in an --http.config.file (written into
+    `folder`, the test's own temporary directory), as its users do."""
     binary = go_tool("amtool")
-    folder = Path(tempfile.mkdtemp(prefix="amtool-"))
-    config = folder / "http.yml"
+    config = folder / f"amtool-{org}-{role}.yml"
     credentials = token(org, role)["Authorization"].split(" ", 1)[1]
     config.write_text(f"authorization:\n  type: Bearer\n  credentials: {credentials}\n")
 
@@ -104,9 +103,9 @@ async def deliveries(notify: Notify, org: str) -> list[dict[str, Any]]:
 
 
 async def test_amtool_adds_and_queries_alerts_and_adds_queries_and_expires_silences(
-    notify: Notify, org: str, receiver: Receiver
+    notify: Notify, org: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    amtool = amtool_for(notify.url, org)
+    amtool = amtool_for(notify.url, org, tmp_path)
     amtool("alert", "add", "DiskFull", "project_id=p1", "cluster_id=c1", "severity=critical",
            "--annotation=summary=disk is full", "--generator-url=http://prometheus.local/graph")  # fmt: skip
     assert await delivered_names(receiver, "DiskFull") == ["DiskFull"]
@@ -223,9 +222,11 @@ async def test_alerts_posted_without_a_project_are_refused_with_alertmanagers_er
     assert "must not match the empty string" in everything.json()
 
 
-async def test_silences_and_alerts_are_the_organisations_own(notify: Notify, org: str, unique: str) -> None:
+async def test_silences_and_alerts_are_the_organisations_own(
+    notify: Notify, org: str, unique: str, tmp_path: Path
+) -> None:
     other = f"am-other-{unique}"
-    amtool = amtool_for(notify.url, org)
+    amtool = amtool_for(notify.url, org, tmp_path)
     silence_id = amtool("silence", "add", "alertname=Mine", "-c", "mine", "-d", "1h").stdout.strip()
     async with notify.client() as client:
         seen = await client.get(f"/api/v2/silence/{silence_id}", headers=token(other))
@@ -272,9 +273,9 @@ async def test_a_maintenance_window_holds_matching_alerts_until_it_closes_by_its
 
 
 async def test_silences_hold_on_every_instance_and_survive_a_restart(
-    kafka_bootstrap: str, database_url: str, unique: str
+    kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path
 ) -> None:
-    log_dir = Path(tempfile.mkdtemp(prefix="am-instances-"))
+    log_dir = tmp_path
     first = await start_notify(kafka_bootstrap, database_url, log_dir)
     env = {**first.service.env}
     second = ServiceProcess("notify_service", env)
@@ -287,10 +288,10 @@ async def test_silences_hold_on_every_instance_and_survive_a_restart(
             await first.subscribe(
                 org, {"type": "webhook", "name": "h", "project_id": "p1", "config": {"url": hook.url}}
             )
-            silence_id = amtool_for(first.url, org)(
+            silence_id = amtool_for(first.url, org, tmp_path)(
                 "silence", "add", "alertname=Held", "-c", "x", "-d", "1h"
             ).stdout.strip()
-            on_second = amtool_for(second.url, org)
+            on_second = amtool_for(second.url, org, tmp_path)
             assert on_second("silence", "query", "-q").stdout.split() == [silence_id]
             on_second("alert", "add", "Held", "project_id=p1")
             on_second("alert", "add", "Free", "project_id=p1")
@@ -300,7 +301,7 @@ async def test_silences_hold_on_every_instance_and_survive_a_restart(
             second = ServiceProcess("notify_service", env)
             second.start(log_dir)
             await second.wait_ready()
-            restarted = amtool_for(second.url, org)
+            restarted = amtool_for(second.url, org, tmp_path)
             shown = json.loads(restarted("alert", "query", "-s", "-o", "json", "alertname=Held").stdout)
             assert [a["status"]["silencedBy"] for a in shown] == [[silence_id]]
             restarted("silence", "expire", silence_id)

@@ -178,6 +178,26 @@ def _drop_test_databases() -> Iterator[None]:
         asyncio.run(drop_created_databases())
 
 
+@pytest_asyncio.fixture(loop_scope="session", scope="session", autouse=True)
+async def _close_sockets_left_open(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """At the end of the session, before the shared event loop closes, close the sockets still open on it and name
+    them. They are server-side connections of the tests' local receivers that a service process opened as the
+    receiver stopped (accepted after the server let its connections go): harmless while the loop runs, but once it is
+    closed each one is garbage-collected with a ResourceWarning, which `filterwarnings = error` turns into a failed
+    run after every test has passed."""
+    yield
+    loop = asyncio.get_running_loop()
+    left = [t for t in list(getattr(loop, "_transports", {}).values()) if not t.is_closing()]
+    for transport in left:
+        transport.close()
+    if left:
+        await asyncio.sleep(0.1)  # their connection_lost callbacks
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            names = sorted({type(t.get_protocol()).__qualname__ for t in left})
+            reporter.write_line(f"closed {len(left)} socket(s) still open at the end of the session: {names}")
+
+
 @pytest_asyncio.fixture
 async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
     """A new empty database for one test."""
