@@ -15,6 +15,8 @@ alert arrives. Modes:
   and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
   notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
   the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
+- `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
+  them in turn, as through a load balancer), grouping off as in `table`, at the first two sizes.
 - `grouped`: 20,000 alerts in 30 groups (30 organisations, one cluster each), grouping on: Alertmanager with
   `group_by: [cluster_id]`, `group_wait` and `group_interval` equal to notify-service's default grouping
   window (2 s); notify-service with its default grouping. Prints requests sent and time to deliver all.
@@ -27,7 +29,7 @@ the processes it started by their PID. When it cannot run (no `go`, the module c
 Postgres down, a port busy) it says why and exits 2; when a run does not deliver everything in time it prints
 what did arrive, marked, and exits 1.
 
-    uv run python bench/bench_vs_alertmanager.py [table|grouped|cpu|all] [--sizes 5000,20000,100000]
+    uv run python bench/bench_vs_alertmanager.py [table|scale|grouped|cpu|all] [--sizes 5000,20000,100000]
         [--repeat 2] [--quick] [--profile DIR]
 """
 
@@ -186,14 +188,20 @@ class Workload:
 
 
 async def push_all(
-    url: str, pushes: list[Push], body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
+    url: str | list[str],
+    pushes: list[Push],
+    body: Callable[[Push], bytes],
+    headers: Callable[[Push], dict[str, str]],
 ) -> tuple[dict[str, float], float]:
-    """Send the requests one at a time; returns alert id -> when its request was sent, and the time it took."""
+    """Send the requests one at a time (to several instances: in turn, as a load balancer would); returns alert id ->
+    when its request was sent, and the time it took."""
+    urls = [url] if isinstance(url, str) else url
     sent: dict[str, float] = {}
     took: list[float] = []
     started = time.perf_counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        for push in pushes:
+        for i, push in enumerate(pushes):
+            url = urls[i % len(urls)]
             at = time.perf_counter()
             async with http.post(
                 url, data=body(push), headers={"Content-Type": "application/json", **headers(push)}
@@ -205,7 +213,8 @@ async def push_all(
             took.append((time.perf_counter() - at) * 1000)
     if len(took) > 1:
         print(
-            f"  {len(took)} requests to {url}: p50 {percentile(took, 50):.0f} ms, max {max(took):.0f} ms each",
+            f"  {len(took)} requests to {', '.join(urls)}:"
+            f" p50 {percentile(took, 50):.0f} ms, max {max(took):.0f} ms each",
             file=sys.stderr,
         )
     return sent, time.perf_counter() - started
@@ -257,6 +266,25 @@ class Profiler:
         self.proc = None
 
 
+async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> None:
+    """Wait until `instances` notify-service processes each hold delivery partitions (they rebalance on their lease
+    renewals, every 2 s by default)."""
+    conn = await asyncpg.connect(db)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            owners = await conn.fetchval(
+                "SELECT count(DISTINCT owner) FROM delivery_partitions WHERE owner IS NOT NULL AND lease_until > now()"
+            )
+            if owners >= instances:
+                return
+            if time.monotonic() > deadline:
+                raise Unavailable(f"only {owners} of {instances} notify-service instances took delivery partitions")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
 # --- the two systems ---------------------------------------------------------------------------------------
 
 
@@ -292,27 +320,41 @@ class Bench:
         finally:
             am.stop()
 
-    async def notify(self, load: Workload, group_by: list[str] | None = None, /, **overrides: str) -> Run:
+    async def notify(
+        self, load: Workload, group_by: list[str] | None = None, /, instances: int = 1, **overrides: str
+    ) -> Run:
+        """notify-service on a fresh database; with `instances` > 1, that many processes on the same database and
+        consumer group (each takes its share of intake and of the delivery partitions), the requests sent to them
+        in turn; CPU is the sum of the processes', peak RSS the largest one's."""
         service, db = await self._start_notify(load.orgs, group_by, **overrides)
+        services = [service]
         try:
-            url = f"{service.url}/v1/alerts"
+            for _ in range(instances - 1):
+                services.append(ServiceProcess("notify_service", dict(service.env)))
+                services[-1].start(self.logs)
+                await services[-1].wait_ready()
+            if instances > 1:
+                await delivery_shared(db, instances)
+            urls = [f"{s.url}/v1/alerts" for s in services]
             tokens = {org: token(org) for org in load.orgs}
-            await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
-            assert service.proc is not None
-            pid = service.proc.pid
+            for url in urls:
+                await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
+            pids = [s.proc.pid for s in services if s.proc is not None]
             postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
             broker = kafka_broker_pid(self.kafka)
             n, pushes = load.n, load.pushes()
             arrivals = self.receiver.begin(load.ids())
             postgres.start()
-            cpu0, kafka0 = cpu_seconds(pid), cpu_seconds(broker) if broker else 0.0
-            self.profile.start(pid, f"notify-{n}-{load.run}")
+            cpu0, kafka0 = sum(map(cpu_seconds, pids)), cpu_seconds(broker) if broker else 0.0
+            self.profile.start(pids[0], f"notify-{n}-{load.run}")
             started = time.perf_counter()
-            sent, push_s = await push_all(url, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
+            sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
             await arrivals.wait(n, deadline_s(n))
-            run = summarise("notify-service", n, sent, arrivals, started)
+            system = "notify-service" + (f" x{instances}" if instances > 1 else "")
+            run = summarise(system, n, sent, arrivals, started)
             await asyncio.sleep(SETTLE_S)
-            run.cpu_s, run.rss, run.push_s = cpu_seconds(pid) - cpu0, peak_rss_bytes(pid), push_s
+            run.cpu_s, run.push_s = sum(map(cpu_seconds, pids)) - cpu0, push_s
+            run.rss = max(map(peak_rss_bytes, pids))
             run.extra_cpu_s["Postgres"] = await postgres.stop()
             if broker:
                 run.extra_cpu_s["Kafka"] = cpu_seconds(broker) - kafka0
@@ -321,7 +363,8 @@ class Bench:
             return run
         finally:
             self.profile.stop()
-            service.stop()
+            for s in services:
+                s.stop()
 
     async def _warm_up(
         self, url: str, warmup: Push, body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
@@ -494,6 +537,33 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
     return complete
 
 
+async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
+    """notify-service alone, one instance beside two on the same database, grouping off as in `table`."""
+    orgs = [f"sc-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
+    lines = [
+        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    complete = True
+    for n in sizes:
+        for rep in range(repeat):
+            load = Workload(uuid.uuid4().hex[:6], n, orgs)
+            label = f"{n:,}" + (f" #{rep + 1}" if repeat > 1 else "")
+            results: dict[int, Run] = {}
+            for instances in (1, 2) if rep % 2 == 0 else (2, 1):
+                print(f"[{label}] notify-service x{instances}: pushing {n:,} alerts ...", file=sys.stderr)
+                r = await bench.notify(load, ["..."], instances=instances, GROUPING_WINDOW_S="0", **LIFTED_RATE)
+                results[instances] = r
+                complete = complete and r.complete
+            one, two = results[1], results[2]
+            q = f"{two.rate / max(one.rate, 1e-9):.2f}"
+            lines += [row(label, one), row(label, two), f"| {label} | x2 / x1 | {q} | | | | |"]
+    print("\nnotify-service, 1 instance beside 2 (same database and consumer group, requests sent to them in turn)")
+    print("\n".join(lines))
+    print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: the largest.")
+    return complete
+
+
 async def grouped(bench: Bench, n: int, groups: int, repeat: int) -> bool:
     prefix = uuid.uuid4().hex[:6]
     orgs = [f"amg-{prefix}-{g}" for g in range(groups)]
@@ -582,6 +652,8 @@ async def main(args: argparse.Namespace) -> int:
         try:
             if args.mode in ("table", "all"):
                 ok = await table(bench, args.sizes, args.repeat) and ok
+            if args.mode in ("scale", "all"):
+                ok = await scale(bench, args.sizes[:2], args.repeat) and ok
             if args.mode in ("grouped", "all"):
                 ok = await grouped(bench, args.grouped_alerts, 30, args.repeat) and ok
             if args.mode in ("cpu", "all"):
@@ -593,7 +665,7 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", nargs="?", default="table", choices=["table", "grouped", "cpu", "all"])
+    parser.add_argument("mode", nargs="?", default="table", choices=["table", "scale", "grouped", "cpu", "all"])
     parser.add_argument("--sizes", default="5000,20000,100000", help="alerts per table run, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (the order alternates)")
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
