@@ -7,7 +7,6 @@ skeleton gives every service, so one set of alerting rules (ops/prometheus/) wat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +17,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from carekit.faults import Fault, classify
+from carekit.polling import poll_forever
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY_S = 5.0
@@ -73,14 +72,7 @@ async def sample_outbox(pool: asyncpg.Pool) -> None:
 
 async def sample_forever(pool: Callable[[], asyncpg.Pool], every_s: float = SAMPLE_EVERY_S) -> None:
     """Sample the outbox every few seconds (an outage leaves the last values and logs)."""
-    while True:
-        try:
-            await sample_outbox(pool())
-        except Exception as exc:  # an outage leaves the last values; anything else is a bug the supervisor reports
-            if classify(exc) is not Fault.OUTAGE:
-                raise
-            log.warning("metrics sampling will retry: %s", exc)
-        await asyncio.sleep(every_s)
+    await poll_forever(lambda: sample_outbox(pool()), every_s=every_s, what="metrics sampling", log=log)
 
 
 def watched_loop(name: str, run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

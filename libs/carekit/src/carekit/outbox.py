@@ -16,10 +16,11 @@ import asyncpg
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import Topic
-from carekit.faults import Fault, Retries, classify
+from carekit.faults import Fault, Retries
 from carekit.kafka import Publishers, encode
 from carekit.metrics import OUTBOX_PUBLISHED
 from carekit.parking import park
+from carekit.polling import one_pass
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -130,15 +131,10 @@ class OutboxRelay:
             await listener.add_listener(CHANNEL, wake)
             await listener.add_listener("parked_redriven", wake)
             while True:
-                try:
-                    sent = await self.drain_once()
-                except Exception as exc:
-                    if classify(exc) is not Fault.OUTAGE:
-                        raise
-                    log.warning("outbox relay will retry: %s", exc)
-                    sent = 0
+                sent = await one_pass(self.drain_once, what="outbox relay", log=log)
+                if sent is None:  # an outage: back off before the next pass
                     await asyncio.sleep(max(self._poll, self._retries.delay_s()))
-                if sent:
+                elif sent:
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from prometheus_client import Counter
 
-from carekit.faults import is_outage
+from carekit.polling import poll_forever
 
 log = logging.getLogger(__name__)
 PURGED = Counter("care_retention_purged", "Rows the retention job deleted, by table", ["table"])
@@ -70,14 +70,10 @@ async def purge_once(pool: asyncpg.Pool, purges: Sequence[Purge], older_than: da
 
 async def run_retention(pool: asyncpg.Pool, purges: Sequence[Purge], days: float, batch: int, every_s: float) -> None:
     """Purge forever, one pass every `every_s`; an outage is retried on the next pass."""
-    while True:
-        try:
-            cutoff = datetime.now(UTC) - timedelta(days=days)
-            done = await purge_once(pool, purges, cutoff, batch)
-            if done:
-                log.info("retention purged %s", ", ".join(f"{n} from {t}" for t, n in sorted(done.items())))
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            log.warning("retention pass will retry: %s", exc)
-        await asyncio.sleep(every_s)
+
+    async def purge() -> None:
+        done = await purge_once(pool, purges, datetime.now(UTC) - timedelta(days=days), batch)
+        if done:
+            log.info("retention purged %s", ", ".join(f"{n} from {t}" for t, n in sorted(done.items())))
+
+    await poll_forever(purge, every_s=every_s, what="retention pass", log=log, again_when_busy=False)

@@ -10,7 +10,7 @@ import logging
 from assistant_service.adapters.articles import CHANNEL
 from assistant_service.handlers.articles import catch_up
 from assistant_service.handlers.deps import Deps
-from carekit.faults import Fault, classify
+from carekit.polling import one_pass
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,9 @@ async def follow(deps: Deps, poll_interval_s: float) -> None:
     try:
         await listener.add_listener(CHANNEL, notified)
         while True:
-            try:
-                applied = await catch_up(deps.pool, deps.knowledge)
-            except Exception as exc:
-                if classify(exc) is not Fault.OUTAGE:
-                    raise
-                log.warning("article changes will be applied once Postgres answers: %s", exc)
-                applied = 0
+            applied = await one_pass(
+                lambda: catch_up(deps.pool, deps.knowledge), what="applying article changes", log=log
+            )
             if applied:
                 log.info("applied %d article changes (revision %d)", applied, deps.knowledge.revision)
             with contextlib.suppress(TimeoutError):

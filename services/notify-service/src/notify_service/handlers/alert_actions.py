@@ -5,7 +5,6 @@ linked; when the alert resolves, ticket-service is told so that the ticket says 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,7 +14,7 @@ from care_schemas.events.action import ActionEvent, AlertAcknowledged, ChatMessa
 from care_schemas.events.alert import Alert
 from care_schemas.events.ticket import ImPlatform, TicketEvent, TicketOpened
 from carekit.chat import ChatFailure
-from carekit.faults import is_outage
+from carekit.polling import poll_forever
 from notify_service.adapters import alert_actions, im_queue, subscribers
 from notify_service.adapters.channels import lark, slack
 from notify_service.adapters.channels.base import Rendered, SendContext, Target, post_json
@@ -109,12 +108,5 @@ class MessageUpdates:
 
 async def run_ticket_links(pool: asyncpg.Pool, interval_s: float) -> None:
     """Forever: tell ticket-service about alerts its tickets were opened from that have resolved."""
-    while True:
-        try:
-            if await alert_actions.tell_resolved(pool):
-                continue
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            log.warning("telling tickets of resolved alerts will retry: %s", exc)
-        await asyncio.sleep(interval_s)
+    what = "telling tickets of resolved alerts"
+    await poll_forever(lambda: alert_actions.tell_resolved(pool), every_s=interval_s, what=what, log=log)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
 from carekit.faults import is_outage
 from carekit.parking import Isolation
+from carekit.polling import one_pass
 from notify_service.adapters import mutes, silences
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
@@ -118,13 +119,8 @@ async def run_mutes(pool: asyncpg.Pool, interval_s: float) -> None:
     try:
         await listener.add_listener(mutes.CHECKS, woken)
         while True:
-            try:
-                if await check_due(pool):
-                    continue
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                log.warning("mute checks will retry: %s", exc)
+            if await one_pass(lambda: check_due(pool), what="mute checks", log=log):
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), interval_s)
             wake.clear()

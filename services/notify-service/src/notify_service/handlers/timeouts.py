@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
 
-from carekit.faults import is_outage
+from carekit.polling import poll_forever
 from notify_service.adapters.am_api import resolve_timed_out
 
 log = logging.getLogger(__name__)
@@ -16,12 +15,4 @@ log = logging.getLogger(__name__)
 
 async def run_timeouts(pool: asyncpg.Pool, interval_s: float) -> None:
     """Forever: resolve what timed out; an outage is waited out."""
-    while True:
-        try:
-            if await resolve_timed_out(pool):
-                continue
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            log.warning("alert time-outs will retry: %s", exc)
-        await asyncio.sleep(interval_s)
+    await poll_forever(lambda: resolve_timed_out(pool), every_s=interval_s, what="resolving timed-out alerts", log=log)

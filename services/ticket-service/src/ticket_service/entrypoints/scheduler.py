@@ -5,42 +5,35 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from carekit.faults import is_outage
+from carekit.polling import one_pass, poll_forever
 from ticket_service import handlers
 from ticket_service.adapters.metrics import BREACHES
 
 log = logging.getLogger(__name__)
 
 
+async def scan_breaches(deps: handlers.Deps) -> int:
+    """One breach scan (tickets it cannot process are parked by the handler); how many breaches it emitted."""
+    found = await handlers.scan_breaches(deps)
+    if found:
+        BREACHES.inc(found)
+        log.info("emitted %d response breaches", found)
+    return found
+
+
 async def run(deps: handlers.Deps, interval_s: float) -> None:
-    """Scan forever; a scan that finds a full batch runs again at once (catching up after downtime)."""
-    while True:
-        try:
-            found = await handlers.scan_breaches(deps)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise  # a bug: the supervisor restarts the loop and counts it (tickets it cannot process are parked)
-            log.warning("breach scan will retry: %s", exc)
-            found = 0
-        if found:
-            BREACHES.inc(found)
-            log.info("emitted %d response breaches", found)
-            continue
-        await asyncio.sleep(interval_s)
+    """Scan forever; a scan that found breaches runs again at once (catching up after downtime)."""
+    await poll_forever(lambda: scan_breaches(deps), every_s=interval_s, what="breach scan", log=log)
 
 
 CHAT_REPLY_SCAN_S = 2.0
 
 
 async def deliver_chat_replies(deps: handlers.Deps) -> int:
-    """One delivery pass; errors are logged and left for the next pass (the replies stay queued)."""
-    try:
-        return await handlers.deliver_chat_replies(deps)
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        log.warning("chat confirmations will be retried: %s", exc)
-        return 0
+    """One delivery pass; an outage is logged and left for the next pass (the replies stay queued)."""
+    return (
+        await one_pass(lambda: handlers.deliver_chat_replies(deps), what="delivering chat confirmations", log=log) or 0
+    )
 
 
 async def run_chat_replies(deps: handlers.Deps, interval_s: float = CHAT_REPLY_SCAN_S) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
 
@@ -10,6 +9,7 @@ import asyncpg
 
 from carekit.faults import is_outage
 from carekit.parking import Isolation
+from carekit.polling import poll_forever
 from notify_service.adapters.repository import REPEATS_LOOP, queue_repeats, repeat_candidates
 from notify_service.config import Settings
 
@@ -37,13 +37,10 @@ async def repeat_once(pool: asyncpg.Pool, settings: Settings) -> int:
 
 async def run_repeats(pool: asyncpg.Pool, settings: Settings) -> None:
     """Check forever; an outage is retried on the next check."""
-    while True:
-        try:
-            queued = await repeat_once(pool, settings)
-            if queued:
-                log.info("queued %d repeat notices for alerts still firing", queued)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            log.warning("repeat check failed, will retry: %s", exc)
-        await asyncio.sleep(settings.repeat_check_interval_s)
+
+    async def check() -> None:
+        queued = await repeat_once(pool, settings)
+        if queued:
+            log.info("queued %d repeat notices for alerts still firing", queued)
+
+    await poll_forever(check, every_s=settings.repeat_check_interval_s, what="repeat check", log=log)

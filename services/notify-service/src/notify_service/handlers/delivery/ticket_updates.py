@@ -20,6 +20,7 @@ import asyncpg
 
 from carekit.faults import Retries, is_outage, reason
 from carekit.parking import park
+from carekit.polling import one_pass
 from notify_service.adapters import im_queue, metrics
 from notify_service.adapters.channels.answers import post_answer
 from notify_service.adapters.channels.base import SendContext
@@ -160,13 +161,8 @@ class TicketUpdates:
             await listener.add_listener("im_messages", lambda *_: self._wake.set())
             await listener.add_listener("parked_redriven", lambda *_: self._wake.set())
             while True:
-                try:
-                    if await self.drain_once():
-                        continue
-                except Exception as exc:
-                    if not is_outage(exc):
-                        raise
-                    log.warning("%s will retry: %s", self._loop, exc)
+                if await one_pass(self.drain_once, what=self._loop, log=log):
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)
                 self._wake.clear()

@@ -1,0 +1,42 @@
+"""Background loops that poll the database: one pass at a time, an outage waited out until the next pass, anything
+else raised for the loop's supervisor (carekit.runtime), which restarts the loop and counts the crash. Records a
+pass cannot process are the pass's own business (parked or dead-lettered, carekit.parking): they never get here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+from carekit.faults import is_outage
+
+T = TypeVar("T")
+
+
+async def one_pass(step: Callable[[], Awaitable[T]], *, what: str, log: logging.Logger) -> T | None:
+    """Run one pass: its result, or None after an outage (logged as `what` failing, tried again at the next pass).
+    Any other exception is raised."""
+    try:
+        return await step()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("%s failed, will retry: %s", what, exc)
+        return None
+
+
+async def poll_forever(
+    step: Callable[[], Awaitable[object]],
+    *,
+    every_s: float,
+    what: str,
+    log: logging.Logger,
+    again_when_busy: bool = True,
+) -> NoReturn:
+    """Run `step` forever, a pass every `every_s`; while a pass reports work done (a truthy result) the next one
+    runs at once (catching up after downtime) unless `again_when_busy` is False. An outage is waited out."""
+    while True:
+        if await one_pass(step, what=what, log=log) and again_when_busy:
+            continue
+        await asyncio.sleep(every_s)
