@@ -69,7 +69,8 @@ def build(service: Service) -> FastAPI:
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=service.name, request_timeout_ms=settings.kafka_request_timeout_ms
     )
-    runtime = Runtime(settings=settings, broker=broker, publishers=Publishers(broker, service.publishes))
+    publishers = Publishers(broker, service.publishes)
+    runtime = Runtime(settings=settings, broker=broker, publishers=publishers, name=service.name)
     service.subscribe(runtime)
     package = importlib.import_module(service.name.replace("-", "_"))
     app = FastAPI(

@@ -15,6 +15,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from carekit.consumer import Rejects
 from carekit.faults import storable
 from carekit.kafka import Publishers
 from carekit.metrics import watched_loop
@@ -64,6 +65,7 @@ class Runtime:
     settings: ServiceSettings
     broker: KafkaBroker
     publishers: Publishers
+    name: str = "service"  # the distribution (`notify-service`): the source of the dead letters its consumers write
     _pool: asyncpg.Pool | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     loops: dict[str, LoopHealth] = field(default_factory=dict)
@@ -83,6 +85,11 @@ class Runtime:
         health = self.loops[name] = LoopHealth(name)
         task = asyncio.create_task(_supervise(health, watched_loop(name, run)), name=name)
         self.tasks.append(task)
+
+    def rejects(self, consumer: str) -> Rejects:
+        """Where the records a consumer (its group id) can never process go: the dead-letter topic, with this
+        service as their source."""
+        return Rejects(self.publishers, consumer, f"/{self.name}")
 
     def at_stop(self, close: Callable[[], Awaitable[None]]) -> None:
         """Close a client (HTTP session, SMTP pool) when the service stops, after its loops have ended."""

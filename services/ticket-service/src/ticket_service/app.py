@@ -11,7 +11,6 @@ from carekit.bootstrap import Service, build, migrations_of
 from carekit.chat import ChatFailure
 from carekit.chat.lark import LarkBot, post_from_text
 from carekit.chat.slack import SlackWebApi
-from carekit.consumer import Rejects
 from carekit.outbox import OutboxRelay
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
@@ -31,7 +30,7 @@ def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastA
             runtime.broker,
             lambda: runtime.pool,
             group_id=group,
-            rejects=Rejects(runtime.publishers, group, "/ticket-service"),
+            rejects=runtime.rejects(group),
             on_change=handlers.apply_plan_to_bindings,
         )
         chat_answers.subscribe_answers(runtime, settings.consumer_group_prefix, lambda: app.state.deps)

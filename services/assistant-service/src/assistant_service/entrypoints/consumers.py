@@ -9,11 +9,9 @@ from assistant_service.handlers import asking
 from assistant_service.handlers.deps import Deps
 from care_schemas.events.chat import ChatEvent, ChatFeedbackGiven, ChatQuestionAsked, chat_event_adapter
 from care_schemas.topics import CHAT_EVENTS
-from carekit.consumer import Rejects, subscribe
+from carekit.consumer import subscribe
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
-
-SOURCE = "/assistant-service"
 
 
 def register(runtime: Runtime, settings: Settings, deps: Callable[[], Deps]) -> None:
@@ -32,9 +30,7 @@ def register(runtime: Runtime, settings: Settings, deps: Callable[[], Deps]) -> 
         group_id=chat,
         adapter=chat_event_adapter,
         handle=on_chat,
-        rejects=Rejects(runtime.publishers, chat, SOURCE),
+        rejects=runtime.rejects(chat),
     )
     plans = f"{settings.consumer_group_prefix}.plans"
-    subscribe_plan_projection(
-        runtime.broker, lambda: runtime.pool, group_id=plans, rejects=Rejects(runtime.publishers, plans, SOURCE)
-    )
+    subscribe_plan_projection(runtime.broker, lambda: runtime.pool, group_id=plans, rejects=runtime.rejects(plans))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from care_schemas.events.action import ActionEvent, action_event_adapter
 from care_schemas.topics import ALERT_ACTIONS
-from carekit.consumer import Rejects, subscribe
+from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from notify_service.config import Settings
 from notify_service.handlers import alert_actions
-
-SOURCE = "/notify-service"
 
 
 def register(runtime: Runtime, settings: Settings) -> None:
@@ -24,5 +22,5 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=group,
         adapter=action_event_adapter,
         handle=on_action,
-        rejects=Rejects(runtime.publishers, group, SOURCE),
+        rejects=runtime.rejects(group),
     )

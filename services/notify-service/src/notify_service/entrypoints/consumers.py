@@ -9,13 +9,11 @@ from care_schemas.events.alert import AlertEvent, alert_event_adapter
 from care_schemas.events.chat import ChatEvent, chat_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, TICKET_EVENTS
-from carekit.consumer import Rejects, subscribe, subscribe_batch
+from carekit.consumer import subscribe, subscribe_batch
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
-
-SOURCE = "/notify-service"
 
 
 def register(runtime: Runtime, settings: Settings) -> None:
@@ -31,7 +29,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=group,
         adapter=alert_event_adapter,
         handle=on_alerts,
-        rejects=Rejects(runtime.publishers, group, SOURCE),
+        rejects=runtime.rejects(group),
         max_records=2000,
     )
 
@@ -46,7 +44,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=tickets,
         adapter=ticket_event_adapter,
         handle=on_ticket,
-        rejects=Rejects(runtime.publishers, tickets, SOURCE),
+        rejects=runtime.rejects(tickets),
         # A new deployment posts updates from now on; replaying a week of ticket history into customers'
         # chat threads and TAMs' mailboxes would be noise. Once the group exists, nothing is skipped.
         from_beginning=False,
@@ -63,7 +61,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=chat,
         adapter=chat_event_adapter,
         handle=on_chat,
-        rejects=Rejects(runtime.publishers, chat, SOURCE),
+        rejects=runtime.rejects(chat),
         # as for ticket updates: a new deployment posts answers from now on, not a week of old ones
         from_beginning=False,
     )
@@ -73,6 +71,6 @@ def register(runtime: Runtime, settings: Settings) -> None:
         runtime.broker,
         lambda: runtime.pool,
         group_id=plans,
-        rejects=Rejects(runtime.publishers, plans, SOURCE),
+        rejects=runtime.rejects(plans),
         on_change=handlers.on_plan_change,
     )

@@ -6,12 +6,10 @@ from __future__ import annotations
 from care_schemas.events.plan import PlanEvent, plan_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS
-from carekit.consumer import Rejects, subscribe
+from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from notify_service.config import Settings
 from notify_service.handlers import notices
-
-SOURCE = "/notify-service"
 
 
 def register(runtime: Runtime, settings: Settings) -> None:
@@ -28,7 +26,7 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=plans,
         adapter=plan_event_adapter,
         handle=on_plan,
-        rejects=Rejects(runtime.publishers, plans, SOURCE),
+        rejects=runtime.rejects(plans),
         from_beginning=False,
     )
     tickets = f"{settings.consumer_group_prefix}.ticket-notices"
@@ -42,6 +40,6 @@ def register(runtime: Runtime, settings: Settings) -> None:
         group_id=tickets,
         adapter=ticket_event_adapter,
         handle=on_ticket,
-        rejects=Rejects(runtime.publishers, tickets, SOURCE),
+        rejects=runtime.rejects(tickets),
         from_beginning=False,
     )

@@ -7,11 +7,9 @@ from collections.abc import Callable
 
 from care_schemas.events.chat import ChatAnswered, ChatEvent, chat_event_adapter
 from care_schemas.topics import CHAT_EVENTS
-from carekit.consumer import Rejects, subscribe
+from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from ticket_service.handlers import Deps, assistant
-
-SOURCE = "/ticket-service"
 
 
 def subscribe_answers(runtime: Runtime, group_prefix: str, deps: Callable[[], Deps]) -> None:
@@ -27,5 +25,5 @@ def subscribe_answers(runtime: Runtime, group_prefix: str, deps: Callable[[], De
         group_id=group,
         adapter=chat_event_adapter,
         handle=on_chat,
-        rejects=Rejects(runtime.publishers, group, SOURCE),
+        rejects=runtime.rejects(group),
     )

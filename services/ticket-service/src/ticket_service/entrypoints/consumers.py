@@ -6,13 +6,11 @@ from collections.abc import Callable
 
 from care_schemas.events.action import ActionEvent, TicketAlertResolved, action_event_adapter
 from care_schemas.topics import ALERT_ACTIONS
-from carekit.consumer import Rejects, subscribe
+from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from ticket_service import handlers
 from ticket_service.config import Settings
 from ticket_service.handlers import alert_actions
-
-SOURCE = "/ticket-service"
 
 
 def register(runtime: Runtime, settings: Settings, deps: Callable[[], handlers.Deps]) -> None:
@@ -29,5 +27,5 @@ def register(runtime: Runtime, settings: Settings, deps: Callable[[], handlers.D
         group_id=group,
         adapter=action_event_adapter,
         handle=on_action,
-        rejects=Rejects(runtime.publishers, group, SOURCE),
+        rejects=runtime.rejects(group),
     )
