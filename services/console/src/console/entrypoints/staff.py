@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from carekit.identity import Role
-from console.adapters.api import ApiError, segment
+from console.adapters.api import ApiError, Apis, segment
 from console.domain.countdown import local
 from console.entrypoints.tickets import annotate
 from console.entrypoints.web import Flash, Services, Viewer, csrf_protect, needs, redirect, render
@@ -87,31 +87,27 @@ async def dead_letters(
     return render(request, "staff_dead_letters.html", context, who=who)
 
 
-@router.post("/dead-letters/{dead_letter_id}/redrive")
-async def redrive(request: Request, dead_letter_id: int, who: Engineer, api: Services) -> Response:
+async def _redrive(request: Request, who: Viewer, api: Apis, path: str, done: str) -> Response:
+    """Ask notify-service to re-drive a record; back to the dead-letters page saying what happened."""
     try:
-        await api.notify.post(f"/v1/dead-letters/{dead_letter_id}/redrive", who.token)
+        await api.notify.post(path, who.token)
     except ApiError as exc:
         return redirect(request, "/staff/dead-letters", Flash("error", exc.message))
-    return redirect(
-        request,
-        "/staff/dead-letters",
-        Flash("ok", f"Dead letter {dead_letter_id} queued again with a fresh retry window."),
-    )
+    return redirect(request, "/staff/dead-letters", Flash("ok", done))
+
+
+@router.post("/dead-letters/{dead_letter_id}/redrive")
+async def redrive(request: Request, dead_letter_id: int, who: Engineer, api: Services) -> Response:
+    """Send a dead-lettered alert notification again, with a fresh retry window."""
+    done = f"Dead letter {dead_letter_id} queued again with a fresh retry window."
+    return await _redrive(request, who, api, f"/v1/dead-letters/{dead_letter_id}/redrive", done)
 
 
 @router.post("/failed-messages/{message_id}/redrive")
 async def redrive_message(request: Request, message_id: int, who: Engineer, api: Services) -> Response:
     """Send a failed ticket update, TAM e-mail or notice again now, with a fresh retry window."""
-    try:
-        await api.notify.post(f"/v1/failed-messages/{message_id}/redrive", who.token)
-    except ApiError as exc:
-        return redirect(request, "/staff/dead-letters", Flash("error", exc.message))
-    return redirect(
-        request,
-        "/staff/dead-letters",
-        Flash("ok", f"Message {message_id} is being sent again with a fresh retry window."),
-    )
+    done = f"Message {message_id} is being sent again with a fresh retry window."
+    return await _redrive(request, who, api, f"/v1/failed-messages/{message_id}/redrive", done)
 
 
 @router.get("/orgs", response_class=HTMLResponse)
