@@ -17,6 +17,11 @@ alert arrives. Modes:
   the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
   them in turn, as through a load balancer), grouping off as in `table`, at the first two sizes.
+- `history`: notify-service alone at the first size, on an empty history, then the same process again (new
+  alerts) after `--history-copies` (100) copies of the first run's delivered notifications (firing and resolved,
+  so 5,000 alerts give 1M), delivery attempts and alerts were written into its database as past history
+  (resolved, looked at, within the retention period): the repeat check, claims and breach-style scans must not
+  slow down with history. Not part of `all`.
 - `grouped`: 20,000 alerts in 30 groups (30 organisations, one cluster each), grouping on: Alertmanager with
   `group_by: [cluster_id]`, `group_wait` and `group_interval` equal to notify-service's default grouping
   window (2 s); notify-service with its default grouping. Prints requests sent and time to deliver all.
@@ -29,7 +34,7 @@ the processes it started by their PID. When it cannot run (no `go`, the module c
 Postgres down, a port busy) it says why and exits 2; when a run does not deliver everything in time it prints
 what did arrive, marked, and exits 1.
 
-    uv run python bench/bench_vs_alertmanager.py [table|scale|grouped|cpu|all] [--sizes 5000,20000,100000]
+    uv run python bench/bench_vs_alertmanager.py [table|scale|history|grouped|cpu|all] [--sizes 5000,20000,100000]
         [--repeat 2] [--quick] [--profile DIR]
 """
 
@@ -285,6 +290,55 @@ async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> Non
         await conn.close()
 
 
+HISTORY_SQL = [
+    # every copy g of a delivered notification: another alert (fingerprint + g), resolved and looked at, g minutes
+    # older, still within the retention period
+    """
+    INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at, round,
+                               alert, state, attempts, next_attempt_at, window_from, created_at, delivered_at, part,
+                               episode, repeated)
+    SELECT n.subscriber_id, n.org_id, n.channel, n.grp || '-h' || g, n.fingerprint || '-h' || g, s.status,
+           n.severity, n.starts_at - make_interval(mins => g), 0, n.alert, 'delivered', 1,
+           n.next_attempt_at - make_interval(mins => g), n.window_from - make_interval(mins => g),
+           n.created_at - make_interval(mins => g), n.delivered_at - make_interval(mins => g), n.part, 0, true
+    FROM notifications n CROSS JOIN generate_series(1, $1) AS g CROSS JOIN (VALUES ('firing'), ('resolved')) s(status)
+    WHERE n.state = 'delivered' AND n.fingerprint NOT LIKE '%-h%'
+    """,
+    """
+    INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt, outcome,
+                                   http_status, detail, latency_ms, attempted_at)
+    SELECT a.org_id, a.subscriber_id, a.channel, a.notification_ids, a.fingerprints, a.attempt, a.outcome,
+           a.http_status, a.detail, a.latency_ms, a.attempted_at - make_interval(mins => g)
+    FROM delivery_attempts a CROSS JOIN generate_series(1, $1) AS g
+    """,
+    """
+    INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time, episode)
+    SELECT a.org_id, a.fingerprint || '-h' || g, 'resolved', a.starts_at - make_interval(mins => g), a.alert,
+           a.event_id || '-h' || g, a.event_time - make_interval(mins => g), 0
+    FROM alerts a CROSS JOIN generate_series(1, $1) AS g
+    WHERE a.fingerprint NOT LIKE '%-h%'
+    """,
+]
+
+
+async def write_history(db: str, copies: int) -> float:
+    """Copy the delivered notifications (firing and resolved), delivery attempts and alerts `copies` times into
+    notify-service's database as past history; how many notifications it now holds."""
+    conn = await asyncpg.connect(db)
+    try:
+        started = time.perf_counter()
+        for sql in HISTORY_SQL:
+            await conn.execute(sql, copies)
+        # as a database that has held its history for days: vacuumed and analysed (not autovacuum during the run)
+        for table in ("notifications", "delivery_attempts", "alerts"):
+            await conn.execute(f"VACUUM ANALYZE {table}")
+        total: int = await conn.fetchval("SELECT count(*) FROM notifications")
+        print(f"  history written in {time.perf_counter() - started:.0f} s: {total:,} notifications", file=sys.stderr)
+        return float(total)
+    finally:
+        await conn.close()
+
+
 # --- the two systems ---------------------------------------------------------------------------------------
 
 
@@ -339,32 +393,57 @@ class Bench:
             tokens = {org: token(org) for org in load.orgs}
             for url in urls:
                 await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
-            pids = [s.proc.pid for s in services if s.proc is not None]
-            postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
-            broker = kafka_broker_pid(self.kafka)
-            n, pushes = load.n, load.pushes()
-            arrivals = self.receiver.begin(load.ids())
-            postgres.start()
-            cpu0, kafka0 = sum(map(cpu_seconds, pids)), cpu_seconds(broker) if broker else 0.0
-            self.profile.start(pids[0], f"notify-{n}-{load.run}")
-            started = time.perf_counter()
-            sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
-            await arrivals.wait(n, deadline_s(n))
             system = "notify-service" + (f" x{instances}" if instances > 1 else "")
-            run = summarise(system, n, sent, arrivals, started)
-            await asyncio.sleep(SETTLE_S)
-            run.cpu_s, run.push_s = sum(map(cpu_seconds, pids)) - cpu0, push_s
-            run.rss = max(map(peak_rss_bytes, pids))
-            run.extra_cpu_s["Postgres"] = await postgres.stop()
-            if broker:
-                run.extra_cpu_s["Kafka"] = cpu_seconds(broker) - kafka0
-            self.profile.stop()
-            self.last_arrivals = arrivals
-            return run
+            return await self._measure_notify(services, db, urls, load, system)
         finally:
             self.profile.stop()
             for s in services:
                 s.stop()
+
+    async def _measure_notify(
+        self, services: list[ServiceProcess], db: str, urls: list[str], load: Workload, system: str
+    ) -> Run:
+        """Push the load to running notify-service processes and measure until every alert has arrived."""
+        tokens = {org: token(org) for org in load.orgs}
+        pids = [s.proc.pid for s in services if s.proc is not None]
+        postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
+        broker = kafka_broker_pid(self.kafka)
+        n, pushes = load.n, load.pushes()
+        arrivals = self.receiver.begin(load.ids())
+        postgres.start()
+        cpu0, kafka0 = sum(map(cpu_seconds, pids)), cpu_seconds(broker) if broker else 0.0
+        self.profile.start(pids[0], f"notify-{n}-{load.run}")
+        started = time.perf_counter()
+        sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
+        await arrivals.wait(n, deadline_s(n))
+        run = summarise(system, n, sent, arrivals, started)
+        await asyncio.sleep(SETTLE_S)
+        run.cpu_s, run.push_s = sum(map(cpu_seconds, pids)) - cpu0, push_s
+        run.rss = max(map(peak_rss_bytes, pids))
+        run.extra_cpu_s["Postgres"] = await postgres.stop()
+        if broker:
+            run.extra_cpu_s["Kafka"] = cpu_seconds(broker) - kafka0
+        self.profile.stop()
+        self.last_arrivals = arrivals
+        return run
+
+    async def notify_with_history(self, first: Workload, second: Workload, copies: int) -> tuple[Run, Run, float]:
+        """The same notify-service measured on an empty history (`first`), then again (`second`, new alerts) after
+        `copies` copies of every notification, delivery attempt and alert of the first run were written into its
+        database as history (delivered and resolved, within the retention period); and the history's size."""
+        service, db = await self._start_notify(first.orgs, ["..."], GROUPING_WINDOW_S="0", **LIFTED_RATE)
+        try:
+            url = f"{service.url}/v1/alerts"
+            tokens = {org: token(org) for org in first.orgs}
+            await self._warm_up(url, first.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
+            empty = await self._measure_notify([service], db, [url], first, "notify-service, empty history")
+            rows = await write_history(db, copies)
+            await self._warm_up(url, second.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
+            full = await self._measure_notify([service], db, [url], second, f"notify-service, {rows:,.0f} in history")
+            return empty, full, rows
+        finally:
+            self.profile.stop()
+            service.stop()
 
     async def _warm_up(
         self, url: str, warmup: Push, body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
@@ -564,6 +643,27 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
     return complete
 
 
+async def history(bench: Bench, n: int, copies: int) -> bool:
+    """notify-service on an empty history, then the same process again after copies of the first run's records
+    were written as history (n x copies x 2 notifications: firing and resolved)."""
+    orgs = [f"hi-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
+    first, second = Workload(uuid.uuid4().hex[:6], n, orgs), Workload(uuid.uuid4().hex[:6], n, orgs)
+    print(f"[history] {n:,} alerts, then {n * copies * 2:,} notifications of history ...", file=sys.stderr)
+    empty, full, rows = await bench.notify_with_history(first, second, copies)
+    lines = [
+        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
+        "|---|---|---|---|---|---|---|",
+        row(f"{n:,}", empty),
+        row(f"{n:,}", full),
+        f"| {n:,} | with history / empty | {full.rate / max(empty.rate, 1e-9):.2f} |"
+        f" {full.p50_ms / max(empty.p50_ms, 1e-9):.2f} | {full.p99_ms / max(empty.p99_ms, 1e-9):.2f} |"
+        f" {full.cpu_per_1k(True) / max(empty.cpu_per_1k(True), 1e-9):.2f} (with Postgres and Kafka) | |",
+    ]
+    print(f"\nnotify-service, the same process before and after {rows:,.0f} notifications of history")
+    print("\n".join(lines))
+    return empty.complete and full.complete
+
+
 async def grouped(bench: Bench, n: int, groups: int, repeat: int) -> bool:
     prefix = uuid.uuid4().hex[:6]
     orgs = [f"amg-{prefix}-{g}" for g in range(groups)]
@@ -654,6 +754,8 @@ async def main(args: argparse.Namespace) -> int:
                 ok = await table(bench, args.sizes, args.repeat) and ok
             if args.mode in ("scale", "all"):
                 ok = await scale(bench, args.sizes[:2], args.repeat) and ok
+            if args.mode == "history":
+                ok = await history(bench, args.sizes[0], args.history_copies) and ok
             if args.mode in ("grouped", "all"):
                 ok = await grouped(bench, args.grouped_alerts, 30, args.repeat) and ok
             if args.mode in ("cpu", "all"):
@@ -665,10 +767,14 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", nargs="?", default="table", choices=["table", "scale", "grouped", "cpu", "all"])
+    modes = ["table", "scale", "history", "grouped", "cpu", "all"]
+    parser.add_argument("mode", nargs="?", default="table", choices=modes)
     parser.add_argument("--sizes", default="5000,20000,100000", help="alerts per table run, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (the order alternates)")
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
+    parser.add_argument(
+        "--history-copies", type=int, default=100, help="history mode: copies of the first run (x 2 notifications)"
+    )
     parser.add_argument("--cpu-requests", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000 alerts, 2,000 grouped, 2,000 requests")
     parser.add_argument("--profile", type=Path, help="record notify-service with py-spy into this folder")
