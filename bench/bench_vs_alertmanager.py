@@ -16,7 +16,8 @@ alert arrives. Modes:
   notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
   the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
-  them in turn, as through a load balancer), grouping off as in `table`, at the first two sizes.
+  them in turn, as through a load balancer), and beside an API-and-intake process with a separate dispatcher
+  process (`NOTIFY_ROLE=api` / `dispatcher`), grouping off as in `table`, at the first two sizes.
 - `history`: notify-service alone at the first size, on an empty history, then the same process again (new
   alerts) after `--history-copies` (100) copies of the first run's delivered notifications (firing and resolved,
   so 5,000 alerts give 1M), delivery attempts and alerts were written into its database as past history
@@ -375,11 +376,20 @@ class Bench:
             am.stop()
 
     async def notify(
-        self, load: Workload, group_by: list[str] | None = None, /, instances: int = 1, **overrides: str
+        self,
+        load: Workload,
+        group_by: list[str] | None = None,
+        /,
+        instances: int = 1,
+        split: bool = False,
+        **overrides: str,
     ) -> Run:
         """notify-service on a fresh database; with `instances` > 1, that many processes on the same database and
         consumer group (each takes its share of intake and of the delivery partitions), the requests sent to them
-        in turn; CPU is the sum of the processes', peak RSS the largest one's."""
+        in turn; with `split`, one process for the API and intake (`NOTIFY_ROLE=api`) and one that only delivers
+        (`NOTIFY_ROLE=dispatcher`). CPU is the sum of the processes', peak RSS the largest one's."""
+        if split:
+            overrides = {**overrides, "NOTIFY_ROLE": "api"}
         service, db = await self._start_notify(load.orgs, group_by, **overrides)
         services = [service]
         try:
@@ -390,10 +400,16 @@ class Bench:
             if instances > 1:
                 await delivery_shared(db, instances)
             urls = [f"{s.url}/v1/alerts" for s in services]
+            if split:
+                services.append(ServiceProcess("notify_service", {**service.env, "NOTIFY_ROLE": "dispatcher"}))
+                services[-1].start(self.logs)
+                await services[-1].wait_ready()
+                await delivery_shared(db, 1)
             tokens = {org: token(org) for org in load.orgs}
             for url in urls:
                 await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
-            system = "notify-service" + (f" x{instances}" if instances > 1 else "")
+            shape = (f" x{instances}" if instances > 1 else "") + (" api + dispatcher" if split else "")
+            system = "notify-service" + shape
             return await self._measure_notify(services, db, urls, load, system)
         finally:
             self.profile.stop()
@@ -628,16 +644,25 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
         for rep in range(repeat):
             load = Workload(uuid.uuid4().hex[:6], n, orgs)
             label = f"{n:,}" + (f" #{rep + 1}" if repeat > 1 else "")
-            results: dict[int, Run] = {}
-            for instances in (1, 2) if rep % 2 == 0 else (2, 1):
-                print(f"[{label}] notify-service x{instances}: pushing {n:,} alerts ...", file=sys.stderr)
-                r = await bench.notify(load, ["..."], instances=instances, GROUPING_WINDOW_S="0", **LIFTED_RATE)
-                results[instances] = r
+            results: dict[str, Run] = {}
+            for shape in ("one", "two", "split") if rep % 2 == 0 else ("split", "two", "one"):
+                print(f"[{label}] notify-service {shape}: pushing {n:,} alerts ...", file=sys.stderr)
+                instances, split = (2, False) if shape == "two" else (1, shape == "split")
+                r = await bench.notify(
+                    load, ["..."], instances=instances, split=split, GROUPING_WINDOW_S="0", **LIFTED_RATE
+                )
+                results[shape] = r
                 complete = complete and r.complete
-            one, two = results[1], results[2]
-            q = f"{two.rate / max(one.rate, 1e-9):.2f}"
-            lines += [row(label, one), row(label, two), f"| {label} | x2 / x1 | {q} | | | | |"]
-    print("\nnotify-service, 1 instance beside 2 (same database and consumer group, requests sent to them in turn)")
+            one, two, apart = results["one"], results["two"], results["split"]
+            lines += [row(label, one), row(label, two), row(label, apart)]
+            lines.append(
+                f"| {label} | x2 / x1; api + dispatcher / x1 | {two.rate / max(one.rate, 1e-9):.2f};"
+                f" {apart.rate / max(one.rate, 1e-9):.2f} | | | | |"
+            )
+    print(
+        "\nnotify-service: 1 instance; 2 instances (same database and consumer group, requests sent to them in"
+        " turn); 1 API-and-intake process beside 1 dispatcher process (NOTIFY_ROLE api / dispatcher)"
+    )
     print("\n".join(lines))
     print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: the largest.")
     return complete
