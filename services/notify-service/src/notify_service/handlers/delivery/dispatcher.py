@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 
 from carekit.faults import Fault, Retries, is_outage
+from carekit.polling import one_pass
 from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
@@ -117,12 +118,7 @@ class Dispatcher:
         (after its messages in flight are recorded). On a clean stop every lease is handed back at once."""
         try:
             while True:
-                try:
-                    await self.lease_once()
-                except Exception as exc:
-                    if not is_outage(exc):
-                        raise
-                    log.warning("renewing delivery leases failed, will retry: %s", exc)
+                await one_pass(self.lease_once, what="renewing delivery leases", log=log)
                 await asyncio.sleep(self._settings.delivery_lease_renew_s)
         finally:
             with contextlib.suppress(Exception):
@@ -212,18 +208,14 @@ class Dispatcher:
             claimed: list[Claimed] = []
             wait = poll
             if self.owned and self.in_memory < ceiling:
-                try:
-                    full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
-                    claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
-                    if not claimed:
-                        due = await queue.next_due(self._pool, sorted(self.owned))
-                        if due is not None:
-                            wait = min(poll, max(poll / 4, (due - datetime.now(UTC)).total_seconds()))
-                except Exception as exc:
-                    if not is_outage(exc):
-                        raise  # a bug: the supervisor restarts the dispatcher (unreadable rows are isolated in claim)
-                    log.warning("claiming notifications failed, will retry: %s", exc)
+                # a bug goes to the supervisor, which restarts the dispatcher (unreadable rows are isolated in claim)
+                got = await one_pass(
+                    lambda: self._claim_once(batch, backlog, poll), what="claiming notifications", log=log
+                )
+                if got is None:  # an outage
                     await asyncio.sleep(1.0)
+                else:
+                    claimed, wait = got
             self._hand_out(claimed)
             if len(claimed) >= batch and self.in_memory < ceiling:
                 continue
@@ -232,6 +224,18 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+
+    async def _claim_once(self, batch: int, backlog: int, poll: float) -> tuple[list[Claimed], float]:
+        """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to
+        wait before the next claim (until the next row is due, at most `poll`)."""
+        full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
+        claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
+        wait = poll
+        if not claimed:
+            due = await queue.next_due(self._pool, sorted(self.owned))
+            if due is not None:
+                wait = min(poll, max(poll / 4, (due - datetime.now(UTC)).total_seconds()))
+        return claimed, wait
 
     def _hand_out(self, claimed: Iterable[Claimed]) -> None:
         for row in claimed:
