@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -145,6 +146,17 @@ _CLAIM = """
 """
 
 
+@asynccontextmanager
+async def _planned_for_these_partitions(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose statements are planned for their arguments on every call, in a transaction of its own.
+    After five runs of a prepared statement Postgres may switch to one generic plan; for the claim's
+    `$3 IS NULL OR part = ANY($3)` that plan took 30-40 s a claim with two instances holding 32 partitions each and
+    20,000 rows queued (bench/README.md, scale)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield conn
+
+
 async def claim(
     pool: asyncpg.Pool,
     limit: int,
@@ -159,11 +171,7 @@ async def claim(
     with the same start waits for the resolved notice before it;
     subscribers in `skip` (their workers already hold a full backlog) are left for later, so they cannot crowd
     other targets out. A row whose stored alert cannot be read is dead-lettered with the reason."""
-    async with pool.acquire() as conn, conn.transaction():
-        # Planned for these partitions on every call. After five runs of a prepared statement Postgres may switch to
-        # one generic plan, and for this statement (`$3 IS NULL OR part = ANY($3)`) that plan took 30-40 s a claim
-        # with two instances holding 32 partitions each and 20,000 rows queued (bench/README.md, scale).
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    async with _planned_for_these_partitions(pool) as conn:
         rows = await conn.fetch(_CLAIM, limit, list(skip), None if parts is None else list(parts), me)
     claimed: list[Claimed] = []
     unreadable: list[tuple[asyncpg.Record, str]] = []
@@ -194,8 +202,7 @@ async def claim(
 
 async def next_due(pool: asyncpg.Pool, parts: Sequence[int] | None) -> datetime | None:
     """When the next queued notification of these partitions is due (None: nothing queued)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # as in `claim`
+    async with _planned_for_these_partitions(pool) as conn:
         due: datetime | None = await conn.fetchval(
             "SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending' AND held_by IS NULL"
             " AND ($1::smallint[] IS NULL OR part = ANY($1)) AND next_attempt_at < 'infinity'",
