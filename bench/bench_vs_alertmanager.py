@@ -566,6 +566,12 @@ class Bench:
 # --- modes -------------------------------------------------------------------------------------------------
 
 
+TABLE_HEAD = (
+    "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
+    "|---|---|---|---|---|---|---|",
+)
+
+
 def fmt_ms(v: float) -> str:
     return "-" if math.isnan(v) else f"{v:,.0f} ms"
 
@@ -597,10 +603,7 @@ def ratio_row(label: str, ours: Run, theirs: Run) -> str:
 async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
     orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     route = {"group_by": ["..."], "group_wait": "0s"}
-    lines = [
-        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = list(TABLE_HEAD)
     complete = True
     for n in sizes:
         for rep in range(repeat):
@@ -635,10 +638,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
 async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
     """notify-service alone, one instance beside two on the same database, grouping off as in `table`."""
     orgs = [f"sc-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
-    lines = [
-        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines = list(TABLE_HEAD)
     complete = True
     for n in sizes:
         for rep in range(repeat):
@@ -676,8 +676,7 @@ async def history(bench: Bench, n: int, copies: int) -> bool:
     print(f"[history] {n:,} alerts, then {n * copies * 2:,} notifications of history ...", file=sys.stderr)
     empty, full, rows = await bench.notify_with_history(first, second, copies)
     lines = [
-        "| Alerts | System | Delivered/s | p50 | p99 | CPU s per 1k | Peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        *TABLE_HEAD,
         row(f"{n:,}", empty),
         row(f"{n:,}", full),
         f"| {n:,} | with history / empty | {full.rate / max(empty.rate, 1e-9):.2f} |"
