@@ -251,7 +251,8 @@ class Receiver:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
 
     def begin(self, expected: Iterable[str]) -> Arrivals:
         """Start counting a new run, which sends the alerts named `expected`."""

@@ -152,7 +152,8 @@ async def measure(kafka: str, admin: str, run: str, counter: Counter, base: str,
     service = ServiceProcess("notify_service", env)
     service.start(logs)
     try:
-        await asyncio.wait_for(counter.done.wait(), 600)
+        async with asyncio.timeout(600):
+            await counter.done.wait()
         ours = counter.rate()
         conn = await asyncpg.connect(db)
         deadline = time.monotonic() + 60

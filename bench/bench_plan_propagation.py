@@ -60,7 +60,8 @@ class Applied:
         return self._waiters.setdefault(key, asyncio.Event())
 
     async def wait(self, key: tuple[str, int], timeout_s: float = 30) -> float:
-        await asyncio.wait_for(self._event(key).wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self._event(key).wait()
         return self.at[key]
 
 

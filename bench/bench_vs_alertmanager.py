@@ -749,7 +749,8 @@ async def bare_client(base: str, n: int, targets: int) -> dict[str, Any]:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(child.communicate(), deadline_s(n))
+        async with asyncio.timeout(deadline_s(n)):
+            out, err = await child.communicate()
     finally:
         if child.returncode is None:
             child.kill()

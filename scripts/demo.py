@@ -110,7 +110,8 @@ async def main() -> int:
                     lambda: http.post(f"{NOTIFY}/v1/subscribers", headers=owner, json=hook), "webhook subscriber"
                 )
             ).json()
-            test = await asyncio.wait_for(got.get(), 10)
+            async with asyncio.timeout(10):
+                test = await got.get()
             print(
                 f"4. notify-service applied the plan; subscriber {saved['id']} saved (shown masked: "
                 f"{saved['config']}) after its test message arrived with dryRun={test.get('dryRun')}"
@@ -132,7 +133,8 @@ async def main() -> int:
             accepted = await http.post(f"{NOTIFY}/v1/alerts", headers=owner, json=alert)
             print(f"5. POST {NOTIFY}/v1/alerts -> {accepted.status_code}; waiting for the webhook ...")
         try:
-            body = await asyncio.wait_for(got.get(), 30)
+            async with asyncio.timeout(30):
+                body = await got.get()
         except TimeoutError:
             print("no webhook call within 30 s; see .cache/run/notify.log", file=sys.stderr)
             return 1

@@ -44,6 +44,7 @@ from carekit_testing import (
     drop_created_databases,
     free_port,
     setting,
+    within,
 )
 from carekit_testing import plan_changed as kit_plan_changed
 
@@ -131,7 +132,7 @@ class Receiver:
                 raise AssertionError(f"receiver got {got} requests{' at ' + path if path else ''}, expected {count}")
             self.arrived.clear()
             try:
-                await asyncio.wait_for(self.arrived.wait(), min(remaining, 0.5))
+                await within(self.arrived.wait(), min(remaining, 0.5))
             except TimeoutError:
                 continue
         return self.at(path) if path else self.requests

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from carekit_testing import free_port
+from carekit_testing import free_port, within
 from ticket_service.adapters.lark import encrypt, signature
 
 
@@ -88,7 +88,7 @@ class FakeLark:
                 raise AssertionError(f"Lark got {len(found)} calls to *{path_suffix}, expected {count}: {self.calls}")
             self.arrived.clear()
             try:
-                await asyncio.wait_for(self.arrived.wait(), min(remaining, 0.5))
+                await within(self.arrived.wait(), min(remaining, 0.5))
             except TimeoutError:
                 continue
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 from aiohttp import web
 
-from carekit_testing import free_port
+from carekit_testing import free_port, within
 
 
 @dataclass
@@ -93,7 +93,7 @@ class FakeSlack:
                 raise AssertionError(f"Slack got {len(found)} {method} calls, expected {count}: {self.calls!r}")
             self.arrived.clear()
             try:
-                await asyncio.wait_for(self.arrived.wait(), min(remaining, 0.5))
+                await within(self.arrived.wait(), min(remaining, 0.5))
             except TimeoutError:
                 continue
 

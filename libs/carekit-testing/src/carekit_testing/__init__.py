@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,6 +52,7 @@ from carekit.runtime import Runtime
 from carekit.settings import ServiceSettings
 
 E = TypeVar("E")
+T = TypeVar("T")
 HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"  # noqa: S105
 
@@ -269,6 +270,13 @@ class ServiceProcess:
             time.sleep(1)
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """`await awaitable`, or TimeoutError after `seconds`; a cancellation from outside always wins (unlike
+    `asyncio.wait_for` on Python 3.11, which ruff bans here)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
 
 
 async def eventually(check: Any, *, timeout_s: float = 20, interval_s: float = 0.1) -> Any:

@@ -9,7 +9,6 @@ the bearer scheme, the body limit, the lifespan order (pool, migrations, topics,
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import logging
@@ -26,7 +25,7 @@ from carekit.identity import TokenVerifier
 from carekit.kafka import Publishers, ensure_topics, make_broker
 from carekit.metrics import HttpMetrics, sample_forever
 from carekit.retention import KIT, Purge, run_retention
-from carekit.runtime import Runtime
+from carekit.runtime import STOP_GRACE_S, Runtime, bounded
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -118,17 +117,12 @@ def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], context
             await runtime.broker.start()
             log.info("%s ready on %s:%s", app.title, settings.http_host, settings.http_port)
             yield
-        finally:
-            for task in runtime.tasks:
-                task.cancel()
-            await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            runtime.tasks.clear()
-            for close in reversed(runtime.closers):
-                with contextlib.suppress(Exception):
-                    await close()
-            runtime.closers.clear()
-            await runtime.broker.stop()
-            await runtime.pool.close()
-            runtime._pool = None
+        finally:  # each step bounded (carekit.runtime.STOP_GRACE_S): a stuck loop or client never holds up the stop
+            await runtime.stop_loops()
+            await runtime.stop_clients()
+            await bounded(runtime.broker.stop(), STOP_GRACE_S, "stopping the Kafka broker")
+            pool, runtime._pool = runtime.pool, None
+            if not await bounded(pool.close(), STOP_GRACE_S, "closing the Postgres pool"):
+                pool.terminate()  # a connection still held by a loop left behind
 
     return run

@@ -20,7 +20,7 @@ from carekit.faults import Fault, Retries
 from carekit.kafka import Publishers, encode
 from carekit.metrics import OUTBOX_PUBLISHED
 from carekit.parking import park
-from carekit.polling import one_pass
+from carekit.polling import one_pass, sleep_until_woken
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -136,9 +136,7 @@ class OutboxRelay:
                     await asyncio.sleep(max(self._poll, self._retries.delay_s()))
                 elif sent:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                self._wake.clear()
+                await sleep_until_woken(self._wake, self._poll)
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(CHANNEL, wake)  # the same callback, or asyncpg keeps it and warns

@@ -40,3 +40,20 @@ async def poll_forever(
         if await one_pass(step, what=what, log=log) and again_when_busy:
             continue
         await asyncio.sleep(every_s)
+
+
+async def sleep_until_woken(wake: asyncio.Event, seconds: float) -> bool:
+    """Wait until `wake` is set (a LISTEN/NOTIFY callback, a new row in memory) or `seconds` have passed, then clear
+    it; True when it was set. A cancellation always stops the wait, even one that arrives as `wake` is set.
+
+    Not `asyncio.wait_for(wake.wait(), seconds)`: on Python 3.11 that returns normally when the cancellation and
+    the wake-up land in the same turn of the event loop, so the loop goes on and the service's shutdown waits for it
+    forever. `asyncio.timeout` keeps a cancellation from outside; ruff bans `asyncio.wait_for` (pyproject.toml)."""
+    try:
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    except TimeoutError:
+        pass
+    woken = wake.is_set()
+    wake.clear()
+    return woken

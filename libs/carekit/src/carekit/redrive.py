@@ -64,7 +64,8 @@ async def again(bootstrap: str, topic: str, partition: int, offset: int) -> int:
         if not start <= offset < end:
             raise LookupError(f"{topic}/{partition}/{offset} is no longer in the topic (it holds {start}..{end - 1})")
         reader.seek(tp, offset)
-        record = await asyncio.wait_for(reader.getone(tp), 30)
+        async with asyncio.timeout(30):
+            record = await reader.getone(tp)
     finally:
         await reader.stop()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)

@@ -31,6 +31,7 @@ HEALTHY_AFTER_S = 60.0  # a loop that ran this long before it stopped starts its
 FAILING_AFTER = 5  # this many stops in a row, each within HEALTHY_AFTER_S of its start: the loop is failing
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
+STOP_GRACE_S = 10.0  # how long the shutdown waits for each step (loops, clients, broker, pool) before going on
 
 
 @dataclass
@@ -91,6 +92,30 @@ class Runtime:
         service as their source."""
         return Rejects(self.publishers, consumer, f"/{self.name}")
 
+    async def stop_loops(self, grace_s: float = STOP_GRACE_S) -> list[str]:
+        """Cancel every background loop and wait up to `grace_s` for them to end. A loop still running then is
+        logged with where it is stuck and left behind, so that the service still stops; their names are returned."""
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return []
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
+            log.error(
+                "background loop %s did not stop within %s s of its cancellation; stopping without it. It waits in: %s",
+                task.get_name(),
+                grace_s,
+                awaiting(task),
+            )
+        return sorted(task.get_name() for task in pending)
+
+    async def stop_clients(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Close the clients registered with `at_stop`, newest first, each given up to `grace_s`."""
+        closers, self.closers = self.closers, []
+        for close in reversed(closers):
+            await bounded(close(), grace_s, "closing a client")
+
     def at_stop(self, close: Callable[[], Awaitable[None]]) -> None:
         """Close a client (HTTP session, SMTP pool) when the service stops, after its loops have ended."""
         self.closers.append(close)
@@ -102,6 +127,32 @@ class Runtime:
     @property
     def healthy(self) -> bool:
         return not any(h.failing for h in self.loops.values()) and all(not t.done() for t in self.tasks)
+
+
+def awaiting(task: asyncio.Task[Any]) -> str:
+    """Where a task is suspended: its chain of awaits, outermost first (`Task.print_stack` shows only the first)."""
+    where: list[str] = []
+    step: Any = task.get_coro()
+    while step is not None:
+        frame = getattr(step, "cr_frame", None) or getattr(step, "gi_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
+        step = getattr(step, "cr_await", None) or getattr(step, "gi_yieldfrom", None)
+    return " -> ".join(where) or "(nothing)"
+
+
+async def bounded(step: Awaitable[None], grace_s: float, what: str) -> bool:
+    """A shutdown step given up to `grace_s`: False (logged) when it failed or did not end in time."""
+    try:
+        async with asyncio.timeout(grace_s):
+            await step
+    except TimeoutError:
+        log.error("%s did not end within %s s; stopping without it", what, grace_s)
+        return False
+    except Exception as exc:
+        log.warning("%s failed: %s", what, storable(f"{type(exc).__name__}: {exc}")[:500])
+        return False
+    return True
 
 
 async def _supervise(health: LoopHealth, run: Callable[[], Awaitable[None]]) -> None:

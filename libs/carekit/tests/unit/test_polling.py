@@ -74,3 +74,34 @@ async def test_a_busy_pass_runs_again_at_once_an_idle_or_failed_one_waits(
         ]  # fmt: skip
     assert events == expected
     assert asyncio.sleep is not sleep  # the real sleep is back for the other tests
+
+
+async def test_a_sleep_ends_when_woken_or_after_its_time_and_clears_the_wake() -> None:
+    wake = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.01, wake.set)
+    assert await polling.sleep_until_woken(wake, 5) is True
+    assert not wake.is_set()
+    assert await polling.sleep_until_woken(wake, 0.01) is False
+
+
+async def test_a_loop_sleeping_until_woken_stops_when_cancelled_as_it_is_woken() -> None:
+    """The cancellation and the wake-up land in the same turn of the event loop: the loop must still end (with
+    asyncio.wait_for on Python 3.11 every one of these loops went on forever and the service's stop hung)."""
+
+    async def relay(wake: asyncio.Event) -> None:
+        while True:
+            await polling.sleep_until_woken(wake, 1.0)
+
+    still_running = 0
+    for _ in range(50):
+        wake = asyncio.Event()
+        task = asyncio.create_task(relay(wake))
+        await asyncio.sleep(0)  # the loop is now sleeping
+        wake.set()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        if not done:
+            still_running += 1
+            task.cancel()
+            await asyncio.wait([task])
+    assert still_running == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from prometheus_client import REGISTRY
 from carekit import runtime as runtime_module
 from carekit import web
 from carekit.runtime import FAILING_AFTER, Runtime
+from carekit_testing import within
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 
@@ -56,7 +58,7 @@ async def test_a_loop_that_crashes_is_restarted_counted_and_reported(monkeypatch
     before = _restarts("flaky-loop")
     rt.spawn("flaky-loop", flaky)
     try:
-        await asyncio.wait_for(settled.wait(), 5)
+        await within(settled.wait(), 5)
         assert _restarts("flaky-loop") - before == 2
         answer = await _healthz(rt)
         assert answer.status_code == 200
@@ -113,3 +115,39 @@ async def test_a_loop_that_returns_is_restarted_too(monkeypatch: pytest.MonkeyPa
         for task in rt.tasks:
             task.cancel()
         await asyncio.gather(*rt.tasks, return_exceptions=True)
+
+
+async def test_stopping_leaves_behind_a_loop_that_ignores_its_cancellation_and_says_where_it_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rt = _runtime()
+    ended, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck_here() -> None:
+        await release.wait()
+
+    async def stubborn() -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # what a swallowed cancellation looks like from outside
+            await asyncio.sleep(3600)
+        await stuck_here()
+
+    async def polite() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended.set()
+
+    rt.spawn("stubborn-loop", stubborn)
+    rt.spawn("polite-loop", polite)
+    await asyncio.sleep(0)
+    left = rt.tasks[0]
+    with caplog.at_level("ERROR", logger="carekit.runtime"):
+        assert await within(rt.stop_loops(grace_s=0.2), 5) == ["stubborn-loop"]
+    assert ended.is_set()
+    assert "background loop stubborn-loop did not stop within 0.2 s" in caplog.text
+    assert "-> stubborn (" in caplog.text
+    assert "-> stuck_here (" in caplog.text
+    assert rt.tasks == []
+    release.set()
+    left.cancel()
+    await asyncio.wait([left])

@@ -15,6 +15,7 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
+from carekit_testing import within
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed
@@ -45,7 +46,7 @@ async def test_a_channel_that_raises_returns_its_notifications_for_a_retry(
     rows = deque([Claimed(7, "sub-1", "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
     await dispatcher._start_next(target(ChannelType.WEBHOOK, {"url": SECRET_URL}), rows)
 
-    result = await asyncio.wait_for(dispatcher._results.get(), 1)
+    result = await within(dispatcher._results.get(), 1)
     assert [r.id for r in result.rows] == [7]
     assert result.outcome == "retry"
     assert "internal error: ValueError" in result.detail
@@ -66,7 +67,7 @@ async def test_a_render_failure_returns_the_whole_group_for_a_retry(
     slack = target(ChannelType.SLACK, {"webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl"})
     await dispatcher._start_next(slack, rows)
 
-    result = await asyncio.wait_for(dispatcher._results.get(), 1)
+    result = await within(dispatcher._results.get(), 1)
     assert sorted(r.id for r in result.rows) == [1, 2, 3]
     assert result.outcome == "retry"
 

@@ -16,7 +16,7 @@ import pytest
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged
-from carekit_testing import FakeClock, InProcess, PlanTopicReader, eventually
+from carekit_testing import FakeClock, InProcess, PlanTopicReader, eventually, within
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 Auth = Callable[..., dict[str, str]]
@@ -527,7 +527,7 @@ async def test_the_legacy_import_command_seeds_orgs_like_the_endpoint_and_the_ev
 
     async def run() -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        out, err = await within(proc.communicate(), 60)
         assert proc.returncode is not None
         return proc.returncode, out.decode(), err.decode()
 

@@ -14,7 +14,7 @@ from plan_harness import in_process, settings_for
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Actor, ChangeReason, PlanRetirementNotice, SupportPlanChanged
 from carekit.db import create_pool, migrate
-from carekit_testing import FakeClock, PlanTopicReader, create_database, eventually
+from carekit_testing import FakeClock, PlanTopicReader, create_database, eventually, within
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
 from plan_service.handlers import jobs
@@ -147,7 +147,7 @@ async def test_a_clock_stepping_back_across_the_instant_neither_stalls_the_run_n
 ) -> None:
     pool, _ = two_instances
     await seed(pool, unique, legacy=jobs.BATCH + 10, trials=0)
-    ran = await asyncio.wait_for(jobs.run_due(pool, SteppingBack(RETIRES + timedelta(seconds=1))), timeout=30)
+    ran = await within(jobs.run_due(pool, SteppingBack(RETIRES + timedelta(seconds=1))), 30)
     assert ran.retired == jobs.BATCH + 10
     first = await pool.fetchval("SELECT min(effective_at) FROM plan_history WHERE reason = 'legacy_retirement'")
     assert first >= RETIRES

@@ -10,7 +10,7 @@ import logging
 from assistant_service.adapters.articles import CHANNEL
 from assistant_service.handlers.articles import catch_up
 from assistant_service.handlers.deps import Deps
-from carekit.polling import one_pass
+from carekit.polling import one_pass, sleep_until_woken
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,7 @@ async def follow(deps: Deps, poll_interval_s: float) -> None:
             )
             if applied:
                 log.info("applied %d article changes (revision %d)", applied, deps.knowledge.revision)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll_interval_s)
-            wake.clear()
+            await sleep_until_woken(wake, poll_interval_s)
     finally:
         with contextlib.suppress(Exception):
             await listener.remove_listener(CHANNEL, notified)

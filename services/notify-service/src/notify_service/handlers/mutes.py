@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
 from carekit.faults import is_outage
 from carekit.parking import Isolation
-from carekit.polling import one_pass
+from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import mutes, silences
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
@@ -121,9 +121,7 @@ async def run_mutes(pool: asyncpg.Pool, interval_s: float) -> None:
         while True:
             if await one_pass(lambda: check_due(pool), what="mute checks", log=log):
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval_s)
-            wake.clear()
+            await sleep_until_woken(wake, interval_s)
     finally:
         with contextlib.suppress(Exception):
             await listener.remove_listener(mutes.CHECKS, woken)

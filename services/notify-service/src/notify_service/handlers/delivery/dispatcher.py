@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 
 from carekit.faults import Fault, Retries, is_outage
-from carekit.polling import one_pass
+from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
@@ -221,9 +221,7 @@ class Dispatcher:
                 continue
             if claimed:
                 wait = 0.0 if self._wake.is_set() else poll
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-            self._wake.clear()
+            await sleep_until_woken(self._wake, wait)
 
     async def _claim_once(self, batch: int, backlog: int, poll: float) -> tuple[list[Claimed], float]:
         """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to

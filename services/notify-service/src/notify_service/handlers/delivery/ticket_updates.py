@@ -9,7 +9,6 @@ message has failed that way POISON_ATTEMPTS times.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ import asyncpg
 
 from carekit.faults import Retries, is_outage, reason
 from carekit.parking import park
-from carekit.polling import one_pass
+from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import im_queue, metrics
 from notify_service.adapters.channels.answers import post_answer
 from notify_service.adapters.channels.base import SendContext
@@ -163,8 +162,6 @@ class TicketUpdates:
             while True:
                 if await one_pass(self.drain_once, what=self._loop, log=log):
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._ctx.settings.delivery_poll_interval_s * 5)
-                self._wake.clear()
+                await sleep_until_woken(self._wake, self._ctx.settings.delivery_poll_interval_s * 5)
         finally:
             await self._pool.release(listener)
