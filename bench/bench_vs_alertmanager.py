@@ -543,6 +543,7 @@ class Bench:
             arrivals = self.receiver.begin(f"fp-{run}-{i}" for i in range(n))
             postgres = PostgresBackends(urlsplit(db).path.lstrip("/"))
             postgres.start()
+            self.profile.start(pid, f"cpu-{n}-{run}")
             cpu0 = cpu_seconds(pid)
             if not await arrivals.wait(n, deadline_s(n)):
                 raise Unavailable(f"notify-service delivered {len(arrivals.first)} of {n} in {deadline_s(n):g}s")
@@ -557,6 +558,7 @@ class Bench:
             finally:
                 await conn.close()
             cpu = cpu_seconds(pid) - cpu0
+            self.profile.stop()
             seconds = max(arrivals.first.values()) - min(arrivals.first.values())
             return cpu, await postgres.stop(), seconds
         finally:

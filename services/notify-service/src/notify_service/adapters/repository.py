@@ -25,8 +25,10 @@ _GROUP = f"""
                         ELSE COALESCE((SELECT jsonb_agg({_LABEL} ORDER BY g.o)::text
                                        FROM unnest(s.group_by) WITH ORDINALITY AS g(name, o)), '') END
 """  # noqa: S608 (constant SQL, values bound)
+# `incoming` is MATERIALIZED so that each alert's JSON text is parsed once: inlined (Postgres inlines a CTE used
+# once), every `alert ->> ...` below parsed the whole text again, and the insert ran at a third of the speed.
 _INSERT = f"""
-    WITH incoming AS (
+    WITH incoming AS MATERIALIZED (
         SELECT t.alert::jsonb AS alert, t.episode FROM unnest($1::text[], $2::int[]) AS t(alert, episode)
     ), i AS (
         SELECT alert, episode, alert ->> 'org_id' AS org_id, alert ->> 'project_id' AS project_id,
@@ -55,14 +57,14 @@ _SAME_FIRING = """
     SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
       AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
 """
-_DUE = "now() + make_interval(secs => $5)"
+_DUE_AFTER_WINDOW = "now() + make_interval(secs => $5)"
 # A resolved notice whose firing notice was dead-lettered (none delivered, none on its way) waits for a re-drive
 # of that firing notice, parked (never due) instead of being scanned by every claim meanwhile.
 _DUE_OR_PARKED = f"""
     CASE WHEN EXISTS ({_SAME_FIRING} AND f.state IN ('pending', 'sending', 'delivered'))
          THEN now() + make_interval(secs => $5) ELSE 'infinity' END
 """
-INSERT_FIRING = _INSERT.format(due=_DUE, only_after_firing="")
+INSERT_FIRING = _INSERT.format(due=_DUE_AFTER_WINDOW, only_after_firing="")
 # a resolved notice only for subscribers that got (or are getting) the firing one
 INSERT_RESOLVED = _INSERT.format(
     due=_DUE_OR_PARKED, only_after_firing=f"AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')"
