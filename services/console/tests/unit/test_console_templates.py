@@ -39,3 +39,9 @@ def test_a_table_takes_its_class_its_own_header_cells_and_a_footer() -> None:
 def test_a_counted_caption_says_one_without_a_plural() -> None:
     html = render('{{ ui.counted(1, "open ticket") }}, {{ ui.counted(0, "subscriber") }}')
     assert html == "1 open ticket, 0 subscribers"
+
+
+def test_a_field_error_shows_under_its_field_with_an_id_to_point_at_and_nothing_when_it_is_fine() -> None:
+    errors = {"summary": "summary: at most 200 characters <here>"}
+    html = render("{{ ui.problem(errors, 'summary') }}|{{ ui.problem(errors, 'severity') }}", errors=errors)
+    assert html == ('<p class="field-error" id="summary-error">summary: at most 200 characters &lt;here&gt;</p>|')
