@@ -9,20 +9,22 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
+from pydantic import TypeAdapter
 
-from carekit.consumer import Rejects
+from care_schemas.topics import Topic
+from carekit.consumer import Rejects, subscribe
 from carekit.faults import storable
 from carekit.kafka import Publishers
 from carekit.metrics import watched_loop
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-
+E = TypeVar("E")
 
 RESTARTS = Counter(
     "care_background_restarts_total", "Background loops restarted after they stopped (crashed or returned)", ["loop"]
@@ -91,6 +93,27 @@ class Runtime:
         """Where the records a consumer (its group id) can never process go: the dead-letter topic, with this
         service as their source."""
         return Rejects(self.publishers, consumer, f"/{self.name}")
+
+    def subscribe(
+        self,
+        topic: Topic,
+        group_id: str,
+        adapter: TypeAdapter[E],
+        handle: Callable[[E], Awaitable[None]],
+        *,
+        from_beginning: bool = True,
+    ) -> None:
+        """A typed subscriber on this service's broker (`carekit.consumer.subscribe`) whose rejects are
+        dead-lettered under its group id."""
+        subscribe(
+            self.broker,
+            topic=topic,
+            group_id=group_id,
+            adapter=adapter,
+            handle=handle,
+            rejects=self.rejects(group_id),
+            from_beginning=from_beginning,
+        )
 
     async def stop_loops(self, grace_s: float = STOP_GRACE_S) -> list[str]:
         """Cancel every background loop and wait up to `grace_s` for them to end. A loop still running then is

@@ -13,6 +13,7 @@ from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_a
 from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS
 from carekit.consumer import Rejects, subscribe
 from carekit.kafka import Publishers, make_broker
+from carekit.runtime import Runtime
 from carekit_testing import plan_changed
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
@@ -50,3 +51,33 @@ async def test_a_valid_event_is_handled_typed_and_an_invalid_record_is_dead_lett
     assert rejected.data.key == "org-bad"
     assert rejected.data.consumer == "unit.plans"
     assert "data" in rejected.data.reason
+
+
+async def test_a_runtime_subscriber_dead_letters_under_its_group_from_its_service() -> None:
+    broker = make_broker("127.0.0.1:9", client_id="tests")
+    publishers = Publishers(broker, [PLAN_EVENTS, NOTIFY_DEADLETTER])
+    runtime = Runtime(settings=None, broker=broker, publishers=publishers, name="unit-service")  # type: ignore[arg-type]
+    handled: list[PlanEvent] = []
+
+    async def handle(event: PlanEvent) -> None:
+        handled.append(event)
+
+    runtime.subscribe(PLAN_EVENTS, "unit.runtime-plans", plan_event_adapter, handle)
+    dead: list[bytes] = []
+
+    @broker.subscriber(NOTIFY_DEADLETTER.name, group_id="unit.dead")
+    async def on_dead(body: bytes) -> None:
+        dead.append(body)
+
+    async with TestKafkaBroker(broker):
+        await publishers[PLAN_EVENTS].publish(plan_changed("org-unit", PlanCode.ENTERPRISE, 3), "org-unit")
+        await broker.publish(b"not json", PLAN_EVENTS.name, key=b"org-bad")
+
+    assert [e.data.org_id for e in handled if isinstance(e, SupportPlanChanged)] == ["org-unit"]
+    [rejected] = [deadletter_event_adapter.validate_json(body) for body in dead]
+    assert isinstance(rejected, EventRejected)
+    assert (rejected.data.consumer, rejected.data.key, rejected.source) == (
+        "unit.runtime-plans",
+        "org-bad",
+        "/unit-service",
+    )

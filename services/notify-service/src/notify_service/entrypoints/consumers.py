@@ -9,7 +9,7 @@ from care_schemas.events.alert import AlertEvent, alert_event_adapter
 from care_schemas.events.chat import ChatEvent, chat_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, TICKET_EVENTS
-from carekit.consumer import subscribe, subscribe_batch
+from carekit.consumer import subscribe_batch
 from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from notify_service import handlers
@@ -33,38 +33,17 @@ def register(runtime: Runtime, settings: Settings) -> None:
         max_records=2000,
     )
 
-    tickets = f"{settings.consumer_group_prefix}.tickets"
-
     async def on_ticket(event: TicketEvent) -> None:
         await handlers.take_in_ticket_event(runtime.pool, event)
-
-    subscribe(
-        runtime.broker,
-        topic=TICKET_EVENTS,
-        group_id=tickets,
-        adapter=ticket_event_adapter,
-        handle=on_ticket,
-        rejects=runtime.rejects(tickets),
-        # A new deployment posts updates from now on; replaying a week of ticket history into customers'
-        # chat threads and TAMs' mailboxes would be noise. Once the group exists, nothing is skipped.
-        from_beginning=False,
-    )
-
-    chat = f"{settings.consumer_group_prefix}.chat"
 
     async def on_chat(event: ChatEvent) -> None:
         await handlers.take_in_chat_event(runtime.pool, event)
 
-    subscribe(
-        runtime.broker,
-        topic=CHAT_EVENTS,
-        group_id=chat,
-        adapter=chat_event_adapter,
-        handle=on_chat,
-        rejects=runtime.rejects(chat),
-        # as for ticket updates: a new deployment posts answers from now on, not a week of old ones
-        from_beginning=False,
-    )
+    # A new deployment posts ticket updates and the assistant's answers from now on; replaying a week of history
+    # into customers' chat threads and TAMs' mailboxes would be noise. Once a group exists, nothing is skipped.
+    prefix = settings.consumer_group_prefix
+    runtime.subscribe(TICKET_EVENTS, f"{prefix}.tickets", ticket_event_adapter, on_ticket, from_beginning=False)
+    runtime.subscribe(CHAT_EVENTS, f"{prefix}.chat", chat_event_adapter, on_chat, from_beginning=False)
 
     plans = f"{settings.consumer_group_prefix}.plans"
     subscribe_plan_projection(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from care_schemas.events.chat import ChatAnswered, ChatEvent, chat_event_adapter
 from care_schemas.topics import CHAT_EVENTS
-from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from ticket_service.handlers import Deps, assistant
 
@@ -19,11 +18,4 @@ def subscribe_answers(runtime: Runtime, group_prefix: str, deps: Callable[[], De
         if isinstance(event, ChatAnswered):
             await assistant.record_answer(deps(), event)
 
-    subscribe(
-        runtime.broker,
-        topic=CHAT_EVENTS,
-        group_id=group,
-        adapter=chat_event_adapter,
-        handle=on_chat,
-        rejects=runtime.rejects(group),
-    )
+    runtime.subscribe(CHAT_EVENTS, group, chat_event_adapter, on_chat)

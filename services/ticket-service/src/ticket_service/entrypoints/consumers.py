@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from care_schemas.events.action import ActionEvent, TicketAlertResolved, action_event_adapter
 from care_schemas.topics import ALERT_ACTIONS
-from carekit.consumer import subscribe
 from carekit.runtime import Runtime
 from ticket_service import handlers
 from ticket_service.config import Settings
@@ -21,11 +20,4 @@ def register(runtime: Runtime, settings: Settings, deps: Callable[[], handlers.D
         if isinstance(event, TicketAlertResolved):  # acknowledgements are notify-service's
             await alert_actions.alert_resolved(deps(), event)
 
-    subscribe(
-        runtime.broker,
-        topic=ALERT_ACTIONS,
-        group_id=group,
-        adapter=action_event_adapter,
-        handle=on_action,
-        rejects=runtime.rejects(group),
-    )
+    runtime.subscribe(ALERT_ACTIONS, group, action_event_adapter, on_action)
