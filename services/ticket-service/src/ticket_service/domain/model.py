@@ -59,8 +59,8 @@ class Author:
         return self.org_id is None or self.org_id == org_id
 
 
-class Ticket(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class TicketFacts(BaseModel):
+    """What a ticket says about itself, as stored and as the API shows it (`TicketView` adds to these)."""
 
     id: str
     org_id: str
@@ -75,6 +75,11 @@ class Ticket(BaseModel):
     affected_version: str | None
     reporter_email: str | None
     channel: TicketChannel
+
+
+class Ticket(TicketFacts):
+    model_config = ConfigDict(frozen=True)
+
     created_by: str
     plan: PlanCode
     response_targets: dict[Severity, ResponseTarget]

@@ -26,7 +26,7 @@ from ticket_service import handlers
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Forbidden, Invalid, NotFound
 from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SEARCH, MAX_SHORT_FIELD
-from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket
+from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket, TicketFacts
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 from ticket_service.handlers import alert_actions
 
@@ -66,20 +66,7 @@ class ConversationTurnView(BaseModel):
     could_help: bool | None
 
 
-class TicketView(BaseModel):
-    id: str
-    org_id: str
-    kind: TicketKind
-    severity: Severity
-    status: TicketStatus
-    summary: str
-    description: str
-    cluster_id: str | None
-    environment: str | None
-    components: list[str]
-    affected_version: str | None
-    reporter_email: str | None
-    channel: TicketChannel
+class TicketView(TicketFacts):
     plan: PlanCode
     response_due_at: datetime | None
     first_response_at: datetime | None
