@@ -56,8 +56,9 @@ async def _subscriber(pool: asyncpg.Pool, box: SecretBox, sub: str, url: str) ->
         pool,
         box,
         subscribers.Subscriber(
-            sub, "org-scale", "proj-1", None, ChannelType.WEBHOOK, sub, None, None, {"url": url}, "active", None,
-            "t", now, now,
+            id=sub, org_id="org-scale", project_id="proj-1", cluster_id=None, type=ChannelType.WEBHOOK, name=sub,
+            severities=None, rules=None, config={"url": url}, state="active", state_reason=None, created_by="t",
+            created_at=now, updated_at=now,
         ),
     )  # fmt: skip
 

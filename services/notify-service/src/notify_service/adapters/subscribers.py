@@ -6,14 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from care_schemas.catalogue import ChannelType, PlanCode
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.plans import suspension_reason
-from notify_service.domain.subscribers import masked, partition_of, secrets_of, target_key
+from notify_service.domain.subscribers import Draft, masked, partition_of, secrets_of, target_key
 
 CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so delivery workers drop their cached copy
 
@@ -23,24 +22,16 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Subscriber:
+@dataclass(frozen=True, kw_only=True)
+class Subscriber(Draft):
+    """A saved subscriber: the owner's draft (its configuration opened), its id, state and history."""
+
     id: str
-    org_id: str
-    project_id: str
-    cluster_id: str | None
-    type: ChannelType
-    name: str
-    severities: list[str] | None
-    rules: list[str] | None
-    config: dict[str, Any]
     state: str
     state_reason: str | None
     created_by: str
     created_at: datetime
     updated_at: datetime
-    group_by: list[str] | None = None
-    max_alerts: int | None = None
 
     @property
     def target_key(self) -> str:
@@ -49,27 +40,6 @@ class Subscriber:
     @property
     def secrets(self) -> tuple[str, ...]:
         return tuple(secrets_of(self.config))
-
-    def view(self) -> dict[str, Any]:
-        """What the API shows: secrets masked."""
-        return {
-            "id": self.id,
-            "org_id": self.org_id,
-            "project_id": self.project_id,
-            "cluster_id": self.cluster_id,
-            "type": self.type.value,
-            "name": self.name,
-            "severities": self.severities,
-            "rules": self.rules,
-            "config": masked(self.config),
-            "state": self.state,
-            "state_reason": self.state_reason,
-            "group_by": self.group_by,
-            "max_alerts": self.max_alerts,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
 
 
 def _from_row(box: SecretBox, r: asyncpg.Record) -> Subscriber:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -148,3 +149,19 @@ def target_key(channel: ChannelType, config: dict[str, Any]) -> str:
 def partition_of(key: str) -> int:
     """The delivery partition of a target key."""
     return int(key[:8], 16) % PARTITIONS
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an owner sets for a subscriber: checked against the plan and tested before it is saved."""
+
+    org_id: str
+    project_id: str
+    cluster_id: str | None
+    type: ChannelType
+    name: str
+    severities: list[str] | None
+    rules: list[str] | None
+    config: dict[str, Any]
+    group_by: list[str] | None = None
+    max_alerts: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from carekit.problems import responses
 from carekit.refusals import NotFound
 from notify_service import handlers
 from notify_service.adapters import subscribers
+from notify_service.domain.subscribers import masked
 from notify_service.entrypoints.deps import Deps, deps
 
 router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"], responses=responses(404))
@@ -105,7 +107,8 @@ class SubscriberView(BaseModel):
 
     @classmethod
     def of(cls, s: subscribers.Subscriber) -> SubscriberView:
-        return cls.model_validate(s.view())
+        """What the API shows: secrets masked."""
+        return cls.model_validate(replace(s, config=masked(s.config)), from_attributes=True)
 
 
 class SubscriberList(BaseModel):

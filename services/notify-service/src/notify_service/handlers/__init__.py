@@ -1,5 +1,6 @@
 """Use cases: intake (alerts, plan changes, ticket events), subscribers; the delivery pipeline in `delivery/`."""
 
+from notify_service.domain.subscribers import Draft
 from notify_service.handlers.chat_answers import take_in_chat_event
 from notify_service.handlers.intake import (
     on_plan_change,
@@ -8,7 +9,7 @@ from notify_service.handlers.intake import (
     take_in_alerts,
     take_in_ticket_event,
 )
-from notify_service.handlers.subscribers import Draft, create_subscriber, send_test, update_subscriber
+from notify_service.handlers.subscribers import create_subscriber, send_test, update_subscriber
 
 __all__ = [
     "Draft",

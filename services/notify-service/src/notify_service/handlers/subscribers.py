@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,21 +24,7 @@ from notify_service.config import Settings
 from notify_service.domain.classify import Outcome
 from notify_service.domain.grouping import group_by_problem
 from notify_service.domain.plans import refusal
-from notify_service.domain.subscribers import CONFIGS, secrets_of
-
-
-@dataclass(frozen=True)
-class Draft:
-    org_id: str
-    project_id: str
-    cluster_id: str | None
-    type: ChannelType
-    name: str
-    severities: list[str] | None
-    rules: list[str] | None
-    config: dict[str, Any]
-    group_by: list[str] | None = None
-    max_alerts: int | None = None
+from notify_service.domain.subscribers import CONFIGS, Draft, secrets_of
 
 
 def _checked_grouping(group_by: list[str] | None) -> list[str] | None:
@@ -101,22 +87,13 @@ async def create_subscriber(
         pool,
         box,
         Subscriber(
+            **vars(draft),
             id=subscriber_id,
-            org_id=draft.org_id,
-            project_id=draft.project_id,
-            cluster_id=draft.cluster_id,
-            type=draft.type,
-            name=draft.name,
-            severities=draft.severities,
-            rules=draft.rules,
-            config=draft.config,
             state="active",
             state_reason=None,
             created_by=created_by,
             created_at=now,
             updated_at=now,
-            group_by=draft.group_by,
-            max_alerts=draft.max_alerts,
         ),
     )
 
@@ -139,19 +116,9 @@ async def update_subscriber(
         group_by=_checked_grouping(changes["group_by"]) if "group_by" in changes else current.group_by,
         max_alerts=changes.get("max_alerts", current.max_alerts),
     )
-    if config != current.config:
-        draft = Draft(
-            updated.org_id,
-            updated.project_id,
-            updated.cluster_id,
-            updated.type,
-            updated.name,
-            updated.severities,
-            updated.rules,
-            config,
-        )
-        await _check(pool, ctx.settings, draft)
-        await _test(ctx, updated.id, draft, secrets_of(config))
+    if config != current.config:  # a saved subscriber is checked and tested like the draft it was
+        await _check(pool, ctx.settings, updated)
+        await _test(ctx, updated.id, updated, secrets_of(config))
     saved = await subscribers.update(pool, box, updated)
     if saved is None:
         raise NotFound(f"no subscriber {current.id}")
