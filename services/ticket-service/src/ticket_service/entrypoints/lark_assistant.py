@@ -25,10 +25,7 @@ UNKNOWN_TENANT = "I can't tell which organisation you belong to here; mention me
 
 async def place_binding(deps: handlers.Deps, tenant: str, chat_id: str, direct: bool) -> Binding | None:
     """The binding behind a place: the bound group, or for a one-to-one chat the tenant's organisation."""
-    binding = await handlers.binding_at(deps, ImPlatform.LARK, tenant, chat_id)
-    if binding is None and direct:
-        binding = await assistant.direct_binding(deps, ImPlatform.LARK, tenant)
-    return binding
+    return await assistant.place_binding(deps, ImPlatform.LARK, tenant, chat_id, direct=direct)
 
 
 async def question(
@@ -45,20 +42,14 @@ async def question(
 ) -> bool:
     """A question for the assistant when the plan includes AI chat, else the one line naming the plan that does;
     False when the message asks for a ticket instead (the caller shows the request card)."""
-    if rules.wants_a_ticket(text):
-        return False
-    words = rules.question_text(text)
-    plan = await assistant.plan_of(deps, binding.org_id)
-    if not rules.entitled(plan.entitlements):
-        line = rules.plan_line(plan.plan, words)
 
+    async def plan_line(line: str) -> None:
         async def answer() -> None:
             await client.reply(message_id, "post", post_from_text(TITLE, line))
 
         await handlers.once(deps, "lark-mentions", event_id, answer)
-        return True
-    await assistant.ask(deps, binding.org_id, place, message_id, user, words, direct=direct)
-    return True
+
+    return await assistant.question(deps, binding, place, message_id, user, text, direct=direct, plan_line=plan_line)
 
 
 async def direct_message(

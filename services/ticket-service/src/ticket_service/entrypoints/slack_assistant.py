@@ -31,10 +31,7 @@ def is_direct(channel: str) -> bool:
 
 async def place_binding(deps: handlers.Deps, team: str, channel: str) -> Binding | None:
     """The binding behind a place: the bound channel, or for a direct message the workspace's organisation."""
-    binding = await handlers.binding_at(deps, ImPlatform.SLACK, team, channel)
-    if binding is None and is_direct(channel):
-        binding = await assistant.direct_binding(deps, ImPlatform.SLACK, team)
-    return binding
+    return await assistant.place_binding(deps, ImPlatform.SLACK, team, channel, direct=is_direct(channel))
 
 
 async def question(
@@ -49,20 +46,15 @@ async def question(
 ) -> bool:
     """A mention or direct message that asks a question: to the assistant when the plan includes AI chat, else the
     one line naming the plan that does. False when it asks for a ticket instead (the caller shows the button)."""
-    if rules.wants_a_ticket(text):
-        return False
-    words = rules.question_text(text)
-    plan = await assistant.plan_of(deps, binding.org_id)
-    if not rules.entitled(plan.entitlements):
-        line = rules.plan_line(plan.plan, words)
 
+    async def plan_line(line: str) -> None:
         async def answer() -> None:
             await client.post(place.channel, place.thread_ts, line)
 
         await handlers.once(deps, "slack-mentions", event_id, answer)
-        return True
-    await assistant.ask(deps, binding.org_id, place, message_ts, user, words, direct=is_direct(place.channel))
-    return True
+
+    direct = is_direct(place.channel)
+    return await assistant.question(deps, binding, place, message_ts, user, text, direct=direct, plan_line=plan_line)
 
 
 async def direct_message(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 
 from care_schemas.events.chat import (
     MAX_EARLIER,
@@ -29,6 +30,7 @@ from ticket_service.adapters import postgres
 from ticket_service.domain import assistant as rules
 from ticket_service.domain.assistant import ChatTurn
 from ticket_service.domain.bindings import Binding
+from ticket_service.handlers.chat import binding_at
 from ticket_service.handlers.deps import SOURCE, Deps
 
 
@@ -46,6 +48,41 @@ async def direct_binding(deps: Deps, platform: ImPlatform, workspace: str) -> Bi
     return next((b for b in bindings if b.workspace == workspace and b.active), None) or next(
         (b for b in bindings if b.workspace == workspace), None
     )
+
+
+async def place_binding(
+    deps: Deps, platform: ImPlatform, workspace: str, channel: str, *, direct: bool
+) -> Binding | None:
+    """The binding behind a place: the bound channel or group, or for a direct (one-to-one) chat the workspace's
+    organisation."""
+    binding = await binding_at(deps, platform, workspace, channel)
+    if binding is None and direct:
+        binding = await direct_binding(deps, platform, workspace)
+    return binding
+
+
+async def question(
+    deps: Deps,
+    binding: Binding,
+    place: ChatThread,
+    message_id: str,
+    user: str,
+    text: str,
+    *,
+    direct: bool,
+    plan_line: Callable[[str], Awaitable[None]],
+) -> bool:
+    """A message that asks a question: to the assistant when the plan includes AI chat, else `plan_line` says in
+    the thread which plan does. False when it asks for a ticket instead (the caller offers the ticket form)."""
+    if rules.wants_a_ticket(text):
+        return False
+    words = rules.question_text(text)
+    plan = await plan_of(deps, binding.org_id)
+    if not rules.entitled(plan.entitlements):
+        await plan_line(rules.plan_line(plan.plan, words))
+        return True
+    await ask(deps, binding.org_id, place, message_id, user, words, direct=direct)
+    return True
 
 
 async def ask(
