@@ -3,6 +3,8 @@ for the delivery loop that sends ticket updates (same retries, dead letters and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 
 from care_schemas.events.plan import OrgContactsChanged, PlanEvent
@@ -11,7 +13,15 @@ from carekit.consumer import first_time
 from carekit.projection import current_plan
 from notify_service.adapters import im_queue, notices
 from notify_service.config import Settings
-from notify_service.domain.notices import Addressed, Audience, outgoing, plan_notice, ticket_notice, wanted
+from notify_service.domain.notices import (
+    Addressed,
+    Audience,
+    Contacts,
+    outgoing,
+    plan_notice,
+    ticket_notice,
+    wanted,
+)
 
 CONSUMER = "notices"
 
@@ -33,28 +43,35 @@ async def _queue(conn: asyncpg.Connection, event_id: str, addressed: Addressed |
     return await im_queue.enqueue(conn, event_id, messages)
 
 
+async def _tell(
+    conn: asyncpg.Connection,
+    event_id: str,
+    org_id: str,
+    notice: Callable[[Contacts], Addressed | None],
+) -> int:
+    """Queue the notice an event causes for the organisation's contacts, once per event id, unless they
+    unsubscribed from its kind."""
+    if not await first_time(conn, CONSUMER, event_id):
+        return 0
+    contacts = await notices.contacts_of(conn, org_id)
+    addressed = notice(contacts)
+    if addressed is not None and not wanted(addressed, contacts):
+        return 0
+    return await _queue(conn, event_id, addressed)
+
+
 async def take_in_plan_event(pool: asyncpg.Pool, event: PlanEvent, settings: Settings) -> int:
     """Contacts are kept; any other plan event queues the notice it causes, once per event id."""
     async with pool.acquire() as conn, conn.transaction():
         if isinstance(event, OrgContactsChanged):
             await notices.apply_contacts(conn, event)
             return 0
-        if not await first_time(conn, CONSUMER, event.id):
-            return 0
-        contacts = await notices.contacts_of(conn, event.data.org_id)
-        addressed = plan_notice(event, contacts, audience(settings))
-        if addressed is not None and not wanted(addressed, contacts):
-            return 0
-        return await _queue(conn, event.id, addressed)
+        readers = audience(settings)
+        return await _tell(conn, event.id, event.data.org_id, lambda contacts: plan_notice(event, contacts, readers))
 
 
 async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent, settings: Settings) -> int:
     """A customer-visible reply or status change is told to the ticket's reporter, once per event id."""
     async with pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, CONSUMER, event.id):
-            return 0
-        contacts = await notices.contacts_of(conn, event.data.org_id)
-        addressed = ticket_notice(event, contacts, audience(settings))
-        if addressed is not None and not wanted(addressed, contacts):
-            return 0
-        return await _queue(conn, event.id, addressed)
+        readers = audience(settings)
+        return await _tell(conn, event.id, event.data.org_id, lambda contacts: ticket_notice(event, contacts, readers))
