@@ -13,7 +13,7 @@ from care_schemas.bounded import Id, bounded
 from carekit.identity import CurrentIdentity, Identity, Role, require
 from carekit.problems import responses
 from carekit.refusals import Invalid, NotFound
-from notify_service.adapters import subscribers
+from notify_service.adapters import alerts, subscribers
 from notify_service.adapters.channels.base import Target
 from notify_service.entrypoints.deps import Deps, deps
 from notify_service.handlers import send_test
@@ -64,13 +64,7 @@ async def list_alerts(
 ) -> ActiveAlerts:
     """The organisation's alerts, most recently changed first (staff name `org_id`)."""
     org = _org(identity, org_id)
-    rows = await d.runtime.pool.fetch(
-        "SELECT fingerprint, org_id, status, starts_at, updated_at, alert FROM alerts"
-        " WHERE org_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY updated_at DESC LIMIT $3",
-        org,
-        status,
-        limit,
-    )
+    rows = await alerts.latest(d.runtime.pool, org, status, limit)
     return ActiveAlerts(alerts=[ActiveAlert.model_validate(dict(r)) for r in rows])
 
 
@@ -82,12 +76,7 @@ async def get_alert(
     org_id: Annotated[Id | None, Query()] = None,
 ) -> ActiveAlert:
     org = _org(identity, org_id)
-    row = await d.runtime.pool.fetchrow(
-        "SELECT fingerprint, org_id, status, starts_at, updated_at, alert FROM alerts"
-        " WHERE org_id = $1 AND fingerprint = $2",
-        org,
-        fingerprint,
-    )
+    row = await alerts.one(d.runtime.pool, org, fingerprint)
     if row is None:
         raise NotFound(f"no alert {fingerprint} for organisation {org}")
     return ActiveAlert.model_validate(dict(row))
