@@ -93,14 +93,19 @@ class Ticket(TicketFacts):
     updated_at: AwareDatetime
 
 
-class Comment(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class CommentFacts(BaseModel):
+    """What a comment says about itself, as stored and as the API shows it (`CommentView`)."""
 
     id: str
-    ticket_id: str
     author: str
     author_kind: AuthorKind
     visibility: Visibility
     body: str
     origin: ImThread | None
     created_at: datetime
+
+
+class Comment(CommentFacts):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str

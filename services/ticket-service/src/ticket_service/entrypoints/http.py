@@ -12,13 +12,11 @@ from care_schemas.bounded import Day, Id, bounded
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import (
-    AuthorKind,
     ImPlatform,
     ImThread,
     TicketChannel,
     TicketKind,
     TicketStatus,
-    Visibility,
 )
 from carekit.identity import CurrentIdentity
 from carekit.problems import responses
@@ -26,7 +24,7 @@ from ticket_service import handlers
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Forbidden, Invalid, NotFound
 from ticket_service.domain.limits import MAX_HOLIDAYS, MAX_OFFSET, MAX_PAGE, MAX_SEARCH, MAX_SHORT_FIELD
-from ticket_service.domain.model import Comment, NewComment, NewTicket, Ticket, TicketFacts
+from ticket_service.domain.model import Comment, CommentFacts, NewComment, NewTicket, Ticket, TicketFacts
 from ticket_service.entrypoints.common import AppDeps, CurrentAuthor, Engineer, author_of
 from ticket_service.handlers import alert_actions
 
@@ -41,15 +39,7 @@ class OpenTicket(NewTicket):
     )
 
 
-class CommentView(BaseModel):
-    id: str
-    author: str
-    author_kind: AuthorKind
-    visibility: Visibility
-    body: str
-    origin: ImThread | None
-    created_at: datetime
-
+class CommentView(CommentFacts):
     @classmethod
     def of(cls, c: Comment) -> CommentView:
         return cls(**c.model_dump(exclude={"ticket_id"}))
