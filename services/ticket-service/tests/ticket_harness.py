@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Tam
 from carekit.projection import project
-from carekit_testing import FakeClock, plan_changed, serve_in_process, service_settings
+from carekit_testing import TEST_JWT_SECRET, FakeClock, bearer, plan_changed, serve_in_process, service_settings
 from carekit_testing import InProcess as KitInProcess
 from tests.fakes.lark_server import FakeLark
 from tests.fakes.slack_server import FakeSlack
@@ -25,6 +27,7 @@ MONDAY_10_UTC = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SLACK_SECRET = "slack-signing-secret-for-tests"
 SLACK_TOKEN = "xoxb-test-bot-token"
 LARK_APP = ("cli_test_app", "lark-app-secret-for-tests", "lark-verification-token")
+ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 
 
 @dataclass
@@ -73,3 +76,32 @@ class Service:
             return int(await conn.fetchval(sql, *args))
         finally:
             await conn.close()
+
+
+async def bind(service: Service, org: str, plan: PlanCode, platform: str = "slack") -> str:
+    """Put the org on `plan` and bind a fresh channel (Slack) or group (Lark) of the local team to it; return its id."""
+    await service.set_plan(org, plan, 1)
+    if platform == "slack":
+        place, workspace = f"C{uuid.uuid4().hex[:8].upper()}", service.slack.team_id
+    else:
+        place, workspace = f"oc_{uuid.uuid4().hex[:12]}", service.lark.tenant_key
+    answer = await service.client.post(
+        "/v1/im-bindings",
+        json={"org_id": org, "platform": platform, "workspace": workspace, "channel": place},
+        headers=ENGINEER,
+    )
+    assert answer.status_code == 201, answer.text
+    return place
+
+
+async def tickets_of(service: Service, org: str) -> list[dict[str, Any]]:
+    """The org's tickets as the support engineer lists them."""
+    answer = await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)
+    tickets: list[dict[str, Any]] = answer.json()
+    return tickets
+
+
+async def ticket_seen(service: Service, ticket_id: str) -> dict[str, Any]:
+    """One ticket with its comments, as the support engineer sees it."""
+    seen: dict[str, Any] = (await service.client.get(f"/v1/tickets/{ticket_id}", headers=ENGINEER)).json()
+    return seen

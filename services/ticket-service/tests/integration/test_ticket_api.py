@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ticket_harness import MONDAY_10_UTC, Service
+from ticket_harness import ENGINEER, MONDAY_10_UTC, Service
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import Tam
@@ -24,7 +24,6 @@ from ticket_service import handlers
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 SCHEMA = Path(__file__).resolve().parents[4] / "schemas" / "jsonschema" / "ticket.events.v1.schema.json"
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 
 
 def customer(org: str, sub: str = "alice") -> dict[str, str]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from ticket_harness import Service
+from ticket_harness import ENGINEER, Service
+from ticket_harness import bind as bind_channel
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.envelope import utcnow
@@ -38,7 +38,6 @@ from carekit.kafka import Publishers
 from carekit_testing import TEST_JWT_SECRET, TopicReader, bearer, eventually, publishing
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 FORM = {"severity": "S3", "kind": "technical", "reporter_email": "ops@customer.example"}
 
 
@@ -60,15 +59,8 @@ async def assistant(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
 
 
 async def bind(service: Service, org: str, plan: PlanCode, platform: str = "slack") -> str:
-    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
-    place = f"C{uuid.uuid4().hex[:8].upper()}" if platform == "slack" else f"oc_{uuid.uuid4().hex[:10]}"
-    workspace = service.slack.team_id if platform == "slack" else service.lark.tenant_key
-    answer = await service.client.post(
-        "/v1/im-bindings",
-        json={"org_id": org, "platform": platform, "workspace": workspace, "channel": place},
-        headers=ENGINEER,
-    )
-    assert answer.status_code == 201, answer.text
+    """Bind a channel while the org is on Enterprise, then move the org to `plan` (which may not allow binding)."""
+    place = await bind_channel(service, org, PlanCode.ENTERPRISE, platform)
     if plan is not PlanCode.ENTERPRISE:
         await service.set_plan(org, plan, 2)
     return place

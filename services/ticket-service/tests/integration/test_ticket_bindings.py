@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from ticket_harness import Service
+from ticket_harness import ENGINEER, Service
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.topics import PLAN_EVENTS
 from carekit_testing import TEST_JWT_SECRET, bearer, eventually, plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -4,13 +4,12 @@ organisation's own IM bindings, and the zone a ticket's due time counts in."""
 from __future__ import annotations
 
 import pytest
-from ticket_harness import MONDAY_10_UTC, Service
+from ticket_harness import ENGINEER, MONDAY_10_UTC, Service
 
 from care_schemas.catalogue import PlanCode
 from carekit_testing import TEST_JWT_SECRET, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 
 
 def owner(org: str) -> dict[str, str]:

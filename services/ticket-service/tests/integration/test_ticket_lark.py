@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
-from ticket_harness import Service
+from ticket_harness import Service, bind, ticket_seen, tickets_of
 
 from care_schemas.catalogue import PlanCode
-from carekit_testing import TEST_JWT_SECRET, bearer, lark_links
+from carekit_testing import lark_links
 from tests.fakes.lark_server import FakeLark
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 FORM = {
     "summary": "PD leader keeps changing",
     "severity": "S1",
@@ -24,16 +22,9 @@ FORM = {
 }
 
 
-async def bind(service: Service, org: str, plan: PlanCode) -> str:
-    await service.set_plan(org, plan, 1)
-    chat = f"oc_{uuid.uuid4().hex[:12]}"
-    answer = await service.client.post(
-        "/v1/im-bindings",
-        json={"org_id": org, "platform": "lark", "workspace": service.lark.tenant_key, "channel": chat},
-        headers=ENGINEER,
-    )
-    assert answer.status_code == 201, answer.text
-    return chat
+async def bind_group(service: Service, org: str, plan: PlanCode) -> str:
+    """Put the org on `plan` and bind a fresh group of the local Lark tenant to it; return the chat id."""
+    return await bind(service, org, plan, platform="lark")
 
 
 async def show_card(service: Service, chat: str) -> tuple[dict[str, Any], str]:
@@ -48,6 +39,16 @@ async def show_card(service: Service, chat: str) -> tuple[dict[str, Any], str]:
     assert call.payload["open_id"] == "ou_customer"
     card: dict[str, Any] = call.payload["card"]
     return card, message_id
+
+
+async def ticket_in_thread(service: Service, org: str, plan: PlanCode) -> tuple[str, dict[str, Any], str]:
+    """Bind a group for the org on `plan` and raise a ticket from the card; return the chat, the ticket, the thread's
+    root message id."""
+    chat = await bind_group(service, org, plan)
+    card, root = await show_card(service, chat)
+    await service.lark.post(service.client, "/lark/card", service.lark.card_submit(card, FORM))
+    [ticket] = await tickets_of(service, org)
+    return chat, ticket, root
 
 
 async def test_lark_challenge_needs_the_verification_token(service: Service) -> None:
@@ -65,7 +66,7 @@ async def test_mention_shows_the_card_to_the_member_and_submit_opens_the_ticket_
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    chat = await bind(service, org, PlanCode.ENTERPRISE)
+    chat = await bind_group(service, org, PlanCode.ENTERPRISE)
     lark = service.lark
     card, root = await show_card(service, chat)
     form = card["body"]["elements"][0]
@@ -80,7 +81,7 @@ async def test_mention_shows_the_card_to_the_member_and_submit_opens_the_ticket_
     replies = len([c for c in lark.calls if c.path.endswith("/reply")])
     answer = await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
     assert answer.json()["toast"]["type"] == "success"
-    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
+    [ticket] = await tickets_of(service, org)
     assert ticket["channel"] == "lark"
     assert ticket["reporter_email"] == "li@customer.example"
     assert ticket["im_thread"] == {
@@ -99,20 +100,17 @@ async def test_mention_shows_the_card_to_the_member_and_submit_opens_the_ticket_
 
 async def test_same_lark_thread_reply_twice_is_one_comment_on_premium(service: Service, unique: str) -> None:
     org = f"org-{unique}"
-    chat = await bind(service, org, PlanCode.PREMIUM)
+    chat, ticket, root = await ticket_in_thread(service, org, PlanCode.PREMIUM)
     lark = service.lark
-    card, root = await show_card(service, chat)
-    await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
-    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
     doc, _ = lark.message_event(chat, "logs attached", root_id=root, mention=False)
     for _ in range(2):
         assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert [(c["body"], c["author_kind"]) for c in seen["comments"]] == [("logs attached", "customer")]
 
 
 async def test_card_falls_back_to_the_chat_when_ephemeral_cards_are_refused(service: Service, unique: str) -> None:
-    chat = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    chat = await bind_group(service, f"org-{unique}", PlanCode.ENTERPRISE)
     lark = service.lark
     lark.ephemeral_allowed = False
     try:
@@ -130,7 +128,7 @@ async def test_card_falls_back_to_the_chat_when_ephemeral_cards_are_refused(serv
 async def test_encrypted_lark_callbacks_must_be_signed_and_fresh(encrypted_service: Service, unique: str) -> None:
     service = encrypted_service
     lark: FakeLark = service.lark
-    chat = await bind(service, f"org-{unique}", PlanCode.ENTERPRISE)
+    chat = await bind_group(service, f"org-{unique}", PlanCode.ENTERPRISE)
     card, _root = await show_card(service, chat)  # encrypted and signed: accepted
     assert card["header"]["title"]["content"] == "Raise a support request"
 
@@ -154,7 +152,7 @@ async def test_callbacks_of_the_wrong_shape_are_refused_or_ignored_without_an_er
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    chat = await bind(service, org, PlanCode.PREMIUM)
+    chat = await bind_group(service, org, PlanCode.PREMIUM)
     lark, client = service.lark, service.client
     sent = len(lark.calls)
     forged = await client.post("/lark/events", json={"schema": "2.0", "header": "im.message.receive_v1"})
@@ -199,7 +197,7 @@ async def test_a_mention_in_a_suspended_group_is_answered_with_a_notice_not_a_ca
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    chat = await bind(service, org, PlanCode.ENTERPRISE)
+    chat = await bind_group(service, org, PlanCode.ENTERPRISE)
     await service.set_plan(org, PlanCode.BASIC, 2)
     lark = service.lark
     sent = len(lark.calls)
@@ -214,11 +212,8 @@ async def test_a_mention_in_a_suspended_group_is_answered_with_a_notice_not_a_ca
 
 async def test_rich_text_and_file_replies_in_a_premium_thread_become_comments(service: Service, unique: str) -> None:
     org = f"org-{unique}"
-    chat = await bind(service, org, PlanCode.PREMIUM)
+    chat, ticket, root = await ticket_in_thread(service, org, PlanCode.PREMIUM)
     lark = service.lark
-    card, root = await show_card(service, chat)
-    await lark.post(service.client, "/lark/card", lark.card_submit(card, FORM))
-    [ticket] = (await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)).json()
     post = {
         "title": "Update",
         "content": [
@@ -235,5 +230,5 @@ async def test_rich_text_and_file_replies_in_a_premium_thread_become_comments(se
     }
     for doc in (rich, file):
         assert (await lark.post(service.client, "/lark/events", doc)).status_code == 200
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert sorted(c["body"] for c in seen["comments"]) == ["Update\nleader moved\ntwice", "[attached in Lark: pd.log]"]

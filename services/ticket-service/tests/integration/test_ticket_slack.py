@@ -11,14 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from ticket_harness import Service
+from ticket_harness import ENGINEER, Service, bind, ticket_seen, tickets_of
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.ticket import ImMode, TicketCommented, TicketOpened, TicketStatusChanged
 from carekit_testing import TEST_JWT_SECRET, TicketTopicReader, bearer, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
 FORM = {
     "summary": "Changefeed lag above 600 s",
     "severity": "S2",
@@ -27,19 +26,6 @@ FORM = {
     "description": "since the upgrade",
     "reporter_email": "ops@customer.example",
 }
-
-
-async def bind(service: Service, org: str, plan: PlanCode) -> str:
-    """Put the org on `plan` and bind a fresh channel of the local Slack team to it; return the channel id."""
-    await service.set_plan(org, plan, 1)
-    channel = f"C{uuid.uuid4().hex[:8].upper()}"
-    answer = await service.client.post(
-        "/v1/im-bindings",
-        json={"org_id": org, "platform": "slack", "workspace": service.slack.team_id, "channel": channel},
-        headers=ENGINEER,
-    )
-    assert answer.status_code == 201, answer.text
-    return channel
 
 
 def mention(channel: str, user: str = "UCUSTOMER") -> dict[str, Any]:
@@ -56,23 +42,41 @@ def reply(channel: str, thread_ts: str, text: str, **extra: Any) -> dict[str, An
     }
 
 
-async def raise_ticket(service: Service, channel: str, form: dict[str, str] = FORM) -> tuple[httpx.Response, str]:
-    """Mention -> 'Raise request' button -> form -> Create; return the submission's answer and the thread ts."""
-    slack, client = service.slack, service.client
-    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
+async def show_button(service: Service, channel: str, event_id: str = "") -> tuple[Any, dict[str, Any]]:
+    """Mention the bot in `channel`; return the 'Raise request' message it posted in the mention's thread, and the
+    mention."""
+    slack = service.slack
+    posts = len(slack.of("chat.postMessage"))
     event = mention(channel)
-    assert (await slack.post_event(client, "", event, f"Ev{uuid.uuid4().hex[:10]}")).status_code == 200
+    answer = await slack.post_event(service.client, "", event, event_id or f"Ev{uuid.uuid4().hex[:10]}")
+    assert answer.status_code == 200
     button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
     assert button.payload["thread_ts"] == event["ts"]
-    assert (await slack.post_interaction(client, "", slack.click(button, channel))).status_code == 200
+    return button, event
+
+
+async def open_form(service: Service, channel: str, event_id: str = "") -> tuple[Any, dict[str, Any]]:
+    """Mention -> 'Raise request' button; return the form's modal and the mention."""
+    slack = service.slack
+    button, event = await show_button(service, channel, event_id)
+    views = len(slack.of("views.open"))
+    assert (await slack.post_interaction(service.client, "", slack.click(button, channel))).status_code == 200
     modal = (await slack.wait_for("views.open", views + 1))[-1]
-    return await slack.post_interaction(client, "", slack.submit(modal, form)), event["ts"]
+    return modal, event
 
 
-async def tickets_of(service: Service, org: str) -> list[dict[str, Any]]:
-    answer = await service.client.get("/v1/tickets", params={"org_id": org}, headers=ENGINEER)
-    tickets: list[dict[str, Any]] = answer.json()
-    return tickets
+async def raise_ticket(service: Service, channel: str, form: dict[str, str] = FORM) -> tuple[httpx.Response, str]:
+    """Mention -> 'Raise request' button -> form -> Create; return the submission's answer and the thread ts."""
+    modal, event = await open_form(service, channel)
+    return await service.slack.post_interaction(service.client, "", service.slack.submit(modal, form)), event["ts"]
+
+
+async def ticket_in_thread(service: Service, org: str, plan: PlanCode) -> tuple[str, dict[str, Any], str]:
+    """Bind a channel for the org on `plan` and raise a ticket from it; return the channel, the ticket, its thread."""
+    channel = await bind(service, org, plan)
+    await raise_ticket(service, channel)
+    [ticket] = await tickets_of(service, org)
+    return channel, ticket, ticket["im_thread"]["thread_ts"]
 
 
 async def test_slack_url_verification_echoes_the_challenge(service: Service) -> None:
@@ -153,11 +157,9 @@ async def test_the_same_form_submission_delivered_twice_opens_one_ticket_and_one
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
     slack, client = service.slack, service.client
-    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
-    await slack.post_event(client, "", mention(channel), f"Ev{unique}")
-    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
-    await slack.post_interaction(client, "", slack.click(button, channel))
-    submission = slack.submit((await slack.wait_for("views.open", views + 1))[-1], FORM)
+    posts = len(slack.of("chat.postMessage"))
+    modal, _ = await open_form(service, channel, f"Ev{unique}")
+    submission = slack.submit(modal, FORM)
     for _ in range(2):
         answer = await slack.post_interaction(client, "", submission)
         assert answer.status_code == 200
@@ -188,11 +190,8 @@ async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.PREMIUM)
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.PREMIUM)
     slack = service.slack
-    await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
-    thread = ticket["im_thread"]["thread_ts"]
     message = reply(channel, thread, "it is still lagging")
     for retry in (None, 1):
         await slack.post_event(service.client, "", message, f"Ev{unique}", retry_num=retry)
@@ -200,7 +199,7 @@ async def test_premium_thread_reply_becomes_one_public_comment_even_when_retried
     bot = reply(channel, thread, "Ticket opened", bot_id="B1", user="UBOT")
     await slack.post_event(service.client, "", bot, f"Ev{unique}-bot")
 
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert [(c["body"], c["author_kind"]) for c in seen["comments"]] == [("it is still lagging", "customer")]
     assert seen["comments"][0]["origin"]["message_id"] == message["ts"]
 
@@ -219,13 +218,10 @@ async def test_enterprise_thread_replies_are_not_synced_but_updates_go_to_the_th
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.ENTERPRISE)
-    await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
-    thread = ticket["im_thread"]["thread_ts"]
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.ENTERPRISE)
     await service.slack.post_event(service.client, "", reply(channel, thread, "hello?"), f"Ev{unique}")
     await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Looking."}, headers=ENGINEER)
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert [c["body"] for c in seen["comments"]] == ["Looking."]
     [_, commented, *_] = await ticket_topic.events(ticket["id"], 2)
     assert isinstance(commented, TicketCommented)
@@ -272,9 +268,7 @@ async def test_resolving_a_chat_ticket_tells_its_thread_with_the_latest_comment(
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.ENTERPRISE)
-    _, thread = await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.ENTERPRISE)
     posts = len(service.slack.of("chat.postMessage"))
     await service.slack.post_event(service.client, "", mention(channel) | {"thread_ts": thread}, f"Ev{unique}")
     tid = ticket["id"]
@@ -297,9 +291,8 @@ async def test_two_forms_submitted_at_once_from_one_thread_open_one_ticket(servi
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
     slack, client = service.slack, service.client
-    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
-    await slack.post_event(client, "", mention(channel), f"Ev{unique}")
-    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    button, _ = await show_button(service, channel, f"Ev{unique}")
+    views = len(slack.of("views.open"))
     for _ in range(2):
         await slack.post_interaction(client, "", slack.click(button, channel))
     modals = (await slack.wait_for("views.open", views + 2))[-2:]
@@ -356,12 +349,7 @@ async def test_a_confirmation_slack_refuses_is_retried_and_reaches_the_thread_on
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
     slack, client = service.slack, service.client
-    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
-    event = mention(channel)
-    await slack.post_event(client, "", event, f"Ev{unique}")
-    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
-    await slack.post_interaction(client, "", slack.click(button, channel))
-    modal = (await slack.wait_for("views.open", views + 1))[-1]
+    modal, event = await open_form(service, channel, f"Ev{unique}")
     slack.answers.append((429, {"Retry-After": "1"}))  # Slack refuses the confirmation once
     answer = await slack.post_interaction(client, "", slack.submit(modal, FORM))
     assert answer.status_code == 200
@@ -389,22 +377,15 @@ async def test_an_enterprise_reply_in_a_tickets_thread_is_answered_once_a_day_na
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.ENTERPRISE)
     slack = service.slack
-    await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
-    thread = ticket["im_thread"]["thread_ts"]
     for n in range(3):
         event = reply(channel, thread, f"any news {n}?")
         await slack.post_event(service.client, "", event, f"Ev{unique}-{n}", retry_num=1 if n == 2 else None)
     # a marker: a second Enterprise thread's reply is answered after anything queued for the first thread
     other_org = f"org2-{unique}"
-    other_channel = await bind(service, other_org, PlanCode.ENTERPRISE)
-    await raise_ticket(service, other_channel)
-    [other] = await tickets_of(service, other_org)
-    await slack.post_event(
-        service.client, "", reply(other_channel, other["im_thread"]["thread_ts"], "?"), f"Ev2{unique}"
-    )
+    other_channel, _, other_thread = await ticket_in_thread(service, other_org, PlanCode.ENTERPRISE)
+    await slack.post_event(service.client, "", reply(other_channel, other_thread, "?"), f"Ev2{unique}")
 
     def answers(where: str) -> list[Any]:
         texts = [c for c in slack.of("chat.postMessage") if c.payload.get("channel") == where]
@@ -420,7 +401,7 @@ async def test_an_enterprise_reply_in_a_tickets_thread_is_answered_once_a_day_na
     assert "on the Enterprise plan" in text
     assert "comes with the Premium plan" in text
     assert ticket["link"] in text
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert seen["comments"] == []
 
 
@@ -428,16 +409,13 @@ async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_i
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.PREMIUM)
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.PREMIUM)
     slack = service.slack
-    await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
     for status in ("in_progress", "resolved", "closed"):
         moved = await service.client.post(
             f"/v1/tickets/{ticket['id']}/status", json={"status": status}, headers=ENGINEER
         )
         assert moved.status_code == 200
-    thread = ticket["im_thread"]["thread_ts"]
     for n in range(2):
         await slack.post_event(service.client, "", reply(channel, thread, f"still broken {n}"), f"Ev{unique}-{n}")
 
@@ -447,7 +425,7 @@ async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_i
     [notice] = await eventually(notices, timeout_s=10)
     assert (notice.payload["channel"], notice.payload["thread_ts"]) == (channel, thread)
     assert ticket["link"] in notice.payload["text"]
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert (seen["status"], seen["comments"]) == ("closed", [])
     await asyncio.sleep(2.5)  # the delivery loop's next pass sends no second notice
     assert len(await notices()) == 1
@@ -457,17 +435,14 @@ async def test_replies_also_sent_to_the_channel_or_with_files_are_comments_but_e
     service: Service, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.PREMIUM)
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.PREMIUM)
     slack = service.slack
-    await raise_ticket(service, channel)
-    [ticket] = await tickets_of(service, org)
-    thread = ticket["im_thread"]["thread_ts"]
     broadcast = reply(channel, thread, "also posted to the channel", subtype="thread_broadcast")
     files = reply(channel, thread, "logs attached", subtype="file_share", files=[{"id": "F1", "name": "tikv.log"}])
     edited = reply(channel, thread, "edited text", subtype="message_changed")
     for n, event in enumerate((broadcast, files, edited)):
         assert (await slack.post_event(service.client, "", event, f"Ev{unique}-{n}")).status_code == 200
-    seen = (await service.client.get(f"/v1/tickets/{ticket['id']}", headers=ENGINEER)).json()
+    seen = await ticket_seen(service, ticket["id"])
     assert sorted(c["body"] for c in seen["comments"]) == [  # same instant on the test clock: order by body
         "also posted to the channel",
         "logs attached\n[attached in Slack: tikv.log]",
@@ -480,9 +455,8 @@ async def test_the_raise_button_of_a_channel_suspended_since_says_so_instead_of_
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
     slack = service.slack
-    posts, views = len(slack.of("chat.postMessage")), len(slack.of("views.open"))
-    await slack.post_event(service.client, "", mention(channel), f"Ev{unique}")
-    button = (await slack.wait_for("chat.postMessage", posts + 1))[-1]
+    button, _ = await show_button(service, channel, f"Ev{unique}")
+    views = len(slack.of("views.open"))
     await service.set_plan(org, PlanCode.DEVELOPER, 2)
     assert (await slack.post_interaction(service.client, "", slack.click(button, channel))).status_code == 200
     [opened] = (await slack.wait_for("views.open", views + 1))[views:]
