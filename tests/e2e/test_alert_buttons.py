@@ -104,11 +104,6 @@ async def ticketing(
             service.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
-
-
 async def bind(ticketing: Ticketing, org: str, channel: str, platform: str = "slack") -> None:
     workspace = ticketing.slack.team_id if platform == "slack" else ticketing.lark.tenant_key
     place = {"org_id": org, "platform": platform, "workspace": workspace, "channel": channel}

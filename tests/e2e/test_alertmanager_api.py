@@ -26,18 +26,12 @@ from tests.receivers import (
     Receiver,
     on_plan,
     sample_alert,
-    shared_notify,
     start_notify,
     token,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 Amtool = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -8,7 +8,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from care_schemas.events.alert import AlertStatus
 from carekit_testing import eventually
@@ -16,30 +15,18 @@ from tests.fakes.lark_webhook_server import LarkWebhookServer, running_lark_webh
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
 from tests.fakes.zoom_server import ZoomServer, running_zoom
-from tests.receivers import Notify, on_plan, sample_alert, shared_notify, token
+from tests.receivers import Notify, sample_alert, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 PD_KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def enterprise_org(notify: Notify, unique: str) -> str:
-    org = f"org-{unique}"
-    await on_plan(notify.url, notify.kafka, org, "enterprise")
-    return org
-
-
 async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_its_groups_like_alertmanager(
-    notify: Notify, enterprise_org: str, unique: str
+    notify: Notify, org: str, unique: str
 ) -> None:
     async with running_webhook_receiver() as hook:
         saved = await notify.subscribe(
-            enterprise_org,
+            org,
             {"type": "webhook", "name": "ops-hook", "project_id": "proj-1", "config": {"url": f"{hook.url}/am"}},
         )
         [test] = hook.requests
@@ -47,7 +34,7 @@ async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_its_groups_li
         assert saved["config"]["url"].startswith("http://127.0.0.1:")
         assert "/am" not in saved["config"]["url"]
         alone = await notify.subscribe(
-            enterprise_org,
+            org,
             {
                 "type": "webhook",
                 "name": "one-by-one",
@@ -59,10 +46,8 @@ async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_its_groups_li
         assert alone["group_by"] == ["..."]
 
         # two alerts of one cluster and one of another: grouped by cluster (the default), or each alone
-        other = sample_alert(enterprise_org, f"c-{unique}", cluster_id="cl-2")
-        await notify.alerts(
-            sample_alert(enterprise_org, f"a-{unique}"), sample_alert(enterprise_org, f"b-{unique}"), other
-        )
+        other = sample_alert(org, f"c-{unique}", cluster_id="cl-2")
+        await notify.alerts(sample_alert(org, f"a-{unique}"), sample_alert(org, f"b-{unique}"), other)
         await hook.wait_for(4, path="/alone")
 
         async def all_grouped() -> bool:
@@ -92,11 +77,11 @@ async def test_webhook_subscriber_is_tested_with_dry_run_then_gets_its_groups_li
 
 
 async def test_flashduty_gets_alertmanager_json_and_resolved_after_firing(
-    notify: Notify, enterprise_org: str, unique: str
+    notify: Notify, org: str, unique: str
 ) -> None:
     async with running_webhook_receiver() as flashduty:
         await notify.subscribe(
-            enterprise_org,
+            org,
             {
                 "type": "flashduty",
                 "name": "duty",
@@ -104,8 +89,8 @@ async def test_flashduty_gets_alertmanager_json_and_resolved_after_firing(
                 "config": {"webhook_url": f"{flashduty.url}/alertmanager?integration_key=k1"},
             },
         )
-        firing = sample_alert(enterprise_org, f"fd-{unique}")
-        resolved = sample_alert(enterprise_org, f"fd-{unique}", status="resolved", ends_at=firing.starts_at)
+        firing = sample_alert(org, f"fd-{unique}")
+        resolved = sample_alert(org, f"fd-{unique}", status="resolved", ends_at=firing.starts_at)
         await notify.alerts(firing, resolved)
         await flashduty.wait_for(3)
         statuses = [a["status"] for a in alerts_received(flashduty)]
@@ -114,10 +99,10 @@ async def test_flashduty_gets_alertmanager_json_and_resolved_after_firing(
         assert len(alerts_received(flashduty)) == 2, "exactly one firing and one resolved notice"
 
 
-async def test_slack_gets_block_kit_through_the_webhook(notify: Notify, enterprise_org: str, unique: str) -> None:
+async def test_slack_gets_block_kit_through_the_webhook(notify: Notify, org: str, unique: str) -> None:
     async with running_slack_webhook() as slack:
         await notify.subscribe(
-            enterprise_org,
+            org,
             {
                 "type": "slack",
                 "name": "ops",
@@ -125,7 +110,7 @@ async def test_slack_gets_block_kit_through_the_webhook(notify: Notify, enterpri
                 "config": {"webhook_url": f"{slack.url}/services/T0/B0/{unique}"},
             },
         )
-        await notify.alerts(sample_alert(enterprise_org, f"sl-{unique}"))
+        await notify.alerts(sample_alert(org, f"sl-{unique}"))
         await slack.wait_for(2)
         body = slack.requests[1].json()
         assert body["blocks"][0]["type"] == "header"
@@ -133,14 +118,12 @@ async def test_slack_gets_block_kit_through_the_webhook(notify: Notify, enterpri
         assert f"sl-{unique}" in body["blocks"][1]["text"]["text"]
 
 
-async def test_zoom_gets_the_verification_token_in_authorization(
-    notify: Notify, enterprise_org: str, unique: str
-) -> None:
+async def test_zoom_gets_the_verification_token_in_authorization(notify: Notify, org: str, unique: str) -> None:
     async with running_zoom() as zoom:
         assert isinstance(zoom, ZoomServer)
         url = zoom.endpoint(unique, token="zoom-token-123456")
         await notify.subscribe(
-            enterprise_org,
+            org,
             {
                 "type": "zoom",
                 "name": "zoom-ops",
@@ -148,7 +131,7 @@ async def test_zoom_gets_the_verification_token_in_authorization(
                 "config": {"endpoint_url": url, "verification_token": "zoom-token-123456"},
             },
         )
-        await notify.alerts(sample_alert(enterprise_org, f"zm-{unique}"))
+        await notify.alerts(sample_alert(org, f"zm-{unique}"))
         [_test, message] = await zoom.wait_for(2)
         assert message.headers["Authorization"] == "zoom-token-123456"
         assert message.query == {"format": "full"}
@@ -156,14 +139,14 @@ async def test_zoom_gets_the_verification_token_in_authorization(
 
 
 async def test_zoom_with_a_wrong_token_is_not_saved_and_says_what_zoom_answered(
-    notify: Notify, enterprise_org: str, unique: str
+    notify: Notify, org: str, unique: str
 ) -> None:
     async with running_zoom() as zoom:
         url = zoom.endpoint(unique, token="right-token")
         async with notify.client() as client:
             answer = await client.post(
                 "/v1/subscribers",
-                headers=token(enterprise_org),
+                headers=token(org),
                 json={
                     "type": "zoom",
                     "name": "z",
@@ -171,19 +154,19 @@ async def test_zoom_with_a_wrong_token_is_not_saved_and_says_what_zoom_answered(
                     "config": {"endpoint_url": url, "verification_token": "wrong-token"},
                 },
             )
-            listed = await client.get("/v1/subscribers", headers=token(enterprise_org))
+            listed = await client.get("/v1/subscribers", headers=token(org))
     assert answer.status_code == 422
     assert answer.json()["endpoint_status"] == 401
     assert "Invalid authorization token" in answer.json()["detail"]
     assert all(s["type"] != "zoom" for s in listed.json()["subscribers"])
 
 
-async def test_lark_gets_a_signed_card_the_bot_accepts(notify: Notify, enterprise_org: str, unique: str) -> None:
+async def test_lark_gets_a_signed_card_the_bot_accepts(notify: Notify, org: str, unique: str) -> None:
     async with running_lark_webhook() as lark:
         assert isinstance(lark, LarkWebhookServer)
         url = lark.hook(unique, secret="lark-signing-secret")
         await notify.subscribe(
-            enterprise_org,
+            org,
             {
                 "type": "lark",
                 "name": "lark-ops",
@@ -191,7 +174,7 @@ async def test_lark_gets_a_signed_card_the_bot_accepts(notify: Notify, enterpris
                 "config": {"webhook_url": url, "signing_secret": "lark-signing-secret"},
             },
         )
-        await notify.alerts(sample_alert(enterprise_org, f"lk-{unique}"))
+        await notify.alerts(sample_alert(org, f"lk-{unique}"))
         await lark.wait_for(2)
         assert len(lark.signed_ok()) == 2
         card = lark.requests[1].json()["card"]
@@ -200,20 +183,18 @@ async def test_lark_gets_a_signed_card_the_bot_accepts(notify: Notify, enterpris
 
 
 async def test_pagerduty_triggers_and_resolves_with_the_fingerprint_as_dedup_key(
-    notify: Notify, enterprise_org: str, unique: str
+    notify: Notify, org: str, unique: str
 ) -> None:
     assert notify.pagerduty is not None
     sub = {"type": "pagerduty", "name": "pd", "project_id": "proj-1", "config": {"integration_key": PD_KEY}}
-    saved = await notify.subscribe(enterprise_org, sub)
+    saved = await notify.subscribe(org, sub)
     test_key = f"connected-care-test-{saved['id']}"
     tests = [r.json() for r in notify.pagerduty.requests if r.json().get("dedup_key") == test_key]
     assert [e["event_action"] for e in tests] == ["trigger", "resolve"], "the test incident is resolved at once"
     assert tests[0]["payload"]["severity"] == "info"
-    firing = sample_alert(enterprise_org, f"pd-{unique}")
+    firing = sample_alert(org, f"pd-{unique}")
     await notify.alerts(firing)
-    await notify.alerts(
-        sample_alert(enterprise_org, f"pd-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at)
-    )
+    await notify.alerts(sample_alert(org, f"pd-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at))
 
     async def mine() -> list[dict[str, Any]]:
         events = [r.json() for r in notify.pagerduty.requests]  # type: ignore[union-attr]

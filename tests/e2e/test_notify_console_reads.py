@@ -4,25 +4,12 @@ route carectl uses too), and delivery attempts counted by outcome over time."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 from carekit_testing import eventually
 from tests.fakes.webhook_server import running_webhook_receiver
-from tests.receivers import Answer, Notify, on_plan, sample_alert, shared_notify, token
+from tests.receivers import Answer, Notify, sample_alert, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def org(notify: Notify, unique: str) -> str:
-    name = f"org-{unique}"
-    await on_plan(notify.url, notify.kafka, name, "enterprise")
-    return name
 
 
 async def test_test_again_sends_a_dry_run_and_names_the_endpoints_refusal(notify: Notify, org: str) -> None:

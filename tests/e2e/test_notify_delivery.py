@@ -20,21 +20,9 @@ from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit_testing import eventually
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
-from tests.receivers import Answer, Notify, on_plan, sample_alert, shared_notify, start_notify, token
+from tests.receivers import Answer, Notify, on_plan, sample_alert, start_notify, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def org(notify: Notify, unique: str) -> str:
-    name = f"org-{unique}"
-    await on_plan(notify.url, notify.kafka, name, "enterprise")
-    return name
 
 
 def hook(url: str, project: str = "proj-1") -> dict[str, object]:

@@ -8,29 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from care_schemas.events.alert import alert_event
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit_testing import TopicReader, eventually
-from tests.receivers import Notify, on_plan, sample_alert, shared_notify, token
+from tests.receivers import Notify, sample_alert, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:00-01:00", "1969-12-31T23:59:59Z"]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def org(notify: Notify, unique: str) -> str:
-    name = f"org-{unique}"
-    await on_plan(notify.url, notify.kafka, name, "enterprise")
-    return name
 
 
 def _native(org: str, fingerprint: str, **changes: Any) -> dict[str, Any]:

@@ -7,18 +7,12 @@ import itertools
 import re
 
 import pytest
-import pytest_asyncio
 
 from tests.fakes.slack_webhook_server import running_slack_webhook
-from tests.receivers import Notify, on_plan, sample_alert, shared_notify
+from tests.receivers import Notify, on_plan, sample_alert
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 STORM = 1000
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
 
 
 async def test_a_storm_of_1000_alerts_arrives_grouped_at_slack_rate_naming_every_alert(

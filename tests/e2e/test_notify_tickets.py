@@ -8,7 +8,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.plan import Tam
@@ -34,15 +33,10 @@ from care_schemas.events.ticket import (
 )
 from care_schemas.topics import TICKET_EVENTS
 from carekit_testing import eventually
-from tests.receivers import Notify, publish, shared_notify
+from tests.receivers import Notify, publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> Notify:
-    return await shared_notify(kafka_bootstrap, database_url)
 
 
 def slack_thread(unique: str) -> ImThread:
