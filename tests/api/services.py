@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from assistant_service.app import create_app as assistant_app
 from assistant_service.config import Settings as AssistantSettings
-from carekit_testing import TEST_JWT_SECRET
+from carekit_testing import service_settings
 from notify_service.app import create_app as notify_app
 from notify_service.config import Settings as NotifySettings
 from plan_service.app import create_app as plan_app
@@ -22,60 +22,34 @@ UNREACHABLE = {"kafka_bootstrap_servers": "127.0.0.1:9", "database_url": "postgr
 
 
 def plan(kafka: str, database_url: str, prefix: str) -> FastAPI:
-    settings = PlanSettings.model_validate(
-        {
-            "kafka_bootstrap_servers": kafka,
-            "database_url": database_url,
-            "jwt_secret": TEST_JWT_SECRET,
-            "http_port": 0,
-            "plan_scheduler_enabled": False,
-            "consumer_group_prefix": prefix,
-        }
+    settings = service_settings(
+        PlanSettings, database_url, kafka, consumer_group_prefix=prefix, plan_scheduler_enabled=False
     )
     return plan_app(settings)
 
 
 def ticket(kafka: str, database_url: str, prefix: str) -> FastAPI:
-    settings = TicketSettings.model_validate(
-        {
-            "kafka_bootstrap_servers": kafka,
-            "database_url": database_url,
-            "jwt_secret": TEST_JWT_SECRET,
-            "http_port": 0,
-            "consumer_group_prefix": prefix,
-            "breach_scan_interval_s": 3600,
-        }
+    settings = service_settings(
+        TicketSettings, database_url, kafka, consumer_group_prefix=prefix, breach_scan_interval_s=3600
     )
     return ticket_app(settings)
 
 
 def notify(kafka: str, database_url: str, prefix: str) -> FastAPI:
-    settings = NotifySettings.model_validate(
-        {
-            "kafka_bootstrap_servers": kafka,
-            "database_url": database_url,
-            "jwt_secret": TEST_JWT_SECRET,
-            "http_port": 0,
-            "consumer_group_prefix": prefix,
-            "notify_secret_key": NOTIFY_SECRET_KEY,
-            "notify_url_allowlist": "",
-            "delivery_timeout_s": 2,
-        }
+    settings = service_settings(
+        NotifySettings,
+        database_url,
+        kafka,
+        consumer_group_prefix=prefix,
+        notify_secret_key=NOTIFY_SECRET_KEY,
+        notify_url_allowlist="",
+        delivery_timeout_s=2,
     )
     return notify_app(settings)
 
 
 def assistant(kafka: str, database_url: str, prefix: str) -> FastAPI:
-    settings = AssistantSettings.model_validate(
-        {
-            "kafka_bootstrap_servers": kafka,
-            "database_url": database_url,
-            "jwt_secret": TEST_JWT_SECRET,
-            "http_port": 0,
-            "consumer_group_prefix": prefix,
-        }
-    )
-    return assistant_app(settings)
+    return assistant_app(service_settings(AssistantSettings, database_url, kafka, consumer_group_prefix=prefix))
 
 
 SERVICES: dict[str, Callable[[str, str, str], FastAPI]] = {
