@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.envelope import CloudEvent
 from care_schemas.events.alert import alert_event
-from care_schemas.events.chat import ChatQuestionAsked, ChatQuestionAskedData, ChatThread, question_id_of
+from care_schemas.events.chat import ChatQuestionAsked, ChatThread
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.events.plan import Tam
 from care_schemas.events.ticket import ImPlatform, TicketChannel, TicketKind, TicketOpened, TicketOpenedData
 from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, NOTIFY_DEADLETTER, PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.kafka import ensure_topics
-from carekit_testing import ServiceProcess, commit_group_at_end, create_database, plan_changed
+from carekit_testing import ServiceProcess, commit_group_at_end, create_database, plan_changed, question_asked
 from tests.receivers import sample_alert
 from tests.service_env import service_env
 
@@ -294,20 +294,7 @@ def test_hostile_ticket_events_never_stall_ticket_updates(consumers: Consumers, 
 
 def _asked(org: str, text: str) -> ChatQuestionAsked:
     thread = ChatThread(platform=ImPlatform.SLACK, workspace="T-HX", channel="C-HX", thread_ts=org)
-    return ChatQuestionAsked.build(
-        source="/hostile",
-        subject=thread.conversation_id,
-        data=ChatQuestionAskedData(
-            question_id=question_id_of(thread, text),
-            conversation_id=thread.conversation_id,
-            org_id=org,
-            thread=thread,
-            message_id=text,
-            user="U-HX",
-            text=text,
-            asked_at=datetime.now(UTC),
-        ),
-    )
+    return question_asked(org, text, thread, message_id=text, user="U-HX", source="/hostile")
 
 
 @given(mutation=mutations(["asked_at"]))

@@ -12,12 +12,7 @@ from assistant_service.app import create_app
 from assistant_service.config import Settings
 from assistant_service.handlers.deps import Deps
 from care_schemas.catalogue import PlanCode
-from care_schemas.events.chat import (
-    ChatQuestionAsked,
-    ChatQuestionAskedData,
-    ChatThread,
-    question_id_of,
-)
+from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import ImPlatform
 from care_schemas.topics import CHAT_EVENTS, PLAN_EVENTS
 from carekit.projection import project
@@ -68,26 +63,4 @@ def slack_thread(channel: str | None = None, ts: str | None = None) -> ChatThrea
         workspace="T0TEST",
         channel=channel or f"C{uuid.uuid4().hex[:8].upper()}",
         thread_ts=ts or f"{datetime.now(UTC).timestamp():.6f}",
-    )
-
-
-def question(
-    org: str, text: str, thread: ChatThread, *, message_id: str | None = None, earlier: list[str] | None = None
-) -> ChatQuestionAsked:
-    """A question as ticket-service publishes it from a Slack mention."""
-    message = message_id or thread.thread_ts
-    return ChatQuestionAsked.build(
-        source="/tests",
-        subject=thread.conversation_id,
-        data=ChatQuestionAskedData(
-            question_id=question_id_of(thread, message),
-            conversation_id=thread.conversation_id,
-            org_id=org,
-            thread=thread,
-            message_id=message,
-            user="UCUSTOMER",
-            text=text,
-            earlier=earlier or [],
-            asked_at=datetime.now(UTC),
-        ),
     )

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +35,14 @@ from pydantic import TypeAdapter
 
 from care_schemas.catalogue import PlanCode, catalogue
 from care_schemas.envelope import utcnow
+from care_schemas.events.chat import (
+    ChatEvent,
+    ChatQuestionAsked,
+    ChatQuestionAskedData,
+    ChatThread,
+    chat_event_adapter,
+    question_id_of,
+)
 from care_schemas.events.plan import (
     Actor,
     ChangeReason,
@@ -45,7 +53,7 @@ from care_schemas.events.plan import (
     plan_event_adapter,
 )
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
-from care_schemas.topics import PLAN_EVENTS, TICKET_EVENTS, Topic
+from care_schemas.topics import CHAT_EVENTS, PLAN_EVENTS, TICKET_EVENTS, Topic
 from carekit.identity import mint
 from carekit.kafka import Publishers, make_broker
 from carekit.runtime import Runtime
@@ -53,6 +61,7 @@ from carekit.settings import ServiceSettings
 
 E = TypeVar("E")
 T = TypeVar("T")
+K = TypeVar("K")
 HOW_TO_START = "start them with `make infra-up` (no Docker needed) and export the variables it prints"
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnop"  # noqa: S105
 
@@ -341,6 +350,35 @@ def plan_changed(
     )
 
 
+def question_asked(
+    org: str,
+    text: str,
+    thread: ChatThread,
+    *,
+    message_id: str | None = None,
+    earlier: list[str] | None = None,
+    user: str = "UCUSTOMER",
+    source: str = "/tests",
+) -> ChatQuestionAsked:
+    """A ChatQuestionAsked as ticket-service publishes it for a chat message (the thread root unless `message_id`)."""
+    message = message_id or thread.thread_ts
+    return ChatQuestionAsked.build(
+        source=source,
+        subject=thread.conversation_id,
+        data=ChatQuestionAskedData(
+            question_id=question_id_of(thread, message),
+            conversation_id=thread.conversation_id,
+            org_id=org,
+            thread=thread,
+            message_id=message,
+            user=user,
+            text=text,
+            earlier=earlier or [],
+            asked_at=datetime.now(UTC),
+        ),
+    )
+
+
 @dataclass
 class InProcess:
     """A service app running its lifespan in this process, with an HTTP client bound to it."""
@@ -412,6 +450,16 @@ class TopicReader(Generic[E]):
     async def events(self, key: str, count: int, timeout_s: float = 20) -> list[E]:
         return [self.adapter.validate_json(r.value) for r in await self.for_key(key, count, timeout_s)]
 
+    async def of_kind(self, key: str, kind: type[K], count: int, timeout_s: float = 20) -> list[K]:
+        """At least `count` events of `kind` keyed `key`, in the order they arrived; fails after `timeout_s`."""
+
+        async def enough() -> list[K] | None:
+            found = [e for e in await self.events(key, 10_000, timeout_s=0.3) if isinstance(e, kind)]
+            return found if len(found) >= count else None
+
+        result: list[K] = await eventually(enough, timeout_s=timeout_s)
+        return result
+
 
 async def commit_group_at_end(bootstrap: str, group_id: str, topic: Topic = PLAN_EVENTS) -> None:
     """Commit `group_id` at the end of `topic`, so a test's fresh consumer group does not first replay everything
@@ -438,6 +486,13 @@ class TicketTopicReader(TopicReader[TicketEvent]):
 
     def __init__(self, bootstrap: str) -> None:
         super().__init__(bootstrap, TICKET_EVENTS, ticket_event_adapter)
+
+
+class ChatTopicReader(TopicReader[ChatEvent]):
+    """What is published on chat.events.v1 after `start()`, keyed by conversation."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(bootstrap, CHAT_EVENTS, chat_event_adapter)
 
 
 @contextlib.asynccontextmanager
@@ -477,6 +532,17 @@ def service_settings(cls: type[SettingsT], database_url: str, kafka: str, **over
 async def plan_topic(kafka_bootstrap: str) -> AsyncIterator[PlanTopicReader]:
     """What plan-service publishes on plan.events.v1 during the test."""
     reader = PlanTopicReader(kafka_bootstrap)
+    await reader.start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chat_topic(kafka_bootstrap: str) -> AsyncIterator[ChatTopicReader]:
+    """What is published on chat.events.v1 (questions, answers, feedback) during the test."""
+    reader = ChatTopicReader(kafka_bootstrap)
     await reader.start()
     try:
         yield reader

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from assistant_harness import Running, fresh_groups, in_process, question, settings_for, slack_thread
+from assistant_harness import Running, fresh_groups, in_process, settings_for, slack_thread
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.envelope import utcnow
@@ -18,12 +18,20 @@ from care_schemas.events.chat import (
     ChatFeedbackGiven,
     ChatFeedbackGivenData,
     ChatOutcome,
+    ChatQuestionAsked,
     FeedbackKind,
-    chat_event_adapter,
 )
 from care_schemas.topics import CHAT_EVENTS
 from carekit.kafka import Publishers, ensure_topics
-from carekit_testing import TEST_JWT_SECRET, TopicReader, bearer, create_database, eventually, publishing
+from carekit_testing import (
+    TEST_JWT_SECRET,
+    ChatTopicReader,
+    bearer,
+    create_database,
+    eventually,
+    publishing,
+)
+from carekit_testing import question_asked as question
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -44,40 +52,30 @@ async def chat(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
         yield publishers
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def answers(kafka_bootstrap: str) -> AsyncIterator[TopicReader[object]]:
-    reader: TopicReader[object] = TopicReader(kafka_bootstrap, CHAT_EVENTS, chat_event_adapter)
-    await reader.start()
-    try:
-        yield reader
-    finally:
-        await reader.stop()
+async def new_org(assistant: Running, plan: PlanCode) -> str:
+    """A fresh organisation on `plan`, as the assistant knows it from plan events."""
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    await assistant.set_plan(org, plan)
+    return org
 
 
-async def wait_answers(reader: TopicReader[object], conversation: str, count: int) -> list[ChatAnswered]:
-    async def enough() -> list[ChatAnswered] | None:
-        found = [e for e in await reader.events(conversation, 10_000, timeout_s=0.3) if isinstance(e, ChatAnswered)]
-        return found if len(found) >= count else None
-
-    result: list[ChatAnswered] = await eventually(enough, timeout_s=20)
-    return result
+async def ask(chat: Publishers, *events: ChatQuestionAsked) -> None:
+    """Publish on chat.events.v1 keyed by conversation, as ticket-service does."""
+    for event in events:
+        await chat[CHAT_EVENTS].publish(event, event.data.conversation_id)
 
 
 async def test_a_question_delivered_twice_is_answered_once_in_its_thread(
-    assistant: Running, chat: Publishers, answers: TopicReader[object]
+    assistant: Running, chat: Publishers, chat_topic: ChatTopicReader
 ) -> None:
-    org = f"org-{uuid.uuid4().hex[:8]}"
-    await assistant.set_plan(org, PlanCode.ENTERPRISE)
+    org = await new_org(assistant, PlanCode.ENTERPRISE)
     thread = slack_thread()
     asked = question(org, "How do I subscribe a Slack channel to alerts?", thread)
-    for _ in range(2):
-        await chat[CHAT_EVENTS].publish(asked, thread.conversation_id)
     redelivered = asked.model_copy(update={"id": str(uuid.uuid4())})  # the same message, carried by another event
-    await chat[CHAT_EVENTS].publish(redelivered, thread.conversation_id)
     marker = question(org, "What is Clinic?", thread, message_id="marker")
-    await chat[CHAT_EVENTS].publish(marker, thread.conversation_id)
+    await ask(chat, asked, asked, redelivered, marker)  # delivered twice, then again in another event
 
-    found = await wait_answers(answers, thread.conversation_id, 2)
+    found = await chat_topic.of_kind(thread.conversation_id, ChatAnswered, 2)
     assert [a.data.question_id for a in found] == [asked.data.question_id, marker.data.question_id]
     first = found[0].data
     assert first.thread == thread
@@ -87,46 +85,42 @@ async def test_a_question_delivered_twice_is_answered_once_in_its_thread(
 
 
 async def test_a_follow_up_in_the_same_thread_is_answered_with_the_earlier_turn_in_mind(
-    assistant: Running, chat: Publishers, answers: TopicReader[object]
+    assistant: Running, chat: Publishers, chat_topic: ChatTopicReader
 ) -> None:
-    org = f"org-{uuid.uuid4().hex[:8]}"
-    await assistant.set_plan(org, PlanCode.PREMIUM)
+    org = await new_org(assistant, PlanCode.PREMIUM)
     thread = slack_thread()
     first = question(org, "How do I send our alerts to PagerDuty?", thread)
     follow = question(org, "and for Lark?", thread, message_id="2", earlier=[first.data.question_id])
     alone = question(org, "and for Lark?", slack_thread())  # the same words with no earlier turn
-    for event in (first, follow, alone):
-        await chat[CHAT_EVENTS].publish(event, event.data.conversation_id)
-    _, second = await wait_answers(answers, thread.conversation_id, 2)
+    await ask(chat, first, follow, alone)
+    _, second = await chat_topic.of_kind(thread.conversation_id, ChatAnswered, 2)
     assert second.data.question_id == follow.data.question_id
     assert "/docs/support/alerts-lark" in second.data.sources[0].url
-    [lone] = await wait_answers(answers, alone.data.conversation_id, 1)
+    [lone] = await chat_topic.of_kind(alone.data.conversation_id, ChatAnswered, 1)
     assert "alerts-lark" not in (lone.data.sources[0].url if lone.data.sources else ""), (
         "without the earlier turn the same words are not about alerts"
     )
 
 
 async def test_an_organisation_without_ai_chat_gets_one_line_naming_the_plan(
-    assistant: Running, chat: Publishers, answers: TopicReader[object]
+    assistant: Running, chat: Publishers, chat_topic: ChatTopicReader
 ) -> None:
-    org = f"org-{uuid.uuid4().hex[:8]}"
-    await assistant.set_plan(org, PlanCode.BASIC)
+    org = await new_org(assistant, PlanCode.BASIC)
     thread = slack_thread()
-    await chat[CHAT_EVENTS].publish(question(org, "How do I open a ticket from Slack?", thread), thread.conversation_id)
-    [line] = await wait_answers(answers, thread.conversation_id, 1)
+    await ask(chat, question(org, "How do I open a ticket from Slack?", thread))
+    [line] = await chat_topic.of_kind(thread.conversation_id, ChatAnswered, 1)
     assert line.data.outcome is ChatOutcome.NOT_ENTITLED
     assert line.data.text == "AI chat needs the Enterprise plan or higher; this organisation is on Basic."
     assert (line.data.sources, line.data.could_help, line.data.plan_needed) == ([], False, PlanCode.ENTERPRISE)
 
 
 async def test_feedback_on_an_answer_is_recorded_once(
-    assistant: Running, chat: Publishers, answers: TopicReader[object]
+    assistant: Running, chat: Publishers, chat_topic: ChatTopicReader
 ) -> None:
-    org = f"org-{uuid.uuid4().hex[:8]}"
-    await assistant.set_plan(org, PlanCode.ENTERPRISE)
+    org = await new_org(assistant, PlanCode.ENTERPRISE)
     thread = slack_thread()
-    await chat[CHAT_EVENTS].publish(question(org, "What is the free trial?", thread), thread.conversation_id)
-    [answer] = await wait_answers(answers, thread.conversation_id, 1)
+    await ask(chat, question(org, "What is the free trial?", thread))
+    [answer] = await chat_topic.of_kind(thread.conversation_id, ChatAnswered, 1)
     feedback = ChatFeedbackGiven.build(
         source="/tests",
         subject=thread.conversation_id,
@@ -151,9 +145,8 @@ async def test_feedback_on_an_answer_is_recorded_once(
         return list(given) if given else None
 
     await eventually(recorded, timeout_s=20)
-    marker = question(org, "What is Clinic?", thread, message_id="marker")
-    await chat[CHAT_EVENTS].publish(marker, thread.conversation_id)
-    await wait_answers(answers, thread.conversation_id, 2)  # everything before the marker has been handled
+    await ask(chat, question(org, "What is Clinic?", thread, message_id="marker"))
+    await chat_topic.of_kind(thread.conversation_id, ChatAnswered, 2)  # everything before the marker has been handled
     given = await recorded()
     assert given is not None
     assert [(f["kind"], f["given_by"]) for f in given] == [("helpful", "UCUSTOMER")]

@@ -22,7 +22,6 @@ from care_schemas.events.chat import (
     ChatAnswered,
     ChatAnsweredData,
     ChatButton,
-    ChatEvent,
     ChatFeedbackGiven,
     ChatOutcome,
     ChatQuestionAsked,
@@ -30,25 +29,14 @@ from care_schemas.events.chat import (
     ChatThread,
     FeedbackKind,
     answer_id_of,
-    chat_event_adapter,
 )
 from care_schemas.events.ticket import ImPlatform
 from care_schemas.topics import CHAT_EVENTS
 from carekit.kafka import Publishers
-from carekit_testing import TEST_JWT_SECRET, TopicReader, bearer, eventually, publishing
+from carekit_testing import TEST_JWT_SECRET, ChatTopicReader, bearer, eventually, publishing
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 FORM = {"severity": "S3", "kind": "technical", "reporter_email": "ops@customer.example"}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def chat(kafka_bootstrap: str) -> AsyncIterator[TopicReader[ChatEvent]]:
-    reader: TopicReader[ChatEvent] = TopicReader(kafka_bootstrap, CHAT_EVENTS, chat_event_adapter)
-    await reader.start()
-    try:
-        yield reader
-    finally:
-        await reader.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -70,27 +58,6 @@ def mention(channel: str, text: str, thread_ts: str | None = None) -> dict[str, 
     ts = f"{time.time():.6f}"
     event = {"type": "app_mention", "user": "UCUSTOMER", "text": f"<@UBOT> {text}", "ts": ts, "channel": channel}
     return event | ({"thread_ts": thread_ts} if thread_ts else {})
-
-
-async def questions(chat: TopicReader[ChatEvent], conversation: str, count: int) -> list[ChatQuestionAsked]:
-    async def enough() -> list[ChatQuestionAsked] | None:
-        found = [e for e in await chat.events(conversation, 10_000, timeout_s=0.3) if isinstance(e, ChatQuestionAsked)]
-        return found if len(found) >= count else None
-
-    result: list[ChatQuestionAsked] = await eventually(enough, timeout_s=20)
-    return result
-
-
-async def feedback(chat: TopicReader[ChatEvent], conversation: str, count: int) -> list[ChatFeedbackGiven]:
-    """At least `count` feedback events of the conversation, as they arrived. One outbox publishes a thread's
-    feedback in order, so a duplicate of an earlier press would arrive before the last one waited for."""
-
-    async def enough() -> list[ChatFeedbackGiven] | None:
-        found = [e for e in await chat.events(conversation, 10_000, timeout_s=0.3) if isinstance(e, ChatFeedbackGiven)]
-        return found if len(found) >= count else None
-
-    result: list[ChatFeedbackGiven] = await eventually(enough, timeout_s=20)
-    return result
 
 
 async def answer(assistant: Publishers, question: ChatQuestionAsked, text: str) -> ChatAnswered:
@@ -124,7 +91,7 @@ def thread_of(service: Service, channel: str, ts: str) -> ChatThread:
 
 
 async def test_a_question_mention_goes_to_the_assistant_once_with_the_earlier_turns_named(
-    service: Service, chat: TopicReader[ChatEvent], unique: str
+    service: Service, chat_topic: ChatTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -139,7 +106,7 @@ async def test_a_question_mention_goes_to_the_assistant_once_with_the_earlier_tu
     follow = mention(channel, "and for Lark?", thread_ts=first["ts"])
     await slack.post_event(client, "", follow, f"Ev{unique}b")
     thread = thread_of(service, channel, first["ts"])
-    asked = await questions(chat, thread.conversation_id, 2)
+    asked = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 2)
     assert [(q.data.text, q.data.org_id, q.data.user) for q in asked] == [
         ("How do I send alerts to PagerDuty?", org, "UCUSTOMER"),
         ("and for Lark?", org, "UCUSTOMER"),
@@ -161,7 +128,7 @@ async def test_asking_for_help_still_offers_the_raise_request_button(service: Se
 
 
 async def test_without_ai_chat_a_question_gets_one_line_naming_the_plan(
-    service: Service, chat: TopicReader[ChatEvent], unique: str
+    service: Service, chat_topic: ChatTopicReader, unique: str
 ) -> None:
     channel = await bind(service, f"org-{unique}", PlanCode.BASIC)
     slack = service.slack
@@ -172,11 +139,11 @@ async def test_without_ai_chat_a_question_gets_one_line_naming_the_plan(
     assert line.payload["text"] == "AI chat needs the Enterprise plan or higher; this organisation is on Basic."
     assert line.payload["thread_ts"] == event["ts"]
     assert not line.payload.get("blocks"), "one line and nothing more"
-    assert await chat.events(thread_of(service, channel, event["ts"]).conversation_id, 1, timeout_s=1) == []
+    assert await chat_topic.events(thread_of(service, channel, event["ts"]).conversation_id, 1, timeout_s=1) == []
 
 
 async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the_conversation_the_ticket_keeps(
-    service: Service, chat: TopicReader[ChatEvent], assistant: Publishers, unique: str
+    service: Service, chat_topic: ChatTopicReader, assistant: Publishers, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -184,7 +151,7 @@ async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the
     first = mention(channel, "How do I scale out TiKV?")
     await slack.post_event(client, "", first, f"Ev{unique}a")
     thread = thread_of(service, channel, first["ts"])
-    [asked] = await questions(chat, thread.conversation_id, 1)
+    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
     answered = await answer(assistant, asked, "Add TiKV nodes from the console; data rebalances by itself.")
 
     async def recorded() -> bool:
@@ -209,7 +176,8 @@ async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the
     assert "A: Add TiKV nodes from the console" in description
     assert "<https://docs.test/docs/support/plans>" in description
 
-    given = await feedback(chat, thread.conversation_id, 2)
+    # one outbox publishes a thread's feedback in order: a duplicate of the first press would come before the second
+    given = await chat_topic.of_kind(thread.conversation_id, ChatFeedbackGiven, 2)
     assert [(f.data.kind, f.data.answer_id, f.data.org_id) for f in given] == [
         (FeedbackKind.HELPFUL, answered.data.answer_id, org),
         (FeedbackKind.RAISE_REQUEST, answered.data.answer_id, org),
@@ -229,7 +197,7 @@ async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the
 
 
 async def test_a_direct_message_is_a_question_of_the_workspaces_organisation(
-    service: Service, chat: TopicReader[ChatEvent], unique: str
+    service: Service, chat_topic: ChatTopicReader, unique: str
 ) -> None:
     slack = service.slack
     slack.team_id = f"T{unique.upper()}"  # a workspace bound to this organisation only
@@ -240,14 +208,14 @@ async def test_a_direct_message_is_a_question_of_the_workspaces_organisation(
         dm = {"type": "message", "channel_type": "im", "user": "UCUSTOMER", "text": "What is Clinic?", "ts": ts}
         await slack.post_event(service.client, "", dm | {"channel": f"D{unique.upper()}"}, f"Ev{unique}")
         thread = thread_of(service, f"D{unique.upper()}", ts)
-        [asked] = await questions(chat, thread.conversation_id, 1)
+        [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
         assert (asked.data.org_id, asked.data.direct, asked.data.text) == (org, True, "What is Clinic?")
     finally:
         slack.team_id = "T0TEST"
 
 
 async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_buttons_become_feedback(
-    service: Service, chat: TopicReader[ChatEvent], assistant: Publishers, unique: str
+    service: Service, chat_topic: ChatTopicReader, assistant: Publishers, unique: str
 ) -> None:
     org = f"org-{unique}"
     group = await bind(service, org, PlanCode.PREMIUM, platform="lark")
@@ -255,7 +223,7 @@ async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_button
     doc, message_id = lark.message_event(group, "如何配置 PagerDuty 告警？")
     assert (await lark.post(client, "/lark/events", doc)).status_code == 200
     thread = ChatThread(platform=ImPlatform.LARK, workspace=lark.tenant_key, channel=group, thread_ts=message_id)
-    [asked] = await questions(chat, thread.conversation_id, 1)
+    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
     assert asked.data.text == "如何配置 PagerDuty 告警？"
     answered = await answer(assistant, asked, "在控制台添加 PagerDuty 订阅。")
 
@@ -275,13 +243,13 @@ async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_button
     fields = {e["name"]: e for e in card["body"]["elements"][0]["elements"] if e.get("tag") == "input"}
     assert fields["summary"]["default_value"] == "如何配置 PagerDuty 告警？"
     assert "A: 在控制台添加 PagerDuty 订阅。" in fields["description"]["default_value"]
-    kinds = [e.data.kind for e in await feedback(chat, thread.conversation_id, 2)]
+    kinds = [e.data.kind for e in await chat_topic.of_kind(thread.conversation_id, ChatFeedbackGiven, 2)]
     assert kinds == [FeedbackKind.NOT_HELPFUL, FeedbackKind.RAISE_REQUEST]
     json.dumps(card)  # the card Lark gets is plain JSON
 
 
 async def test_raise_request_pressed_before_the_answer_reached_ticket_service_still_opens_the_form(
-    service: Service, chat: TopicReader[ChatEvent], unique: str
+    service: Service, chat_topic: ChatTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
     channel = await bind(service, org, PlanCode.ENTERPRISE)
@@ -289,7 +257,7 @@ async def test_raise_request_pressed_before_the_answer_reached_ticket_service_st
     first = mention(channel, "How do I rotate a TLS certificate?")
     await slack.post_event(client, "", first, f"Ev{unique}")
     thread = thread_of(service, channel, first["ts"])
-    [asked] = await questions(chat, thread.conversation_id, 1)
+    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
     answer_id = answer_id_of(asked.data.question_id)  # notify-service posted it; it has not reached ticket-service
     elsewhere = ChatButton(kind=FeedbackKind.HELPFUL, answer_id=answer_id, conversation_id="cnv-" + "0" * 24)
     await slack.post_interaction(client, "", slack.action(channel, elsewhere.action_id, elsewhere.model_dump_json()))
@@ -301,7 +269,7 @@ async def test_raise_request_pressed_before_the_answer_reached_ticket_service_st
     assert blocks["summary"]["element"]["initial_value"] == "How do I rotate a TLS certificate?"
     assert blocks["description"]["element"]["initial_value"].endswith("Q: How do I rotate a TLS certificate?")
     # the press naming another conversation recorded nothing: had it, its feedback would come first (one outbox)
-    [_, given] = await chat.events(thread.conversation_id, 2)
+    [_, given] = await chat_topic.events(thread.conversation_id, 2)
     assert isinstance(given, ChatFeedbackGiven)
     assert (given.data.kind, given.data.org_id, given.data.answer_id) == (
         FeedbackKind.RAISE_REQUEST,
