@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ticket_harness import ENGINEER, MONDAY_10_UTC, Service
@@ -37,6 +38,18 @@ def technical(severity: str = "S1", **extra: object) -> dict[str, object]:
         "kind": "technical",
         "description": "since 09:40",
     } | extra
+
+
+async def opened_monday_10(
+    service: Service, org: str, severity: str, plan: PlanCode = PlanCode.ENTERPRISE, tam: Tam | None = None
+) -> dict[str, Any]:
+    """Put the org on `plan`, then open a technical ticket of `severity` at Monday 10:00 UTC as its owner."""
+    await service.set_plan(org, plan, 1, tam=tam)
+    service.clock.now = MONDAY_10_UTC
+    ticket: dict[str, Any] = (
+        await service.client.post("/v1/tickets", json=technical(severity), headers=customer(org))
+    ).json()
+    return ticket
 
 
 async def test_technical_ticket_gets_a_business_hour_target_in_the_org_zone_and_a_valid_event(
@@ -111,9 +124,7 @@ async def test_internal_comments_stay_internal_and_the_first_public_engineer_com
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
-    service.clock.now = MONDAY_10_UTC
-    ticket = (await service.client.post("/v1/tickets", json=technical("S2"), headers=customer(org))).json()
+    ticket = await opened_monday_10(service, org, "S2")
     tid = ticket["id"]
     refused = await service.client.post(
         f"/v1/tickets/{tid}/comments", json={"body": "psst", "visibility": "internal"}, headers=customer(org)
@@ -150,9 +161,7 @@ async def test_severity_change_recomputes_the_due_time_from_creation(
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
-    service.clock.now = MONDAY_10_UTC
-    ticket = (await service.client.post("/v1/tickets", json=technical("S3"), headers=customer(org))).json()
+    ticket = await opened_monday_10(service, org, "S3")
     assert ticket["response_due_at"] == "2026-03-02T18:00:00Z"  # 8 business hours from 10:00
     await service.set_plan(org, PlanCode.DEVELOPER, 2)  # the ticket keeps Enterprise's targets (Developer S1: 14:00)
     service.clock.now = MONDAY_10_UTC + timedelta(minutes=30)
@@ -173,9 +182,7 @@ async def test_raising_a_premium_ticket_to_s1_tells_notify_who_the_tam_is(
 ) -> None:
     org = f"org-{unique}"
     tam = Tam(name="Ada Lovelace", email="ada@vendor.example")
-    await service.set_plan(org, PlanCode.PREMIUM, 1, tam=tam)
-    service.clock.now = MONDAY_10_UTC
-    ticket = (await service.client.post("/v1/tickets", json=technical("S3"), headers=customer(org))).json()
+    ticket = await opened_monday_10(service, org, "S3", PlanCode.PREMIUM, tam)
     raised = await service.client.post(
         f"/v1/tickets/{ticket['id']}/severity", json={"severity": "S1"}, headers=ENGINEER
     )
@@ -324,9 +331,7 @@ async def test_raising_the_severity_after_an_on_time_answer_does_not_make_a_brea
     service: Service, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    await service.set_plan(org, PlanCode.ENTERPRISE, 1)
-    service.clock.now = MONDAY_10_UTC
-    ticket = (await service.client.post("/v1/tickets", json=technical("S4"), headers=customer(org))).json()
+    ticket = await opened_monday_10(service, org, "S4")
     service.clock.now = MONDAY_10_UTC + timedelta(hours=2)  # answered within S4's 24 business hours
     await service.client.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "looking"}, headers=ENGINEER)
     service.clock.now = MONDAY_10_UTC + timedelta(days=1)

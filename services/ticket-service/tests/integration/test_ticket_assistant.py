@@ -60,8 +60,8 @@ def mention(channel: str, text: str, thread_ts: str | None = None) -> dict[str, 
     return event | ({"thread_ts": thread_ts} if thread_ts else {})
 
 
-async def answer(assistant: Publishers, question: ChatQuestionAsked, text: str) -> ChatAnswered:
-    """What assistant-service would publish for the question."""
+async def answer(service: Service, assistant: Publishers, question: ChatQuestionAsked, text: str) -> ChatAnswered:
+    """Publish what assistant-service would for the question; return once ticket-service has recorded the answer."""
     q = question.data
     event = ChatAnswered.build(
         source="/tests",
@@ -83,7 +83,25 @@ async def answer(assistant: Publishers, question: ChatQuestionAsked, text: str) 
         ),
     )
     await assistant[CHAT_EVENTS].publish(event, q.conversation_id)
+
+    async def recorded() -> bool:
+        return await service.count("SELECT count(*) FROM chat_turns WHERE answer_id = $1", event.data.answer_id) == 1
+
+    await eventually(recorded)
     return event
+
+
+async def ask_in_slack(
+    service: Service, chat_topic: ChatTopicReader, org: str, text: str, event_id: str
+) -> tuple[str, ChatThread, ChatQuestionAsked]:
+    """Bind a Slack channel for the org on Enterprise and ask the bot a question there; return the channel, the thread
+    and the question ticket-service published."""
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    first = mention(channel, text)
+    await service.slack.post_event(service.client, "", first, event_id)
+    thread = thread_of(service, channel, first["ts"])
+    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
+    return channel, thread, asked
 
 
 def thread_of(service: Service, channel: str, ts: str) -> ChatThread:
@@ -146,19 +164,9 @@ async def test_buttons_become_feedback_and_raise_request_opens_the_form_with_the
     service: Service, chat_topic: ChatTopicReader, assistant: Publishers, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    channel, thread, asked = await ask_in_slack(service, chat_topic, org, "How do I scale out TiKV?", f"Ev{unique}a")
     slack, client = service.slack, service.client
-    first = mention(channel, "How do I scale out TiKV?")
-    await slack.post_event(client, "", first, f"Ev{unique}a")
-    thread = thread_of(service, channel, first["ts"])
-    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
-    answered = await answer(assistant, asked, "Add TiKV nodes from the console; data rebalances by itself.")
-
-    async def recorded() -> bool:
-        n = await service.count("SELECT count(*) FROM chat_turns WHERE answer_id = $1", answered.data.answer_id)
-        return n == 1
-
-    await eventually(recorded)
+    answered = await answer(service, assistant, asked, "Add TiKV nodes from the console; data rebalances by itself.")
     helpful = ChatButton(
         kind=FeedbackKind.HELPFUL, answer_id=answered.data.answer_id, conversation_id=thread.conversation_id
     )
@@ -225,12 +233,7 @@ async def test_a_lark_mention_question_goes_to_the_assistant_and_its_card_button
     thread = ChatThread(platform=ImPlatform.LARK, workspace=lark.tenant_key, channel=group, thread_ts=message_id)
     [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
     assert asked.data.text == "如何配置 PagerDuty 告警？"
-    answered = await answer(assistant, asked, "在控制台添加 PagerDuty 订阅。")
-
-    async def recorded() -> bool:
-        return await service.count("SELECT count(*) FROM chat_turns WHERE answer_id = $1", answered.data.answer_id) == 1
-
-    await eventually(recorded)
+    answered = await answer(service, assistant, asked, "在控制台添加 PagerDuty 订阅。")
     pressed = ChatButton(
         kind=FeedbackKind.NOT_HELPFUL, answer_id=answered.data.answer_id, conversation_id=thread.conversation_id
     )
@@ -252,12 +255,9 @@ async def test_raise_request_pressed_before_the_answer_reached_ticket_service_st
     service: Service, chat_topic: ChatTopicReader, unique: str
 ) -> None:
     org = f"org-{unique}"
-    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    text = "How do I rotate a TLS certificate?"
+    channel, thread, asked = await ask_in_slack(service, chat_topic, org, text, f"Ev{unique}")
     slack, client = service.slack, service.client
-    first = mention(channel, "How do I rotate a TLS certificate?")
-    await slack.post_event(client, "", first, f"Ev{unique}")
-    thread = thread_of(service, channel, first["ts"])
-    [asked] = await chat_topic.of_kind(thread.conversation_id, ChatQuestionAsked, 1)
     answer_id = answer_id_of(asked.data.question_id)  # notify-service posted it; it has not reached ticket-service
     elsewhere = ChatButton(kind=FeedbackKind.HELPFUL, answer_id=answer_id, conversation_id="cnv-" + "0" * 24)
     await slack.post_interaction(client, "", slack.action(channel, elsewhere.action_id, elsewhere.model_dump_json()))
