@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from asyncpg.exceptions import _base as asyncpg_base
 
@@ -20,32 +19,13 @@ from care_schemas.events.plan import PlanEvent, SupportPlanChanged, plan_event_a
 from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS, Topic
 from carekit import parking, redrive
 from carekit.consumer import Rejects, subscribe, subscribe_batch
-from carekit.db import create_pool, migrate
 from carekit.kafka import STRUCTURED, Publishers, ensure_topics, make_broker
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.refusals import TooLarge
-from carekit_testing import TopicReader, eventually, plan_changed, publishing, raw_producer
+from carekit_testing import TopicReader, eventually, plan_changed, raw_producer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 CLOUDEVENTS_JSON = ("content-type", b"application/cloudevents+json")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(fresh_database_url)
-    await migrate(p, None)
-    try:
-        yield p
-    finally:
-        await p.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
-    """The relay's publishers on the kit's broker."""
-    await ensure_topics(kafka_bootstrap)
-    async with publishing(kafka_bootstrap, PLAN_EVENTS, NOTIFY_DEADLETTER) as publishers:
-        yield publishers
 
 
 # --- outbox relay -------------------------------------------------------------------------------------------------

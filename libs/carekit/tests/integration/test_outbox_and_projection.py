@@ -3,46 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.plan import ChangeReason, SupportPlanChanged, plan_event_adapter
 from care_schemas.topics import PLAN_EVENTS
 from carekit.db import KIT_MIGRATIONS, MigrationChanged, create_pool, migrate
-from carekit.kafka import Publishers, ensure_topics
+from carekit.kafka import Publishers
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
-from carekit_testing import plan_changed, publishing
+from carekit_testing import plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
 class RelayCrashed(Exception):
     pass
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(fresh_database_url)
-    await migrate(p, None)
-    try:
-        yield p
-    finally:
-        await p.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[Publishers]:
-    """The relay publishes through the kit's typed publishers on the one broker (acks=all, idempotent)."""
-    await ensure_topics(kafka_bootstrap)
-    async with publishing(kafka_bootstrap, PLAN_EVENTS) as publishers:
-        yield publishers
 
 
 def changed(org: str, plan: PlanCode, version: int) -> SupportPlanChanged:
