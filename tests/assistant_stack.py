@@ -29,7 +29,7 @@ from carekit_testing import (
 from tests.fakes.lark_server import FakeLark, running_lark
 from tests.fakes.slack_server import FakeSlack, running_slack
 from tests.receivers import skip_history
-from tests.service_env import service_env
+from tests.service_env import chat_env, service_env
 
 SLACK_SECRET = "assistant-e2e-slack-signing-secret"
 SLACK_TOKEN = "xoxb-assistant-e2e-bot-token"
@@ -100,7 +100,7 @@ async def running_stack(
     run = uuid.uuid4().hex[:8]
     async with running_slack(SLACK_SECRET, SLACK_TOKEN) as slack, running_lark(*LARK) as lark:
         services: dict[str, ServiceProcess] = {}
-        chat_env = {
+        notify_chat_env = {
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_API_URL": slack.api_url,
             "LARK_APP_ID": LARK[0],
@@ -108,14 +108,8 @@ async def running_stack(
             "LARK_API_URL": lark.api_url,
         }
         extra = {
-            "ticket": chat_env
-            | {
-                "PUBLIC_BASE_URL": TICKETS,
-                "SLACK_SIGNING_SECRET": SLACK_SECRET,
-                "SLACK_BOT_USER_ID": slack.bot_user_id,
-                "LARK_VERIFICATION_TOKEN": LARK[2],
-            },
-            "notify": chat_env,
+            "ticket": chat_env(slack, lark) | {"PUBLIC_BASE_URL": TICKETS},
+            "notify": notify_chat_env,
             "assistant": {"DOCS_BASE_URL": DOCS} | assistant_env,
         }
         for name in ("ticket", "assistant", "notify"):

@@ -43,8 +43,6 @@ from tests.fakes.lark_server import FakeLark
 from tests.fakes.slack_server import FakeSlack, running_slack
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.receivers import (
-    LARK_APP_ID,
-    LARK_APP_SECRET,
     Notify,
     on_plan,
     plan_changed,
@@ -52,7 +50,7 @@ from tests.receivers import (
     sample_alert,
     shared_notify,
 )
-from tests.service_env import service_env
+from tests.service_env import chat_env, service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 SLACK_SECRET = "e2e-alert-buttons-signing-secret"
@@ -83,17 +81,8 @@ async def ticketing(
         prefix = f"ticket-buttons-{uuid.uuid4().hex[:8]}"
         await commit_group_at_end(kafka_bootstrap, f"{prefix}.plans")
         await commit_group_at_end(kafka_bootstrap, f"{prefix}.alert-actions", ALERT_ACTIONS)
-        env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix) | {
-            "PUBLIC_BASE_URL": "https://support.e2e",
-            "SLACK_SIGNING_SECRET": SLACK_SECRET,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_USER_ID": slack.bot_user_id,
-            "LARK_APP_ID": LARK_APP_ID,
-            "LARK_APP_SECRET": LARK_APP_SECRET,
-            "LARK_VERIFICATION_TOKEN": lark.verification_token,
-            "LARK_API_URL": lark.api_url,
-        }
+        env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix)
+        env |= chat_env(slack, lark) | {"PUBLIC_BASE_URL": "https://support.e2e"}
         service = ServiceProcess("ticket_service", env)
         service.start(tmp_path_factory.mktemp("ticket-buttons"))
         try:

@@ -33,7 +33,7 @@ from carekit_testing import (
 )
 from tests.fakes.lark_server import FakeLark, running_lark
 from tests.fakes.slack_server import FakeSlack, running_slack
-from tests.service_env import service_env
+from tests.service_env import chat_env, service_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 SLACK_SECRET = "e2e-slack-signing-secret"
@@ -83,19 +83,8 @@ async def stack(
     async with running_slack(SLACK_SECRET, SLACK_TOKEN) as slack, running_lark(*LARK) as lark:
         prefix = f"ticket-e2e-{uuid.uuid4().hex[:8]}"
         await commit_group_at_end(kafka_bootstrap, f"{prefix}.plans")
-        env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix) | {
-            "PUBLIC_BASE_URL": "https://support.e2e",
-            "SLACK_SIGNING_SECRET": SLACK_SECRET,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_URL": slack.api_url,
-            "SLACK_BOT_USER_ID": slack.bot_user_id,
-            "LARK_APP_ID": LARK[0],
-            "LARK_APP_SECRET": LARK[1],
-            "LARK_VERIFICATION_TOKEN": LARK[2],
-            "LARK_ENCRYPT_KEY": LARK[3],
-            "LARK_API_URL": lark.api_url,
-            "BREACH_SCAN_INTERVAL_S": "1",
-        }
+        env = service_env("ticket_service", kafka=kafka_bootstrap, database_url=db, group_prefix=prefix)
+        env |= chat_env(slack, lark) | {"PUBLIC_BASE_URL": "https://support.e2e", "BREACH_SCAN_INTERVAL_S": "1"}
         service = ServiceProcess("ticket_service", env)
         service.start(tmp_path_factory.mktemp("ticket-e2e"))
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
@@ -109,23 +98,13 @@ async def stack(
             service.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def reader(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]:
-    r = TicketTopicReader(kafka_bootstrap)
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-
-
 def mention(channel: str) -> dict[str, Any]:
     ts = f"{time.time():.6f}"
     return {"type": "app_mention", "user": "UCUSTOMER", "text": "<@UBOT> help", "ts": ts, "channel": channel}
 
 
 async def test_slack_mention_button_form_opens_ticket_and_confirms_then_basic_refuses_and_suspends(
-    stack: Stack, reader: TicketTopicReader, unique: str
+    stack: Stack, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org, channel = f"org-{unique}", f"C{unique.upper()}"
     slack, http = stack.slack, stack.http
@@ -151,7 +130,7 @@ async def test_slack_mention_button_form_opens_ticket_and_confirms_then_basic_re
     assert confirmation.payload["channel"] == channel
     assert confirmation.payload["thread_ts"] == event["ts"]
     assert f"https://support.e2e/tickets/{ticket['id']}" in confirmation.payload["text"]
-    [opened] = await reader.events(ticket["id"], 1)
+    [opened] = await ticket_topic.events(ticket["id"], 1)
     assert isinstance(opened, TicketOpened)
     assert opened.data.im_thread is not None
     assert (opened.data.im_thread.channel, opened.data.im_thread.thread_ts) == (channel, event["ts"])
@@ -185,7 +164,7 @@ async def test_slack_mention_button_form_opens_ticket_and_confirms_then_basic_re
 
 
 async def test_lark_mention_card_submit_opens_ticket_replies_in_thread_and_syncs_replies_on_premium(
-    stack: Stack, reader: TicketTopicReader, unique: str
+    stack: Stack, ticket_topic: TicketTopicReader, unique: str
 ) -> None:
     org, chat = f"org-{unique}", f"oc_{unique}"
     lark, http = stack.lark, stack.http
@@ -210,7 +189,7 @@ async def test_lark_mention_card_submit_opens_ticket_replies_in_thread_and_syncs
     for _ in range(2):
         await lark.post(http, f"{stack.service.url}/lark/events", thread_reply)
     await http.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "Restart PD-2."}, headers=ENGINEER)
-    events = await reader.events(ticket["id"], 4)
+    events = await ticket_topic.events(ticket["id"], 4)
     opened = events[0]
     assert isinstance(opened, TicketOpened)
     assert opened.data.tam == tam
