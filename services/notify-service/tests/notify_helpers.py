@@ -1,14 +1,20 @@
-"""Settings and targets for unit tests: no broker, no database."""
+"""Settings and targets for unit tests (no broker, no database), and ticket-update messages for integration tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+import pytest
+
 from care_schemas.catalogue import ChannelType
 from carekit_testing import TEST_JWT_SECRET
 from notify_service.adapters.channels.base import Target
+from notify_service.adapters.im_queue import ImMessage
 from notify_service.config import Settings
+from notify_service.domain.classify import Outcome, Verdict
 from notify_service.domain.subscribers import secrets_of
+from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 KEY = "x2nKu2yV5cS9Y2b0R8f8tq0m9m3f2c8W6c1kQm4zJ7Y="
 
@@ -28,3 +34,30 @@ def settings(**changes: Any) -> Settings:
 
 def target(channel: ChannelType, config: dict[str, Any]) -> Target:
     return Target("sub-1", "org-1", "ops", channel, config, tuple(secrets_of(config)))
+
+
+async def queue_tam_emails(pool: asyncpg.Pool, org: str, event_ids: list[str]) -> None:
+    """Queue one TAM e-mail per event, the n-th (from 1) to tam<n>@example.com with subject s<n>."""
+    for n, event_id in enumerate(event_ids, start=1):
+        await pool.execute(
+            "INSERT INTO im_messages (event_id, kind, org_id, target, body) VALUES ($1, 'tam_email', $2, $3, $4)",
+            event_id,
+            org,
+            {"address": f"tam{n}@example.com"},
+            {"subject": f"s{n}", "text": "t"},
+        )
+
+
+def sending_fails_for(monkeypatch: pytest.MonkeyPatch, address: str, error: Exception) -> list[str]:
+    """Make TicketUpdates.send raise `error` (a bug inside notify) for `address` and accept every other message;
+    return the list of addresses it then sends to."""
+    sent: list[str] = []
+
+    async def send(self: TicketUpdates, message: ImMessage) -> Outcome:
+        if message.target["address"] == address:
+            raise error
+        sent.append(message.target["address"])
+        return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
+
+    monkeypatch.setattr(TicketUpdates, "send", send)
+    return sent

@@ -3,7 +3,6 @@ acknowledgement stays, and a ticket opened from an alert is told once when that 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -20,10 +19,8 @@ from care_schemas.events.action import (
 )
 from care_schemas.events.alert import Alert, AlertRef, AlertStatus
 from care_schemas.events.ticket import ImPlatform, TicketChannel, TicketKind, TicketOpened, TicketOpenedData
-from carekit.db import create_pool, migrate
 from notify_service.adapters import alert_actions as store
 from notify_service.adapters.repository import queue_repeats
-from notify_service.app import MIGRATIONS
 from notify_service.handlers import alert_actions
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -31,15 +28,13 @@ HOURS_3 = 3 * 3600.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    await created.execute(
+async def pool(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The migrated pool (conftest.py) with the one slack subscriber these tests notify."""
+    await pool.execute(
         "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
         " VALUES ('sub-a', 'org-1', 'proj-1', 'slack', 'a', '\\x00', '{}', 't')"
     )
-    yield created
-    await created.close()
+    return pool
 
 
 async def _notified_4h_ago(pool: asyncpg.Pool, alert: Alert) -> None:

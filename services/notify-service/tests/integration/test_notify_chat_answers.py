@@ -14,10 +14,8 @@ from notify_helpers import settings
 
 from care_schemas.events.chat import ChatAnswered, ChatAnsweredData, ChatOutcome, ChatSource, ChatThread
 from care_schemas.events.ticket import ImPlatform
-from carekit.db import create_pool, migrate
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.im import ChatBots
-from notify_service.app import MIGRATIONS
 from notify_service.domain.chat_answers import ANSWER_KINDS
 from notify_service.handlers import take_in_chat_event
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
@@ -26,14 +24,6 @@ from tests.fakes.slack_server import FakeSlack, running_slack
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 LARK = ("cli_answers", "lark-app-secret-answers", "lark-verification-answers")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -3,38 +3,26 @@ is isolated with its reason, and every other notification, result, repeat and ti
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
-from notify_helpers import settings
+from notify_helpers import queue_tam_emails, sending_fails_for, settings
 
 from care_schemas.events.alert import Alert
 from carekit import parking
-from carekit.db import create_pool, migrate
 from notify_service.adapters import queue
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.im_queue import ImMessage
 from notify_service.adapters.queue import Result
-from notify_service.app import MIGRATIONS
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import repeat_once
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 async def _subscriber(pool: asyncpg.Pool, sub: str, alert: Alert) -> None:
@@ -149,22 +137,8 @@ async def test_a_repeat_that_cannot_be_queued_is_parked_and_the_other_alerts_rep
 async def test_a_ticket_update_that_keeps_failing_inside_notify_is_parked_and_the_others_are_sent(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for n in (1, 2):
-        await pool.execute(
-            "INSERT INTO im_messages (event_id, kind, org_id, target, body) VALUES ($1, 'tam_email', 'org-i', $2, $3)",
-            f"iso-{n}",
-            {"address": f"tam{n}@example.com"},
-            {"subject": "s", "text": "t"},
-        )
-    sent: list[str] = []
-
-    async def send(self: TicketUpdates, message: ImMessage) -> Outcome:
-        if message.target["address"] == "tam1@example.com":
-            raise KeyError("text")
-        sent.append(message.target["address"])
-        return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
-
-    monkeypatch.setattr(TicketUpdates, "send", send)
+    await queue_tam_emails(pool, "org-i", ["iso-1", "iso-2"])
+    sent = sending_fails_for(monkeypatch, "tam1@example.com", KeyError("text"))
     updates = TicketUpdates(pool, SendContext(None, settings()), ChatBots(settings()))  # type: ignore[arg-type]
     for _ in range(3):  # a bug: retried POISON_ATTEMPTS times, then given up and parked
         await updates.drain_once()

@@ -4,7 +4,6 @@ resolved while muted and was never announced is not announced, and muted alerts 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,13 +12,11 @@ import pytest_asyncio
 from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, AlertStatus, alert_event
-from carekit.db import create_pool, migrate
 from carekit.identity import Identity, Role
 from notify_service import handlers
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Result
 from notify_service.adapters.repository import queue_repeats
-from notify_service.app import MIGRATIONS
 from notify_service.handlers import alertmanager_api, mutes, windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -28,15 +25,13 @@ OWNER = Identity(sub="ops", org="org-1", role=Role.ORG_OWNER)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    await created.execute(
+async def pool(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The migrated pool (conftest.py) with the one email subscriber these tests notify."""
+    await pool.execute(
         "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
         " VALUES ('sub-m', 'org-1', 'proj-1', 'email', 'm', '\\x00', '{}', 't')"
     )
-    yield created
-    await created.close()
+    return pool
 
 
 def _an(alert: Alert, fingerprint: str, **changes: object) -> Alert:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from care_schemas.events.alert import Alert, AlertSeverity
-from carekit.db import create_pool, migrate
 from notify_service.adapters.repository import queue_repeats
-from notify_service.app import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 HOURS_3 = 3 * 3600.0
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 async def _firing(conn: asyncpg.Connection, alert: Alert, notices: list[tuple[str, int, timedelta]]) -> None:

@@ -3,30 +3,17 @@ dead-lettered while the resolved one waits; it follows once staff re-drive the f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
-import pytest_asyncio
 from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, AlertStatus, alert_event
-from carekit.db import create_pool, migrate
 from notify_service import handlers
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Result
 from notify_service.adapters.repository import queue_repeats
-from notify_service.app import MIGRATIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 async def _notice(pool: asyncpg.Pool, alert: Alert) -> None:

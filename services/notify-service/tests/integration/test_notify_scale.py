@@ -4,36 +4,25 @@ history in batches and leaves what is live."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from carekit.db import create_pool, migrate
 from carekit.retention import KIT, PURGED, purge_once
 from notify_service.adapters import queue, subscribers
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
 from notify_service.adapters.secrets import SecretBox
-from notify_service.app import MIGRATIONS, RETENTION
+from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.targets import Targets
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
 
 
 def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0) -> Dispatcher:

@@ -4,52 +4,26 @@ gets the batch sent twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
-from notify_helpers import settings
+from notify_helpers import queue_tam_emails, sending_fails_for, settings
 
-from carekit.db import create_pool, migrate
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.im import ChatBots
 from notify_service.adapters.im_queue import ImMessage
-from notify_service.app import MIGRATIONS
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    yield created
-    await created.close()
-
-
 async def test_a_message_that_raises_is_retried_and_the_others_are_sent_once(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for n in (1, 2, 3):
-        await pool.execute(
-            "INSERT INTO im_messages (event_id, kind, org_id, target, body) VALUES ($1, 'tam_email', 'org-t', $2, $3)",
-            f"ev-{n}",
-            {"address": f"tam{n}@example.com"},
-            {"subject": f"s{n}", "text": "t"},
-        )
-    sent: list[str] = []
-
-    async def send(self: TicketUpdates, message: ImMessage) -> Outcome:
-        if message.target["address"] == "tam2@example.com":
-            raise ValueError("unexpected")
-        sent.append(message.target["address"])
-        return Outcome(Verdict.OK, "SMTP 250 accepted", 250)
-
-    monkeypatch.setattr(TicketUpdates, "send", send)
+    await queue_tam_emails(pool, "org-t", ["ev-1", "ev-2", "ev-3"])
+    sent = sending_fails_for(monkeypatch, "tam2@example.com", ValueError("unexpected"))
     updates = TicketUpdates(pool, SendContext(None, settings()), ChatBots(settings()))  # type: ignore[arg-type]
     await updates.drain_once()
     await updates.drain_once()  # the failed one waits for its backoff; the others are not sent again

@@ -1,0 +1,22 @@
+"""notify-service integration fixtures: a pool on a fresh database with notify's migrations applied."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest_asyncio
+
+from carekit.db import create_pool, migrate
+from notify_service.app import MIGRATIONS
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh database with the kit's and notify-service's migrations applied."""
+    created = await create_pool(fresh_database_url)
+    await migrate(created, MIGRATIONS)
+    try:
+        yield created
+    finally:
+        await created.close()
