@@ -14,7 +14,7 @@ from care_schemas.events.alert import AlertFiring, alert_event
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
 from care_schemas.topics import ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit_testing import eventually
-from tests.receivers import Notify, Receiver, on_plan, running_receiver, sample_alert, shared_notify
+from tests.receivers import Notify, Receiver, on_plan, running_receiver, sample_alert
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -23,22 +23,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 async def receiver() -> AsyncIterator[Receiver]:
     async with running_receiver() as r:
         yield r
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def notify(kafka_bootstrap: str, database_url: str) -> tuple[Notify, str]:
-    shared = await shared_notify(kafka_bootstrap, database_url)
-    return shared, shared.db
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
 
 
 async def add_webhook(notify: Notify, receiver: Receiver, org: str, url: str) -> None:
@@ -51,13 +35,12 @@ async def add_webhook(notify: Notify, receiver: Receiver, org: str, url: str) ->
 
 
 async def test_alert_event_reaches_webhook_as_alertmanager_json(
-    notify: tuple[Notify, str], receiver: Receiver, producer: AIOKafkaProducer, unique: str
+    notify: Notify, receiver: Receiver, kafka_producer: AIOKafkaProducer, unique: str
 ) -> None:
-    service, db = notify
     org = f"org-{unique}"
-    await add_webhook(service, receiver, org, f"{receiver.url}/hook")
+    await add_webhook(notify, receiver, org, f"{receiver.url}/hook")
     event = alert_event(sample_alert(org, f"fp-{unique}"), source="/tests")
-    await producer.send_and_wait(ALERT_EVENTS.name, event.to_json_bytes(), key=org.encode())
+    await kafka_producer.send_and_wait(ALERT_EVENTS.name, event.to_json_bytes(), key=org.encode())
 
     [request] = await receiver.wait_for(1)
     assert request.path == "/hook"
@@ -100,7 +83,7 @@ async def test_alert_event_reaches_webhook_as_alertmanager_json(
             }
         ],
     }
-    conn = await asyncpg.connect(db)
+    conn = await asyncpg.connect(notify.db)
     try:
         stored = await eventually(
             lambda: conn.fetchrow(
@@ -113,15 +96,14 @@ async def test_alert_event_reaches_webhook_as_alertmanager_json(
 
 
 async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
-    notify: tuple[Notify, str],
+    notify: Notify,
     receiver: Receiver,
-    producer: AIOKafkaProducer,
+    kafka_producer: AIOKafkaProducer,
     kafka_bootstrap: str,
     unique: str,
 ) -> None:
-    service, _db = notify
     org = f"org-{unique}"
-    await add_webhook(service, receiver, org, f"{receiver.url}/hook")
+    await add_webhook(notify, receiver, org, f"{receiver.url}/hook")
     dead = AIOKafkaConsumer(
         NOTIFY_DEADLETTER.name,
         bootstrap_servers=kafka_bootstrap,
@@ -133,15 +115,15 @@ async def test_malformed_event_is_dead_lettered_and_next_alert_still_delivered(
         await eventually(lambda: _assigned(dead))
         bad = json.loads(alert_event(sample_alert(org, f"bad-{unique}"), source="/tests").model_dump_json())
         bad["data"]["severity"] = "apocalyptic"
-        await producer.send_and_wait(ALERT_EVENTS.name, json.dumps(bad).encode(), key=org.encode())
-        await producer.send_and_wait(ALERT_EVENTS.name, b"{not json", key=org.encode())
+        await kafka_producer.send_and_wait(ALERT_EVENTS.name, json.dumps(bad).encode(), key=org.encode())
+        await kafka_producer.send_and_wait(ALERT_EVENTS.name, b"{not json", key=org.encode())
         # valid JSON, but Postgres cannot store NUL: it must be refused, not stall the intake for everyone
         nul = json.loads(alert_event(sample_alert(org, f"nul-{unique}"), source="/tests").model_dump_json())
         nul["data"]["summary"] = "disk \u0000 full"
-        await producer.send_and_wait(ALERT_EVENTS.name, json.dumps(nul).encode(), key=org.encode())
+        await kafka_producer.send_and_wait(ALERT_EVENTS.name, json.dumps(nul).encode(), key=org.encode())
         good = alert_event(sample_alert(org, f"good-{unique}"), source="/tests")
         assert isinstance(good, AlertFiring)
-        await producer.send_and_wait(ALERT_EVENTS.name, good.to_json_bytes(), key=org.encode())
+        await kafka_producer.send_and_wait(ALERT_EVENTS.name, good.to_json_bytes(), key=org.encode())
 
         [request] = await receiver.wait_for(1)
         assert request.json()["alerts"][0]["fingerprint"] == f"good-{unique}"

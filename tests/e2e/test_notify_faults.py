@@ -46,9 +46,7 @@ async def test_an_event_on_the_topic_with_a_time_postgres_cannot_store_is_dead_l
     notify: Notify, org: str, unique: str
 ) -> None:
     """The issue's first case: before, the intake counted asyncpg's DataError as an outage and retried forever."""
-    dead = TopicReader(notify.kafka, NOTIFY_DEADLETTER, deadletter_event_adapter)
-    await dead.start()
-    try:
+    async with TopicReader(notify.kafka, NOTIFY_DEADLETTER, deadletter_event_adapter) as dead:
         bad = json.loads(alert_event(sample_alert(org, f"year0-{unique}"), source="/tests").to_json_bytes())
         bad["data"]["starts_at"] = "0001-01-01T00:00:00+01:00"
         producer = AIOKafkaProducer(bootstrap_servers=notify.kafka, acks="all")
@@ -68,8 +66,6 @@ async def test_an_event_on_the_topic_with_a_time_postgres_cannot_store_is_dead_l
         [rejected] = await eventually(ours, timeout_s=20)
         assert "data.starts_at: must be between 1970" in rejected.data.reason
         assert not await _stored(notify, org, f"year0-{unique}")
-    finally:
-        await dead.stop()
 
 
 NUL = "a%00b"
@@ -157,16 +153,12 @@ async def test_an_over_long_id_or_a_huge_integer_is_a_422_never_a_503(notify: No
 async def test_every_record_notify_publishes_says_it_is_a_structured_cloudevent(
     notify: Notify, org: str, unique: str
 ) -> None:
-    reader = TopicReader(notify.kafka, ALERT_EVENTS, deadletter_event_adapter)
-    await reader.start()
-    try:
+    async with TopicReader(notify.kafka, ALERT_EVENTS, deadletter_event_adapter) as reader:
         async with notify.client() as client:
             answer = await client.post("/v1/alerts", headers=token(org), json=_native(org, f"ce-{unique}"))
         assert answer.status_code == 202
         [record] = await reader.for_key(org, 1)
         assert ("content-type", b"application/cloudevents+json") in list(record.headers)
-    finally:
-        await reader.stop()
 
 
 def _am(org: str | None, name: str, **labels: str) -> dict[str, Any]:

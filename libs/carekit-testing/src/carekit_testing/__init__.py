@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -434,6 +434,13 @@ class TopicReader(Generic[E]):
         if self._consumer is not None:
             await self._consumer.stop()
 
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def for_key(self, key: str, count: int, timeout_s: float = 20) -> list[ConsumerRecord[Any, Any]]:
         """At least `count` records keyed `key` (waits up to the deadline, then returns what arrived)."""
         assert self._consumer is not None, "call start() first"
@@ -531,37 +538,36 @@ def service_settings(cls: type[SettingsT], database_url: str, kafka: str, **over
 @pytest_asyncio.fixture(loop_scope="session")
 async def plan_topic(kafka_bootstrap: str) -> AsyncIterator[PlanTopicReader]:
     """What plan-service publishes on plan.events.v1 during the test."""
-    reader = PlanTopicReader(kafka_bootstrap)
-    await reader.start()
-    try:
+    async with PlanTopicReader(kafka_bootstrap) as reader:
         yield reader
-    finally:
-        await reader.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def chat_topic(kafka_bootstrap: str) -> AsyncIterator[ChatTopicReader]:
     """What is published on chat.events.v1 (questions, answers, feedback) during the test."""
-    reader = ChatTopicReader(kafka_bootstrap)
-    await reader.start()
-    try:
+    async with ChatTopicReader(kafka_bootstrap) as reader:
         yield reader
-    finally:
-        await reader.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def ticket_topic(kafka_bootstrap: str) -> AsyncIterator[TicketTopicReader]:
     """What ticket-service publishes on ticket.events.v1 during the test."""
-    reader = TicketTopicReader(kafka_bootstrap)
-    await reader.start()
-    try:
+    async with TicketTopicReader(kafka_bootstrap) as reader:
         yield reader
-    finally:
-        await reader.stop()
 
 
 def raw_producer(bootstrap: str) -> AIOKafkaProducer:
     """A plain aiokafka producer (acks=all, idempotent) for tests that send records as an upstream emitter would;
     services publish only through their broker's typed publishers."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def kafka_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A started `raw_producer`, for a test that sends records as an upstream emitter would."""
+    producer = raw_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

@@ -35,9 +35,7 @@ async def test_an_outbox_row_kafka_refuses_is_parked_with_its_reason_and_every_r
     pool: asyncpg.Pool, producer: Publishers, kafka_bootstrap: str, unique: str
 ) -> None:
     org = f"org-{unique}"
-    reader = TopicReader(kafka_bootstrap, PLAN_EVENTS, plan_event_adapter)
-    await reader.start()
-    try:
+    async with TopicReader(kafka_bootstrap, PLAN_EVENTS, plan_event_adapter) as reader:
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, PLAN_EVENTS, org, plan_changed(org, PlanCode.DEVELOPER, 1))
             # a row over Kafka's message size (written before the size check existed, or by hand)
@@ -67,8 +65,6 @@ async def test_an_outbox_row_kafka_refuses_is_parked_with_its_reason_and_every_r
         assert await relay.drain_once() == 1
         history = await parking.parked(pool, loop="outbox-relay", include_redriven=True)
         assert [(p["redriven_by"] is None) for p in history] == [True, False]
-    finally:
-        await reader.stop()
 
 
 async def test_an_event_too_large_for_its_topic_is_refused_where_it_is_written(pool: asyncpg.Pool) -> None:

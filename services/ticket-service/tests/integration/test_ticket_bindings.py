@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from ticket_harness import ENGINEER, Service
 
@@ -15,16 +13,6 @@ from care_schemas.topics import PLAN_EVENTS
 from carekit_testing import TEST_JWT_SECRET, bearer, eventually, plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.stop()
 
 
 def place(org: str, channel: str, platform: str = "slack", workspace: str = "T0TEST") -> dict[str, str]:
@@ -58,13 +46,13 @@ async def test_binding_features_follow_the_plan_and_only_staff_bind(service: Ser
 
 
 async def test_plan_events_suspend_bindings_on_downgrade_and_resume_them_on_upgrade(
-    service: Service, producer: AIOKafkaProducer, unique: str
+    service: Service, kafka_producer: AIOKafkaProducer, unique: str
 ) -> None:
     org = f"org-{unique}"
 
     async def publish(plan: PlanCode, version: int) -> None:
         event = plan_changed(org, plan, version)
-        await producer.send_and_wait(PLAN_EVENTS.name, event.to_json_bytes(), key=org.encode())
+        await kafka_producer.send_and_wait(PLAN_EVENTS.name, event.to_json_bytes(), key=org.encode())
 
     async def binding() -> dict[str, Any]:
         answer = await service.client.get("/v1/im-bindings", params={"org_id": org}, headers=ENGINEER)
