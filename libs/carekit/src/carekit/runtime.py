@@ -21,6 +21,7 @@ from carekit.consumer import Rejects, subscribe
 from carekit.faults import storable
 from carekit.kafka import Publishers
 from carekit.metrics import watched_loop
+from carekit.projection import PlanHook, subscribe_plan_projection
 from carekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,13 @@ class Runtime:
             handle=handle,
             rejects=self.rejects(group_id),
             from_beginning=from_beginning,
+        )
+
+    def project_plans(self, group_id: str, on_change: PlanHook | None = None) -> None:
+        """Keep this service's plan projection from plan.events.v1 (`carekit.projection`), its rejects dead-lettered
+        under `group_id`; `on_change` runs in the same transaction when an organisation's plan changes."""
+        subscribe_plan_projection(
+            self.broker, lambda: self.pool, group_id=group_id, rejects=self.rejects(group_id), on_change=on_change
         )
 
     async def stop_loops(self, grace_s: float = STOP_GRACE_S) -> list[str]:

@@ -12,7 +12,6 @@ from carekit.chat import ChatFailure
 from carekit.chat.lark import LarkBot, post_from_text
 from carekit.chat.slack import SlackWebApi
 from carekit.outbox import OutboxRelay
-from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from ticket_service import handlers
 from ticket_service.config import Settings
@@ -25,14 +24,7 @@ PUBLISHES = [TICKET_EVENTS, CHAT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER]
 
 def create_app(settings: Settings, clock: handlers.Clock | None = None) -> FastAPI:
     def subscribe(runtime: Runtime) -> None:
-        group = f"{settings.consumer_group_prefix}.plans"
-        subscribe_plan_projection(
-            runtime.broker,
-            lambda: runtime.pool,
-            group_id=group,
-            rejects=runtime.rejects(group),
-            on_change=handlers.apply_plan_to_bindings,
-        )
+        runtime.project_plans(f"{settings.consumer_group_prefix}.plans", on_change=handlers.apply_plan_to_bindings)
         chat_answers.subscribe_answers(runtime, settings.consumer_group_prefix, lambda: app.state.deps)
         consumers.register(runtime, settings, lambda: app.state.deps)
 

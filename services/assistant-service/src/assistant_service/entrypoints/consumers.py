@@ -9,7 +9,6 @@ from assistant_service.handlers import asking
 from assistant_service.handlers.deps import Deps
 from care_schemas.events.chat import ChatEvent, ChatFeedbackGiven, ChatQuestionAsked, chat_event_adapter
 from care_schemas.topics import CHAT_EVENTS
-from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 
 
@@ -24,5 +23,4 @@ def register(runtime: Runtime, settings: Settings, deps: Callable[[], Deps]) -> 
             await asking.record_feedback(deps(), event)
 
     runtime.subscribe(CHAT_EVENTS, chat, chat_event_adapter, on_chat)
-    plans = f"{settings.consumer_group_prefix}.plans"
-    subscribe_plan_projection(runtime.broker, lambda: runtime.pool, group_id=plans, rejects=runtime.rejects(plans))
+    runtime.project_plans(f"{settings.consumer_group_prefix}.plans")

@@ -10,7 +10,6 @@ from care_schemas.events.chat import ChatEvent, chat_event_adapter
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, TICKET_EVENTS
 from carekit.consumer import subscribe_batch
-from carekit.projection import subscribe_plan_projection
 from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
@@ -45,11 +44,4 @@ def register(runtime: Runtime, settings: Settings) -> None:
     runtime.subscribe(TICKET_EVENTS, f"{prefix}.tickets", ticket_event_adapter, on_ticket, from_beginning=False)
     runtime.subscribe(CHAT_EVENTS, f"{prefix}.chat", chat_event_adapter, on_chat, from_beginning=False)
 
-    plans = f"{settings.consumer_group_prefix}.plans"
-    subscribe_plan_projection(
-        runtime.broker,
-        lambda: runtime.pool,
-        group_id=plans,
-        rejects=runtime.rejects(plans),
-        on_change=handlers.on_plan_change,
-    )
+    runtime.project_plans(f"{prefix}.plans", on_change=handlers.on_plan_change)
