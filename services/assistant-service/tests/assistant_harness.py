@@ -15,8 +15,16 @@ from care_schemas.catalogue import PlanCode
 from care_schemas.events.chat import ChatThread
 from care_schemas.events.ticket import ImPlatform
 from care_schemas.topics import CHAT_EVENTS, PLAN_EVENTS
+from carekit.kafka import ensure_topics
 from carekit.projection import project
-from carekit_testing import InProcess, commit_group_at_end, plan_changed, serve_in_process, service_settings
+from carekit_testing import (
+    InProcess,
+    commit_group_at_end,
+    create_database,
+    plan_changed,
+    serve_in_process,
+    service_settings,
+)
 
 
 def settings_for(database_url: str, kafka: str, prefix: str, **overrides: object) -> Settings:
@@ -29,6 +37,15 @@ async def fresh_groups(kafka: str, prefix: str) -> None:
     """Start the instance's consumer groups at the end of the shared topics (not every earlier test's events)."""
     await commit_group_at_end(kafka, f"{prefix}.plans", PLAN_EVENTS)
     await commit_group_at_end(kafka, f"{prefix}.chat", CHAT_EVENTS)
+
+
+async def fresh_settings(kafka: str, database_url: str, name: str, **overrides: object) -> Settings:
+    """Settings for an instance on a fresh database, its consumer groups (`name`-...) at the end of the topics."""
+    await ensure_topics(kafka)
+    db = await create_database(database_url, "assistant")
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
+    await fresh_groups(kafka, prefix)
+    return settings_for(db, kafka, prefix, **overrides)
 
 
 @dataclass

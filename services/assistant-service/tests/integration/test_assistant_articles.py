@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from assistant_harness import Running, fresh_groups, in_process, settings_for
+from assistant_harness import Running, fresh_settings, in_process
 
 from care_schemas.catalogue import PlanCode
-from carekit.kafka import ensure_topics
-from carekit_testing import TEST_JWT_SECRET, bearer, create_database, eventually
+from carekit_testing import TEST_JWT_SECRET, bearer, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 ENGINEER = bearer(TEST_JWT_SECRET, "vendor", "support_engineer", sub="eng-1")
@@ -33,11 +32,8 @@ ARTICLE = {
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def instances(kafka_bootstrap: str, database_url: str) -> AsyncIterator[tuple[Running, Running]]:
     """Two instances of assistant-service on one database, as a scaled-out deployment runs."""
-    await ensure_topics(kafka_bootstrap)
-    db = await create_database(database_url, "assistant")
-    prefix = f"assistant-kb-{uuid.uuid4().hex[:8]}"
-    await fresh_groups(kafka_bootstrap, prefix)
-    settings = settings_for(db, kafka_bootstrap, prefix, articles_poll_interval_s=30.0)  # woken by NOTIFY, not polls
+    # woken by NOTIFY, not polls
+    settings = await fresh_settings(kafka_bootstrap, database_url, "assistant-kb", articles_poll_interval_s=30.0)
     async with in_process(settings) as first, in_process(settings) as second:
         await first.set_plan(ORG, PlanCode.ENTERPRISE)
         yield first, second

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from assistant_harness import Running, fresh_groups, in_process, settings_for, slack_thread
+from assistant_harness import Running, fresh_settings, in_process, slack_thread
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.envelope import utcnow
@@ -22,12 +22,11 @@ from care_schemas.events.chat import (
     FeedbackKind,
 )
 from care_schemas.topics import CHAT_EVENTS
-from carekit.kafka import Publishers, ensure_topics
+from carekit.kafka import Publishers
 from carekit_testing import (
     TEST_JWT_SECRET,
     ChatTopicReader,
     bearer,
-    create_database,
     eventually,
     publishing,
 )
@@ -38,11 +37,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def assistant(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Running]:
-    await ensure_topics(kafka_bootstrap)
-    db = await create_database(database_url, "assistant")
-    prefix = f"assistant-chat-{uuid.uuid4().hex[:8]}"
-    await fresh_groups(kafka_bootstrap, prefix)
-    async with in_process(settings_for(db, kafka_bootstrap, prefix)) as running:
+    async with in_process(await fresh_settings(kafka_bootstrap, database_url, "assistant-chat")) as running:
         yield running
 
 

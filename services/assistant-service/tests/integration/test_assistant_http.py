@@ -9,22 +9,19 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from assistant_harness import Running, fresh_groups, in_process, settings_for
+from assistant_harness import Running, fresh_settings, in_process
 
 from care_schemas.catalogue import PlanCode
-from carekit.kafka import ensure_topics
-from carekit_testing import TEST_JWT_SECRET, bearer, create_database
+from carekit_testing import TEST_JWT_SECRET, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def assistant(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Running]:
-    await ensure_topics(kafka_bootstrap)
-    db = await create_database(database_url, "assistant")
-    prefix = f"assistant-it-{uuid.uuid4().hex[:8]}"
-    await fresh_groups(kafka_bootstrap, prefix)
-    settings = settings_for(db, kafka_bootstrap, prefix, assistant_rate_per_s=0.05, assistant_burst=3)
+    settings = await fresh_settings(
+        kafka_bootstrap, database_url, "assistant-it", assistant_rate_per_s=0.05, assistant_burst=3
+    )
     async with in_process(settings) as running:
         yield running
 
