@@ -56,6 +56,14 @@ def test_a_start_inside_the_spring_forward_gap_is_read_with_the_offset_before_th
     assert starts[1].astimezone(ZoneInfo("America/New_York")).strftime("%H:%M %Z") == "03:30 EDT"
 
 
+def test_a_window_a_day_long_whose_last_day_skips_its_hour_ends_later_by_the_gap() -> None:
+    # found by hypothesis: from Saturday 02:00 for a day and an hour; 02:00 on Sunday 14 March 2027 does not exist
+    w = Recurrence.build("FREQ=DAILY", datetime(2027, 3, 13, 2, 0), "America/New_York", "P1DT1H")
+    start, end = w.upcoming(utc(2027, 3, 13), 1)[0]
+    assert start == utc(2027, 3, 13, 7, 0)  # 02:00 EST
+    assert end == utc(2027, 3, 14, 8, 0)  # 04:00 EDT: 03:00 (02:00 moved forward by the gap) plus the hour
+
+
 def test_a_repeated_wall_time_on_fall_back_night_is_its_first_occurrence() -> None:
     w = Recurrence.build("FREQ=DAILY", datetime(2026, 10, 31, 1, 30), "America/New_York", "PT15M")
     fall_back = w.upcoming(utc(2026, 11, 1), 1)[0][0]
@@ -170,26 +178,23 @@ def test_occurrences_keep_their_wall_clock_time_or_move_forward_by_the_gap(
 ) -> None:
     w = Recurrence.build(rule, starts, zone, duration)
     tz = ZoneInfo(zone)
+    d = Duration.parse(duration)
     parsed = w._parsed()
     for wall in parsed.between(
         t.astimezone(tz).replace(tzinfo=None), t.astimezone(tz).replace(tzinfo=None) + timedelta(days=60)
     ):
         start, end = w._span(wall)
-        shown = start.astimezone(tz).replace(tzinfo=None)
-        exists = wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall
-        if exists:
-            assert shown == wall
-        else:  # inside a spring-forward gap: later by exactly the gap
-            before, after = (
-                (wall - timedelta(hours=3)).replace(tzinfo=tz),
-                (wall + timedelta(hours=3)).replace(tzinfo=tz),
-            )
-            gap = after.utcoffset() - before.utcoffset()  # type: ignore[operator]
-            assert shown == wall + gap
-        d = Duration.parse(duration)
-        if d.days == 0:
-            assert end - start == timedelta(seconds=d.seconds)  # exact
-        else:
-            assert (end - timedelta(seconds=d.seconds)).astimezone(tz).replace(
-                tzinfo=None
-            ).time() == shown.time() or not exists
+        assert start.astimezone(tz).replace(tzinfo=None) == wall + gap_skipped(wall, tz)
+        # the days of the duration are calendar days (same wall-clock time, or later by the gap when that time
+        # does not exist on the last day), then the hours and minutes are exact
+        last_day = wall + timedelta(days=d.days)
+        shown_end = (end - timedelta(seconds=d.seconds)).astimezone(tz).replace(tzinfo=None)
+        assert shown_end == last_day + gap_skipped(last_day, tz)
+
+
+def gap_skipped(wall: datetime, tz: ZoneInfo) -> timedelta:
+    """How far a wall-clock time moves forward to exist: the spring-forward gap it falls in, else nothing."""
+    if wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall:
+        return timedelta(0)
+    before, after = (wall - timedelta(hours=3)).replace(tzinfo=tz), (wall + timedelta(hours=3)).replace(tzinfo=tz)
+    return after.utcoffset() - before.utcoffset()  # type: ignore[operator]
