@@ -225,9 +225,7 @@ def _check(
     c.run(run())
 
 
-HYPOTHESIS = settings(
-    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=False
-)
+HYPOTHESIS = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 @given(mutation=mutations(["starts_at", "ends_at"]))
