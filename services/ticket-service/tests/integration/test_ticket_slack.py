@@ -369,8 +369,34 @@ async def test_a_confirmation_slack_refuses_is_retried_and_reaches_the_thread_on
     [confirmation] = await eventually(confirmed, timeout_s=10)
     assert (confirmation.payload["channel"], confirmation.payload["thread_ts"]) == (channel, event["ts"])
     assert await service.count("SELECT count(*) FROM chat_replies WHERE ticket_id = $1", ticket["id"]) == 0
-    await asyncio.sleep(2.5)  # another pass of the delivery loop sends nothing more
+    # a marker: another ticket's confirmation, refused once too, is sent by a later pass of the delivery loop
+    marker = await confirmed_after_one_refusal(service, f"mk-{unique}")
+    assert marker["link"] != ticket["link"]
     assert len(await confirmed()) == 1
+
+
+async def confirmed_after_one_refusal(service: Service, org: str) -> dict[str, Any]:
+    """Raise a ticket from a new Slack channel of `org` whose confirmation Slack refuses once; return the ticket once
+    the delivery loop's retry has posted its confirmation."""
+    slack = service.slack
+    channel = await bind(service, org, PlanCode.ENTERPRISE)
+    modal, _ = await open_form(service, channel)
+    slack.answers.append((429, {"Retry-After": "1"}))
+    assert (await slack.post_interaction(service.client, "", slack.submit(modal, FORM))).status_code == 200
+    [ticket] = await tickets_of(service, org)
+
+    async def refused_once() -> bool:
+        sql = "SELECT count(*) FROM chat_replies WHERE ticket_id = $1 AND attempts = 1"
+        return await service.count(sql, ticket["id"]) == 1
+
+    await eventually(refused_once, timeout_s=10)
+    service.clock.advance(timedelta(seconds=3))
+
+    async def confirmed() -> bool:
+        return any(ticket["link"] in c.payload.get("text", "") for c in slack.of("chat.postMessage"))
+
+    await eventually(confirmed, timeout_s=10)
+    return ticket
 
 
 async def test_an_enterprise_reply_in_a_tickets_thread_is_answered_once_a_day_naming_the_plan_with_two_way_sync(
@@ -408,14 +434,8 @@ async def test_an_enterprise_reply_in_a_tickets_thread_is_answered_once_a_day_na
 async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_is_told_once(
     service: Service, unique: str
 ) -> None:
-    org = f"org-{unique}"
-    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.PREMIUM)
+    channel, ticket, thread = await closed_ticket_in_thread(service, f"org-{unique}")
     slack = service.slack
-    for status in ("in_progress", "resolved", "closed"):
-        moved = await service.client.post(
-            f"/v1/tickets/{ticket['id']}/status", json={"status": status}, headers=ENGINEER
-        )
-        assert moved.status_code == 200
     for n in range(2):
         await slack.post_event(service.client, "", reply(channel, thread, f"still broken {n}"), f"Ev{unique}-{n}")
 
@@ -427,8 +447,26 @@ async def test_replies_in_a_closed_tickets_thread_are_not_added_and_the_thread_i
     assert ticket["link"] in notice.payload["text"]
     seen = await ticket_seen(service, ticket["id"])
     assert (seen["status"], seen["comments"]) == ("closed", [])
-    await asyncio.sleep(2.5)  # the delivery loop's next pass sends no second notice
-    assert len(await notices()) == 1
+    # a marker: a reply in another closed ticket's thread is told after anything queued for the first thread
+    other_channel, _, other_thread = await closed_ticket_in_thread(service, f"org2-{unique}")
+    await slack.post_event(service.client, "", reply(other_channel, other_thread, "?"), f"Ev2{unique}")
+
+    async def marker() -> list[Any]:
+        return [c for c in await notices() if c.payload["channel"] == other_channel]
+
+    await eventually(marker, timeout_s=10)
+    assert [c.payload["channel"] for c in await notices()].count(channel) == 1
+
+
+async def closed_ticket_in_thread(service: Service, org: str) -> tuple[str, dict[str, Any], str]:
+    """A Premium ticket raised in a Slack thread and moved to closed; the channel, the ticket and its thread."""
+    channel, ticket, thread = await ticket_in_thread(service, org, PlanCode.PREMIUM)
+    for status in ("in_progress", "resolved", "closed"):
+        moved = await service.client.post(
+            f"/v1/tickets/{ticket['id']}/status", json={"status": status}, headers=ENGINEER
+        )
+        assert moved.status_code == 200
+    return channel, ticket, thread
 
 
 async def test_replies_also_sent_to_the_channel_or_with_files_are_comments_but_edits_are_not(
