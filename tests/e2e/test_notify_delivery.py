@@ -20,7 +20,7 @@ from care_schemas.topics import NOTIFY_DEADLETTER
 from carekit_testing import eventually
 from tests.fakes.slack_webhook_server import running_slack_webhook
 from tests.fakes.webhook_server import alerts_received, running_webhook_receiver
-from tests.receivers import Answer, Notify, on_plan, sample_alert, start_notify, token
+from tests.receivers import Answer, Notify, Receiver, on_plan, sample_alert, start_notify, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -28,6 +28,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 def hook(url: str, project: str = "proj-1") -> dict[str, object]:
     # every alert alone (group_by ['...']): these tests count requests to see rates, pauses and retries
     return {"type": "webhook", "name": "hook", "project_id": project, "config": {"url": url}, "group_by": ["..."]}
+
+
+async def arrived(receiver: Receiver, fingerprint: str, times: int = 1) -> None:
+    """Wait until the receiver got the alert `fingerprint` `times` times: the marker of a "nothing more arrives"
+    check. A subscriber's notifications are claimed by when they are due and sent in that order by its one worker,
+    so whatever was queued for it before the marker became due has reached it before the marker, or with it."""
+
+    async def got() -> bool:
+        return [a["fingerprint"] for a in alerts_received(receiver)].count(fingerprint) >= times
+
+    await eventually(got, timeout_s=20)
 
 
 async def test_retry_after_holds_that_target_while_other_targets_keep_receiving(
@@ -156,14 +167,23 @@ async def test_a_grouped_message_refused_as_too_large_is_resent_in_smaller_messa
         slack.script(path, Answer(413, body="request_too_large"))
         await notify.alerts(*(sample_alert(org, f"big-{unique}-{i}", project_id="p-413") for i in range(10)))
         await slack.wait_for(4, timeout_s=20)
-        await asyncio.sleep(1.5)
+        # the marker: one more alert for the same webhook, queued once both halves arrived; the halves (and anything
+        # sent again after the 413) went back to the front of the subscriber's queue at once, so any further message
+        # about them goes out before the marker's (Slack's 1/s rate keeps the webhook's messages in order)
+        await notify.alerts(sample_alert(org, f"mark-{unique}", project_id="p-413"))
+        await eventually(lambda: _named(slack, f"mark-{unique}"), timeout_s=20)
     refused, *accepted = slack.requests[1:]
     assert refused.status == 413
     assert all(r.status == 200 for r in accepted)
-    named = [re.findall(rf"big-{unique}-\d", r.body.decode()) for r in accepted]
+    assert f"mark-{unique}" in accepted[-1].body.decode()
+    named = [re.findall(rf"big-{unique}-\d+", r.body.decode()) for r in accepted]
     assert sorted(n for names in named for n in names) == sorted(f"big-{unique}-{i}" for i in range(10))
     assert all(len(names) <= 5 for names in named)
     assert not await notify.fetch("SELECT 1 FROM dead_letters WHERE org_id = $1 AND fingerprint LIKE 'big-%'", org)
+
+
+async def _named(receiver: Receiver, text: str) -> bool:
+    return any(text in r.body.decode() for r in receiver.requests)
 
 
 async def test_resolved_notice_waits_for_its_firing_notice(notify: Notify, org: str, unique: str) -> None:
@@ -175,8 +195,13 @@ async def test_resolved_notice_waits_for_its_firing_notice(notify: Notify, org: 
         await receiver.wait_for(2)
         await notify.alerts(sample_alert(org, f"ord-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at))
         await receiver.wait_for(5, timeout_s=20)
-        await asyncio.sleep(0.5)
-    statuses = [a["status"] for a in alerts_received(receiver)]
+        # the marker: another alert to the same subscriber, queued after the resolved notice arrived, so that a
+        # further firing retry or a second resolved notice already queued would reach the receiver before it
+        await notify.alerts(sample_alert(org, f"ord-mark-{unique}"))
+        await arrived(receiver, f"ord-mark-{unique}")
+    received = alerts_received(receiver)
+    assert received[-1]["fingerprint"] == f"ord-mark-{unique}"
+    statuses = [a["status"] for a in received[:-1]]
     assert statuses == ["firing", "firing", "firing", "resolved"], "retries of firing first, then one resolved"
 
 
@@ -191,14 +216,23 @@ async def test_a_resolved_notice_is_held_while_its_firing_notice_is_dead_lettere
         await receiver.wait_for(2)
 
         async def states() -> dict[str, str]:
-            rows = await notify.fetch("SELECT status, state FROM notifications WHERE subscriber_id = $1", saved["id"])
+            rows = await notify.fetch(
+                "SELECT status, state FROM notifications WHERE subscriber_id = $1 AND fingerprint = $2",
+                saved["id"],
+                f"held-{unique}",
+            )
             return {r["status"]: r["state"] for r in rows}
 
         await eventually(lambda: _has(states, {"firing": "dead"}), timeout_s=10)
         await notify.alerts(sample_alert(org, f"held-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at))
         await eventually(lambda: _has(states, {"firing": "dead", "resolved": "pending"}), timeout_s=10)
-        await asyncio.sleep(2.5)  # well past the grouping window: the resolved notice must still be held
-        assert len(receiver.requests) == 2, "no resolved notice before the firing one reached the subscriber"
+        # the marker: another alert to the same subscriber, queued after the resolved notice, so due a grouping
+        # window after it; it arrives while the resolved notice, due earlier, is still held
+        await notify.alerts(sample_alert(org, f"held-mark-{unique}"))
+        await arrived(receiver, f"held-mark-{unique}")
+        assert [a["fingerprint"] for a in alerts_received(receiver)] == [f"held-{unique}", f"held-mark-{unique}"], (
+            "no resolved notice before the firing one reached the subscriber"
+        )
         assert await states() == {"firing": "dead", "resolved": "pending"}
 
         async with notify.client() as client:
@@ -206,10 +240,10 @@ async def test_a_resolved_notice_is_held_while_its_firing_notice_is_dead_lettere
             [letter] = [x for x in listed.json()["dead_letters"] if x["subscriber_id"] == saved["id"]]
             redrive = await client.post(f"/v1/dead-letters/{letter['id']}/redrive", headers=token("vendor", "admin"))
         assert redrive.status_code == 202
-        await receiver.wait_for(4, timeout_s=15)
-    statuses = [a["status"] for a in alerts_received(receiver)]
+        await receiver.wait_for(5, timeout_s=15)
+    statuses = [a["status"] for a in alerts_received(receiver) if a["fingerprint"] == f"held-{unique}"]
     assert statuses == ["firing", "firing", "resolved"]
-    assert [r.status for r in receiver.requests[1:]] == [404, 200, 200]
+    assert [r.status for r in receiver.requests[1:]] == [404, 200, 200, 200]
 
 
 async def _has(states: Callable[[], Awaitable[dict[str, str]]], wanted: dict[str, str]) -> bool:
@@ -226,10 +260,9 @@ async def test_resolved_alone_is_not_sent_to_a_subscriber_that_never_got_the_fir
             sample_alert(
                 org, f"lonely-{unique}", status=AlertStatus.RESOLVED, starts_at=now - timedelta(hours=1), ends_at=now
             ),
-            sample_alert(org, f"marker-{unique}"),
+            sample_alert(org, f"marker-{unique}"),  # after it in the same partition: queued after, due no earlier
         )
-        await receiver.wait_for(2)
-        await asyncio.sleep(0.5)
+        await arrived(receiver, f"marker-{unique}")
     assert [a["fingerprint"] for a in alerts_received(receiver)] == [f"marker-{unique}"]
 
 
@@ -252,13 +285,20 @@ async def test_an_alert_still_firing_is_sent_again_after_the_repeat_interval_and
                 sample_alert(org, f"rep-{unique}", status=AlertStatus.RESOLVED, ends_at=firing.starts_at)
             )
             await receiver.wait_for(4, timeout_s=15)
-            await asyncio.sleep(2.5)
-        statuses = [a["status"] for a in alerts_received(receiver)]
+            # the marker: another alert to the same subscriber, sent once the resolved notice arrived, and waited for
+            # until its own repeat arrives: a repeat interval after its first notice, which went out after the last
+            # firing notice of rep-; a repeat of rep- (or a second resolved notice) would be due before, so here
+            await service.alerts(sample_alert(org, f"rep-mark-{unique}"))
+            await arrived(receiver, f"rep-mark-{unique}", times=2)
+        statuses = [a["status"] for a in alerts_received(receiver) if a["fingerprint"] == f"rep-{unique}"]
         assert statuses[:2] == ["firing", "firing"]
         assert statuses[-1] == "resolved"
         assert statuses.count("resolved") == 1
         assert times[1] - times[0] >= 1.5
-        rounds = await service.fetch("SELECT round FROM notifications WHERE status = 'firing' ORDER BY round")
+        rounds = await service.fetch(
+            "SELECT round FROM notifications WHERE status = 'firing' AND fingerprint = $1 ORDER BY round",
+            f"rep-{unique}",
+        )
         assert [r["round"] for r in rounds][:2] == [0, 1]
     finally:
         service.service.stop()
