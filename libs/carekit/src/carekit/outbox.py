@@ -7,7 +7,6 @@ A row Kafka refuses for good (too large, invalid) is parked with its reason (`ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from carekit.faults import Fault, Retries
 from carekit.kafka import Publishers, encode
 from carekit.metrics import OUTBOX_PUBLISHED
 from carekit.parking import park
-from carekit.polling import one_pass, sleep_until_woken
+from carekit.polling import one_pass, sleep_until_woken, woken_by
 
 log = logging.getLogger(__name__)
 CHANNEL = "outbox"
@@ -61,7 +60,6 @@ class OutboxRelay:
         self._pool, self._publishers = pool, publishers
         self._batch_size, self._poll = batch_size, poll_interval_s
         self._after_publish = after_publish
-        self._wake = asyncio.Event()
         self._retries = Retries(LOOP)
 
     async def _publish(self, rows: Sequence[asyncpg.Record]) -> dict[int, BaseException]:
@@ -122,23 +120,11 @@ class OutboxRelay:
 
         An outage is waited out here; anything else ends the loop for its supervisor to restart and count.
         """
-        listener = await self._pool.acquire()
-
-        def wake(*_: object) -> None:
-            self._wake.set()
-
-        try:
-            await listener.add_listener(CHANNEL, wake)
-            await listener.add_listener("parked_redriven", wake)
+        async with woken_by(self._pool, CHANNEL, "parked_redriven") as wake:
             while True:
                 sent = await one_pass(self.drain_once, what="outbox relay", log=log)
                 if sent is None:  # an outage: back off before the next pass
                     await asyncio.sleep(max(self._poll, self._retries.delay_s()))
                 elif sent:
                     continue
-                await sleep_until_woken(self._wake, self._poll)
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(CHANNEL, wake)  # the same callback, or asyncpg keeps it and warns
-                await listener.remove_listener("parked_redriven", wake)
-            await self._pool.release(listener)
+                await sleep_until_woken(wake, self._poll)

@@ -5,9 +5,12 @@ pass cannot process are the pass's own business (parked or dead-lettered, careki
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import NoReturn, TypeVar
+
+import asyncpg
 
 from carekit.faults import is_outage
 
@@ -33,13 +36,39 @@ async def poll_forever(
     what: str,
     log: logging.Logger,
     again_when_busy: bool = True,
+    wake: asyncio.Event | None = None,
 ) -> NoReturn:
-    """Run `step` forever, a pass every `every_s`; while a pass reports work done (a truthy result) the next one
-    runs at once (catching up after downtime) unless `again_when_busy` is False. An outage is waited out."""
+    """Run `step` forever, a pass every `every_s` (sooner when `wake` is set: `woken_by`); while a pass reports work
+    done (a truthy result) the next one runs at once (catching up after downtime) unless `again_when_busy` is False.
+    An outage is waited out."""
     while True:
         if await one_pass(step, what=what, log=log) and again_when_busy:
             continue
-        await asyncio.sleep(every_s)
+        if wake is None:
+            await asyncio.sleep(every_s)
+        else:
+            await sleep_until_woken(wake, every_s)
+
+
+@contextlib.asynccontextmanager
+async def woken_by(pool: asyncpg.Pool, *channels: str) -> AsyncIterator[asyncio.Event]:
+    """An event set by every NOTIFY on `channels` while the block runs: one pooled connection LISTENs, and stops
+    listening (the same callback removed, or asyncpg keeps it and warns) and goes back to the pool at the end."""
+    wake = asyncio.Event()
+
+    def notified(*_: object) -> None:
+        wake.set()
+
+    listener = await pool.acquire()
+    try:
+        for channel in channels:
+            await listener.add_listener(channel, notified)
+        yield wake
+    finally:
+        with contextlib.suppress(Exception):
+            for channel in channels:
+                await listener.remove_listener(channel, notified)
+        await pool.release(listener)
 
 
 async def sleep_until_woken(wake: asyncio.Event, seconds: float) -> bool:

@@ -9,8 +9,6 @@ end. State lives in Postgres only (every instance reads the same), so a silence 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from pydantic import ValidationError
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
 from carekit.faults import is_outage
 from carekit.parking import Isolation
-from carekit.polling import one_pass, sleep_until_woken
+from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import mutes, silences
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
@@ -110,19 +108,5 @@ async def check_due(pool: asyncpg.Pool) -> int:
 
 async def run_mutes(pool: asyncpg.Pool, interval_s: float) -> None:
     """Forever: look at organisations when their silences or windows start or end (woken on changes)."""
-    wake = asyncio.Event()
-    listener: asyncpg.Connection = await pool.acquire()
-
-    def woken(*_: object) -> None:
-        wake.set()
-
-    try:
-        await listener.add_listener(mutes.CHECKS, woken)
-        while True:
-            if await one_pass(lambda: check_due(pool), what="mute checks", log=log):
-                continue
-            await sleep_until_woken(wake, interval_s)
-    finally:
-        with contextlib.suppress(Exception):
-            await listener.remove_listener(mutes.CHECKS, woken)
-        await pool.release(listener)
+    async with woken_by(pool, mutes.CHECKS) as wake:
+        await poll_forever(lambda: check_due(pool), every_s=interval_s, what="mute checks", log=log, wake=wake)

@@ -19,7 +19,7 @@ import asyncpg
 
 from carekit.faults import Retries, is_outage, reason
 from carekit.parking import park
-from carekit.polling import one_pass, sleep_until_woken
+from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import im_queue, metrics
 from notify_service.adapters.channels.answers import post_answer
 from notify_service.adapters.channels.base import SendContext
@@ -64,7 +64,6 @@ class TicketUpdates:
         self._latency: dict[int, float] = {}
         self._loop = loop
         self._kinds = kinds if kinds is not None else UPDATE_KINDS + tuple(sorted(self._senders))
-        self._wake = asyncio.Event()
         self._retries = Retries(loop)
 
     async def send(self, message: ImMessage) -> Outcome:
@@ -155,13 +154,6 @@ class TicketUpdates:
                 await park(conn, self._loop, str(message.id), f"{message.kind}: {why}")
 
     async def run(self) -> None:
-        listener = await self._pool.acquire()
-        try:
-            await listener.add_listener("im_messages", lambda *_: self._wake.set())
-            await listener.add_listener("parked_redriven", lambda *_: self._wake.set())
-            while True:
-                if await one_pass(self.drain_once, what=self._loop, log=log):
-                    continue
-                await sleep_until_woken(self._wake, self._ctx.settings.delivery_poll_interval_s * 5)
-        finally:
-            await self._pool.release(listener)
+        async with woken_by(self._pool, "im_messages", "parked_redriven") as wake:
+            every_s = self._ctx.settings.delivery_poll_interval_s * 5
+            await poll_forever(self.drain_once, every_s=every_s, what=self._loop, log=log, wake=wake)
