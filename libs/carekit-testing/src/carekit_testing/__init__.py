@@ -54,6 +54,7 @@ from care_schemas.events.plan import (
 )
 from care_schemas.events.ticket import TicketEvent, ticket_event_adapter
 from care_schemas.topics import CHAT_EVENTS, PLAN_EVENTS, TICKET_EVENTS, Topic
+from carekit.db import create_pool, migrate
 from carekit.identity import mint
 from carekit.kafka import Publishers, make_broker
 from carekit.runtime import Runtime
@@ -279,6 +280,17 @@ class ServiceProcess:
             time.sleep(1)
             self.proc.kill()
             self.proc.wait(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def migrated_pool(url: str, migrations: Path | None) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on `url` with the kit's migrations and a service's (None: the kit's only) applied; closed at the end."""
+    pool = await create_pool(url)
+    try:
+        await migrate(pool, migrations)
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def within(awaitable: Awaitable[T], seconds: float) -> T:

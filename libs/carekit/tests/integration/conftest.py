@@ -8,20 +8,15 @@ import asyncpg
 import pytest_asyncio
 
 from care_schemas.topics import NOTIFY_DEADLETTER, PLAN_EVENTS
-from carekit.db import create_pool, migrate
 from carekit.kafka import Publishers, ensure_topics
-from carekit_testing import publishing
+from carekit_testing import migrated_pool, publishing
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a fresh database with the kit's migrations applied."""
-    p = await create_pool(fresh_database_url)
-    await migrate(p, None)
-    try:
+    async with migrated_pool(fresh_database_url, None) as p:
         yield p
-    finally:
-        await p.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -7,16 +7,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest_asyncio
 
-from carekit.db import create_pool, migrate
+from carekit_testing import migrated_pool
 from notify_service.app import MIGRATIONS
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a fresh database with the kit's and notify-service's migrations applied."""
-    created = await create_pool(fresh_database_url)
-    await migrate(created, MIGRATIONS)
-    try:
+    async with migrated_pool(fresh_database_url, MIGRATIONS) as created:
         yield created
-    finally:
-        await created.close()

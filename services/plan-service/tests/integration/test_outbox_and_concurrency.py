@@ -21,7 +21,15 @@ from carekit.db import create_pool, migrate
 from carekit.kafka import Publishers
 from carekit.outbox import OutboxRelay
 from carekit.projection import ProjectedPlan, current_plan, subscribe_plan_projection
-from carekit_testing import InProcess, PlanTopicReader, commit_group_at_end, create_database, eventually, publishing
+from carekit_testing import (
+    InProcess,
+    PlanTopicReader,
+    commit_group_at_end,
+    create_database,
+    eventually,
+    migrated_pool,
+    publishing,
+)
 from plan_service import handlers
 from plan_service.app import MIGRATIONS
 
@@ -37,12 +45,8 @@ class RelayKilled(Exception):
 @pytest_asyncio.fixture(loop_scope="session")
 async def plan_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A plan-service database with no relay running: the test drives its own."""
-    pool = await create_pool(await create_database(database_url, "plan"))
-    await migrate(pool, MIGRATIONS)
-    try:
+    async with migrated_pool(await create_database(database_url, "plan"), MIGRATIONS) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
