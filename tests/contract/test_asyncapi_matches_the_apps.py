@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from care_schemas import asyncapi
+from carekit.kafka import BATCH_BYTES
 from carekit.runtime import Runtime
 from carekit_testing import TEST_JWT_SECRET
 
@@ -73,4 +74,5 @@ def test_each_process_has_one_broker_whose_producer_waits_for_all_replicas_idemp
     options = runtime.broker._connection_kwargs  # what FastStream hands to aiokafka's producer when it connects
     assert options["acks"] == "all"
     assert options["enable_idempotence"] is True
+    assert options["max_batch_size"] == BATCH_BYTES  # a request's alerts leave in one batch, not one per 16 KiB
     assert all(pub.topic in {t.name for t in asyncapi.SERVICES[service]["send"]} for pub in runtime.broker.publishers)
