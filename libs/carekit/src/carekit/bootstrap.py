@@ -22,7 +22,7 @@ from care_schemas.topics import Topic
 from carekit import problems, web
 from carekit.db import create_pool, migrate
 from carekit.identity import TokenVerifier
-from carekit.kafka import Publishers, ensure_topics, make_broker
+from carekit.kafka import Publishers, ensure_topics, make_broker, partition_counts
 from carekit.metrics import HttpMetrics, sample_forever
 from carekit.retention import KIT, Purge, run_retention
 from carekit.runtime import STOP_GRACE_S, Runtime, bounded
@@ -100,6 +100,8 @@ def _lifespan(service: Service, runtime: Runtime) -> Callable[[FastAPI], context
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
             await ensure_topics(settings.kafka_bootstrap_servers)
+            topics = runtime.publishers.topics
+            runtime.publishers.route_by(await partition_counts(settings.kafka_bootstrap_servers, topics))
             await runtime.broker.connect()
             runtime.spawn("metrics", lambda: sample_forever(lambda: runtime.pool))
             purges = [*KIT, *service.retention]
