@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 from faststream.kafka import KafkaBroker, KafkaResponse
+from faststream.kafka.exceptions import BatchBufferOverflowException
 
 from care_schemas.envelope import CloudEvent
 from care_schemas.topics import ALL_TOPICS, EVENT_TYPES, Topic
@@ -107,6 +108,7 @@ class EventPublisher:
         self.topic = topic
         self._broker = broker
         self.partitions: int | None = None  # the topic's partitions on the broker, once known (see `route_by`)
+        self._batch_bytes = BATCH_BYTES
         self._publisher = broker.publisher(
             topic.name,
             title=f"{topic.name}:publish",
@@ -125,10 +127,11 @@ class EventPublisher:
         )
         return future
 
-    def route_by(self, partitions: int) -> None:
+    def route_by(self, partitions: int, batch_bytes: int = BATCH_BYTES) -> None:
         """The topic has this many partitions on the broker (read at start): from now on `publish_all` sends each
-        run of one key as one batch to the partition the producer would choose for that key."""
-        self.partitions = partitions
+        run of one key as batches of at most `batch_bytes` (the producer's `max_batch_size`) to the partition the
+        producer would choose for that key."""
+        self.partitions, self._batch_bytes = partitions, batch_bytes
 
     async def publish_all(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Publish (key, serialized event) pairs in order, then wait for every acknowledgement. Once the topic's
@@ -145,16 +148,27 @@ class EventPublisher:
             for key, run in itertools.groupby(items, key=itemgetter(0)):
                 encoded = key.encode()
                 partition = PARTITIONER(encoded, range(self.partitions), ())
-                for batch in _batches(payload for _, payload in run):
-                    pending.append(
-                        await self._broker.publish_batch(
+                for batch in _batches((payload for _, payload in run), self._batch_bytes):
+                    try:
+                        sent = await self._broker.publish_batch(
                             *(KafkaResponse(payload, key=encoded) for payload in batch),
                             topic=self.topic.name,
                             partition=partition,
                             headers=HEADERS,
                             no_confirm=True,
                         )
-                    )
+                    except BatchBufferOverflowException:  # the size estimate fell short: nothing was queued
+                        log.warning(
+                            "a batch of %d records did not fit %d bytes; publishing them one by one",
+                            len(batch),
+                            self._batch_bytes,
+                        )
+                        for payload in batch:
+                            pending.append(
+                                await self._publisher.publish(payload, key=encoded, headers=HEADERS, no_confirm=True)
+                            )
+                        continue
+                    pending.append(sent)
         await asyncio.gather(*pending)
 
 
@@ -162,13 +176,13 @@ PARTITIONER = DefaultPartitioner()  # the producer's own: murmur2 of the key, as
 RECORD_OVERHEAD = 256  # bytes a record adds to its value in a batch, at most (lengths, key, headers), with room
 
 
-def _batches(payloads: Iterable[bytes]) -> Iterator[list[bytes]]:
-    """Payloads in order, cut into batches that fit the producer's BATCH_BYTES (a larger one goes alone)."""
+def _batches(payloads: Iterable[bytes], limit: int) -> Iterator[list[bytes]]:
+    """Payloads in order, cut into batches of at most `limit` bytes (a larger payload goes alone)."""
     batch: list[bytes] = []
     size = 0
     for payload in payloads:
         cost = len(payload) + RECORD_OVERHEAD
-        if batch and size + cost > BATCH_BYTES:
+        if batch and size + cost > limit:
             yield batch
             batch, size = [], 0
         batch.append(payload)
