@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
 
 from care_schemas.topics import Topic
 from carekit.kafka import BATCH_BYTES, CONTENT_TYPE, Publishers, ensure_topics, make_broker, partition_counts
@@ -84,3 +85,22 @@ async def test_a_topic_the_broker_does_not_know_has_no_partition_count(kafka_boo
     await ensure_topics(kafka_bootstrap, (known,))
     counts = await partition_counts(kafka_bootstrap, [known.name, f"test.publish.missing.{unique}"])
     assert counts == {known.name: 3}  # the missing one keeps publishing one event at a time
+
+
+async def test_a_batch_that_does_not_fit_the_producer_is_published_record_by_record(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    # the producer takes batches of 16 KiB, but publish_all is told 64 KiB: every batch overflows on the way
+    topic = Topic(name=f"test.publish.overflow.{unique}", key="org id", partitions=PARTITIONS)
+    await ensure_topics(kafka_bootstrap, (topic,))
+    items = [(f"org-{unique}", f'{{"n": {i}, "pad": "{"p" * 900}"}}'.encode()) for i in range(60)]
+    broker = KafkaBroker(kafka_bootstrap, acks="all", enable_idempotence=True, max_batch_size=16 * 1024)
+    publishers = Publishers(broker, (topic,))
+    await broker.start()
+    try:
+        publishers[topic].route_by(PARTITIONS, batch_bytes=64 * 1024)
+        await publishers[topic].publish_all(items)
+    finally:
+        await broker.stop()
+    got = await records(kafka_bootstrap, topic.name, len(items))
+    assert [value for rows in got.values() for _, value, _ in rows] == [payload for _, payload in items]
