@@ -14,7 +14,9 @@ alert arrives. Modes:
   /v1/alerts` with that organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50
   and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
   notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
-  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager.
+  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager. With `--split`,
+  notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside one that only delivers
+  (`NOTIFY_ROLE=dispatcher`), as on a machine with cores for both; its CPU and peak RSS are then the two's sums.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
   them in turn, as through a load balancer), and beside an API-and-intake process with a separate dispatcher
   process (`NOTIFY_ROLE=api` / `dispatcher`), grouping off as in `table`, at the first two sizes.
@@ -36,7 +38,7 @@ Postgres down, a port busy) it says why and exits 2; when a run does not deliver
 what did arrive, marked, and exits 1.
 
     uv run python bench/bench_vs_alertmanager.py [table|scale|history|grouped|cpu|all] [--sizes 5000,20000,100000]
-        [--repeat 2] [--quick] [--profile DIR]
+        [--repeat 2] [--split] [--quick] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -387,7 +389,7 @@ class Bench:
         """notify-service on a fresh database; with `instances` > 1, that many processes on the same database and
         consumer group (each takes its share of intake and of the delivery partitions), the requests sent to them
         in turn; with `split`, one process for the API and intake (`NOTIFY_ROLE=api`) and one that only delivers
-        (`NOTIFY_ROLE=dispatcher`). CPU is the sum of the processes', peak RSS the largest one's."""
+        (`NOTIFY_ROLE=dispatcher`). CPU and peak RSS are the sums of the processes'."""
         if split:
             overrides = {**overrides, "NOTIFY_ROLE": "api"}
         service, db = await self._start_notify(load.orgs, group_by, **overrides)
@@ -435,7 +437,7 @@ class Bench:
         run = summarise(system, n, sent, arrivals, started)
         await asyncio.sleep(SETTLE_S)
         run.cpu_s, run.push_s = sum(map(cpu_seconds, pids)) - cpu0, push_s
-        run.rss = max(map(peak_rss_bytes, pids))
+        run.rss = sum(map(peak_rss_bytes, pids))  # several processes: the sum of their peaks (an upper bound)
         run.extra_cpu_s["Postgres"] = await postgres.stop()
         if broker:
             run.extra_cpu_s["Kafka"] = cpu_seconds(broker) - kafka0
@@ -602,7 +604,7 @@ def ratio_row(label: str, ours: Run, theirs: Run) -> str:
     )
 
 
-async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
+async def table(bench: Bench, sizes: list[int], repeat: int, split: bool = False) -> bool:
     orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     route = {"group_by": ["..."], "group_wait": "0s"}
     lines = list(TABLE_HEAD)
@@ -619,7 +621,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
                     r = await bench.alertmanager(load, route)
                 else:
                     # grouping off on both sides: Alertmanager group_by ['...'], the subscriber's group_by the same
-                    r = await bench.notify(load, ["..."], GROUPING_WINDOW_S="0", **LIFTED_RATE)
+                    r = await bench.notify(load, ["..."], split=split, GROUPING_WINDOW_S="0", **LIFTED_RATE)
                 results[name] = r
                 print(
                     f"[{label}] {name}: {r.delivered:,} delivered in {r.seconds:.2f} s (push {r.push_s:.2f} s)",
@@ -632,7 +634,8 @@ async def table(bench: Bench, sizes: list[int], repeat: int) -> bool:
     print("\n".join(lines))
     print(
         "CPU s per 1k: the system's own process; for notify-service (+ its database's Postgres backends, + the"
-        " whole Kafka broker, shared with anything else running). Peak RSS: the process's VmHWM."
+        " whole Kafka broker, shared with anything else running). Peak RSS: the process's VmHWM"
+        + (" (notify-service: the sum of its two processes')." if split else ".")
     )
     return complete
 
@@ -666,7 +669,7 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
         " turn); 1 API-and-intake process beside 1 dispatcher process (NOTIFY_ROLE api / dispatcher)"
     )
     print("\n".join(lines))
-    print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: the largest.")
+    print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: their sum.")
     return complete
 
 
@@ -778,7 +781,7 @@ async def main(args: argparse.Namespace) -> int:
         ok = True
         try:
             if args.mode in ("table", "all"):
-                ok = await table(bench, args.sizes, args.repeat) and ok
+                ok = await table(bench, args.sizes, args.repeat, split=args.split) and ok
             if args.mode in ("scale", "all"):
                 ok = await scale(bench, args.sizes[:2], args.repeat) and ok
             if args.mode == "history":
@@ -798,6 +801,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("mode", nargs="?", default="table", choices=modes)
     parser.add_argument("--sizes", default="5000,20000,100000", help="alerts per table run, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (the order alternates)")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="table: notify-service as an API-and-intake process beside a dispatcher process (NOTIFY_ROLE)",
+    )
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
     parser.add_argument(
         "--history-copies", type=int, default=100, help="history mode: copies of the first run (x 2 notifications)"
