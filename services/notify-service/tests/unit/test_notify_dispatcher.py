@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 import re
-from collections import deque
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,10 +21,21 @@ from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.classify import Outcome, Verdict
+from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.targets import Targets
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
+
+
+def queued(rows: Iterable[Claimed]) -> Backlog:
+    """One target's backlog holding these rows (all of one channel)."""
+    rows = list(rows)
+    pending = Backlog(REGISTRY[ChannelType(rows[0].channel)].groups)
+    pending.extend(rows)
+    return pending
+
+
 SECRET_URL = "https://hooks.example.com/hook/T0/secret-token-4711"
 
 
@@ -43,7 +54,7 @@ async def test_a_channel_that_raises_returns_its_notifications_for_a_retry(
     broken = dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=explode)
     monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, broken)
     dispatcher = _dispatcher()
-    rows = deque([Claimed(7, "sub-1", "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
+    rows = queued([Claimed(7, "sub-1", "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
     await dispatcher._start_next(target(ChannelType.WEBHOOK, {"url": SECRET_URL}), rows)
 
     result = await within(dispatcher._results.get(), 1)
@@ -63,7 +74,7 @@ async def test_a_render_failure_returns_the_whole_group_for_a_retry(
     broken = dataclasses.replace(REGISTRY[ChannelType.SLACK], render=explode)
     monkeypatch.setitem(REGISTRY, ChannelType.SLACK, broken)
     dispatcher = _dispatcher()
-    rows = deque(Claimed(i, "sub-1", "org-1", "slack", "sub-1/cl-1", 0, datetime.now(UTC), alert) for i in range(1, 4))
+    rows = queued(Claimed(i, "sub-1", "org-1", "slack", "sub-1/cl-1", 0, datetime.now(UTC), alert) for i in range(1, 4))
     slack = target(ChannelType.SLACK, {"webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl"})
     await dispatcher._start_next(slack, rows)
 
@@ -94,8 +105,8 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
         target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/ok"}), subscriber_id="ok"
     )
 
-    def row(i: int, t: Any) -> deque[Claimed]:
-        return deque(
+    def row(i: int, t: Any) -> Backlog:
+        return queued(
             [Claimed(i, t.subscriber_id, "org-1", "webhook", f"{t.subscriber_id}/", 0, datetime.now(UTC), alert)]
         )
 
@@ -109,7 +120,7 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
     await asyncio.gather(*retries)
 
 
-async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: deque[Claimed]) -> list[Any]:
+async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: Backlog) -> list[Any]:
     """Run one target's worker step until its rows are settled; every result, in order."""
     results = []
     while rows:
@@ -119,8 +130,8 @@ async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: deque[Claimed]) 
     return results
 
 
-def _storm(alert: Alert, n: int) -> deque[Claimed]:
-    return deque(
+def _storm(alert: Alert, n: int) -> Backlog:
+    return queued(
         Claimed(
             i,
             "sub-zoom",

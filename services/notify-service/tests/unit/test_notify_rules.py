@@ -4,11 +4,11 @@ masking, the Alertmanager payload, plan gating and the Lark signature."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
 import uuid
-from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,7 +27,8 @@ from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.subscribers import masked
 from notify_service.domain.text import line
 from notify_service.domain.urls import address_problem, url_problem
-from notify_service.handlers.delivery.dispatcher import decide, next_message
+from notify_service.handlers.delivery.backlog import Backlog
+from notify_service.handlers.delivery.dispatcher import decide
 
 pytestmark = pytest.mark.unit
 SLACK = target(ChannelType.SLACK, {"webhook_url": "https://hooks.slack.com/services/T0/B0/abcdefghijkl"})
@@ -114,12 +115,54 @@ def test_a_retry_past_the_window_becomes_a_dead_letter(alert: Alert) -> None:
     assert decide([claimed(alert, 1)], Outcome(Verdict.PERMANENT, "HTTP 404"), 1.0, cfg).outcome == "dead"
 
 
+def backlog(rows: list[Claimed], channel: ChannelType) -> Backlog:
+    pending = Backlog(REGISTRY[channel].groups)
+    pending.extend(rows)
+    return pending
+
+
 def test_grouping_takes_the_whole_group_of_the_first_row_and_keeps_the_rest(alert: Alert) -> None:
-    pending = deque([claimed(alert, 1), claimed(alert, 2, grp="s/cl-2"), claimed(alert, 3)])
-    assert [r.id for r in next_message(pending, REGISTRY[ChannelType.SLACK])] == [1, 3]
+    pending = backlog([claimed(alert, 1), claimed(alert, 2, grp="s/cl-2"), claimed(alert, 3)], ChannelType.SLACK)
+    assert [r.id for r in pending.take()] == [1, 3]
     assert [r.id for r in pending] == [2]
-    pending = deque([claimed(alert, 1), claimed(alert, 3)])
-    assert [r.id for r in next_message(pending, REGISTRY[ChannelType.PAGERDUTY])] == [1]
+    assert len(pending) == 1
+    pending = backlog([claimed(alert, 1), claimed(alert, 3)], ChannelType.PAGERDUTY)
+    assert [r.id for r in pending.take()] == [1]
+
+
+def test_a_channel_that_does_not_group_sends_in_claim_order_across_groups(alert: Alert) -> None:
+    rows = [claimed(alert, 1), claimed(alert, 2, grp="s/cl-2"), claimed(alert, 3), claimed(alert, 4, grp="s/cl-2")]
+    pending = backlog(rows, ChannelType.PAGERDUTY)
+    assert [pending.take()[0].id for _ in range(4)] == [1, 2, 3, 4]
+    assert not pending
+
+
+def test_rows_put_back_go_first_and_take_later_rows_of_their_group_with_them(alert: Alert) -> None:
+    pending = backlog([claimed(alert, 1), claimed(alert, 2), claimed(alert, 3, grp="s/cl-2")], ChannelType.SLACK)
+    first = pending.take()
+    assert [r.id for r in first] == [1, 2]
+    pending.append(claimed(alert, 4))  # claimed while the message was on its way, same group
+    pending.put_back(first[1:])  # the message could hold only the first row
+    assert [r.id for r in pending] == [2, 4, 3]
+    assert [r.id for r in pending.take()] == [2, 4]
+    pdu = backlog([claimed(alert, 5), claimed(alert, 6)], ChannelType.PAGERDUTY)
+    pdu.put_back(pdu.take())
+    assert [r.id for r in pdu] == [5, 6]
+
+
+def test_rows_of_partitions_handed_over_leave_the_backlog(alert: Alert) -> None:
+    rows = [dataclasses.replace(claimed(alert, i, grp=f"s/cl-{i % 2}"), part=i % 3) for i in range(1, 7)]
+    pending = backlog(rows, ChannelType.SLACK)
+    assert sorted(r.id for r in pending.drop({0})) == [3, 6]
+    assert sorted(r.id for r in pending) == [1, 2, 4, 5]
+    assert len(pending) == 4
+
+
+def test_with_every_alert_its_own_group_each_message_carries_one_alert_in_claim_order(alert: Alert) -> None:
+    # webhook subscribers with group_by ['...'] (Alertmanager's "every alert alone")
+    pending = backlog([claimed(alert, i, grp=f"s/{i}") for i in range(1000)], ChannelType.WEBHOOK)
+    assert [[r.id for r in pending.take()] for _ in range(1000)] == [[i] for i in range(1000)]
+    assert not pending
 
 
 @pytest.mark.parametrize(

@@ -19,18 +19,19 @@ import os
 import socket
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from care_schemas.catalogue import ChannelType
 from carekit.faults import Fault, Retries, is_outage
 from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
-from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.adapters.channels.base import Rendered, SendContext, Target
 from notify_service.adapters.queue import Claimed, Result
 from notify_service.adapters.repository import WAKE
 from notify_service.adapters.secrets import SecretBox
@@ -39,24 +40,11 @@ from notify_service.config import Settings
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict, redact
 from notify_service.domain.subscribers import PARTITIONS
+from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.targets import Targets
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 2000
-
-
-def next_message(pending: deque[Claimed], channel: Channel) -> list[Claimed]:
-    """Pop what goes into the next message: the first row's whole group for grouping channels, else one row."""
-    first = pending.popleft()
-    if not channel.groups:
-        return [first]
-    batch: list[Claimed] = [first]
-    keep: list[Claimed] = []
-    while pending:
-        row = pending.popleft()
-        (batch if row.grp == first.grp else keep).append(row)
-    pending.extend(keep)
-    return batch
 
 
 def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, settings: Settings) -> Result:
@@ -95,7 +83,7 @@ class Dispatcher:
         self._pool, self._targets, self._ctx, self._settings, self._box = pool, targets, ctx, settings, box
         self.me = me or instance_name()
         self.owned: set[int] = set()
-        self._queues: dict[str, deque[Claimed]] = {}
+        self._queues: dict[str, Backlog] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._durable: dict[int, asyncio.Future[None]] = {}  # id(result) -> done once it is written
@@ -152,12 +140,7 @@ class Dispatcher:
         """Stop delivering these partitions: their unsent rows are due again at once; when handing back, wait (a
         little) for their messages in flight to be recorded, then release the leases."""
         self.owned -= parts
-        dropped: list[int] = []
-        for rows in self._queues.values():
-            keep = [r for r in rows if r.part not in parts]
-            dropped += [r.id for r in rows if r.part in parts]
-            rows.clear()
-            rows.extend(keep)
+        dropped = [r.id for rows in self._queues.values() for r in rows.drop(parts)]
         self.in_memory -= len(dropped)
         if dropped:
             await queue.release(self._pool, dropped, self.me)
@@ -238,7 +221,10 @@ class Dispatcher:
     def _hand_out(self, claimed: Iterable[Claimed]) -> None:
         for row in claimed:
             self.in_memory += 1
-            self._queues.setdefault(row.subscriber_id, deque()).append(row)
+            pending = self._queues.get(row.subscriber_id)
+            if pending is None:
+                pending = self._queues[row.subscriber_id] = Backlog(REGISTRY[ChannelType(row.channel)].groups)
+            pending.append(row)
             if row.subscriber_id not in self._workers:
                 self._workers[row.subscriber_id] = asyncio.create_task(self._work(row.subscriber_id))
 
@@ -281,16 +267,16 @@ class Dispatcher:
                 self._queues.pop(subscriber_id, None)
             self._wake.set()  # its backlog is gone: claims may take its rows again
 
-    def _next_batch(self, target: Target, pending: deque[Claimed]) -> list[Claimed]:
+    def _next_batch(self, target: Target, pending: Backlog) -> list[Claimed]:
         """The rows of this target's next message (its group, cut to the size a 413 taught)."""
-        batch = next_message(pending, REGISTRY[target.channel])
+        batch = pending.take()
         cap = self._caps.get(target.subscriber_id)
         if cap is not None and len(batch) > cap:
-            pending.extendleft(reversed(batch[cap:]))
+            pending.put_back(batch[cap:])
             batch = batch[:cap]
         return batch
 
-    def _start_next(self, target: Target, pending: deque[Claimed]) -> Coroutine[Any, Any, asyncio.Future[None]]:
+    def _start_next(self, target: Target, pending: Backlog) -> Coroutine[Any, Any, asyncio.Future[None]]:
         """Take the target's rate token and its next message's rows now (before the worker looks at either again,
         so that several messages in flight still keep to the rate); the coroutine sends them."""
         self._targets.limits(target).take()
@@ -302,7 +288,7 @@ class Dispatcher:
         durable = await sending
         await durable
 
-    async def _send(self, target: Target, pending: deque[Claimed], batch: list[Claimed]) -> asyncio.Future[None]:
+    async def _send(self, target: Target, pending: Backlog, batch: list[Claimed]) -> asyncio.Future[None]:
         """Send one message of this target (its rate token already taken); the future of its answer being written.
         Rows the rendered message could not hold go back to the front of `pending`."""
         channel = REGISTRY[target.channel]
@@ -314,7 +300,7 @@ class Dispatcher:
             try:
                 rendered: Rendered = channel.render([r.alert for r in batch], target, self._settings, False)
                 sent = batch[: max(1, rendered.covered)]
-                pending.extendleft(reversed(batch[len(sent) :]))
+                pending.put_back(batch[len(sent) :])
                 slots = self._suspect_slots if target.subscriber_id in self._suspects else self._slots
                 async with slots:
                     started = time.perf_counter()
@@ -337,7 +323,7 @@ class Dispatcher:
             if outcome.status == 413 and len(sent) > 1:
                 # too large for this endpoint after all: send the same alerts again in messages half the size
                 self._caps[target.subscriber_id] = len(sent) // 2
-                pending.extendleft(reversed(sent))
+                pending.put_back(sent)
                 detail = f"{outcome.reason}; re-sending in messages of at most {len(sent) // 2} alerts"
                 return self._put(Result(sent, "resplit", 413, detail, seconds * 1000))
             result = decide(sent, outcome, seconds * 1000, self._settings)
