@@ -37,6 +37,15 @@ def test_one_request_carries_the_groups_alerts_with_common_labels_and_group_key(
     assert body["status"] == "firing"
 
 
+def test_an_alert_alone_has_all_its_labels_and_annotations_in_common(alert: Alert) -> None:
+    hook = dataclasses.replace(target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/x"}), group_by=["..."])
+    body = REGISTRY[ChannelType.WEBHOOK].render(_alerts(alert, 1), hook, settings(), False).payload
+    assert body["commonLabels"] == body["alerts"][0]["labels"]
+    assert body["commonLabels"]["instance"] == "tikv-0"
+    assert body["commonAnnotations"] == body["alerts"][0]["annotations"]
+    assert body["commonLabels"] is not body["alerts"][0]["labels"]  # a copy: changing one cannot change the other
+
+
 def test_a_group_larger_than_max_alerts_is_cut_and_the_rest_follows(alert: Alert) -> None:
     hook = dataclasses.replace(target(ChannelType.FLASHDUTY, {"url": "https://api.flashcat.cloud/x"}), max_alerts=2)
     rendered = REGISTRY[ChannelType.FLASHDUTY].render(_alerts(alert, 5), hook, settings(), False)

@@ -45,6 +45,8 @@ def render_alert(alert: Alert) -> dict[str, Any]:
 def _common(maps: Sequence[dict[str, str]]) -> dict[str, str]:
     """The pairs every map has (Alertmanager's commonLabels and commonAnnotations)."""
     first, rest = maps[0], maps[1:]
+    if not rest:  # one alert (every alert its own group): all of its pairs
+        return dict(first)
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
 
 
