@@ -61,7 +61,9 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_
             await publishers[topic].publish(plan_changed(org, PlanCode.DEVELOPER, 1), org)
 
         async def both_good_handled() -> bool:
-            return sorted(handled) == sorted([orgs[0], orgs[2]])
+            # at least once: when the three come in one batch, the good one before the poison is handled again with
+            # each retry of the batch and of its halves (a sorted list compared with two items failed on that)
+            return set(handled) == {orgs[0], orgs[2]}
 
         await eventually(both_good_handled, timeout_s=60)  # a new group's first join is slow on a busy machine
         [rejected] = await dead.events(orgs[1], 1)
