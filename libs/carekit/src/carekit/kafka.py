@@ -122,9 +122,10 @@ class EventPublisher:
 
     async def send(self, key: str, payload: bytes) -> asyncio.Future[Any]:
         """Queue one serialized event; await the returned future for the broker's answer (the outbox relay)."""
-        future: asyncio.Future[Any] = await self._publisher.publish(
-            payload, key=key.encode(), headers=HEADERS, no_confirm=True
-        )
+        return await self._send_one(key.encode(), payload)
+
+    async def _send_one(self, key: bytes, payload: bytes) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self._publisher.publish(payload, key=key, headers=HEADERS, no_confirm=True)
         return future
 
     def route_by(self, partitions: int, batch_bytes: int = BATCH_BYTES) -> None:
@@ -139,10 +140,7 @@ class EventPublisher:
         publishing an event alone costs FastStream several times what appending it to a batch does); each lands
         in the partition, order and form a publish of its own would give it."""
         if self.partitions is None:
-            pending = [
-                await self._publisher.publish(payload, key=key.encode(), headers=HEADERS, no_confirm=True)
-                for key, payload in items
-            ]
+            pending = [await self._send_one(key.encode(), payload) for key, payload in items]
         else:
             pending = []
             for key, run in itertools.groupby(items, key=itemgetter(0)):
@@ -163,10 +161,7 @@ class EventPublisher:
                             len(batch),
                             self._batch_bytes,
                         )
-                        for payload in batch:
-                            pending.append(
-                                await self._publisher.publish(payload, key=encoded, headers=HEADERS, no_confirm=True)
-                            )
+                        pending += [await self._send_one(encoded, payload) for payload in batch]
                         continue
                     pending.append(sent)
         await asyncio.gather(*pending)

@@ -54,9 +54,11 @@ class Backlog:
 
     def drop(self, parts: set[int]) -> list[Claimed]:
         """Remove and return the rows of these delivery partitions (handed over to another instance)."""
-        dropped = [r for r in self if r.part in parts]
+        dropped: list[Claimed] = []
+        kept: list[Claimed] = []
+        for row in self:
+            (dropped if row.part in parts else kept).append(row)
         if dropped:
-            kept = [r for r in self if r.part not in parts]
             self.clear()
             self.extend(kept)
         return dropped
