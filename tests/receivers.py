@@ -167,6 +167,7 @@ async def bench_infra() -> AsyncIterator[tuple[str, str]]:
     if not kafka or not admin:
         raise SystemExit("start the infrastructure first: make infra-up")
     try:
+        await ensure_topics(kafka)  # a fresh broker has none, and a benchmark may be the first thing run on it
         yield kafka, admin
     finally:
         await drop_created_databases()
@@ -312,7 +313,9 @@ class Notify:
 
 async def skip_history(kafka: str, prefix: str) -> None:
     """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not
-    first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it)."""
+    first read everything earlier tests and benchmarks left on the shared broker (a real deployment reads it).
+    The topics are created first: on a fresh broker there is no end to commit at."""
+    await ensure_topics(kafka)
     groups = (
         (".intake", ALERT_EVENTS),
         (".plans", PLAN_EVENTS),
@@ -328,10 +331,9 @@ async def skip_history(kafka: str, prefix: str) -> None:
 
 async def start_notify(kafka: str, database_url: str, log_dir: Path, **overrides: str) -> Notify:
     """A fresh database and a notify-service process on it (stop it with `.service.stop()`)."""
-    await ensure_topics(kafka)
     db = await create_database(database_url, "notify")
     prefix = f"notify-{uuid.uuid4().hex[:8]}"
-    await skip_history(kafka, prefix)
+    await skip_history(kafka, prefix)  # creates the topics when the broker is fresh
     service = ServiceProcess("notify_service", notify_env(kafka, db, prefix, **overrides))
     service.start(log_dir)
     await service.wait_ready()
