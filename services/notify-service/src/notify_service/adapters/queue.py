@@ -92,9 +92,13 @@ _CLAIM = """
           AND ($3::smallint[] IS NULL OR n.part = ANY($3)) AND n.subscriber_id <> ALL($2::text[])
         ORDER BY n.next_attempt_at LIMIT $1
     ), grouped AS (  -- a group's first attempts come with its first due row (grouping)
-        SELECT n.id FROM notifications n
-        WHERE n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
-          AND n.grp IN (SELECT DISTINCT grp FROM due) AND n.id NOT IN (SELECT id FROM due)
+        SELECT n.id FROM (SELECT DISTINCT grp FROM due) g
+        CROSS JOIN LATERAL (
+            SELECT n.id FROM notifications n
+            WHERE n.grp = g.grp AND n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
+            OFFSET 0  -- each group's rows through notifications_pending_grp, not a scan of the whole table
+        ) n
+        WHERE n.id NOT IN (SELECT id FROM due)
     ), picked AS (
         SELECT n.id FROM notifications n
         WHERE n.id IN (SELECT id FROM due UNION ALL SELECT id FROM grouped) AND n.state = 'pending'
@@ -116,7 +120,8 @@ _CLAIM = """
         LIMIT $1
         FOR UPDATE SKIP LOCKED
     )
-    UPDATE notifications n SET state = 'sending', claimed_by = $4 FROM picked WHERE n.id = picked.id
+    -- by id through the primary key (a join with `picked` was planned as a scan of the whole table)
+    UPDATE notifications n SET state = 'sending', claimed_by = $4 WHERE n.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert::text AS alert,
               n.fingerprint, n.status, n.starts_at, n.episode, COALESCE(n.part, 0) AS part
 """
