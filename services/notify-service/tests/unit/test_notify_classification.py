@@ -18,7 +18,7 @@ from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from carekit_testing import free_port
 from notify_service.adapters.channels import REGISTRY
-from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.base import SendContext, Target
 from notify_service.adapters.channels.email import send_mail
 from notify_service.adapters.resolve import delivery_session
 from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
@@ -134,6 +134,18 @@ async def test_every_channel_retries_when_the_connection_is_refused(channel: Cha
     outcome = await send_once(channel, f"http://127.0.0.1:{free_port()}", alert)
     assert outcome.verdict is Verdict.RETRY
     assert "network error" in outcome.reason
+
+
+async def test_a_webhook_url_that_cannot_be_parsed_is_an_answer_not_a_crash(alert: Alert) -> None:
+    """post_json parses each target's URL itself (once, cached): one yarl refuses fails as aiohttp's own client
+    error, so the dispatcher records a network error for that target instead of an internal error."""
+    cfg = settings()
+    async with aiohttp.ClientSession() as http:
+        t = Target("sub-1", "org-1", "ops", ChannelType.WEBHOOK, {"url": "http://[::1"})  # written by hand
+        rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
+        outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
+    assert outcome.verdict is Verdict.RETRY
+    assert outcome.reason.startswith("network error: InvalidUrlClientError"), outcome.reason
 
 
 async def test_retry_after_may_be_an_http_date() -> None:
