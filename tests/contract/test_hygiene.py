@@ -33,8 +33,9 @@ IMPORT_NAME = {
     "google-re2": "re2",
     "python-dateutil": "dateutil",
 }
-# Time-zone data that zoneinfo reads, and the form parser FastAPI's Form() uses: nothing imports them by name.
-NOT_IMPORTED = {"tzdata", "python-multipart"}
+# Time-zone data that zoneinfo reads, the form parser FastAPI's Form() uses, and the event loop and HTTP parser
+# uvicorn loads by the names carekit.serve gives it: nothing imports them by name.
+NOT_IMPORTED = {"tzdata", "python-multipart", "uvloop", "httptools"}
 DESTRUCTIVE = re.compile(
     r"\b(TRUNCATE|DELETE\s+FROM|DROP\s+(?!INDEX|CONSTRAINT|DEFAULT|NOT\s+NULL|TRIGGER)\w+)", re.IGNORECASE
 )

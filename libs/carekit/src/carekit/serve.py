@@ -21,6 +21,10 @@ def serve(app: FastAPI, settings: WebSettings, service: str) -> None:
         app,
         host=settings.http_host,
         port=settings.http_port,
+        # uvloop and httptools (C) rather than asyncio's loop and h11 (pure Python): the same code spends about a
+        # sixth less CPU per alert delivered and parses requests faster (bench/README.md, "event loop")
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         log_level=settings.log_level.lower(),
         access_log=False,
