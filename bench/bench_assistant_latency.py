@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import uvloop
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,4 +102,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

@@ -12,13 +12,13 @@ broker's (the whole broker process, so run it on a quiet machine). Each way publ
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import time
 import uuid
 from pathlib import Path
 
+import uvloop
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
@@ -94,4 +94,4 @@ if __name__ == "__main__":
     parser.add_argument("per_request", nargs="?", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.per_request, args.repeat))
+    uvloop.run(main(args.n, args.per_request, args.repeat))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import uvloop
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -173,4 +174,4 @@ async def measure(kafka: str, admin: str, run: str, counter: Counter, base: str,
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:]]
-    asyncio.run(main(args[0] if args else 20_000, args[1] if len(args) > 1 else 100))
+    uvloop.run(main(args[0] if args else 20_000, args[1] if len(args) > 1 else 100))

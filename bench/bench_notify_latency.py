@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import uvloop
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -197,4 +198,4 @@ async def measure(kafka: str, admin: str, run: str, arrivals: Arrivals, base: st
 
 if __name__ == "__main__":
     args = [float(a) for a in sys.argv[1:]]
-    asyncio.run(main(args[0] if args else 200, args[1] if len(args) > 1 else 15))
+    uvloop.run(main(args[0] if args else 200, args[1] if len(args) > 1 else 15))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import uvloop
 
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.topics import NOTIFY_DEADLETTER
@@ -185,4 +186,4 @@ if __name__ == "__main__":
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    asyncio.run(main(args.changes, args.concurrency))
+    uvloop.run(main(args.changes, args.concurrency))

@@ -64,6 +64,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 import httpx
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -86,6 +87,7 @@ from bench.bench_notify_delivery import prepare
 from care_schemas.events.alert import Alert
 from care_schemas.topics import PLAN_EVENTS
 from carekit_testing import ServiceProcess, create_database, raw_producer
+from notify_service.domain.subscribers import PARTITIONS
 from tests.receivers import bench_infra, notify_env, plan_changed, sample_alert, skip_history, token
 
 HERE = Path(__file__).resolve().parent
@@ -275,16 +277,17 @@ class Profiler:
 
 
 async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> None:
-    """Wait until `instances` notify-service processes each hold delivery partitions (they rebalance on their lease
-    renewals, every 2 s by default)."""
+    """Wait until `instances` notify-service processes each hold their fair share of the delivery partitions (they
+    rebalance on their lease renewals, every 2 s by default)."""
     conn = await asyncpg.connect(db)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            owners = await conn.fetchval(
-                "SELECT count(DISTINCT owner) FROM delivery_partitions WHERE owner IS NOT NULL AND lease_until > now()"
+            owners, most = await conn.fetchrow(
+                "SELECT count(*), max(held) FROM (SELECT count(*) AS held FROM delivery_partitions"
+                " WHERE owner IS NOT NULL AND lease_until > now() GROUP BY owner) AS o"
             )
-            if owners >= instances:
+            if owners >= instances and most <= -(-PARTITIONS // instances):  # each holds its fair share
                 return
             if time.monotonic() > deadline:
                 raise Unavailable(f"only {owners} of {instances} notify-service instances took delivery partitions")
@@ -383,7 +386,7 @@ class Bench:
         group_by: list[str] | None = None,
         /,
         instances: int = 1,
-        split: bool = False,
+        split: int = 0,
         **overrides: str,
     ) -> Run:
         """notify-service on a fresh database; with `instances` > 1, that many processes on the same database and
@@ -402,15 +405,18 @@ class Bench:
             if instances > 1:
                 await delivery_shared(db, instances)
             urls = [f"{s.url}/v1/alerts" for s in services]
-            if split:
+            for _ in range(split):
                 services.append(ServiceProcess("notify_service", {**service.env, "NOTIFY_ROLE": "dispatcher"}))
                 services[-1].start(self.logs)
                 await services[-1].wait_ready()
-                await delivery_shared(db, 1)
+            if split:
+                await delivery_shared(db, split)
             tokens = {org: token(org) for org in load.orgs}
             for url in urls:
                 await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
-            shape = (f" x{instances}" if instances > 1 else "") + (" api + dispatcher" if split else "")
+            shape = (f" x{instances}" if instances > 1 else "") + (
+                f" api + {split} dispatcher{'s' if split > 1 else ''}" if split else ""
+            )
             system = "notify-service" + shape
             return await self._measure_notify(services, db, urls, load, system)
         finally:
@@ -604,7 +610,7 @@ def ratio_row(label: str, ours: Run, theirs: Run) -> str:
     )
 
 
-async def table(bench: Bench, sizes: list[int], repeat: int, split: bool = False) -> bool:
+async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0) -> bool:
     orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     route = {"group_by": ["..."], "group_wait": "0s"}
     lines = list(TABLE_HEAD)
@@ -635,7 +641,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int, split: bool = False
     print(
         "CPU s per 1k: the system's own process; for notify-service (+ its database's Postgres backends, + the"
         " whole Kafka broker, shared with anything else running). Peak RSS: the process's VmHWM"
-        + (" (notify-service: the sum of its two processes')." if split else ".")
+        + (f" (notify-service: the sum of its {split + 1} processes')." if split else ".")
     )
     return complete
 
@@ -803,8 +809,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement (the order alternates)")
     parser.add_argument(
         "--split",
-        action="store_true",
-        help="table: notify-service as an API-and-intake process beside a dispatcher process (NOTIFY_ROLE)",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="N",
+        help="table: notify-service as an API-and-intake process beside N dispatcher processes (NOTIFY_ROLE; N=1)",
     )
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
     parser.add_argument(
@@ -822,7 +832,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     try:
-        sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
+        sys.exit(uvloop.run(main(parse(sys.argv[1:]))))
     except Unavailable as exc:
         print(f"bench_vs_alertmanager: cannot run: {exc}", file=sys.stderr)
         sys.exit(2)
