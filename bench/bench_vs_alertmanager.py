@@ -14,9 +14,9 @@ alert arrives. Modes:
   /v1/alerts` with that organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50
   and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
   notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
-  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager. With `--split`,
-  notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside one that only delivers
-  (`NOTIFY_ROLE=dispatcher`), as on a machine with cores for both; its CPU and peak RSS are then the two's sums.
+  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager. With `--split [N]`,
+  notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside N (default 1) that only
+  deliver (`NOTIFY_ROLE=dispatcher`); its CPU and peak RSS are then the processes' sums.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
   them in turn, as through a load balancer), and beside an API-and-intake process with a separate dispatcher
   process (`NOTIFY_ROLE=api` / `dispatcher`), grouping off as in `table`, at the first two sizes.
@@ -38,7 +38,7 @@ Postgres down, a port busy) it says why and exits 2; when a run does not deliver
 what did arrive, marked, and exits 1.
 
     uv run python bench/bench_vs_alertmanager.py [table|scale|history|grouped|cpu|all] [--sizes 5000,20000,100000]
-        [--repeat 2] [--split] [--quick] [--profile DIR]
+        [--repeat 2] [--split [N]] [--quick] [--profile DIR]
 """
 
 from __future__ import annotations
