@@ -658,7 +658,7 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
             results: dict[str, Run] = {}
             for shape in ("one", "two", "split") if rep % 2 == 0 else ("split", "two", "one"):
                 print(f"[{label}] notify-service {shape}: pushing {n:,} alerts ...", file=sys.stderr)
-                instances, split = (2, False) if shape == "two" else (1, shape == "split")
+                instances, split = (2, 0) if shape == "two" else (1, int(shape == "split"))
                 r = await bench.notify(
                     load, ["..."], instances=instances, split=split, GROUPING_WINDOW_S="0", **LIFTED_RATE
                 )
