@@ -1,4 +1,5 @@
-"""The dispatcher's worker step: an unexpected failure while rendering or sending never strands notifications."""
+"""The dispatcher's senders: an unexpected failure while rendering or sending never strands notifications, and a
+target never has more messages sent and unwritten than its senders."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,7 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from carekit_testing import within
+from carekit_testing import eventually, within
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed
@@ -118,6 +120,57 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
     await dispatcher._start_next(healthy, row(99, healthy))
     assert not all(r.done() for r in retries), "the healthy target waited for hanging ones"
     await asyncio.gather(*retries)
+
+
+async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_each_row_goes_once(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash bound rests on this: at most DELIVERY_TARGET_INFLIGHT messages of a target are sent and not yet
+    written. Rows handed out while the target's senders run get senders of their own, up to that number."""
+    inflight = 3
+    cfg = settings(delivery_target_inflight=inflight, webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/slow"})
+    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    unwritten, most, written = 0, 0, []
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        nonlocal unwritten, most
+        unwritten += 1
+        most = max(most, unwritten)
+        await asyncio.sleep(0.005)
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    async def recorder() -> None:  # writing answers takes longer than sending: senders must wait for it
+        nonlocal unwritten
+        while True:
+            result = await dispatcher._results.get()
+            await asyncio.sleep(0.02)
+            written.extend(r.id for r in result.rows)
+            unwritten -= 1
+            dispatcher._durable.pop(id(result)).set_result(None)
+
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    rows = [
+        Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert)
+        for i in range(20)
+    ]
+    writing = asyncio.create_task(recorder())
+    try:
+        dispatcher._hand_out(rows[:1])  # one row: one sender
+        await asyncio.sleep(0.001)
+        dispatcher._hand_out(rows[1:])  # more while it sends
+
+        async def settled() -> bool:
+            return len(written) == 20 and not dispatcher._lanes
+
+        await eventually(settled, timeout_s=5, interval_s=0.01)
+    finally:
+        writing.cancel()
+    assert sorted(written) == list(range(20)), "every row sent once"
+    assert most == inflight, f"at most {inflight} messages sent and unwritten, and that many used (saw {most})"
+    assert not dispatcher._queues, "no backlog left behind"
+    assert dispatcher.in_memory == 0, "no row counted in memory"
 
 
 async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: Backlog) -> list[Any]:
