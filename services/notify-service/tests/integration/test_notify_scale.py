@@ -216,3 +216,31 @@ async def test_a_subscriber_saved_without_a_partition_still_gets_its_notificatio
     await dispatcher.lease_once()
     [late] = await queue.claim(pool, 10, parts=sorted(dispatcher.owned), me="only")
     assert late.id != claimed[0].id, "the late one, not the one already being sent"
+
+
+async def test_a_claim_takes_whole_groups_so_that_a_group_goes_in_one_message(pool: asyncpg.Pool, alert: Alert) -> None:
+    """Two groups of 6 and a claim of at most 10: the first group whole, the second left for the next claim (cut at
+    10 it would go out as two messages). A group larger than the claim alone is cut to the claim's size."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    await _subscriber(pool, box, "sub-groups", "http://127.0.0.1:9/groups")
+    sizes = {"g-a": 6, "g-b": 6, "g-c": 15}
+    for grp, size in sizes.items():
+        await pool.execute(
+            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+            " alert, part, next_attempt_at)"
+            " SELECT 'sub-groups', 'org-scale', 'webhook', $1, $1 || '-' || i, 'firing', 'critical', $2, $3, 0,"
+            " now() - interval '1 second' FROM generate_series(1, $4) AS i",
+            grp,
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+            size,
+        )
+    claims = []
+    while claimed := await queue.claim(pool, 10):
+        claims.append(([r.grp for r in claimed], claimed.more))
+    assert claims == [
+        (["g-a"] * 6, True),  # g-b would not have fitted whole: left for the next claim, which comes at once
+        (["g-b"] * 6, True),
+        (["g-c"] * 10, True),  # alone larger than a claim: cut to it
+        (["g-c"] * 5, False),
+    ]

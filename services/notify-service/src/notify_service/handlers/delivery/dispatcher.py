@@ -185,7 +185,7 @@ class Dispatcher:
         backlog = self._settings.delivery_target_backlog
         poll = self._settings.delivery_poll_interval_s
         while True:
-            claimed: list[Claimed] = []
+            claimed = queue.Claims()
             wait = poll
             if self.owned and self.in_memory < ceiling:
                 # a bug goes to the supervisor, which restarts the dispatcher (unreadable rows are isolated in claim)
@@ -197,13 +197,13 @@ class Dispatcher:
                 else:
                     claimed, wait = got
             self._hand_out(claimed)
-            if len(claimed) >= batch and self.in_memory < ceiling:
+            if claimed.more and self.in_memory < ceiling:  # more is due: claim again at once
                 continue
             if claimed:
                 wait = 0.0 if self._wake.is_set() else poll
             await sleep_until_woken(self._wake, wait)
 
-    async def _claim_once(self, batch: int, backlog: int, poll: float) -> tuple[list[Claimed], float]:
+    async def _claim_once(self, batch: int, backlog: int, poll: float) -> tuple[queue.Claims, float]:
         """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to
         wait before the next claim (until the next row is due, at most `poll`)."""
         full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
