@@ -173,6 +173,34 @@ async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_e
     assert dispatcher.in_memory == 0, "no row counted in memory"
 
 
+async def test_an_outage_while_loading_the_subscriber_is_waited_out_without_costing_its_rows_an_attempt(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = settings(webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/ok"})
+    lookups = 0
+
+    async def get(subscriber_id: str) -> Any:  # Postgres is unreachable the first time the subscriber is loaded
+        nonlocal lookups
+        lookups += 1
+        if lookups == 1:
+            raise ConnectionRefusedError("connect call failed ('127.0.0.1', 5432)")
+        return hook
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setattr(dispatcher._targets, "get", get)
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    dispatcher._hand_out([Claimed(5, hook.subscriber_id, "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
+
+    result = await within(dispatcher._results.get(), 5)
+    assert (result.outcome, [r.id for r in result.rows]) == ("delivered", [5]), "sent once the database is back"
+    assert lookups == 2
+    dispatcher._durable.pop(id(result)).set_result(None)
+
+
 async def _deliver_all(dispatcher: Dispatcher, zoom: Any, rows: Backlog) -> list[Any]:
     """Run one target's worker step until its rows are settled; every result, in order."""
     results = []

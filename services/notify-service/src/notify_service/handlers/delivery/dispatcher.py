@@ -250,7 +250,11 @@ class Dispatcher:
         6 % of a dispatcher's CPU went into creating and waiting for those tasks.)"""
         try:
             while pending:
-                target = await self._targets.get(subscriber_id)
+                loaded = await one_pass(lambda: self._load(subscriber_id), what=f"loading {subscriber_id}", log=log)
+                if loaded is None:  # an outage: the rows wait here, unsent and not counted as an attempt
+                    await asyncio.sleep(1.0)
+                    continue
+                target = loaded[0]
                 if target is None:
                     rows = list(pending)
                     pending.clear()
@@ -278,6 +282,11 @@ class Dispatcher:
                     if not pending and self._queues.get(subscriber_id) is pending:
                         del self._queues[subscriber_id]
             self._wake.set()  # its backlog is gone: claims may take its rows again
+
+    async def _load(self, subscriber_id: str) -> tuple[Target | None]:
+        """The subscriber's target (None inside: deleted or suspended), in a tuple so that `one_pass` can tell an
+        outage (None) from a subscriber that is gone."""
+        return (await self._targets.get(subscriber_id),)
 
     def _next_batch(self, target: Target, pending: Backlog) -> list[Claimed]:
         """The rows of this target's next message (its group, cut to the size a 413 taught)."""
