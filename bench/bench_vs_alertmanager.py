@@ -287,10 +287,14 @@ async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> Non
                 "SELECT count(*), max(held) FROM (SELECT count(*) AS held FROM delivery_partitions"
                 " WHERE owner IS NOT NULL AND lease_until > now() GROUP BY owner) AS o"
             )
-            if owners >= instances and most <= -(-PARTITIONS // instances):  # each holds its fair share
+            fair = math.ceil(PARTITIONS / instances)  # as the dispatchers compute their share
+            if owners >= instances and most <= fair:
                 return
             if time.monotonic() > deadline:
-                raise Unavailable(f"only {owners} of {instances} notify-service instances took delivery partitions")
+                raise Unavailable(
+                    f"{owners} of {instances} notify-service instances hold delivery partitions, one of them {most}"
+                    f" (a fair share is at most {fair})"
+                )
             await asyncio.sleep(0.2)
     finally:
         await conn.close()

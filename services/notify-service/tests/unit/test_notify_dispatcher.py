@@ -22,6 +22,7 @@ from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed
 from notify_service.adapters.secrets import SecretBox
+from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.dispatcher import Dispatcher
@@ -41,8 +42,9 @@ def queued(rows: Iterable[Claimed]) -> Backlog:
 SECRET_URL = "https://hooks.example.com/hook/T0/secret-token-4711"
 
 
-def _dispatcher() -> Dispatcher:
-    cfg = settings()
+def _dispatcher(cfg: Settings | None = None) -> Dispatcher:
+    """A dispatcher without Postgres or HTTP: tests drive its senders and stand in for its recorder."""
+    cfg = cfg or settings()
     box = SecretBox(cfg.notify_secret_key)
     return Dispatcher(None, Targets(None, box, cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
 
@@ -100,7 +102,7 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
 
     monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
     cfg = settings(delivery_concurrency=4, webhook_rate_per_s=1000, webhook_burst=1000)
-    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    dispatcher = _dispatcher(cfg)
     hanging = [target(ChannelType.WEBHOOK, {"url": f"https://hooks.example.com/hang/{i}"}) for i in range(6)]
     hanging = [dataclasses.replace(t, subscriber_id=f"sub-hang-{i}") for i, t in enumerate(hanging)]
     healthy = dataclasses.replace(
@@ -129,7 +131,7 @@ async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_e
     written. Rows handed out while the target's senders run get senders of their own, up to that number."""
     inflight = 3
     cfg = settings(delivery_target_inflight=inflight, webhook_rate_per_s=1000, webhook_burst=1000)
-    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    dispatcher = _dispatcher(cfg)
     hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/slow"})
     dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
     unwritten, most, written = 0, 0, []
@@ -177,7 +179,7 @@ async def test_an_outage_while_loading_the_subscriber_is_waited_out_without_cost
     alert: Alert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg = settings(webhook_rate_per_s=1000, webhook_burst=1000)
-    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    dispatcher = _dispatcher(cfg)
     hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/ok"})
     lookups = 0
 
@@ -246,7 +248,7 @@ async def test_a_storm_of_120_zoom_alerts_arrives_once_each(
 
     monkeypatch.setitem(REGISTRY, ChannelType.ZOOM, dataclasses.replace(REGISTRY[ChannelType.ZOOM], send=zoom_endpoint))
     cfg = settings(zoom_rate_per_s=10_000)
-    dispatcher = Dispatcher(None, Targets(None, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    dispatcher = _dispatcher(cfg)
     zoom = dataclasses.replace(
         target(ChannelType.ZOOM, {"endpoint_url": "https://x.zoom.us/inbound/webhook/a", "verification_token": "t"}),
         subscriber_id="sub-zoom",

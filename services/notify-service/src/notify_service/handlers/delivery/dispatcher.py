@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -248,9 +249,10 @@ class Dispatcher:
         left. A sender reuses its slot only once the answer in it is durable, so a crash re-sends at most the
         messages in flight. (Senders that live as long as there is work, rather than a task per message: about
         6 % of a dispatcher's CPU went into creating and waiting for those tasks.)"""
+        load = functools.partial(self._load, subscriber_id)
         try:
             while pending:
-                loaded = await one_pass(lambda: self._load(subscriber_id), what=f"loading {subscriber_id}", log=log)
+                loaded = await one_pass(load, what=f"loading subscriber {subscriber_id}", log=log)
                 if loaded is None:  # an outage: the rows wait here, unsent and not counted as an attempt
                     await asyncio.sleep(1.0)
                     continue
