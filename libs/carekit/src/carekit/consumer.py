@@ -9,8 +9,10 @@ until the bad ones are alone.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -177,9 +179,15 @@ def subscribe_batch(
     rejects: Rejects,
     max_records: int = 500,
     batch_timeout_ms: int = 20,
+    lanes: int = 1,
 ) -> None:
     """Like `subscribe`, but the handler gets every valid event of a poll at once, in one transaction; when that
-    fails for a reason other than an outage, the batch is split until the records at fault are alone."""
+    fails for a reason other than an outage, the batch is split until the records at fault are alone.
+
+    With `lanes` > 1 a poll is cut by record key into that many parts, handled at the same time (each in its own
+    transaction), and committed once all are done: a key's records stay in order in one part, and while one part
+    waits for the database the next is parsed and sent. The handler must take events of different keys in any
+    order, and touch no row that events of another key touch (or two parts could wait on each other)."""
     retries = Retries(group_id)
 
     @broker.subscriber(
@@ -195,31 +203,64 @@ def subscribe_batch(
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
         records = tuple(records) if isinstance(records, tuple | list) else (records,)  # TestKafkaBroker: a list
-        valid: list[tuple[ConsumerRecord[Any, Any], E]] = []
-        for record in records:
-            parsed = parse(adapter, record)
-            if isinstance(parsed, Rejected):
-                await rejects.reject(record, parsed.reason)
-            else:
-                valid.append((record, parsed))
-        if not valid:
-            return
-        try:
-            await handle([event for _, event in valid])
-        except Exception as exc:
-            fault = classify(exc)
-            CONSUMER_FAILURES.labels(group_id, fault.value).inc()
-            first = _where(valid[0][0])
-            if fault is Fault.UNKNOWN and not retries.decide(first, exc).isolate:
-                await retries.pause()
-                raise  # perhaps not this batch's fault: the whole batch again, a few times, before splitting it
-            if fault is Fault.OUTAGE:
-                retries.decide(first, exc)
-                await retries.pause()
-                raise
-            await _split(valid, handle, rejects, retries)
-        retries.succeeded(_where(valid[0][0]))
+        parts = _by_key(records, lanes)
+        if len(parts) == 1:
+            await _take(parts[0], adapter, handle, rejects, retries, group_id)
+        else:  # every part runs to its end; then the first failure (if any) NACKs the whole poll
+            ends = await asyncio.gather(
+                *(_take(part, adapter, handle, rejects, retries, group_id) for part in parts), return_exceptions=True
+            )
+            for end in ends:
+                if isinstance(end, BaseException):
+                    raise end
         observe_consumed(group_id, msg.consumer, records)
+
+
+def _by_key(records: Sequence[ConsumerRecord[Any, Any]], lanes: int) -> list[list[ConsumerRecord[Any, Any]]]:
+    """The records cut into at most `lanes` parts by key (a key's records in one part, in order); empty parts
+    left out."""
+    if lanes <= 1:
+        return [list(records)]
+    parts: list[list[ConsumerRecord[Any, Any]]] = [[] for _ in range(lanes)]
+    for record in records:
+        parts[zlib.crc32(record.key or b"") % lanes].append(record)
+    return [part for part in parts if part]
+
+
+async def _take(
+    records: Sequence[ConsumerRecord[Any, Any]],
+    adapter: TypeAdapter[E],
+    handle: Callable[[Sequence[E]], Awaitable[None]],
+    rejects: Rejects,
+    retries: Retries,
+    group_id: str,
+) -> None:
+    """Parse and handle records in one transaction; split the batch when that fails for a reason other than an
+    outage, until the records at fault are alone (and dead-lettered)."""
+    valid: list[tuple[ConsumerRecord[Any, Any], E]] = []
+    for record in records:
+        parsed = parse(adapter, record)
+        if isinstance(parsed, Rejected):
+            await rejects.reject(record, parsed.reason)
+        else:
+            valid.append((record, parsed))
+    if not valid:
+        return
+    try:
+        await handle([event for _, event in valid])
+    except Exception as exc:
+        fault = classify(exc)
+        CONSUMER_FAILURES.labels(group_id, fault.value).inc()
+        first = _where(valid[0][0])
+        if fault is Fault.UNKNOWN and not retries.decide(first, exc).isolate:
+            await retries.pause()
+            raise  # perhaps not this batch's fault: the whole batch again, a few times, before splitting it
+        if fault is Fault.OUTAGE:
+            retries.decide(first, exc)
+            await retries.pause()
+            raise
+        await _split(valid, handle, rejects, retries)
+    retries.succeeded(_where(valid[0][0]))
 
 
 async def _split(

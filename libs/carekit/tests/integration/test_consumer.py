@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -21,9 +22,9 @@ class CannotStore(Exception):
     pass
 
 
-@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+@pytest.mark.parametrize("lanes", [0, 1, 2], ids=["one-by-one", "batched", "batched-in-lanes"])
 async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_it_are_handled(
-    kafka_bootstrap: str, unique: str, batched: bool
+    kafka_bootstrap: str, unique: str, lanes: int
 ) -> None:
     topic = Topic(name=f"test.poison.{unique}", key="org id", partitions=1)
     await ensure_topics(kafka_bootstrap, (topic, NOTIFY_DEADLETTER))
@@ -44,9 +45,15 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_
     broker = make_broker(kafka_bootstrap, client_id="tests")
     publishers = Publishers(broker, (topic, NOTIFY_DEADLETTER))
     rejects = Rejects(publishers, f"test-{unique}", "/tests")
-    if batched:
+    if lanes:
         subscribe_batch(
-            broker, topic=topic, group_id=f"g-{unique}", adapter=plan_event_adapter, handle=handle_many, rejects=rejects
+            broker,
+            topic=topic,
+            group_id=f"g-{unique}",
+            adapter=plan_event_adapter,
+            handle=handle_many,
+            rejects=rejects,
+            lanes=lanes,
         )
     else:
         subscribe(
@@ -74,3 +81,69 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_
     finally:
         await broker.stop()
         await dead.stop()
+
+
+async def test_a_poll_in_lanes_is_handled_at_once_each_key_in_order_and_an_outage_in_one_loses_nothing(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    """Six keys of ten events each on one partition, in three lanes: the lanes' transactions overlap, each key's
+    events reach the handler in the order they were published, and an outage in one lane (its first call fails)
+    makes the whole poll come again, so every event is handled."""
+    topic = Topic(name=f"test.lanes.{unique}", key="org id", partitions=1)
+    await ensure_topics(kafka_bootstrap, (topic, NOTIFY_DEADLETTER))
+    keys = [f"org-{k}-{unique}" for k in range(6)]
+    seen: dict[str, list[int]] = {k: [] for k in keys}
+    running = most_at_once = 0
+    failed_once: list[str] = []
+
+    async def handle_many(events: Sequence[PlanEvent]) -> None:
+        nonlocal running, most_at_once
+        running += 1
+        most_at_once = max(most_at_once, running)
+        try:
+            await asyncio.sleep(0.05)  # as a transaction waits for the database
+            if not failed_once and any(e.data.org_id == keys[0] for e in events):
+                failed_once.append(keys[0])
+                raise ConnectionRefusedError("database restarting")
+            for event in events:
+                seen[event.data.org_id].append(event.data.version)
+        finally:
+            running -= 1
+
+    sender = make_broker(kafka_bootstrap, client_id="tests-sender")
+    publishers = Publishers(sender, (topic, NOTIFY_DEADLETTER))
+    await sender.start()
+    broker = make_broker(kafka_bootstrap, client_id="tests")
+    try:
+        for version in range(1, 11):  # published before the subscriber starts, so that one poll holds them all
+            for key in keys:
+                await publishers[topic].publish(plan_changed(key, PlanCode.DEVELOPER, version), key)
+    except BaseException:
+        await sender.stop()
+        raise
+    rejects = Rejects(publishers, f"test-{unique}", "/tests")
+    subscribe_batch(
+        broker,
+        topic=topic,
+        group_id=f"g-{unique}",
+        adapter=plan_event_adapter,
+        handle=handle_many,
+        rejects=rejects,
+        max_records=100,
+        lanes=3,
+    )
+    await broker.start()
+    try:
+
+        async def all_handled() -> bool:
+            return all(set(v) == set(range(1, 11)) for v in seen.values())
+
+        await eventually(all_handled, timeout_s=60)
+    finally:
+        await broker.stop()
+        await sender.stop()
+    assert failed_once == [keys[0]]
+    assert most_at_once >= 2, "the lanes of a poll ran one after another"
+    for key, versions in seen.items():
+        firsts = list(dict.fromkeys(versions))  # a poll that came again repeats what it held: at least once
+        assert firsts == list(range(1, 11)), f"{key} handled out of order: {versions}"

@@ -29,7 +29,8 @@ def register(runtime: Runtime, settings: Settings) -> None:
         adapter=alert_event_adapter,
         handle=on_alerts,
         rejects=runtime.rejects(group),
-        max_records=2000,
+        max_records=4000,
+        lanes=4,  # by organisation (the key): their transactions overlap, so Python and Postgres work at once
     )
 
     async def on_ticket(event: TicketEvent) -> None:
