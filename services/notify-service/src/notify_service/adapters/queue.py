@@ -96,7 +96,7 @@ _CLAIM = """
         -- 3 of 10 benchmark runs (bench/README.md, "claims")
         SELECT n.id FROM notifications n
         WHERE n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
-          AND n.grp IN (SELECT DISTINCT grp FROM due) AND n.id NOT IN (SELECT id FROM due)
+          AND n.grp = ANY(ARRAY(SELECT DISTINCT grp FROM due)) AND n.id NOT IN (SELECT id FROM due)
     ), eligible AS (
         SELECT n.id, n.grp FROM notifications n
         WHERE n.id IN (SELECT id FROM due UNION ALL SELECT id FROM grouped) AND n.state = 'pending'
