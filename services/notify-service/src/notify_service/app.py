@@ -32,7 +32,7 @@ from notify_service.entrypoints import (
 from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
 from notify_service.handlers import alert_actions
-from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, Sender, TicketUpdates
@@ -89,10 +89,11 @@ RETENTION = [
 def create_app(settings: Settings) -> FastAPI:
     api = settings.notify_role in ("all", "api")
     delivers = settings.notify_role in ("all", "dispatcher")
+    local = Local()  # the intake hands this process's dispatcher what it may send at once
 
     def subscribe(runtime: Runtime) -> None:
         if api:
-            consumers.register(runtime, settings)
+            consumers.register(runtime, settings, local)
             notice_consumers.register(runtime, settings)
             action_consumers.register(runtime, settings)
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
         if delivers:
             dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)
+            local.dispatcher = dispatcher
             runtime.spawn("delivery-leases", dispatcher.lease_forever)
             runtime.spawn("delivery", dispatcher.run)
             runtime.spawn("delivery-recorder", dispatcher.record_forever)

@@ -11,14 +11,16 @@ import pytest
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
-from care_schemas.events.alert import Alert
+from care_schemas.events.alert import Alert, alert_event
+from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
-from notify_service.adapters import queue, subscribers
+from notify_service.adapters import queue, repository, subscribers
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
+from notify_service.handlers import alertmanager_api, mutes
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.targets import Targets
 
@@ -244,3 +246,57 @@ async def test_a_claim_takes_whole_groups_so_that_a_group_goes_in_one_message(po
         (["g-c"] * 10, True),  # alone larger than a claim: cut to it
         (["g-c"] * 5, False),
     ]
+
+
+async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_queues_the_rest(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """With no grouping window, the intake inserts the first notices of targets in the partitions a dispatcher of
+    its process holds as being sent by it, and returns them to hand over (no claim has to find them). A target whose
+    backlog is full, or of a partition held elsewhere, is queued; so is an organisation's notice that a silence
+    matches, and the silence holds it. A dispatcher that is not claiming gives back what it is handed."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    for sub in ("sub-here", "sub-full", "sub-elsewhere"):
+        await _subscriber(pool, box, sub, f"http://127.0.0.1:9/{sub}")
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
+        " VALUES ('sub-muted', 'org-1', 'proj-1', 'webhook', 'm', '\\x00', '{}', 't', 7)"
+    )
+    part = {r["id"]: r["part"] for r in await pool.fetch("SELECT id, part FROM subscribers")}
+    held = [part["sub-here"], part["sub-full"], part["sub-muted"]]
+    if part["sub-elsewhere"] in held:  # the URLs hash to partitions: keep the third out of the held ones
+        await pool.execute("UPDATE subscribers SET part = $1 WHERE id = 'sub-elsewhere'", max(held) + 1)
+    now = datetime.now(UTC)
+    owner = Identity(sub="ops", org="org-1", role=Role.ORG_OWNER)
+    silence = {
+        "matchers": [{"name": "alertname", "value": "disk_full", "isRegex": False, "isEqual": True}],
+        "startsAt": now,
+        "endsAt": now + timedelta(hours=1),
+        "createdBy": "ops",
+        "comment": "maintenance",
+    }
+    await alertmanager_api.post_silence(pool, owner, silence)
+    scale = alert.model_copy(update={"org_id": "org-scale", "fingerprint": "fp-here", "starts_at": now})
+    muted = alert.model_copy(update={"fingerprint": "fp-muted", "rule": "disk_full", "starts_at": now})
+    events = [alert_event(scale, source="/t"), alert_event(muted, source="/t")]
+
+    handing = queue.Handing("me", sorted(held), ["sub-full"])
+    async with pool.acquire() as conn, conn.transaction():
+        queued, handed = await repository.take_in_handing(conn, events, basic=["webhook"], window_s=0, handing=handing)
+        handed = await mutes.at_intake(conn, events, handed)
+
+    assert queued == 4
+    assert [(r.subscriber_id, r.attempts, r.part, r.alert) for r in handed] == [
+        ("sub-here", 0, part["sub-here"], scale)
+    ]
+    rows = await pool.fetch("SELECT subscriber_id, state, claimed_by, held_by FROM notifications")
+    assert {r["subscriber_id"]: (r["state"], r["claimed_by"], r["held_by"] is not None) for r in rows} == {
+        "sub-here": ("sending", "me", False),
+        "sub-full": ("pending", None, False),
+        "sub-elsewhere": ("pending", None, False),
+        "sub-muted": ("pending", None, True),
+    }
+    assert sorted(r.subscriber_id for r in await queue.claim(pool, 10, me="other")) == ["sub-elsewhere", "sub-full"]
+
+    await _dispatcher(pool, "me").take(handed)  # never started: not claiming
+    assert await pool.fetchval("SELECT state FROM notifications WHERE subscriber_id = 'sub-here'") == "pending"

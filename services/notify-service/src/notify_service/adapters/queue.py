@@ -37,6 +37,16 @@ class Claimed:
     part: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Handing:
+    """A dispatcher of this process that takes notifications straight from the intake: its name, the partitions it
+    holds and the subscribers whose backlog is full (their notifications are queued for a claim instead)."""
+
+    me: str
+    parts: list[int]
+    full: list[str]
+
+
 class Claims(list[Claimed]):
     """Claimed rows; `more` when due rows were left for the next claim (the limit was reached, or a group did not
     fit in what was left of it)."""

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from care_schemas.events.alert import AlertFiring, AlertResolved, AlertStatus
+from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
+from notify_service.adapters.queue import Claimed, Handing
 
 WAKE = "notifications"
 
@@ -38,9 +39,9 @@ _INSERT = f"""
         FROM incoming
     ), inserted AS (
         INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                   alert, next_attempt_at, window_from, part, episode)
+                                   alert, next_attempt_at, window_from, part, episode, state, claimed_by)
         SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, $3, i.severity, i.starts_at, i.alert,
-               {{due}}, now() + make_interval(secs => $5), s.part, i.episode
+               {{due}}, now() + make_interval(secs => $5), s.part, i.episode, {{state}}
         FROM i JOIN subscribers s
           ON s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
          AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
@@ -49,10 +50,12 @@ _INSERT = f"""
         LEFT JOIN plan_projection p ON p.org_id = s.org_id
         WHERE COALESCE(p.entitlements -> 'alert_channels', $4::jsonb) ? s.type {{only_after_firing}}
         ON CONFLICT DO NOTHING
-        RETURNING 1
+        RETURNING {{returning}}
     )
-    SELECT count(*) FROM inserted
+    {{select}}
 """  # noqa: S608 (constant SQL, values bound)
+_QUEUED = "'pending', NULL"
+_COUNT = ("1", "SELECT count(*) FROM inserted")
 _SAME_FIRING = """
     SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
       AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
@@ -64,10 +67,28 @@ _DUE_OR_PARKED = f"""
     CASE WHEN EXISTS ({_SAME_FIRING} AND f.state IN ('pending', 'sending', 'delivered'))
          THEN now() + make_interval(secs => $5) ELSE 'infinity' END
 """
-INSERT_FIRING = _INSERT.format(due=_DUE_AFTER_WINDOW, only_after_firing="")
+INSERT_FIRING = _INSERT.format(
+    due=_DUE_AFTER_WINDOW, only_after_firing="", state=_QUEUED, returning=_COUNT[0], select=_COUNT[1]
+)
+# The same, due at once (no grouping window), with a dispatcher in this process holding partitions $7 ($6 names it):
+# a first firing notice of a target in those partitions whose backlog is not full (not in $8) is inserted as being
+# sent by it, and returned to be handed to its senders; no claim has to find it. Every inserted row is returned, so
+# that the caller counts them (a round holds one event per alert: organisation and fingerprint name its alert).
+_HANDED = "s.part = ANY($7) AND s.id <> ALL($8) AND i.episode = 0"
+INSERT_FIRING_HANDED = _INSERT.format(
+    due=_DUE_AFTER_WINDOW,
+    only_after_firing="",
+    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $6 END",
+    returning="id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint",
+    select="SELECT * FROM inserted",
+)
 # a resolved notice only for subscribers that got (or are getting) the firing one
 INSERT_RESOLVED = _INSERT.format(
-    due=_DUE_OR_PARKED, only_after_firing=f"AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')"
+    due=_DUE_OR_PARKED,
+    only_after_firing=f"AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')",
+    state=_QUEUED,
+    returning=_COUNT[0],
+    select=_COUNT[1],
 )
 
 # The active-alert state: a later start wins (a new alert, episode 0); for the same start resolved wins over firing,
@@ -134,7 +155,23 @@ async def take_in(
     """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
     transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice).
     Events whose id is in `store_only` are stored but queue nothing (a Clinic alert the plan does not include)."""
+    queued, _ = await take_in_handing(conn, events, basic=basic, window_s=window_s, store_only=store_only)
+    return queued
+
+
+async def take_in_handing(
+    conn: asyncpg.Connection,
+    events: Sequence[AlertFiring | AlertResolved],
+    *,
+    basic: list[str],
+    window_s: float,
+    store_only: Collection[str] = (),
+    handing: Handing | None = None,
+) -> tuple[int, list[Claimed]]:
+    """`take_in`, and with `handing` (a dispatcher of this process, no grouping window) the notifications inserted
+    as being sent by it, to hand to its senders after the commit (INSERT_FIRING_HANDED)."""
     queued = 0
+    handed: list[Claimed] = []
     for batch in _rounds(events):
         now = datetime.now(UTC)
         texts = [e.data.model_dump_json() for e in batch]
@@ -149,6 +186,7 @@ async def take_in(
             [e.time or now for e in batch],
         )
         firing: tuple[list[str], list[int]] = ([], [])
+        firing_alerts: dict[tuple[str, str], Alert] = {}
         resolved: tuple[list[str], list[int]] = ([], [])
         for e, text, row in zip(batch, texts, final, strict=True):
             if e.id in store_only:
@@ -161,16 +199,32 @@ async def take_in(
                 continue
             firing[0].append(text)
             firing[1].append(episode)
+            firing_alerts[(e.data.org_id, e.data.fingerprint)] = e.data
             if row["resolved_alert"] is not None:  # late behind its resolved event: firing, then resolved
                 resolved[0].append(row["resolved_alert"])
                 resolved[1].append(episode)
-        if firing[0]:
+        if firing[0] and handing is not None and window_s == 0:
+            args = (handing.me, handing.parts, handing.full)
+            rows = await conn.fetch(INSERT_FIRING_HANDED, *firing, AlertStatus.FIRING.value, basic, 0.0, *args)
+            queued += len(rows)
+            handed += [
+                _claimed(r, firing_alerts[(r["org_id"], r["fingerprint"])]) for r in rows if r["state"] == "sending"
+            ]
+        elif firing[0]:
             queued += await conn.fetchval(INSERT_FIRING, *firing, AlertStatus.FIRING.value, basic, window_s)
         if resolved[0]:
             queued += await conn.fetchval(INSERT_RESOLVED, *resolved, AlertStatus.RESOLVED.value, basic, window_s)
     if queued:
         await conn.execute(f"NOTIFY {WAKE}")
-    return queued
+    return queued, handed
+
+
+def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:
+    """A notification inserted as being sent, as a claim would have returned it (first attempt)."""
+    r = row
+    return Claimed(
+        r["id"], r["subscriber_id"], r["org_id"], r["channel"], r["grp"], 0, r["window_from"], alert, r["part"]
+    )
 
 
 REPEATS_LOOP = "repeats"

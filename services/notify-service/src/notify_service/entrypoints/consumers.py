@@ -13,14 +13,16 @@ from carekit.consumer import subscribe_batch
 from carekit.runtime import Runtime
 from notify_service import handlers
 from notify_service.config import Settings
+from notify_service.handlers.delivery.dispatcher import Local
 
 
-def register(runtime: Runtime, settings: Settings) -> None:
-    """Alert intake (batches, committed after the notifications are stored), ticket events, the plan projection."""
+def register(runtime: Runtime, settings: Settings, local: Local) -> None:
+    """Alert intake (batches, committed after the notifications are stored; with a dispatcher in this process,
+    `local`, it hands that dispatcher what it may send at once), ticket events, the plan projection."""
     group = f"{settings.consumer_group_prefix}.intake"
 
     async def on_alerts(events: Sequence[AlertEvent]) -> None:
-        await handlers.take_in_alerts(runtime.pool, events, settings)
+        await handlers.take_in_alerts(runtime.pool, events, settings, local.dispatcher)
 
     subscribe_batch(
         runtime.broker,

@@ -20,21 +20,37 @@ from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
 from notify_service.handlers import alert_actions, clinic, mutes
+from notify_service.handlers.delivery.dispatcher import Dispatcher
 
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
 
-async def take_in_alerts(pool: asyncpg.Pool, events: Sequence[AlertFiring | AlertResolved], settings: Settings) -> int:
-    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction."""
+async def take_in_alerts(
+    pool: asyncpg.Pool,
+    events: Sequence[AlertFiring | AlertResolved],
+    settings: Settings,
+    local: Dispatcher | None = None,
+) -> int:
+    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction. With a
+    dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets go
+    straight to its senders after the commit, instead of waiting for a claim to find them."""
+    handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
     async with pool.acquire() as conn, conn.transaction():
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
-        queued = await repository.take_in(
-            conn, events, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s, store_only=store_only
+        queued, handed = await repository.take_in_handing(
+            conn,
+            events,
+            basic=BASIC_CHANNELS,
+            window_s=settings.grouping_window_s,
+            store_only=store_only,
+            handing=handing,
         )
-        await mutes.at_intake(conn, events)  # silences and maintenance windows hold back what they match
+        handed = await mutes.at_intake(conn, events, handed)  # silences and windows hold back what they match
     metrics.RECEIVED.labels("kafka").inc(len(events))
     metrics.QUEUED.inc(queued)
+    if handed and local is not None:
+        await local.take(handed)
     return queued
 
 

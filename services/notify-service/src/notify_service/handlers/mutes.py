@@ -21,6 +21,7 @@ from carekit.faults import is_outage
 from carekit.parking import Isolation
 from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import mutes, silences
+from notify_service.adapters.queue import Claimed
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
 
@@ -74,13 +75,21 @@ async def reconcile(conn: asyncpg.Connection, org: str, *, only: Sequence[str] |
         await mutes.schedule(conn, org, rules.next_change())
 
 
-async def at_intake(conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved]) -> None:
+async def at_intake(
+    conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], handed: Sequence[Claimed] = ()
+) -> list[Claimed]:
     """Hold what was just queued for alerts a silence or window mutes (the intake's transaction). An error here
     that is not an outage does not cost the alerts: they stay queued as they are, the organisation is logged and
-    left to the mute loop, which retries it (and parks it if it keeps failing)."""
+    left to the mute loop, which retries it (and parks it if it keeps failing). Notifications `handed` to this
+    process's dispatcher (inserted as being sent) of an organisation with silences or windows are queued instead,
+    so that the same rules hold them; the rest are returned, to be handed over."""
     orgs = sorted({e.data.org_id for e in events})
     await mutes.lock(conn, orgs, shared=True)
-    for org in await mutes.orgs_with_rules(conn, orgs):
+    ruled = await mutes.orgs_with_rules(conn, orgs)
+    if handed and ruled:
+        await mutes.queue_instead(conn, [r.id for r in handed if r.org_id in ruled])
+        handed = [r for r in handed if r.org_id not in ruled]
+    for org in ruled:
         fingerprints = sorted({e.data.fingerprint for e in events if e.data.org_id == org})
         try:
             async with conn.transaction():
@@ -90,6 +99,7 @@ async def at_intake(conn: asyncpg.Connection, events: Sequence[AlertFiring | Ale
                 raise
             log.error("muting alerts of %s at intake failed (left to the mute loop): %s", org, exc)
             await mutes.schedule(conn, org, now())
+    return list(handed)
 
 
 async def check_due(pool: asyncpg.Pool) -> int:

@@ -65,6 +65,13 @@ def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, setting
     return Result(rows, "retry", outcome.status, outcome.reason, latency_ms, retry_in_s=delay)
 
 
+@dataclasses.dataclass
+class Local:
+    """The dispatcher of this process, once started (None: this process does not deliver)."""
+
+    dispatcher: Dispatcher | None = None
+
+
 def instance_name() -> str:
     """This process among the dispatchers: host, PID and a random part (a restarted process is a new instance)."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -99,6 +106,7 @@ class Dispatcher:
         self._recording: list[Result] = []
         self._recorder = Retries("delivery-recorder")
         self.in_memory = 0
+        self._running = False  # claiming (after `run` released what an earlier run held)
 
     # --- partitions --------------------------------------------------------------------------------------------
 
@@ -157,11 +165,13 @@ class Dispatcher:
         """Claim due notifications of the partitions this instance holds and deliver them, forever (results are
         written by `record_forever`, leases kept by `lease_forever`). After a crash the supervisor calls this again:
         what the last run held in memory is forgotten and its claimed rows are due again."""
+        self._running = False
         self._stop_lanes()
         self._queues.clear()
         self.in_memory = 0
         await queue.release_mine(self._pool, self.me)
         conn: asyncpg.Connection = await self._pool.acquire()
+        self._running = True
 
         def wake(*_: object) -> None:
             self._wake.set()
@@ -174,6 +184,7 @@ class Dispatcher:
             await conn.add_listener(CHANGED, changed)
             await self._claim_forever()
         finally:
+            self._running = False
             self._stop_lanes()
             with contextlib.suppress(Exception):
                 await conn.remove_listener(WAKE, wake)
@@ -215,6 +226,28 @@ class Dispatcher:
             if due is not None:
                 wait = min(poll, max(poll / 4, (due - datetime.now(UTC)).total_seconds()))
         return claimed, wait
+
+    # --- straight from the intake ------------------------------------------------------------------------------
+
+    def handing(self) -> queue.Handing | None:
+        """What the intake of this process needs to insert notifications as being sent by this dispatcher (the
+        partitions it holds, the targets whose backlog is full); None while it is not claiming or holds as many
+        rows as a claim would let it."""
+        if not self._running or not self.owned or self.in_memory >= self._settings.delivery_claim_batch * 5:
+            return None
+        backlog = self._settings.delivery_target_backlog
+        full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
+        return queue.Handing(self.me, sorted(self.owned), full)
+
+    async def take(self, rows: Sequence[Claimed]) -> None:
+        """Notifications the intake inserted as being sent by this dispatcher (committed): to their senders. Those
+        of partitions it no longer holds, or all when it stopped claiming meanwhile, are queued again."""
+        if self._running:
+            mine = [r for r in rows if r.part in self.owned]
+            self._hand_out(mine)
+            rows = [r for r in rows if r.part not in self.owned]
+        if rows:
+            await queue.release(self._pool, [r.id for r in rows], self.me)
 
     def _hand_out(self, claimed: Iterable[Claimed]) -> None:
         touched: set[str] = set()
