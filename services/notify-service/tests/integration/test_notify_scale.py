@@ -14,6 +14,7 @@ from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, alert_event
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
+from carekit_testing import within
 from notify_service.adapters import queue, repository, subscribers
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
@@ -300,3 +301,31 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
 
     await _dispatcher(pool, "me").take(handed)  # never started: not claiming
     assert await pool.fetchval("SELECT state FROM notifications WHERE subscriber_id = 'sub-here'") == "pending"
+
+
+async def test_claims_take_a_burst_at_once_when_the_statistics_were_taken_while_nothing_was_pending(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """Statistics taken while every notification had been delivered (a quiet spell, or an intake that hands its
+    rows to its own dispatcher) say that no row is pending; then 20,000 arrive. Each claim reads its rows by the
+    values the one before gave it, so the claims drain them: as one statement, one claim re-read its own results
+    for every pending row and ran for minutes."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    await _subscriber(pool, box, "sub-burst", "http://127.0.0.1:9/burst")
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state) SELECT 'sub-burst', 'org-scale', 'webhook', $1 || i, $1 || i, 'firing', 'critical', $2,"
+        " $3, 0, $4 FROM generate_series(1, $5) AS i"
+    )
+    await pool.execute(insert, "old-", alert.starts_at, alert.model_dump(mode="json"), "delivered", 20_000)
+    await pool.execute("ANALYZE notifications")
+    await pool.execute(insert, "new-", alert.starts_at, alert.model_dump(mode="json"), "pending", 20_000)
+
+    async def drain() -> int:
+        taken = 0
+        while claimed := await queue.claim(pool, 1000, parts=[0], me="burst"):
+            taken += len(claimed)
+        return taken
+
+    # a bound on a hang, not a speed target: the 20 claims take about a second here (bench/README.md, "claims")
+    assert await within(drain(), 120) == 20_000

@@ -95,55 +95,72 @@ async def release_mine(pool: asyncpg.Pool, me: str) -> int:
     return int(status.split()[-1])
 
 
-_CLAIM = """
-    WITH due AS (
-        SELECT n.id, n.grp FROM notifications n
-        WHERE n.state = 'pending' AND n.next_attempt_at <= now() AND n.held_by IS NULL
-          AND ($3::smallint[] IS NULL OR n.part = ANY($3)) AND n.subscriber_id <> ALL($2::text[])
-        ORDER BY n.next_attempt_at LIMIT $1
-    ), grouped AS (  -- a group's first attempts come with its first due row (grouping). One pass over the
-        -- pending rows: a LATERAL lookup per group was faster when planned well, and held one claim for 225 s in
-        -- 3 of 10 benchmark runs (bench/README.md, "claims")
+# A claim runs as four statements, each reading rows by values it is given (constants in its custom plan: a hashed
+# `= ANY`, or index probes), never by another part of the same statement. As one statement (CTEs reading CTEs) its
+# plan depended on the row estimates of the pending rows; statistics taken while few rows were pending (a quiet
+# spell, or the intake handing its rows to its own dispatcher) estimate one, and Postgres then re-read a CTE for
+# every pending row: one claim with 20,000 pending ran for minutes (bench/README.md, "claims").
+_DUE = """
+    SELECT n.id, n.grp FROM notifications n
+    WHERE n.state = 'pending' AND n.next_attempt_at <= now() AND n.held_by IS NULL
+      AND ($3::smallint[] IS NULL OR n.part = ANY($3)) AND n.subscriber_id <> ALL($2::text[])
+    ORDER BY n.next_attempt_at LIMIT $1
+"""
+# a group's first attempts come with its first due row (grouping)
+_GROUPED = """
+    SELECT n.id FROM notifications n
+    WHERE n.grp = ANY($1::text[]) AND n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
+      AND n.id <> ALL($2::bigint[])
+"""
+# of those, the ones that may go now, with their group
+_ELIGIBLE = """
+    SELECT n.id, n.grp FROM notifications n
+    WHERE n.id = ANY($1::bigint[]) AND n.state = 'pending'
+      AND NOT (n.status = 'resolved' AND (
+            EXISTS (
+                SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                  AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
+                  AND f.status = 'firing' AND f.state IN ('pending', 'sending'))
+            OR NOT EXISTS (
+                SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
+                  AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
+                  AND f.status = 'firing' AND f.state = 'delivered')))
+      -- a re-fire (same start, next episode) waits for the last episode's resolved notice still on its way
+      AND NOT (n.episode > 0 AND n.status = 'firing' AND EXISTS (
+            SELECT 1 FROM notifications r WHERE r.subscriber_id = n.subscriber_id
+              AND r.fingerprint = n.fingerprint AND r.starts_at = n.starts_at AND r.episode < n.episode
+              AND r.status = 'resolved' AND r.state IN ('pending', 'sending') AND r.next_attempt_at < 'infinity'))
+"""
+# the rows picked (whole groups, `fitting`), still pending and not locked by another claim, become `sending`
+_TAKE = """
+    WITH picked AS (
         SELECT n.id FROM notifications n
-        WHERE n.state = 'pending' AND n.attempts = 0 AND n.held_by IS NULL
-          AND n.grp = ANY(ARRAY(SELECT DISTINCT grp FROM due)) AND n.id NOT IN (SELECT id FROM due)
-    ), eligible AS (
-        SELECT n.id, n.grp FROM notifications n
-        WHERE n.id IN (SELECT id FROM due UNION ALL SELECT id FROM grouped) AND n.state = 'pending'
-          AND NOT (n.status = 'resolved' AND (
-                EXISTS (
-                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
-                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
-                      AND f.status = 'firing' AND f.state IN ('pending', 'sending'))
-                OR NOT EXISTS (
-                    SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
-                      AND f.fingerprint = n.fingerprint AND f.starts_at = n.starts_at AND f.episode = n.episode
-                      AND f.status = 'firing' AND f.state = 'delivered')))
-          -- a re-fire (same start, next episode) waits for the last episode's resolved notice still on its way
-          AND NOT (n.episode > 0 AND n.status = 'firing' AND EXISTS (
-                SELECT 1 FROM notifications r WHERE r.subscriber_id = n.subscriber_id
-                  AND r.fingerprint = n.fingerprint AND r.starts_at = n.starts_at AND r.episode < n.episode
-                  AND r.status = 'resolved' AND r.state IN ('pending', 'sending') AND r.next_attempt_at < 'infinity'))
-    ), fitting AS (  -- whole groups, oldest first, while they fit in $1 rows (a claim must not cut a group in two
-        -- messages); the oldest always, cut to $1 rows when it alone is larger. Windows only, no join: with the
-        -- row estimates of a fresh table a join was planned as a nested loop and took 240 ms a claim
-        SELECT id FROM (
-            SELECT id, count(*) OVER (ORDER BY first) AS upto, dense_rank() OVER (ORDER BY first) AS k
-            FROM (SELECT id, min(id) OVER (PARTITION BY grp) AS first FROM eligible) AS e
-        ) AS s WHERE upto <= $1 OR k = 1
-    ), picked AS (
-        SELECT n.id FROM notifications n
-        WHERE n.id IN (SELECT id FROM fitting) AND n.state = 'pending'
+        WHERE n.id = ANY($1::bigint[]) AND n.state = 'pending' AND n.held_by IS NULL
         ORDER BY n.id
-        LIMIT $1
         FOR UPDATE SKIP LOCKED
     )
     -- by id through the primary key (a join with `picked` was planned as a scan of the whole table)
-    UPDATE notifications n SET state = 'sending', claimed_by = $4 WHERE n.id = ANY(ARRAY(SELECT id FROM picked))
+    UPDATE notifications n SET state = 'sending', claimed_by = $2 WHERE n.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING n.id, n.subscriber_id, n.org_id, n.channel, n.grp, n.attempts, n.window_from, n.alert::text AS alert,
-              n.fingerprint, n.status, n.starts_at, n.episode, COALESCE(n.part, 0) AS part,
-              (SELECT count(*) FROM eligible) AS eligible, (SELECT count(*) FROM due) AS due
+              n.fingerprint, n.status, n.starts_at, n.episode, COALESCE(n.part, 0) AS part
 """
+
+
+def fitting(eligible: Sequence[tuple[int, str]], limit: int) -> list[int]:
+    """Whole groups, oldest first (by their first row), while they fit in `limit` rows, so that a claim does not cut
+    a group in two messages; the oldest always, cut to `limit` rows when it alone is larger."""
+    groups: dict[str, list[int]] = {}
+    for row_id, grp in sorted(eligible):
+        groups.setdefault(grp, []).append(row_id)
+    out: list[int] = []
+    for k, ids in enumerate(groups.values()):  # in the order of each group's first row
+        if k == 0:
+            out += ids[:limit]
+        elif len(out) + len(ids) <= limit:
+            out += ids
+        else:
+            break
+    return out
 
 
 @asynccontextmanager
@@ -173,10 +190,17 @@ async def claim(
     (their senders already hold a full backlog) are left for later, so they cannot crowd other targets out. A row
     whose stored alert cannot be read is dead-lettered with the reason."""
     async with _planned_for_these_partitions(pool) as conn:
-        rows = await conn.fetch(_CLAIM, limit, list(skip), None if parts is None else list(parts), me)
+        due = await conn.fetch(_DUE, limit, list(skip), None if parts is None else list(parts))
+        rows: list[asyncpg.Record] = []
+        if due:
+            due_ids = [r["id"] for r in due]
+            grouped = await conn.fetch(_GROUPED, sorted({r["grp"] for r in due}), due_ids)
+            eligible = await conn.fetch(_ELIGIBLE, due_ids + [r["id"] for r in grouped])
+            picked = fitting([(r["id"], r["grp"]) for r in eligible], limit)
+            rows = await conn.fetch(_TAKE, picked, me) if picked else []
     claimed = Claims()
     if rows:
-        claimed.more = rows[0]["due"] >= limit or rows[0]["eligible"] > len(rows)
+        claimed.more = len(due) >= limit or len(eligible) > len(rows)
     unreadable: list[tuple[asyncpg.Record, str]] = []
     for r in sorted(rows, key=lambda r: r["id"]):
         try:  # one pydantic-core pass over the stored JSON (about 7 us; parsing and constructing unchecked took 11)
