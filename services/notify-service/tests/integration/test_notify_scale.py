@@ -283,7 +283,7 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
 
     handing = queue.Handing("me", sorted(held), ["sub-full"])
     async with pool.acquire() as conn, conn.transaction():
-        queued, handed = await repository.take_in_handing(conn, events, basic=["webhook"], window_s=0, handing=handing)
+        queued, handed = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=handing)
         handed = await mutes.at_intake(conn, events, handed)
 
     assert queued == 4

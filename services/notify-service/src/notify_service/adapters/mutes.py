@@ -61,17 +61,6 @@ async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | N
     return rows
 
 
-async def queue_instead(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
-    """Notifications just inserted as being sent by this process's dispatcher go to the queue instead (pending),
-    where silences and windows hold them (their organisation has some)."""
-    if ids:
-        await conn.execute(
-            "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE id = ANY($1::bigint[])"
-            " AND state = 'sending'",
-            list(ids),
-        )
-
-
 async def hold(conn: asyncpg.Connection, org: str, reasons: Mapping[str, str]) -> int:
     """Hold the alerts' queued notifications (not those already parked for a dead firing notice)."""
     if not reasons:

@@ -77,11 +77,12 @@ async def reset_partitions(pool: asyncpg.Pool, parts: Sequence[int]) -> int:
     return int(status.split()[-1])
 
 
-async def release(pool: asyncpg.Pool, ids: Sequence[int], me: str | None) -> None:
-    """Claimed notifications this instance will not send after all (its partition moved on): due again."""
-    await pool.execute(
-        "UPDATE notifications SET state = 'pending', claimed_by = NULL"
-        " WHERE id = ANY($1::bigint[]) AND state = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)",
+async def release(db: asyncpg.Pool | asyncpg.Connection, ids: Sequence[int], me: str | None) -> None:
+    """Claimed notifications this instance will not send after all (its partition moved on, or the intake's
+    transaction found silences or windows in their organisation, `me` None): due again."""
+    await db.execute(
+        "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE id = ANY($1::bigint[])"
+        " AND state = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL OR claimed_by = $2)",
         list(ids),
         me,
     )

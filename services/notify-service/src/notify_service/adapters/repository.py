@@ -151,25 +151,13 @@ async def take_in(
     basic: list[str],
     window_s: float,
     store_only: Collection[str] = (),
-) -> int:
-    """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
-    transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice).
-    Events whose id is in `store_only` are stored but queue nothing (a Clinic alert the plan does not include)."""
-    queued, _ = await take_in_handing(conn, events, basic=basic, window_s=window_s, store_only=store_only)
-    return queued
-
-
-async def take_in_handing(
-    conn: asyncpg.Connection,
-    events: Sequence[AlertFiring | AlertResolved],
-    *,
-    basic: list[str],
-    window_s: float,
-    store_only: Collection[str] = (),
     handing: Handing | None = None,
 ) -> tuple[int, list[Claimed]]:
-    """`take_in`, and with `handing` (a dispatcher of this process, no grouping window) the notifications inserted
-    as being sent by it, to hand to its senders after the commit (INSERT_FIRING_HANDED)."""
+    """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
+    transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice).
+    Events whose id is in `store_only` are stored but queue nothing (a Clinic alert the plan does not include).
+    How many were queued, and with `handing` (a dispatcher of this process, no grouping window) the notifications
+    inserted as being sent by it, to hand to its senders after the commit (INSERT_FIRING_HANDED)."""
     queued = 0
     handed: list[Claimed] = []
     for batch in _rounds(events):
@@ -221,9 +209,16 @@ async def take_in_handing(
 
 def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:
     """A notification inserted as being sent, as a claim would have returned it (first attempt)."""
-    r = row
     return Claimed(
-        r["id"], r["subscriber_id"], r["org_id"], r["channel"], r["grp"], 0, r["window_from"], alert, r["part"]
+        row["id"],
+        row["subscriber_id"],
+        row["org_id"],
+        row["channel"],
+        row["grp"],
+        0,
+        row["window_from"],
+        alert,
+        row["part"],
     )
 
 

@@ -38,7 +38,7 @@ async def take_in_alerts(
     async with pool.acquire() as conn, conn.transaction():
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
-        queued, handed = await repository.take_in_handing(
+        queued, handed = await repository.take_in(
             conn,
             events,
             basic=BASIC_CHANNELS,

@@ -20,7 +20,7 @@ from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertSt
 from carekit.faults import is_outage
 from carekit.parking import Isolation
 from carekit.polling import poll_forever, woken_by
-from notify_service.adapters import mutes, silences
+from notify_service.adapters import mutes, queue, silences
 from notify_service.adapters.queue import Claimed
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
@@ -87,7 +87,7 @@ async def at_intake(
     await mutes.lock(conn, orgs, shared=True)
     ruled = await mutes.orgs_with_rules(conn, orgs)
     if handed and ruled:
-        await mutes.queue_instead(conn, [r.id for r in handed if r.org_id in ruled])
+        await queue.release(conn, [r.id for r in handed if r.org_id in ruled], None)
         handed = [r for r in handed if r.org_id not in ruled]
     for org in ruled:
         fingerprints = sorted({e.data.fingerprint for e in events if e.data.org_id == org})

@@ -194,35 +194,39 @@ class Dispatcher:
                 await conn.remove_listener(CHANGED, changed)
             await self._pool.release(conn)
 
+    def _room(self) -> bool:
+        """Whether more rows may be taken into memory (claimed, or handed by the intake)."""
+        return self.in_memory < self._settings.delivery_claim_batch * HELD_CLAIMS
+
+    def _full(self) -> list[str]:
+        """Subscribers whose senders hold a full backlog: claims and the intake leave their rows queued."""
+        backlog = self._settings.delivery_target_backlog
+        return [s for s, rows in self._queues.items() if len(rows) >= backlog]
+
     async def _claim_forever(self) -> None:
         batch = self._settings.delivery_claim_batch
-        ceiling = batch * HELD_CLAIMS
-        backlog = self._settings.delivery_target_backlog
         poll = self._settings.delivery_poll_interval_s
         while True:
             claimed = queue.Claims()
             wait = poll
-            if self.owned and self.in_memory < ceiling:
+            if self.owned and self._room():
                 # a bug goes to the supervisor, which restarts the dispatcher (unreadable rows are isolated in claim)
-                got = await one_pass(
-                    lambda: self._claim_once(batch, backlog, poll), what="claiming notifications", log=log
-                )
+                got = await one_pass(lambda: self._claim_once(batch, poll), what="claiming notifications", log=log)
                 if got is None:  # an outage
                     await asyncio.sleep(1.0)
                 else:
                     claimed, wait = got
             self._hand_out(claimed)
-            if claimed.more and self.in_memory < ceiling:  # more is due: claim again at once
+            if claimed.more and self._room():  # more is due: claim again at once
                 continue
             if claimed:
                 wait = 0.0 if self._wake.is_set() else poll
             await sleep_until_woken(self._wake, wait)
 
-    async def _claim_once(self, batch: int, backlog: int, poll: float) -> tuple[queue.Claims, float]:
+    async def _claim_once(self, batch: int, poll: float) -> tuple[queue.Claims, float]:
         """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to
         wait before the next claim (until the next row is due, at most `poll`)."""
-        full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
-        claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
+        claimed = await queue.claim(self._pool, batch, self._full(), parts=sorted(self.owned), me=self.me)
         wait = poll
         if not claimed:
             due = await queue.next_due(self._pool, sorted(self.owned))
@@ -236,11 +240,9 @@ class Dispatcher:
         """What the intake of this process needs to insert notifications as being sent by this dispatcher (the
         partitions it holds, the targets whose backlog is full); None while it is not claiming or holds as many
         rows as a claim would let it."""
-        if not self._running or not self.owned or self.in_memory >= self._settings.delivery_claim_batch * HELD_CLAIMS:
+        if not self._running or not self.owned or not self._room():
             return None
-        backlog = self._settings.delivery_target_backlog
-        full = [s for s, rows in self._queues.items() if len(rows) >= backlog]
-        return queue.Handing(self.me, sorted(self.owned), full)
+        return queue.Handing(self.me, sorted(self.owned), self._full())
 
     async def take(self, rows: Sequence[Claimed]) -> None:
         """Notifications the intake inserted as being sent by this dispatcher (committed): to their senders. Those
