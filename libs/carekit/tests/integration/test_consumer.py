@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
+import types
 from collections.abc import Sequence
 
 import pytest
+from aiokafka import ConsumerRecord
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.events.deadletter import EventRejected, deadletter_event_adapter
@@ -147,3 +151,66 @@ async def test_a_poll_in_lanes_is_handled_at_once_each_key_in_order_and_an_outag
     for key, versions in seen.items():
         firsts = list(dict.fromkeys(versions))  # a poll that came again repeats what it held: at least once
         assert firsts == list(range(1, 11)), f"{key} handled out of order: {versions}"
+
+
+def _records_reachable(root: object, depth: int = 8) -> int:
+    """How many Kafka records can be reached from `root` in `depth` steps of references."""
+    seen, level, found = {id(root)}, [root], 0
+    for _ in range(depth):
+        below = []
+        for obj in gc.get_referents(*level):
+            if id(obj) not in seen and not isinstance(obj, type | types.ModuleType):
+                seen.add(id(obj))
+                found += isinstance(obj, ConsumerRecord)
+                below.append(obj)
+        level = below
+    return found
+
+
+@pytest.mark.parametrize("lanes", [1, 3], ids=["batched", "batched-in-lanes"])
+async def test_what_a_batch_handler_leaves_scheduled_does_not_keep_the_poll_alive(
+    kafka_bootstrap: str, unique: str, lanes: int
+) -> None:
+    """A handler's transaction gives its connection back to asyncpg's pool, which schedules a timer for five minutes
+    in the handler's context: that context must not hold the poll (thousands of records at a time in
+    notify-service's intake, a connection each)."""
+    topic = Topic(name=f"test.context.{unique}", key="org id", partitions=1)
+    await ensure_topics(kafka_bootstrap, (topic, NOTIFY_DEADLETTER))
+    handled: list[PlanEvent] = []
+    contexts: list[contextvars.Context] = []
+
+    async def handle_many(events: Sequence[PlanEvent]) -> None:
+        contexts.append(contextvars.copy_context())  # what loop.call_later keeps, as asyncpg's pool does
+        handled.extend(events)
+
+    sender = make_broker(kafka_bootstrap, client_id="tests-sender")
+    publishers = Publishers(sender, (topic, NOTIFY_DEADLETTER))
+    await sender.start()
+    broker = make_broker(kafka_bootstrap, client_id="tests")
+    try:
+        for n in range(20):
+            key = f"org-{n % 5}-{unique}"
+            await publishers[topic].publish(plan_changed(key, PlanCode.DEVELOPER, n + 1), key)
+    finally:
+        await sender.stop()
+    rejects = Rejects(publishers, f"test-{unique}", "/tests")
+    subscribe_batch(
+        broker,
+        topic=topic,
+        group_id=f"g-{unique}",
+        adapter=plan_event_adapter,
+        handle=handle_many,
+        rejects=rejects,
+        lanes=lanes,
+    )
+    await broker.start()
+    try:
+
+        async def all_handled() -> bool:
+            return len(handled) >= 20
+
+        await eventually(all_handled, timeout_s=60)
+    finally:
+        await broker.stop()
+    assert contexts, "the handler ran"
+    assert [_records_reachable(c) for c in contexts] == [0] * len(contexts), "a handler's context holds records"
