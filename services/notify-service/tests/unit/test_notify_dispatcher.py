@@ -4,10 +4,13 @@ target never has more messages sent and unwritten than its senders."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import gc
 import json
 import re
 import time
+import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -173,6 +176,53 @@ async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_e
     assert most == inflight, f"at most {inflight} messages sent and unwritten, and that many used (saw {most})"
     assert not dispatcher._queues, "no backlog left behind"
     assert dispatcher.in_memory == 0, "no row counted in memory"
+
+
+class _Poll:
+    """Stands in for a poll of the intake (thousands of records) held in FastStream's context while handled."""
+
+
+_CURRENT_POLL: contextvars.ContextVar[_Poll] = contextvars.ContextVar("current_poll")
+
+
+async def test_senders_opened_by_the_intake_do_not_keep_its_poll_in_memory(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The intake hands its rows to the dispatcher from inside its handler, where FastStream's context holds the
+    poll; the senders it opens live on, and must not keep that poll alive once the handler is done."""
+    cfg = settings(webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = _dispatcher(cfg)
+    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/slow"})
+    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    sending, answer = asyncio.Event(), asyncio.Event()
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        sending.set()
+        await answer.wait()
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    row = Claimed(3, hook.subscriber_id, "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)
+
+    def handler() -> weakref.ref[_Poll]:
+        poll = _Poll()
+        _CURRENT_POLL.set(poll)
+        dispatcher._hand_out([row])
+        return weakref.ref(poll)
+
+    try:
+        handling = contextvars.copy_context()
+        held = handling.run(handler)
+        del handling  # the handler is done: nothing but the sender could keep its poll now
+        await within(sending.wait(), 5)
+        gc.collect()
+        assert dispatcher._lanes, "the sender is still at work"
+        assert held() is None, "the finished handler's poll is not kept alive by the sender it opened"
+    finally:
+        answer.set()
+    result = await within(dispatcher._results.get(), 5)
+    assert [r.id for r in result.rows] == [3]
+    dispatcher._durable.pop(id(result)).set_result(None)
 
 
 async def test_an_outage_while_loading_the_subscriber_is_waited_out_without_costing_its_rows_an_attempt(

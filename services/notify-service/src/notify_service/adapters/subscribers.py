@@ -14,7 +14,7 @@ from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.plans import suspension_reason
 from notify_service.domain.subscribers import Draft, masked, partition_of, secrets_of, target_key
 
-CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so delivery workers drop their cached copy
+CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so dispatchers drop their cached copy
 
 COLUMNS = (
     "id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display, state, state_reason,"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -96,6 +97,7 @@ class Dispatcher:
         self.owned: set[int] = set()
         self._queues: dict[str, Backlog] = {}
         self._lanes: dict[str, set[asyncio.Task[None]]] = {}  # subscriber -> its senders (one message each)
+        self._context = contextvars.copy_context()  # the senders' own (see `_open_lanes`); set again by `run`
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._durable: dict[int, asyncio.Future[None]] = {}  # id(result) -> done once it is written
         self._flying: Counter[int] = Counter()  # partition -> messages sent whose answer is not yet written
@@ -174,6 +176,7 @@ class Dispatcher:
         self.in_memory = 0
         await queue.release_mine(self._pool, self.me)
         conn: asyncpg.Connection = await self._pool.acquire()
+        self._context = contextvars.copy_context()
         self._running = True
 
         def wake(*_: object) -> None:
@@ -267,12 +270,16 @@ class Dispatcher:
             self._open_lanes(subscriber_id)
 
     def _open_lanes(self, subscriber_id: str) -> None:
-        """Up to DELIVERY_TARGET_INFLIGHT senders for this subscriber, no more than it has rows waiting."""
+        """Up to DELIVERY_TARGET_INFLIGHT senders for this subscriber, no more than it has rows waiting.
+
+        A sender runs in a copy of the dispatcher's own context, not of its caller's: opened from the intake's
+        handler (`take`), it would otherwise hold FastStream's context of that poll, and with it the whole poll
+        (thousands of records and their headers) for as long as it has work."""
         pending = self._queues[subscriber_id]
         lanes = self._lanes.setdefault(subscriber_id, set())
         want = min(self._settings.delivery_target_inflight, len(pending))
         while len(lanes) < want:
-            lanes.add(asyncio.create_task(self._lane(subscriber_id, pending)))
+            lanes.add(asyncio.create_task(self._lane(subscriber_id, pending), context=self._context.copy()))
 
     def _stop_lanes(self) -> None:
         for lanes in self._lanes.values():
@@ -307,7 +314,7 @@ class Dispatcher:
                 durable = await self._start_next(target, pending)
                 await durable
         except Exception:
-            log.exception("delivery worker for %s failed; its notifications return to the queue", subscriber_id)
+            log.exception("a sender for %s failed; its notifications return to the queue", subscriber_id)
             rows = list(pending)
             pending.clear()
             if rows:
