@@ -6,7 +6,7 @@ key batched (`EventPublisher.route_by`, what the lifespan turns on once it has r
 Prints, per way: time per request, events/s, the client's CPU seconds per 1k events (this process) and the Kafka
 broker's (the whole broker process, so run it on a quiet machine). Each way publishes to a fresh topic of its own.
 
-    uv run python bench/bench_kafka_publish.py [N] [PER_REQUEST] [--repeat 2]
+    uv run python bench/bench_kafka_publish.py [N] [PER_REQUEST] [--repeat 2] [--lingers 0,2]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.am_harness import cpu_seconds, kafka_broker_pid
 from care_schemas.events.alert import alert_event
 from care_schemas.topics import Topic
-from carekit.kafka import BATCH_BYTES, EventPublisher, encode
+from carekit.kafka import BATCH_BYTES, LINGER_MS, EventPublisher, encode
 from tests.receivers import bench_infra, sample_alert
 
 ORGS = 100
@@ -35,7 +35,9 @@ PARTITIONS = 6  # as alert.events.v1
 DEFAULT_BATCH = 16 * 1024  # aiokafka's
 
 
-async def one_way(kafka: str, requests: list[list[tuple[str, bytes]]], batch_bytes: int, batched: bool) -> str:
+async def one_way(
+    kafka: str, requests: list[list[tuple[str, bytes]]], batch_bytes: int, batched: bool, linger_ms: int
+) -> str:
     topic = Topic(name=f"bench.publish.{uuid.uuid4().hex[:8]}", key="org id", partitions=PARTITIONS)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     await admin.start()
@@ -43,9 +45,9 @@ async def one_way(kafka: str, requests: list[list[tuple[str, bytes]]], batch_byt
         await admin.create_topics([NewTopic(topic.name, PARTITIONS, 1)])
     finally:
         await admin.close()
-    # make_broker's settings, with the batch size of this way
+    # make_broker's settings, with the batch size and linger of this way
     broker = KafkaBroker(
-        kafka, acks="all", enable_idempotence=True, linger_ms=2, max_batch_size=batch_bytes, client_id="bench"
+        kafka, acks="all", enable_idempotence=True, linger_ms=linger_ms, max_batch_size=batch_bytes, client_id="bench"
     )
     publisher = EventPublisher(broker, topic)
     await broker.start()
@@ -64,14 +66,16 @@ async def one_way(kafka: str, requests: list[list[tuple[str, bytes]]], batch_byt
     finally:
         await broker.stop()
     n = sum(map(len, requests))
-    way = f"{batch_bytes // 1024} KiB, {'batched per key' if batched else 'one publish per event'}"
+    way = (
+        f"{batch_bytes // 1024} KiB, {'batched per key' if batched else 'one publish per event'}, linger {linger_ms} ms"
+    )
     return (
         f"| {way} | {seconds / len(requests) * 1000:.1f} ms | {n / seconds:,.0f} |"
         f" {client / n * 1000:.3f} | {kafka_cpu / n * 1000:.3f} |"
     )
 
 
-async def main(n: int, per: int, repeat: int) -> None:
+async def main(n: int, per: int, repeat: int, lingers: list[int]) -> None:
     orgs = [f"org-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     requests: list[list[tuple[str, bytes]]] = []
     for r in range(max(1, n // per)):
@@ -84,7 +88,8 @@ async def main(n: int, per: int, repeat: int) -> None:
         for _ in range(repeat):
             for batch_bytes in (DEFAULT_BATCH, BATCH_BYTES):
                 for batched in (False, True):
-                    lines.append(await one_way(kafka, requests, batch_bytes, batched))
+                    for linger_ms in lingers:
+                        lines.append(await one_way(kafka, requests, batch_bytes, batched, linger_ms))
     print("\n".join(lines))
 
 
@@ -93,5 +98,8 @@ if __name__ == "__main__":
     parser.add_argument("n", nargs="?", type=int, default=5000)
     parser.add_argument("per_request", nargs="?", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--lingers", default=str(LINGER_MS), help=f"producer linger_ms values to compare, comma-separated ({LINGER_MS})"
+    )
     args = parser.parse_args()
-    uvloop.run(main(args.n, args.per_request, args.repeat))
+    uvloop.run(main(args.n, args.per_request, args.repeat, [int(v) for v in args.lingers.split(",")]))

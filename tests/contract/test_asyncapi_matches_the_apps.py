@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from care_schemas import asyncapi
-from carekit.kafka import BATCH_BYTES
+from carekit.kafka import BATCH_BYTES, LINGER_MS
 from carekit.runtime import Runtime
 from carekit_testing import TEST_JWT_SECRET
 
@@ -75,4 +75,5 @@ def test_each_process_has_one_broker_whose_producer_waits_for_all_replicas_idemp
     assert options["acks"] == "all"
     assert options["enable_idempotence"] is True
     assert options["max_batch_size"] == BATCH_BYTES  # a request's alerts leave in one batch, not one per 16 KiB
+    assert options["linger_ms"] == LINGER_MS  # and at once: nothing closes FastStream's batch before the linger
     assert all(pub.topic in {t.name for t in asyncapi.SERVICES[service]["send"]} for pub in runtime.broker.publishers)
