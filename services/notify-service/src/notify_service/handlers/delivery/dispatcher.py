@@ -272,9 +272,10 @@ class Dispatcher:
     def _open_lanes(self, subscriber_id: str) -> None:
         """Up to DELIVERY_TARGET_INFLIGHT senders for this subscriber, no more than it has rows waiting.
 
-        A sender runs in a copy of the dispatcher's own context, not of its caller's: opened from the intake's
-        handler (`take`), it would otherwise hold FastStream's context of that poll, and with it the whole poll
-        (thousands of records and their headers) for as long as it has work."""
+        A sender runs in a copy of the dispatcher's own context, not of its caller's, which may hold what the caller
+        was handling (FastStream's context holds a whole poll: thousands of records) for as long as the sender has
+        work. The intake hands rows over (`take`) from its own tasks, which carekit already keeps out of
+        FastStream's context; this keeps any other caller's out too."""
         pending = self._queues[subscriber_id]
         lanes = self._lanes.setdefault(subscriber_id, set())
         want = min(self._settings.delivery_target_inflight, len(pending))
