@@ -633,7 +633,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, onl
             label = f"{n:,}" + (f" #{rep + 1}" if repeat > 1 else "")
             results: dict[str, Run] = {}
             order = ("am", "notify") if rep % 2 == 0 else ("notify", "am")  # alternate who goes first
-            for name in (name for name in order if not only or name == only):
+            for name in (only,) if only else order:
                 print(f"[{label}] {name}: pushing {n:,} alerts in {load.requests()} requests ...", file=sys.stderr)
                 if name == "am":
                     r = await bench.alertmanager(load, route)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import types
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -87,6 +88,43 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_events_after_
         await dead.stop()
 
 
+@contextlib.asynccontextmanager
+async def _batches(
+    kafka_bootstrap: str,
+    unique: str,
+    topic: Topic,
+    handle: Callable[[Sequence[PlanEvent]], Awaitable[None]],
+    published: Sequence[tuple[str, int]],
+    **options: int,
+) -> AsyncIterator[None]:
+    """Publish plan changes (key, version) to `topic` before the subscriber starts, so that one poll holds them all;
+    then `handle` them with `subscribe_batch` (`options`: max_records, lanes) until the block ends."""
+    sender = make_broker(kafka_bootstrap, client_id="tests-sender")
+    publishers = Publishers(sender, (topic, NOTIFY_DEADLETTER))
+    await sender.start()
+    try:
+        for key, version in published:
+            await publishers[topic].publish(plan_changed(key, PlanCode.DEVELOPER, version), key)
+        broker = make_broker(kafka_bootstrap, client_id="tests")
+        rejects = Rejects(publishers, f"test-{unique}", "/tests")
+        subscribe_batch(
+            broker,
+            topic=topic,
+            group_id=f"g-{unique}",
+            adapter=plan_event_adapter,
+            handle=handle,
+            rejects=rejects,
+            **options,
+        )
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+    finally:
+        await sender.stop()
+
+
 async def test_a_poll_in_lanes_is_handled_at_once_each_key_in_order_and_an_outage_in_one_loses_nothing(
     kafka_bootstrap: str, unique: str
 ) -> None:
@@ -114,38 +152,12 @@ async def test_a_poll_in_lanes_is_handled_at_once_each_key_in_order_and_an_outag
         finally:
             running -= 1
 
-    sender = make_broker(kafka_bootstrap, client_id="tests-sender")
-    publishers = Publishers(sender, (topic, NOTIFY_DEADLETTER))
-    await sender.start()
-    broker = make_broker(kafka_bootstrap, client_id="tests")
-    try:
-        for version in range(1, 11):  # published before the subscriber starts, so that one poll holds them all
-            for key in keys:
-                await publishers[topic].publish(plan_changed(key, PlanCode.DEVELOPER, version), key)
-    except BaseException:
-        await sender.stop()
-        raise
-    rejects = Rejects(publishers, f"test-{unique}", "/tests")
-    subscribe_batch(
-        broker,
-        topic=topic,
-        group_id=f"g-{unique}",
-        adapter=plan_event_adapter,
-        handle=handle_many,
-        rejects=rejects,
-        max_records=100,
-        lanes=3,
-    )
-    await broker.start()
-    try:
+    async def all_handled() -> bool:
+        return all(set(v) == set(range(1, 11)) for v in seen.values())
 
-        async def all_handled() -> bool:
-            return all(set(v) == set(range(1, 11)) for v in seen.values())
-
+    published = [(key, version) for version in range(1, 11) for key in keys]
+    async with _batches(kafka_bootstrap, unique, topic, handle_many, published, max_records=100, lanes=3):
         await eventually(all_handled, timeout_s=60)
-    finally:
-        await broker.stop()
-        await sender.stop()
     assert failed_once == [keys[0]]
     assert most_at_once >= 2, "the lanes of a poll ran one after another"
     for key, versions in seen.items():
@@ -183,34 +195,11 @@ async def test_what_a_batch_handler_leaves_scheduled_does_not_keep_the_poll_aliv
         contexts.append(contextvars.copy_context())  # what loop.call_later keeps, as asyncpg's pool does
         handled.extend(events)
 
-    sender = make_broker(kafka_bootstrap, client_id="tests-sender")
-    publishers = Publishers(sender, (topic, NOTIFY_DEADLETTER))
-    await sender.start()
-    broker = make_broker(kafka_bootstrap, client_id="tests")
-    try:
-        for n in range(20):
-            key = f"org-{n % 5}-{unique}"
-            await publishers[topic].publish(plan_changed(key, PlanCode.DEVELOPER, n + 1), key)
-    finally:
-        await sender.stop()
-    rejects = Rejects(publishers, f"test-{unique}", "/tests")
-    subscribe_batch(
-        broker,
-        topic=topic,
-        group_id=f"g-{unique}",
-        adapter=plan_event_adapter,
-        handle=handle_many,
-        rejects=rejects,
-        lanes=lanes,
-    )
-    await broker.start()
-    try:
+    async def all_handled() -> bool:
+        return len(handled) >= 20
 
-        async def all_handled() -> bool:
-            return len(handled) >= 20
-
+    published = [(f"org-{n % 5}-{unique}", n + 1) for n in range(20)]
+    async with _batches(kafka_bootstrap, unique, topic, handle_many, published, lanes=lanes):
         await eventually(all_handled, timeout_s=60)
-    finally:
-        await broker.stop()
     assert contexts, "the handler ran"
     assert [_records_reachable(c) for c in contexts] == [0] * len(contexts), "a handler's context holds records"

@@ -97,7 +97,7 @@ class Dispatcher:
         self.owned: set[int] = set()
         self._queues: dict[str, Backlog] = {}
         self._lanes: dict[str, set[asyncio.Task[None]]] = {}  # subscriber -> its senders (one message each)
-        self._context = contextvars.copy_context()  # the senders' own (see `_open_lanes`); set again by `run`
+        self._context = contextvars.copy_context()  # the senders' own, taken at start-up (see `_open_lanes`)
         self._results: asyncio.Queue[Result] = asyncio.Queue()
         self._durable: dict[int, asyncio.Future[None]] = {}  # id(result) -> done once it is written
         self._flying: Counter[int] = Counter()  # partition -> messages sent whose answer is not yet written
@@ -176,7 +176,6 @@ class Dispatcher:
         self.in_memory = 0
         await queue.release_mine(self._pool, self.me)
         conn: asyncpg.Connection = await self._pool.acquire()
-        self._context = contextvars.copy_context()
         self._running = True
 
         def wake(*_: object) -> None:
