@@ -38,7 +38,9 @@ def create_app(config: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=30)
-        async with aiohttp.ClientSession(connector=connector, raise_for_status=False) as session:
+        # one session for every signed-in person: it keeps no cookie, which would travel with the next person's call
+        jar = aiohttp.DummyCookieJar()
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, raise_for_status=False) as session:
             timeout = config.console_api_timeout_s
             app.state.apis = Apis(
                 plan=Api(session, str(config.plan_url), "plan-service", timeout),

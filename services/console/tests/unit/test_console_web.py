@@ -180,6 +180,23 @@ async def test_a_services_refusal_is_a_readable_page_with_its_status() -> None:
 
 
 @async_test
+async def test_a_cookie_a_service_sets_for_one_person_never_travels_with_the_next_persons_call() -> None:
+    cookies: list[str | None] = []
+
+    async def ticket_service(request: web.Request) -> web.Response:
+        cookies.append(request.headers.get("Cookie"))
+        answer = web.json_response({"detail": "not found"}, status=404)
+        answer.set_cookie("sid", f"secret-of-{request.match_info['tail']}", path="/")
+        return answer
+
+    async with serve_handler(ticket_service) as url, console(url.replace("127.0.0.1", "localhost")) as client:
+        for org in ("org-1", "org-2"):  # by name: aiohttp would keep no cookie of an address anyway
+            signed_in(client, org=org)
+            assert (await client.get(f"/tickets/tkt-{org}")).status_code == 404
+    assert cookies == [None, None]
+
+
+@async_test
 async def test_a_service_that_cannot_be_reached_is_a_503_page_saying_to_try_again() -> None:
     async with console() as client:
         signed_in(client)

@@ -254,3 +254,33 @@ async def test_a_line_break_in_a_mail_subject_is_sent_as_one_line_and_adds_no_re
     [envelope] = keep.envelopes
     assert envelope.rcpt_tos == ["tam@example.com"]
     assert "Subject: S1 ticket: db down Bcc: other@example.com\r\n" in envelope.content.decode()
+
+
+async def test_a_cookie_one_endpoint_sets_never_travels_with_another_subscribers_alerts(alert: Alert) -> None:
+    # two subscribers (perhaps of two organisations) whose webhooks live on the same host
+    seen: dict[str, str | None] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        seen[request.path] = request.headers.get("Cookie")
+        response = web.Response(text="ok")
+        if request.path == "/org-a":
+            response.set_cookie("session", "org-a-secret", path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/{name}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    cfg = settings(notify_url_allowlist="127.0.0.1,localhost")  # by name: aiohttp keeps no cookie of an address
+    try:
+        async with delivery_session(cfg) as http:
+            for name in ("org-a", "org-b", "org-a"):
+                t = target(ChannelType.WEBHOOK, {"url": f"http://localhost:{port}/{name}"})
+                rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
+                outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
+                assert outcome.verdict is Verdict.OK, outcome
+    finally:
+        await runner.cleanup()
+    assert seen == {"/org-a": None, "/org-b": None}

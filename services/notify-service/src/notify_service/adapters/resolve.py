@@ -60,11 +60,14 @@ class PublicOnlyResolver(AbstractResolver):
 
 def delivery_session(settings: Settings) -> aiohttp.ClientSession:
     """The HTTP session every channel sends through: the delivery timeout, no per-host limit, public
-    addresses only (except allow-listed and configured platform hosts)."""
+    addresses only (except allow-listed and configured platform hosts), and no cookies: a cookie one subscriber's
+    endpoint sets must never travel with another subscriber's alerts to the same host (another organisation's,
+    perhaps), and no channel's API needs one."""
     configured = (settings.pagerduty_events_url, settings.slack_api_url, settings.lark_api_url)
     trusted = settings.allowlist | {(urlsplit(u).hostname or "").lower() for u in configured}
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
+        cookie_jar=aiohttp.DummyCookieJar(),
         connector=aiohttp.TCPConnector(
             limit=settings.delivery_concurrency * 2, limit_per_host=0, resolver=PublicOnlyResolver(trusted)
         ),
