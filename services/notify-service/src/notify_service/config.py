@@ -35,6 +35,12 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(default=64, ge=1)
     delivery_target_inflight: int = Field(default=4, ge=1, description="messages in flight per subscriber")
     delivery_claim_batch: int = Field(default=1000, ge=1)
+    delivery_held_rows: int = Field(
+        default=6000,
+        ge=1,
+        description="most notifications a dispatcher holds in memory waiting to be sent, claimed or handed by the"
+        " intake (a claim may pass it by up to DELIVERY_CLAIM_BATCH); the rest wait in Postgres",
+    )
     delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
     delivery_lease_ttl_s: float = Field(default=10.0, gt=0, description="a partition lease runs out after this")
     delivery_lease_renew_s: float = Field(default=2.0, gt=0, description="leases are renewed this often")

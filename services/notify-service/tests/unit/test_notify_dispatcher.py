@@ -310,3 +310,37 @@ async def test_a_storm_of_120_zoom_alerts_arrives_once_each(
     assert sorted(r.id for res in results if res.outcome == "delivered" for r in res.rows) == list(range(120))
     resplits = [res for res in results if res.outcome == "resplit"]
     assert (len(resplits) == 0) if refuse_over is None else (len(resplits) >= 1)
+
+
+async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DELIVERY_HELD_ROWS bounds what waits in memory: once that many rows wait unsent, the intake queues its
+    notifications in Postgres (handing() says none) and claims stop, until senders have taken rows off."""
+    cfg = settings(delivery_held_rows=5, webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = _dispatcher(cfg)
+    dispatcher._running, dispatcher.owned = True, {0}  # claiming, and holding partition 0
+    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/held"})
+    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    answer = asyncio.Event()
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        await answer.wait()
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    rows = [
+        Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert) for i in range(5)
+    ]
+    assert dispatcher.handing() is not None, "room for rows: the intake hands them over"
+    dispatcher._hand_out(rows[:4])
+    assert dispatcher.handing() is not None, "4 of 5 held"
+    dispatcher._hand_out(rows[4:])
+    assert dispatcher.handing() is None, "5 of 5 held: the intake queues in Postgres"
+    assert not dispatcher._room(), "and claims wait"
+    answer.set()
+    for _ in range(5):
+        result = await within(dispatcher._results.get(), 5)
+        dispatcher._durable.pop(id(result)).set_result(None)
+    assert dispatcher.in_memory == 0
+    assert dispatcher.handing() is not None, "sent: room again"

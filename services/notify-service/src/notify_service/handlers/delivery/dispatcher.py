@@ -47,9 +47,6 @@ from notify_service.handlers.delivery.targets import Targets
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 2000
-# rows held in memory (claimed or handed by the intake, not yet sent), in claims: with 5 claims of 1,000 the peak
-# memory at 100,000 alerts was 216-224 MB; the senders of 100 targets keep busy with far fewer
-HELD_CLAIMS = 2
 
 
 def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, settings: Settings) -> Result:
@@ -198,7 +195,7 @@ class Dispatcher:
 
     def _room(self) -> bool:
         """Whether more rows may be taken into memory (claimed, or handed by the intake)."""
-        return self.in_memory < self._settings.delivery_claim_batch * HELD_CLAIMS
+        return self.in_memory < self._settings.delivery_held_rows
 
     def _full(self) -> list[str]:
         """Subscribers whose senders hold a full backlog: claims and the intake leave their rows queued."""
