@@ -38,8 +38,9 @@ class Settings(ServiceSettings):
     delivery_held_rows: int = Field(
         default=6000,
         ge=1,
-        description="most notifications a dispatcher holds in memory waiting to be sent, claimed or handed by the"
-        " intake (a claim may pass it by up to DELIVERY_CLAIM_BATCH); the rest wait in Postgres",
+        description="notifications a dispatcher holds in memory waiting to be sent, claimed or handed by the intake,"
+        " before it takes more (what it takes then, a claim or the intake's poll, may pass it by up to"
+        " DELIVERY_CLAIM_BATCH or 4,000); the rest wait in Postgres",
     )
     delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
     delivery_lease_ttl_s: float = Field(default=10.0, gt=0, description="a partition lease runs out after this")
