@@ -68,7 +68,10 @@ async def one_run(admin: str, n: int, variant: str | None, record: int) -> tuple
     db = await create_database(admin, "bench_rows")
     async with migrated_pool(db, migrations_of("notify_service")) as pool:
         if variant:
-            await pool.execute(variant)
+            try:
+                await pool.execute(variant)
+            except asyncpg.PostgresError as exc:
+                raise SystemExit(f"bench_notify_rows: --variant failed: {type(exc).__name__}: {exc}") from None
         await _subscribers(pool)
         await pool.execute("ANALYZE")
         events = [alert_event(sample_alert(f"org-{i % TARGETS}", f"fp-{i}"), source="/bench") for i in range(n)]
