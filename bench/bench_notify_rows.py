@@ -15,9 +15,11 @@ Run: `uv run python bench/bench_notify_rows.py [N] [--repeat K] [--variant SQL]`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,7 +34,7 @@ from care_schemas.events.alert import alert_event
 from carekit.bootstrap import migrations_of
 from carekit_testing import create_database, migrated_pool
 from notify_service.adapters import queue, repository
-from notify_service.adapters.queue import Handing, Result
+from notify_service.adapters.queue import Claimed, Handing, Result
 from notify_service.domain.subscribers import PARTITIONS
 from tests.receivers import bench_infra, sample_alert
 
@@ -46,6 +48,18 @@ ME = "bench-rows"
 class Step:
     wall_s: float = 0.0
     cpu_s: float = 0.0
+
+
+@contextlib.asynccontextmanager
+async def measured(backends: PostgresBackends) -> AsyncIterator[Step]:
+    """The block's wall time and its database's Postgres CPU, filled in when it ends."""
+    step = Step()
+    backends.start()
+    started = time.perf_counter()
+    try:
+        yield step
+    finally:
+        step.wall_s, step.cpu_s = time.perf_counter() - started, await backends.stop()
 
 
 async def _subscribers(pool: asyncpg.Pool) -> None:
@@ -78,26 +92,21 @@ async def one_run(admin: str, n: int, variant: str | None, record: int) -> tuple
         handing = Handing(ME, list(range(PARTITIONS)), [])
         backends = PostgresBackends(urlsplit(db).path.lstrip("/"))
 
-        intake, handed = Step(), []
-        backends.start()
-        started = time.perf_counter()
-        for k in range(0, n, POLL):
-            async with pool.acquire() as conn, conn.transaction():
-                _, rows = await repository.take_in(
-                    conn, events[k : k + POLL], basic=["webhook"], window_s=0.0, handing=handing
-                )
-            handed += rows
-        intake.wall_s, intake.cpu_s = time.perf_counter() - started, await backends.stop()
+        handed: list[Claimed] = []
+        async with measured(backends) as intake:
+            for k in range(0, n, POLL):
+                async with pool.acquire() as conn, conn.transaction():
+                    _, rows = await repository.take_in(
+                        conn, events[k : k + POLL], basic=["webhook"], window_s=0.0, handing=handing
+                    )
+                handed += rows
         if len(handed) != n:
             raise SystemExit(f"bench_notify_rows: {len(handed)} of {n} notifications were handed; expected all")
 
-        delivered = Step()
         results = [Result([row], "delivered", 200, "ok", 1.0) for row in handed]
-        backends.start()
-        started = time.perf_counter()
-        for k in range(0, n, record):
-            await queue.record(pool, results[k : k + record], ME)
-        delivered.wall_s, delivered.cpu_s = time.perf_counter() - started, await backends.stop()
+        async with measured(backends) as delivered:
+            for k in range(0, n, record):
+                await queue.record(pool, results[k : k + record], ME)
         left = await pool.fetchval("SELECT count(*) FROM notifications WHERE state <> 'delivered'")
         if left:
             raise SystemExit(f"bench_notify_rows: {left} notifications were not marked delivered")

@@ -22,7 +22,7 @@ from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from carekit_testing import eventually, within
 from notify_service.adapters.channels import REGISTRY
-from notify_service.adapters.channels.base import SendContext
+from notify_service.adapters.channels.base import SendContext, Target
 from notify_service.adapters.queue import Claimed
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
@@ -52,14 +52,25 @@ def _dispatcher(cfg: Settings | None = None) -> Dispatcher:
     return Dispatcher(None, Targets(None, box, cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
 
 
+def _loaded(dispatcher: Dispatcher, url: str) -> Target:
+    """A webhook subscriber the dispatcher has already loaded (no database needed to send to it)."""
+    hook = target(ChannelType.WEBHOOK, {"url": url})
+    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    return hook
+
+
+def _webhook_sends(monkeypatch: pytest.MonkeyPatch, send: Any) -> None:
+    """The webhook channel sends through `send` for this test (render unchanged)."""
+    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+
+
 async def test_a_channel_that_raises_returns_its_notifications_for_a_retry(
     alert: Alert, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def explode(ctx: Any, t: Any, rendered: Any) -> Any:
         raise ValueError(f"cannot post to {SECRET_URL}")
 
-    broken = dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=explode)
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, broken)
+    _webhook_sends(monkeypatch, explode)
     dispatcher = _dispatcher()
     rows = queued([Claimed(7, "sub-1", "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
     await dispatcher._start_next(target(ChannelType.WEBHOOK, {"url": SECRET_URL}), rows)
@@ -103,7 +114,7 @@ async def test_hanging_targets_cannot_hold_every_send_slot_while_a_healthy_targe
             return Outcome(Verdict.RETRY, "timeout after 15s")
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    _webhook_sends(monkeypatch, send)
     cfg = settings(delivery_concurrency=4, webhook_rate_per_s=1000, webhook_burst=1000)
     dispatcher = _dispatcher(cfg)
     hanging = [target(ChannelType.WEBHOOK, {"url": f"https://hooks.example.com/hang/{i}"}) for i in range(6)]
@@ -135,8 +146,7 @@ async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_e
     inflight = 3
     cfg = settings(delivery_target_inflight=inflight, webhook_rate_per_s=1000, webhook_burst=1000)
     dispatcher = _dispatcher(cfg)
-    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/slow"})
-    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    hook = _loaded(dispatcher, "https://hooks.example.com/slow")
     unwritten, most, written = 0, 0, []
 
     async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
@@ -155,7 +165,7 @@ async def test_a_target_never_has_more_messages_unwritten_than_its_senders_and_e
             unwritten -= 1
             dispatcher._durable.pop(id(result)).set_result(None)
 
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    _webhook_sends(monkeypatch, send)
     rows = [
         Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert)
         for i in range(20)
@@ -192,8 +202,7 @@ async def test_senders_opened_by_the_intake_do_not_keep_its_poll_in_memory(
     poll; the senders it opens live on, and must not keep that poll alive once the handler is done."""
     cfg = settings(webhook_rate_per_s=1000, webhook_burst=1000)
     dispatcher = _dispatcher(cfg)
-    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/slow"})
-    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    hook = _loaded(dispatcher, "https://hooks.example.com/slow")
     sending, answer = asyncio.Event(), asyncio.Event()
 
     async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
@@ -201,7 +210,7 @@ async def test_senders_opened_by_the_intake_do_not_keep_its_poll_in_memory(
         await answer.wait()
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    _webhook_sends(monkeypatch, send)
     row = Claimed(3, hook.subscriber_id, "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)
 
     def handler() -> weakref.ref[_Poll]:
@@ -244,7 +253,7 @@ async def test_an_outage_while_loading_the_subscriber_is_waited_out_without_cost
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
     monkeypatch.setattr(dispatcher._targets, "get", get)
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    _webhook_sends(monkeypatch, send)
     dispatcher._hand_out([Claimed(5, hook.subscriber_id, "org-1", "webhook", "sub-1/", 0, datetime.now(UTC), alert)])
 
     result = await within(dispatcher._results.get(), 5)
@@ -320,15 +329,14 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
     cfg = settings(delivery_held_rows=5, webhook_rate_per_s=1000, webhook_burst=1000)
     dispatcher = _dispatcher(cfg)
     dispatcher._running, dispatcher.owned = True, {0}  # claiming, and holding partition 0
-    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/held"})
-    dispatcher._targets._cache[hook.subscriber_id] = (time.monotonic(), hook)
+    hook = _loaded(dispatcher, "https://hooks.example.com/held")
     answer = asyncio.Event()
 
     async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
         await answer.wait()
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
-    monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
+    _webhook_sends(monkeypatch, send)
     rows = [
         Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert) for i in range(5)
     ]
