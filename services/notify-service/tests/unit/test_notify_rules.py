@@ -369,7 +369,8 @@ def test_no_prefix_or_suffix_of_a_secret_reaches_the_reason(length: int, where: 
     cut reached the delivery log, dead letters and logs minus its last characters."""
     secret = ("Zq7" + uuid.uuid4().hex * 10)[:length]
     if where == "straddling":
-        body = "e" * (EXCERPT - length // 2) + secret + " tail"
+        # padded with a character no secret here holds: a random secret with "eeee" in it matched "e" padding
+        body = "." * (EXCERPT - length // 2) + secret + " tail"
     elif where == "cut-by-sender":  # the endpoint echoed the secret and cut its own answer inside it
         body = "echo: " + secret[: max(MIN_FRAGMENT, length - 3)]
     else:
