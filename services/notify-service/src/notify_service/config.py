@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 
 from carekit.settings import ServiceSettings
 
+INTAKE_POLL_RECORDS = 4000  # most alert events the Kafka intake takes in one poll (entrypoints/consumers.py)
+
 
 class Settings(ServiceSettings):
     http_port: int = Field(default=8083, ge=0, le=65535)
@@ -40,7 +42,7 @@ class Settings(ServiceSettings):
         ge=1,
         description="notifications a dispatcher holds in memory waiting to be sent, claimed or handed by the intake,"
         " before it takes more (what it takes then, a claim or the intake's poll, may pass it by up to"
-        " DELIVERY_CLAIM_BATCH or 4,000); the rest wait in Postgres",
+        f" DELIVERY_CLAIM_BATCH or {INTAKE_POLL_RECORDS:,}); the rest wait in Postgres",
     )
     delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
     delivery_lease_ttl_s: float = Field(default=10.0, gt=0, description="a partition lease runs out after this")

@@ -12,7 +12,7 @@ from care_schemas.topics import ALERT_EVENTS, CHAT_EVENTS, TICKET_EVENTS
 from carekit.consumer import subscribe_batch
 from carekit.runtime import Runtime
 from notify_service import handlers
-from notify_service.config import Settings
+from notify_service.config import INTAKE_POLL_RECORDS, Settings
 from notify_service.handlers.delivery.dispatcher import Local
 
 
@@ -31,7 +31,7 @@ def register(runtime: Runtime, settings: Settings, local: Local) -> None:
         adapter=alert_event_adapter,
         handle=on_alerts,
         rejects=runtime.rejects(group),
-        max_records=4000,
+        max_records=INTAKE_POLL_RECORDS,
         lanes=4,  # by organisation (the key): their transactions overlap, so Python and Postgres work at once
     )
 
