@@ -4,6 +4,7 @@ history in batches and leaves what is live."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -301,6 +302,44 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
 
     await _dispatcher(pool, "me").take(handed)  # never started: not claiming
     assert await pool.fetchval("SELECT state FROM notifications WHERE subscriber_id = 'sub-here'") == "pending"
+
+
+async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_them(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """The intake's NOTIFY wakes the claims of every dispatcher. Notifications it handed to the dispatcher of its own
+    process need no claim, so it stays silent for them; a notification it queued (here: its target's backlog is
+    full) wakes them."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    await _subscriber(pool, box, "sub-woken", "http://127.0.0.1:9/woken")
+    part = await pool.fetchval("SELECT part FROM subscribers WHERE id = 'sub-woken'")
+    heard: asyncio.Queue[str] = asyncio.Queue()
+
+    def wake(_conn: object, _pid: object, _channel: object, payload: str) -> None:
+        heard.put_nowait(payload)
+
+    async def take_in(fingerprint: str, full: list[str]) -> tuple[int, int]:
+        now = datetime.now(UTC)
+        event = alert_event(
+            alert.model_copy(update={"org_id": "org-scale", "fingerprint": fingerprint, "starts_at": now}), source="/t"
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            handing = queue.Handing("me", [part], full)
+            queued, handed = await repository.take_in(conn, [event], basic=["webhook"], window_s=0, handing=handing)
+        return queued, len(handed)
+
+    listener = await pool.acquire()
+    await listener.add_listener(repository.WAKE, wake)
+    try:
+        assert await take_in("fp-handed", []) == (1, 1)
+        await pool.execute(f"NOTIFY {repository.WAKE}, 'marker'")
+        assert await within(heard.get(), 5) == "marker", "handed over: no claim woken before the marker"
+
+        assert await take_in("fp-queued", ["sub-woken"]) == (1, 0)
+        assert await within(heard.get(), 5) == "", "queued for a claim: the claims are woken"
+    finally:
+        await listener.remove_listener(repository.WAKE, wake)
+        await pool.release(listener)
 
 
 async def test_claims_take_a_burst_at_once_when_the_statistics_were_taken_while_nothing_was_pending(

@@ -352,3 +352,47 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
         dispatcher._durable.pop(id(result)).set_result(None)
     assert dispatcher.in_memory == 0
     assert dispatcher.handing() is not None, "sent: room again"
+
+
+async def test_a_sender_that_finishes_wakes_the_claims_only_when_rows_were_left_in_postgres(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target's senders finishing wakes the claims only if the dispatcher left rows in Postgres meanwhile (it had
+    no room, or their target's backlog was full). Otherwise every burst sent cost an empty claim: 120 of the 124
+    claims of a 5,000-alert run found nothing."""
+    cfg = settings(delivery_held_rows=1, webhook_rate_per_s=1000, webhook_burst=1000)
+    dispatcher = _dispatcher(cfg)
+    dispatcher._running, dispatcher.owned = True, {0}
+    hook = _loaded(dispatcher, "https://hooks.example.com/woken")
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    _webhook_sends(monkeypatch, send)
+
+    async def handed_and_sent(row_id: int) -> None:
+        dispatcher._hand_out(
+            [Claimed(row_id, hook.subscriber_id, "org-1", "webhook", "g", 0, datetime.now(UTC), alert)]
+        )
+        result = await within(dispatcher._results.get(), 5)
+        dispatcher._durable.pop(id(result)).set_result(None)
+
+        async def finished() -> bool:
+            return not dispatcher._lanes
+
+        await eventually(finished, timeout_s=5, interval_s=0.01)
+
+    assert dispatcher.handing() is not None
+    await handed_and_sent(1)
+    assert not dispatcher._wake.is_set(), "everything was handed over and sent: no claim to make"
+
+    assert dispatcher.handing() is not None
+    dispatcher._hand_out([Claimed(2, hook.subscriber_id, "org-1", "webhook", "g", 0, datetime.now(UTC), alert)])
+    assert dispatcher.handing() is None, "1 of 1 held: the intake queues the next notifications in Postgres"
+    result = await within(dispatcher._results.get(), 5)
+    dispatcher._durable.pop(id(result)).set_result(None)
+
+    async def woken() -> bool:
+        return dispatcher._wake.is_set()
+
+    await eventually(woken, timeout_s=5, interval_s=0.01)

@@ -202,7 +202,7 @@ async def take_in(
             queued += await conn.fetchval(INSERT_FIRING, *firing, AlertStatus.FIRING.value, basic, window_s)
         if resolved[0]:
             queued += await conn.fetchval(INSERT_RESOLVED, *resolved, AlertStatus.RESOLVED.value, basic, window_s)
-    if queued:
+    if queued > len(handed):  # rows for claims to find; those handed over are this dispatcher's already
         await conn.execute(f"NOTIFY {WAKE}")
     return queued, handed
 

@@ -105,6 +105,9 @@ class Dispatcher:
         self._suspects: set[str] = set()
         self._caps: dict[str, int] = {}  # subscriber -> most alerts per message, after a 413
         self._wake = asyncio.Event()
+        # rows may wait in Postgres because this dispatcher left them there (it had no room, or their target's
+        # backlog was full): a sender that finishes then wakes the claims; otherwise claims wait for a NOTIFY
+        self._behind = False
         self._recording: list[Result] = []
         self._recorder = Retries("delivery-recorder")
         self.in_memory = 0
@@ -208,7 +211,9 @@ class Dispatcher:
         while True:
             claimed = queue.Claims()
             wait = poll
-            if self.owned and self._room():
+            if self.owned and not self._room():
+                self._behind = True
+            elif self.owned:
                 # a bug goes to the supervisor, which restarts the dispatcher (unreadable rows are isolated in claim)
                 got = await one_pass(lambda: self._claim_once(batch, poll), what="claiming notifications", log=log)
                 if got is None:  # an outage
@@ -225,7 +230,9 @@ class Dispatcher:
     async def _claim_once(self, batch: int, poll: float) -> tuple[queue.Claims, float]:
         """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to
         wait before the next claim (until the next row is due, at most `poll`)."""
-        claimed = await queue.claim(self._pool, batch, self._full(), parts=sorted(self.owned), me=self.me)
+        full = self._full()
+        self._behind = bool(full)
+        claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
         wait = poll
         if not claimed:
             due = await queue.next_due(self._pool, sorted(self.owned))
@@ -239,9 +246,15 @@ class Dispatcher:
         """What the intake of this process needs to insert notifications as being sent by this dispatcher (the
         partitions it holds, the targets whose backlog is full); None while it is not claiming or holds as many
         rows as a claim would let it."""
-        if not self._running or not self.owned or not self._room():
+        if not self._running or not self.owned:
             return None
-        return queue.Handing(self.me, sorted(self.owned), self._full())
+        if not self._room():
+            self._behind = True
+            return None
+        full = self._full()
+        if full:
+            self._behind = True
+        return queue.Handing(self.me, sorted(self.owned), full)
 
     async def take(self, rows: Sequence[Claimed]) -> None:
         """Notifications the intake inserted as being sent by this dispatcher (committed): to their senders. Those
@@ -325,7 +338,8 @@ class Dispatcher:
                     del self._lanes[subscriber_id]
                     if not pending and self._queues.get(subscriber_id) is pending:
                         del self._queues[subscriber_id]
-            self._wake.set()  # its backlog is gone: claims may take its rows again
+            if self._behind:
+                self._wake.set()  # room again, or this target's backlog is gone: claims may take what was left
 
     async def _load(self, subscriber_id: str) -> tuple[Target | None]:
         """The subscriber's target (None inside: deleted or suspended), in a tuple so that `one_pass` can tell an
