@@ -309,7 +309,8 @@ async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_th
 ) -> None:
     """The intake's NOTIFY wakes the claims of every dispatcher. Notifications it handed to the dispatcher of its own
     process need no claim, so it stays silent for them; a notification it queued (here: its target's backlog is
-    full) wakes them."""
+    full) wakes them, and so does one handed and then given back (its organisation has silences, or the dispatcher
+    lost the partition meanwhile)."""
     box = SecretBox(notify_settings().notify_secret_key)
     await _subscriber(pool, box, "sub-woken", "http://127.0.0.1:9/woken")
     part = await pool.fetchval("SELECT part FROM subscribers WHERE id = 'sub-woken'")
@@ -329,16 +330,23 @@ async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_th
         return queued, len(handed)
 
     listener = await pool.acquire()
-    await listener.add_listener(repository.WAKE, wake)
+    await listener.add_listener(queue.WAKE, wake)
     try:
         assert await take_in("fp-handed", []) == (1, 1)
-        await pool.execute(f"NOTIFY {repository.WAKE}, 'marker'")
+        await pool.execute(f"NOTIFY {queue.WAKE}, 'marker'")
         assert await within(heard.get(), 5) == "marker", "handed over: no claim woken before the marker"
 
         assert await take_in("fp-queued", ["sub-woken"]) == (1, 0)
         assert await within(heard.get(), 5) == "", "queued for a claim: the claims are woken"
+
+        sending = await pool.fetchval("SELECT id FROM notifications WHERE state = 'sending'")
+        await queue.release(pool, [sending], "me")
+        assert await within(heard.get(), 5) == "", "given back: the claims are woken"
+        await queue.release(pool, [sending], "me")  # no longer being sent: nothing changes
+        await pool.execute(f"NOTIFY {queue.WAKE}, 'marker'")
+        assert await within(heard.get(), 5) == "marker", "nothing given back: no claim woken before the marker"
     finally:
-        await listener.remove_listener(repository.WAKE, wake)
+        await listener.remove_listener(queue.WAKE, wake)
         await pool.release(listener)
 
 

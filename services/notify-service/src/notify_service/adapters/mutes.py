@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from notify_service.adapters.repository import WAKE
+from notify_service.adapters.queue import WAKE
 
 LOCK_KEY = "notify-mutes:"
 CHECKS = "mute_checks"

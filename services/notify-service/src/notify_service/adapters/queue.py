@@ -21,6 +21,7 @@ from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
+WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs)
 log = logging.getLogger(__name__)
 
 
@@ -79,13 +80,15 @@ async def reset_partitions(pool: asyncpg.Pool, parts: Sequence[int]) -> int:
 
 async def release(db: asyncpg.Pool | asyncpg.Connection, ids: Sequence[int], me: str | None) -> None:
     """Claimed notifications this instance will not send after all (its partition moved on, or the intake's
-    transaction found silences or windows in their organisation, `me` None): due again."""
-    await db.execute(
+    transaction found silences or windows in their organisation, `me` None): due again, and the claims woken."""
+    status = await db.execute(
         "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE id = ANY($1::bigint[])"
         " AND state = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL OR claimed_by = $2)",
         list(ids),
         me,
     )
+    if status != "UPDATE 0":
+        await db.execute(f"NOTIFY {WAKE}")
 
 
 async def release_mine(pool: asyncpg.Pool, me: str) -> int:

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
-from notify_service.adapters.queue import Claimed, Handing
-
-WAKE = "notifications"
+from notify_service.adapters.queue import WAKE, Claimed, Handing
 
 # A subscriber's group: its group_by labels' values (Alertmanager's semantics; domain/grouping.py), by default the
 # cluster, every alert alone for ['...'], one group for [].

@@ -34,8 +34,7 @@ from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import Rendered, SendContext, Target
-from notify_service.adapters.queue import Claimed, Result
-from notify_service.adapters.repository import WAKE
+from notify_service.adapters.queue import WAKE, Claimed, Result
 from notify_service.adapters.secrets import SecretBox
 from notify_service.adapters.subscribers import CHANGED
 from notify_service.config import Settings
