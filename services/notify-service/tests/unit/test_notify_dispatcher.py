@@ -21,6 +21,7 @@ from notify_helpers import settings, target
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
 from carekit_testing import eventually, within
+from notify_service.adapters import queue
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import SendContext, Target
 from notify_service.adapters.queue import Claimed
@@ -354,45 +355,104 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
     assert dispatcher.handing() is not None, "sent: room again"
 
 
-async def test_a_sender_that_finishes_wakes_the_claims_only_when_rows_were_left_in_postgres(
+async def test_the_claims_are_woken_only_for_rows_the_dispatcher_left_in_postgres(
     alert: Alert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A target's senders finishing wakes the claims only if the dispatcher left rows in Postgres meanwhile (it had
-    no room, or their target's backlog was full). Otherwise every burst sent cost an empty claim: 120 of the 124
-    claims of a 5,000-alert run found nothing."""
-    cfg = settings(delivery_held_rows=1, webhook_rate_per_s=1000, webhook_burst=1000)
+    """Rows the dispatcher left in Postgres wake its claims: those left for lack of room once a row is sent, those of
+    a target whose backlog was full once its senders finish. Otherwise nothing does (anything else new comes with a
+    NOTIFY): before, every burst sent cost an empty claim, 120 of the 124 claims of a 5,000-alert run."""
+    cfg = settings(delivery_held_rows=3, delivery_target_backlog=2, webhook_rate_per_s=1000, webhook_burst=1000)
     dispatcher = _dispatcher(cfg)
     dispatcher._running, dispatcher.owned = True, {0}
-    hook = _loaded(dispatcher, "https://hooks.example.com/woken")
+    hooks = [_loaded(dispatcher, f"https://hooks.example.com/woken-{i}") for i in range(3)]
+    answer = asyncio.Event()
 
     async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        await answer.wait()
         return Outcome(Verdict.OK, "HTTP 200", 200)
 
     _webhook_sends(monkeypatch, send)
 
-    async def handed_and_sent(row_id: int) -> None:
+    def hand_out(hook: Target, *ids: int) -> None:
         dispatcher._hand_out(
-            [Claimed(row_id, hook.subscriber_id, "org-1", "webhook", "g", 0, datetime.now(UTC), alert)]
+            [Claimed(i, hook.subscriber_id, "org-1", "webhook", f"g{i}", 0, datetime.now(UTC), alert) for i in ids]
         )
-        result = await within(dispatcher._results.get(), 5)
-        dispatcher._durable.pop(id(result)).set_result(None)
+
+    async def answered(n: int) -> None:
+        answer.set()
+        for _ in range(n):
+            result = await within(dispatcher._results.get(), 5)
+            dispatcher._durable.pop(id(result)).set_result(None)
 
         async def finished() -> bool:
             return not dispatcher._lanes
 
         await eventually(finished, timeout_s=5, interval_s=0.01)
+        answer.clear()
 
     assert dispatcher.handing() is not None
-    await handed_and_sent(1)
+    hand_out(hooks[0], 1)
+    await answered(1)
     assert not dispatcher._wake.is_set(), "everything was handed over and sent: no claim to make"
 
-    assert dispatcher.handing() is not None
-    dispatcher._hand_out([Claimed(2, hook.subscriber_id, "org-1", "webhook", "g", 0, datetime.now(UTC), alert)])
-    assert dispatcher.handing() is None, "1 of 1 held: the intake queues the next notifications in Postgres"
-    result = await within(dispatcher._results.get(), 5)
-    dispatcher._durable.pop(id(result)).set_result(None)
+    for hook, row in zip(hooks, (2, 3, 4), strict=True):
+        hand_out(hook, row)
+    assert dispatcher.handing() is None, "3 of 3 held: the intake queues the next notifications in Postgres"
+    await answered(3)
+    assert dispatcher._wake.is_set(), "room again: the claims take what was left"
+    dispatcher._wake.clear()
 
-    async def woken() -> bool:
-        return dispatcher._wake.is_set()
+    hand_out(hooks[0], 5, 6)
+    handing = dispatcher.handing()
+    assert handing is not None
+    assert handing.full == [hooks[0].subscriber_id], "its backlog is full: the intake queues its rows in Postgres"
+    await answered(2)
+    assert dispatcher._wake.is_set(), "its senders finished: the claims take what was left of it"
 
-    await eventually(woken, timeout_s=5, interval_s=0.01)
+
+async def test_a_claim_that_left_rows_for_lack_of_room_claims_again_as_soon_as_a_row_is_sent(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim that filled the dispatcher's memory with more still due claims again as soon as a row is sent, not
+    after the poll interval (60 s here)."""
+    cfg = settings(
+        delivery_held_rows=2, delivery_claim_batch=2, delivery_poll_interval_s=60, webhook_rate_per_s=1000,
+        webhook_burst=1000,
+    )  # fmt: skip
+    dispatcher = _dispatcher(cfg)
+    dispatcher._running, dispatcher.owned = True, {0}
+    hook = _loaded(dispatcher, "https://hooks.example.com/claimed")
+    answer = asyncio.Event()
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        await answer.wait()
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    _webhook_sends(monkeypatch, send)
+    batches = iter([[1, 2], [3]])
+    claimed: asyncio.Queue[list[int]] = asyncio.Queue()
+
+    async def claim(pool: Any, limit: int, skip: Any = (), *, parts: Any = None, me: Any = None) -> queue.Claims:
+        ids = next(batches, [])
+        rows = queue.Claims(
+            Claimed(i, hook.subscriber_id, "org-1", "webhook", f"g{i}", 0, datetime.now(UTC), alert) for i in ids
+        )
+        rows.more = ids == [1, 2]
+        claimed.put_nowait(ids)
+        return rows
+
+    async def next_due(pool: Any, parts: Any) -> None:
+        return None
+
+    monkeypatch.setattr(queue, "claim", claim)
+    monkeypatch.setattr(queue, "next_due", next_due)
+    claiming = asyncio.create_task(dispatcher._claim_forever())
+    try:
+        assert await within(claimed.get(), 5) == [1, 2], "a full claim, more due, and no room left"
+        answer.set()
+        result = await within(dispatcher._results.get(), 5)
+        dispatcher._durable.pop(id(result)).set_result(None)
+        assert await within(claimed.get(), 5) == [3], "a row sent: room again, claimed at once"
+    finally:
+        claiming.cancel()
+        dispatcher._stop_lanes()

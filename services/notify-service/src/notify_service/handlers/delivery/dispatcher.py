@@ -104,9 +104,11 @@ class Dispatcher:
         self._suspects: set[str] = set()
         self._caps: dict[str, int] = {}  # subscriber -> most alerts per message, after a 413
         self._wake = asyncio.Event()
-        # rows may wait in Postgres because this dispatcher left them there (it had no room, or their target's
-        # backlog was full): a sender that finishes then wakes the claims; otherwise claims wait for a NOTIFY
-        self._behind = False
+        # Rows this dispatcher left in Postgres wake its claims themselves: those left for lack of room as soon as
+        # there is room again, those of targets whose backlog was full when one of its senders finishes. Anything
+        # else new for the claims comes with a NOTIFY.
+        self._no_room = False
+        self._shut_out = False
         self._recording: list[Result] = []
         self._recorder = Retries("delivery-recorder")
         self.in_memory = 0
@@ -211,7 +213,7 @@ class Dispatcher:
             claimed = queue.Claims()
             wait = poll
             if self.owned and not self._room():
-                self._behind = True
+                self._no_room = True
             elif self.owned:
                 # a bug goes to the supervisor, which restarts the dispatcher (unreadable rows are isolated in claim)
                 got = await one_pass(lambda: self._claim_once(batch, poll), what="claiming notifications", log=log)
@@ -222,6 +224,8 @@ class Dispatcher:
             self._hand_out(claimed)
             if claimed.more and self._room():  # more is due: claim again at once
                 continue
+            if claimed.more:  # more is due, and no room for it until rows are sent
+                self._no_room = True
             if claimed:
                 wait = 0.0 if self._wake.is_set() else poll
             await sleep_until_woken(self._wake, wait)
@@ -230,7 +234,7 @@ class Dispatcher:
         """Claim due rows of the partitions held (not for targets whose backlog is full); with none, how long to
         wait before the next claim (until the next row is due, at most `poll`)."""
         full = self._full()
-        self._behind = bool(full)
+        self._no_room, self._shut_out = False, bool(full)
         claimed = await queue.claim(self._pool, batch, full, parts=sorted(self.owned), me=self.me)
         wait = poll
         if not claimed:
@@ -248,11 +252,11 @@ class Dispatcher:
         if not self._running or not self.owned:
             return None
         if not self._room():
-            self._behind = True
+            self._no_room = True
             return None
         full = self._full()
         if full:
-            self._behind = True
+            self._shut_out = True
         return queue.Handing(self.me, sorted(self.owned), full)
 
     async def take(self, rows: Sequence[Claimed]) -> None:
@@ -337,8 +341,8 @@ class Dispatcher:
                     del self._lanes[subscriber_id]
                     if not pending and self._queues.get(subscriber_id) is pending:
                         del self._queues[subscriber_id]
-            if self._behind:
-                self._wake.set()  # room again, or this target's backlog is gone: claims may take what was left
+            if self._shut_out:
+                self._wake.set()  # this target's backlog is gone: claims may take what was left of it
 
     async def _load(self, subscriber_id: str) -> tuple[Target | None]:
         """The subscriber's target (None inside: deleted or suspended), in a tuple so that `one_pass` can tell an
@@ -436,6 +440,9 @@ class Dispatcher:
 
     def _emit_nowait(self, result: Result) -> asyncio.Future[None]:
         self.in_memory -= len(result.rows)
+        if self._no_room and self._room():
+            self._no_room = False
+            self._wake.set()  # room again for what was left in Postgres
         return self._put(result)
 
     async def _emit(self, result: Result) -> None:
