@@ -65,6 +65,20 @@ def _webhook_sends(monkeypatch: pytest.MonkeyPatch, send: Any) -> None:
     monkeypatch.setitem(REGISTRY, ChannelType.WEBHOOK, dataclasses.replace(REGISTRY[ChannelType.WEBHOOK], send=send))
 
 
+def _claiming(monkeypatch: pytest.MonkeyPatch, cfg: Settings) -> tuple[Dispatcher, asyncio.Event]:
+    """A dispatcher claiming partition 0, whose webhook sends are answered 200 once the event is set."""
+    dispatcher = _dispatcher(cfg)
+    dispatcher._running, dispatcher.owned = True, {0}
+    answer = asyncio.Event()
+
+    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
+        await answer.wait()
+        return Outcome(Verdict.OK, "HTTP 200", 200)
+
+    _webhook_sends(monkeypatch, send)
+    return dispatcher, answer
+
+
 async def test_a_channel_that_raises_returns_its_notifications_for_a_retry(
     alert: Alert, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -327,17 +341,10 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
 ) -> None:
     """DELIVERY_HELD_ROWS bounds what waits in memory: once that many rows wait unsent, the intake queues its
     notifications in Postgres (handing() says none) and claims stop, until senders have taken rows off."""
-    cfg = settings(delivery_held_rows=5, webhook_rate_per_s=1000, webhook_burst=1000)
-    dispatcher = _dispatcher(cfg)
-    dispatcher._running, dispatcher.owned = True, {0}  # claiming, and holding partition 0
+    dispatcher, answer = _claiming(
+        monkeypatch, settings(delivery_held_rows=5, webhook_rate_per_s=1000, webhook_burst=1000)
+    )
     hook = _loaded(dispatcher, "https://hooks.example.com/held")
-    answer = asyncio.Event()
-
-    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
-        await answer.wait()
-        return Outcome(Verdict.OK, "HTTP 200", 200)
-
-    _webhook_sends(monkeypatch, send)
     rows = [
         Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert) for i in range(5)
     ]
@@ -362,16 +369,8 @@ async def test_the_claims_are_woken_only_for_rows_the_dispatcher_left_in_postgre
     a target whose backlog was full once its senders finish. Otherwise nothing does (anything else new comes with a
     NOTIFY): before, every burst sent cost an empty claim, 120 of the 124 claims of a 5,000-alert run."""
     cfg = settings(delivery_held_rows=3, delivery_target_backlog=2, webhook_rate_per_s=1000, webhook_burst=1000)
-    dispatcher = _dispatcher(cfg)
-    dispatcher._running, dispatcher.owned = True, {0}
+    dispatcher, answer = _claiming(monkeypatch, cfg)
     hooks = [_loaded(dispatcher, f"https://hooks.example.com/woken-{i}") for i in range(3)]
-    answer = asyncio.Event()
-
-    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
-        await answer.wait()
-        return Outcome(Verdict.OK, "HTTP 200", 200)
-
-    _webhook_sends(monkeypatch, send)
 
     def hand_out(hook: Target, *ids: int) -> None:
         dispatcher._hand_out(
@@ -419,16 +418,8 @@ async def test_a_claim_that_left_rows_for_lack_of_room_claims_again_as_soon_as_a
         delivery_held_rows=2, delivery_claim_batch=2, delivery_poll_interval_s=60, webhook_rate_per_s=1000,
         webhook_burst=1000,
     )  # fmt: skip
-    dispatcher = _dispatcher(cfg)
-    dispatcher._running, dispatcher.owned = True, {0}
+    dispatcher, answer = _claiming(monkeypatch, cfg)
     hook = _loaded(dispatcher, "https://hooks.example.com/claimed")
-    answer = asyncio.Event()
-
-    async def send(ctx: Any, t: Any, rendered: Any) -> Outcome:
-        await answer.wait()
-        return Outcome(Verdict.OK, "HTTP 200", 200)
-
-    _webhook_sends(monkeypatch, send)
     batches = iter([[1, 2], [3]])
     claimed: asyncio.Queue[list[int]] = asyncio.Queue()
 
