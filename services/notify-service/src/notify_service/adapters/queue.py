@@ -463,5 +463,5 @@ async def redrive(pool: asyncpg.Pool, dead_letter_id: int, by: str) -> bool:
                 revived["fingerprint"],
                 revived["starts_at"],
             )
-        await conn.execute("NOTIFY notifications")
+        await conn.execute(f"NOTIFY {WAKE}")
         return True
