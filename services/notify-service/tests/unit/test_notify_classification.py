@@ -22,6 +22,7 @@ from notify_service.adapters.channels.base import SendContext, Target
 from notify_service.adapters.channels.email import send_mail
 from notify_service.adapters.resolve import delivery_session
 from notify_service.domain.classify import Verdict, classify_status, parse_retry_after, redact
+from tests.receivers import serve_handler
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
 HTTP_CHANNELS = [c for c in ChannelType if c is not ChannelType.EMAIL]
@@ -267,20 +268,11 @@ async def test_a_cookie_one_endpoint_sets_never_travels_with_another_subscribers
             response.set_cookie("session", "org-a-secret", path="/")
         return response
 
-    app = web.Application()
-    app.router.add_post("/{name}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     cfg = settings(notify_url_allowlist="127.0.0.1,localhost")  # by name: aiohttp keeps no cookie of an address
-    try:
-        async with delivery_session(cfg) as http:
-            for name in ("org-a", "org-b", "org-a"):
-                t = target(ChannelType.WEBHOOK, {"url": f"http://localhost:{port}/{name}"})
-                rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
-                outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
-                assert outcome.verdict is Verdict.OK, outcome
-    finally:
-        await runner.cleanup()
+    async with serve_handler(handle) as base, delivery_session(cfg) as http:
+        for name in ("org-a", "org-b", "org-a"):
+            t = target(ChannelType.WEBHOOK, {"url": f"{base.replace('127.0.0.1', 'localhost')}/{name}"})
+            rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
+            outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
+            assert outcome.verdict is Verdict.OK, outcome
     assert seen == {"/org-a": None, "/org-b": None}
