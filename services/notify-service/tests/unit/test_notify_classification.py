@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -101,7 +100,7 @@ def config_for(channel: ChannelType, base: str) -> dict[str, Any]:
 
 async def send_once(channel: ChannelType, base: str, alert: Alert, timeout_s: float = 0.5) -> Any:
     cfg = settings(pagerduty_events_url=f"{base}/v2/enqueue", delivery_timeout_s=timeout_s)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+    async with delivery_session(cfg) as http:
         t = target(channel, config_for(channel, base))
         rendered = REGISTRY[channel].render([alert], t, cfg, False)
         return await REGISTRY[channel].send(SendContext(http, cfg), t, rendered)
@@ -138,15 +137,15 @@ async def test_every_channel_retries_when_the_connection_is_refused(channel: Cha
 
 
 async def test_a_webhook_url_that_cannot_be_parsed_is_an_answer_not_a_crash(alert: Alert) -> None:
-    """post_json parses each target's URL itself (once, cached): one yarl refuses fails as aiohttp's own client
-    error, so the dispatcher records a network error for that target instead of an internal error."""
+    """post_json parses each target's URL itself (once, cached): one yarl refuses is a client error, so the
+    dispatcher records a network error for that target instead of an internal error."""
     cfg = settings()
-    async with aiohttp.ClientSession() as http:
+    async with delivery_session(cfg) as http:
         t = Target("sub-1", "org-1", "ops", ChannelType.WEBHOOK, {"url": "http://[::1"})  # written by hand
         rendered = REGISTRY[ChannelType.WEBHOOK].render([alert], t, cfg, False)
         outcome = await REGISTRY[ChannelType.WEBHOOK].send(SendContext(http, cfg), t, rendered)
     assert outcome.verdict is Verdict.RETRY
-    assert outcome.reason.startswith("network error: InvalidUrlClientError"), outcome.reason
+    assert outcome.reason.startswith("network error: InvalidUrl: cannot parse the URL"), outcome.reason
 
 
 async def test_retry_after_may_be_an_http_date() -> None:
@@ -187,7 +186,7 @@ async def test_email_classifies_smtp_answers(code: str, verdict: Verdict, alert:
         cfg = settings(smtp_port=controller.port, delivery_timeout_s=2)
         t = target(ChannelType.EMAIL, {"address": "ops@example.com"})
         rendered = REGISTRY[ChannelType.EMAIL].render([alert], t, cfg, False)
-        async with aiohttp.ClientSession() as http:
+        async with delivery_session(cfg) as http:
             outcome = await REGISTRY[ChannelType.EMAIL].send(SendContext(http, cfg), t, rendered)
     finally:
         controller.stop()
@@ -198,7 +197,7 @@ async def test_email_retries_when_the_smtp_server_is_down(alert: Alert) -> None:
     cfg = settings(smtp_port=free_port(), delivery_timeout_s=2)
     t = target(ChannelType.EMAIL, {"address": "ops@example.com"})
     rendered = REGISTRY[ChannelType.EMAIL].render([alert], t, cfg, False)
-    async with aiohttp.ClientSession() as http:
+    async with delivery_session(cfg) as http:
         outcome = await REGISTRY[ChannelType.EMAIL].send(SendContext(http, cfg), t, rendered)
     assert outcome.verdict is Verdict.RETRY
 
@@ -268,7 +267,7 @@ async def test_a_cookie_one_endpoint_sets_never_travels_with_another_subscribers
             response.set_cookie("session", "org-a-secret", path="/")
         return response
 
-    cfg = settings(notify_url_allowlist="127.0.0.1,localhost")  # by name: aiohttp keeps no cookie of an address
+    cfg = settings(notify_url_allowlist="127.0.0.1,localhost")  # by name: a cookie jar keeps none for an address
     async with serve_handler(handle) as base, delivery_session(cfg) as http:
         for name in ("org-a", "org-b", "org-a"):
             t = target(ChannelType.WEBHOOK, {"url": f"{base.replace('127.0.0.1', 'localhost')}/{name}"})

@@ -4,15 +4,11 @@ subscriber is saved and again whenever something is sent."""
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
-
+from notify_service.adapters.http1 import Http1Client
 from notify_service.config import Settings
 from notify_service.domain.subscribers import URL_FIELDS
 from notify_service.domain.urls import address_problem, url_problem
@@ -35,40 +31,14 @@ async def url_refusal(config: dict[str, Any], allowlist: frozenset[str]) -> tupl
     return None
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """aiohttp's resolver, refusing private, loopback and link-local answers at send time too (a host that
-    resolved to a public address when the subscriber was saved may point inside our network later: DNS
-    rebinding). Hosts in `trusted` (the allow-list and the configured platform APIs) are not checked."""
-
-    def __init__(self, trusted: frozenset[str]) -> None:
-        self._inner = DefaultResolver()
-        self._trusted = trusted
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        if host.lower() not in self._trusted:
-            problem = address_problem(host, [r["host"] for r in found], frozenset())
-            if problem is not None:
-                raise OSError(errno.EACCES, f"{host} {problem}; not sent")
-        return found
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def delivery_session(settings: Settings) -> aiohttp.ClientSession:
-    """The HTTP session every channel sends through: the delivery timeout, no per-host limit, public
-    addresses only (except allow-listed and configured platform hosts), and no cookies: a cookie one subscriber's
-    endpoint sets must never travel with another subscriber's alerts to the same host (another organisation's,
-    perhaps), and no channel's API needs one."""
+def delivery_session(settings: Settings) -> Http1Client:
+    """The HTTP client every channel sends through: the delivery timeout, and public addresses only at every new
+    connection (a host that resolved to a public address when the subscriber was saved may point inside our network
+    later: DNS rebinding), except allow-listed and configured platform hosts. It keeps no cookies: a cookie one
+    subscriber's endpoint sets must never travel with another subscriber's alerts to the same host (another
+    organisation's, perhaps), and no channel's API needs one."""
     configured = (settings.pagerduty_events_url, settings.slack_api_url, settings.lark_api_url)
     trusted = settings.allowlist | {(urlsplit(u).hostname or "").lower() for u in configured}
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=settings.delivery_timeout_s),
-        cookie_jar=aiohttp.DummyCookieJar(),
-        connector=aiohttp.TCPConnector(
-            limit=settings.delivery_concurrency * 2, limit_per_host=0, resolver=PublicOnlyResolver(trusted)
-        ),
+    return Http1Client(
+        timeout_s=settings.delivery_timeout_s, trusted=frozenset(trusted), max_idle=settings.delivery_concurrency * 2
     )

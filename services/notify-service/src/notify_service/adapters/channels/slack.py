@@ -1,21 +1,18 @@
-"""Slack incoming webhooks: Block Kit through the official SDK's async webhook client, 1 message/s per webhook."""
+"""Slack incoming webhooks: Block Kit posted as JSON to the webhook URL, 1 message/s per webhook. (Interactive
+subscribers' messages carry buttons; the Web API calls that answer them go through carekit's Slack client.)"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiohttp
-from slack_sdk.webhook.async_client import AsyncWebhookClient
-
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
-from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target
+from notify_service.adapters.channels.base import Channel, Rendered, SendContext, Target, post_json
 from notify_service.config import Settings
 from notify_service.domain.alert_buttons import MAX_ALERTS as MAX_INTERACTIVE
 from notify_service.domain.alert_buttons import Acknowledgement, slack_blocks
-from notify_service.domain.classify import Outcome, classify_error, classify_status
+from notify_service.domain.classify import Outcome
 from notify_service.domain.ratelimit import Limits, TokenBucket
 from notify_service.domain.text import headline, line, more_line, pack
 
@@ -23,10 +20,6 @@ MAX_BLOCKS = 50
 SECTION_CHARS = 3000
 HEADER_CHARS = 150
 TOTAL_CHARS = 38_000  # Slack truncates messages past 40,000 characters
-# The SDK logs the full webhook URL (the secret) at DEBUG whenever its logger's own level is unset: give it a
-# logger of its own that never goes below WARNING, whatever LOG_LEVEL is.
-SDK_LOG = logging.getLogger("notify_service.adapters.channels.slack_sdk")
-SDK_LOG.setLevel(logging.WARNING)
 
 
 def render(alerts: Sequence[Alert], target: Target, settings: Settings, test: bool) -> Rendered:
@@ -66,33 +59,8 @@ def render_interactive(
     return Rendered({"text": title, "blocks": blocks}, covered)
 
 
-class _NoRedirects:
-    """Session wrapper: the SDK's client must not follow redirects (a redirect is a permanent answer)."""
-
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
-
-    @property
-    def closed(self) -> bool:
-        return self._session.closed
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        return self._session.request(method, url, allow_redirects=False, **kwargs)
-
-
 async def send(ctx: SendContext, target: Target, message: Rendered) -> Outcome:
-    client = AsyncWebhookClient(
-        url=target.config["webhook_url"],
-        timeout=int(ctx.settings.delivery_timeout_s),
-        session=_NoRedirects(ctx.http),  # type: ignore[arg-type]
-        retry_handlers=[],
-        logger=SDK_LOG,
-    )
-    try:
-        answer = await client.send_dict(message.payload)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return classify_error(exc, target.secrets)
-    return classify_status(answer.status_code, answer.headers, answer.body or "", target.secrets)
+    return await post_json(ctx, target.config["webhook_url"], message.payload, secrets=target.secrets)
 
 
 def limits(settings: Settings) -> Limits:
