@@ -447,3 +447,45 @@ async def test_a_claim_that_left_rows_for_lack_of_room_claims_again_as_soon_as_a
     finally:
         claiming.cancel()
         dispatcher._stop_lanes()
+
+
+async def test_a_subscriber_is_loaded_once_however_many_of_its_senders_ask_at_the_same_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = settings()
+    targets = Targets(None, None, cfg)  # type: ignore[arg-type]
+    hook = target(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/ok"})
+    loads: list[str] = []
+    answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def load(subscriber_id: str) -> Any:
+        loads.append(subscriber_id)
+        return await answer
+
+    monkeypatch.setattr(targets, "_load", load)
+    asking = [asyncio.ensure_future(targets.get(hook.subscriber_id)) for _ in range(8)]
+    await asyncio.sleep(0)
+    answer.set_result(hook)
+    assert await asyncio.gather(*asking) == [hook] * 8
+    assert loads == [hook.subscriber_id]
+    assert targets.fresh(hook.subscriber_id) == (hook,)
+
+    # an outage reaches every sender waiting for the load, and the next ask loads again
+    targets.forget(hook.subscriber_id)
+    answer = asyncio.get_running_loop().create_future()
+    asking = [asyncio.ensure_future(targets.get(hook.subscriber_id)) for _ in range(3)]
+    await asyncio.sleep(0)
+    answer.set_exception(ConnectionRefusedError("connect call failed"))
+    outcomes = await asyncio.gather(*asking, return_exceptions=True)
+    assert all(isinstance(o, ConnectionRefusedError) for o in outcomes)
+    assert targets.fresh(hook.subscriber_id) is None
+
+    # the subscriber changed while it was being loaded: what the load read is not kept
+    answer = asyncio.get_running_loop().create_future()
+    stale = asyncio.ensure_future(targets.get(hook.subscriber_id))
+    await asyncio.sleep(0)
+    targets.forget(hook.subscriber_id)
+    answer.set_result(hook)
+    assert await stale == hook
+    assert targets.fresh(hook.subscriber_id) is None
+    assert len(loads) == 3

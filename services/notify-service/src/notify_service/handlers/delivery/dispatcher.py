@@ -310,7 +310,9 @@ class Dispatcher:
         load = functools.partial(self._load, subscriber_id)
         try:
             while pending:
-                loaded = await one_pass(load, what=f"loading subscriber {subscriber_id}", log=log)
+                loaded = self._targets.fresh(subscriber_id)
+                if loaded is None:
+                    loaded = await one_pass(load, what=f"loading subscriber {subscriber_id}", log=log)
                 if loaded is None:  # an outage: the rows wait here, unsent and not counted as an attempt
                     await asyncio.sleep(1.0)
                     continue
