@@ -3,6 +3,8 @@ is isolated with its reason, and every other notification, result, repeat and ti
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,8 @@ from notify_helpers import queue_tam_emails, sending_fails_for, settings
 
 from care_schemas.events.alert import Alert
 from carekit import parking
+from carekit.faults import Retries
+from carekit_testing import within
 from notify_service.adapters import queue
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.im import ChatBots
@@ -102,6 +106,32 @@ async def test_a_result_that_cannot_be_recorded_is_isolated_and_the_others_are_r
     dead_state, why = states["fp-rec-1"]
     assert dead_state == "dead"
     assert why.startswith("the delivery result could not be recorded: DataError")
+
+
+async def test_the_recorder_outlives_its_connection_being_killed(pool: asyncpg.Pool, alert: Alert) -> None:
+    """The recorder keeps one connection for its writes; when Postgres ends it (a restart, a failover, an
+    operator), the write in hand is retried on a new connection and senders' results keep being written."""
+    await _subscriber(pool, "sub-conn", alert)
+    for n in range(2):
+        a = alert.model_copy(update={"fingerprint": f"fp-conn-{n}"})
+        await _notification(pool, "sub-conn", a, a.model_dump(mode="json"))
+    first, second = sorted(await queue.claim(pool, 10), key=lambda r: r.alert.fingerprint)
+    dispatcher = Dispatcher(pool, None, None, settings(), me=None)  # type: ignore[arg-type]
+    dispatcher._recorder = Retries("delivery-recorder", base_s=0.05, max_s=0.2)
+    recorder = asyncio.create_task(dispatcher.record_forever())
+    try:
+        await within(dispatcher._put(Result([first], "delivered", 200, "ok", 1.0)), 10)
+        assert dispatcher._writer is not None
+        killed = await pool.fetchval("SELECT pg_terminate_backend($1)", dispatcher._writer.get_server_pid())
+        assert killed
+        await within(dispatcher._put(Result([second], "delivered", 200, "ok", 1.0)), 10)
+    finally:
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
+    states = await pool.fetch("SELECT state FROM notifications WHERE subscriber_id = 'sub-conn'")
+    assert [r["state"] for r in states] == ["delivered", "delivered"]
+    assert dispatcher._writer is None, "given back to the pool when the recorder stopped"
 
 
 async def test_a_repeat_that_cannot_be_queued_is_parked_and_the_other_alerts_repeat(

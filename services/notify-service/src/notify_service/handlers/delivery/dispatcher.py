@@ -111,6 +111,7 @@ class Dispatcher:
         self._shut_out = False
         self._recording: list[Result] = []
         self._recorder = Retries("delivery-recorder")
+        self._writer: asyncpg.Connection | None = None  # the recorder's own connection (no pool hand-over a batch)
         self.in_memory = 0
         self._running = False  # claiming (after `run` released what an earlier run held)
 
@@ -457,31 +458,49 @@ class Dispatcher:
         is waited out (senders wait with it: each holds at most its in-flight messages); a result that cannot be
         written is isolated (the batch is split until it is alone) so that every other result is written. A batch
         being written when the loop crashed is written first when its supervisor restarts it."""
-        while True:
-            if not self._recording:
-                batch = [await self._results.get()]
-                while not self._results.empty() and len(batch) < RECORD_BATCH:
-                    batch.append(self._results.get_nowait())
-                self._recording = batch
-            try:
-                await self.record(self._recording)
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                log.warning("recording %d results failed, will retry: %s", len(self._recording), exc)
-                await self._recorder.pause()
-                continue
-            self._recorder.succeeded()
-            for result in self._recording:
-                durable = self._durable.pop(id(result), None)
-                if durable is not None and not durable.done():
-                    durable.set_result(None)
-            self._recording = []
+        try:
+            while True:
+                if not self._recording:
+                    batch = [await self._results.get()]
+                    while not self._results.empty() and len(batch) < RECORD_BATCH:
+                        batch.append(self._results.get_nowait())
+                    self._recording = batch
+                try:
+                    if self._writer is None or self._writer.is_closed():
+                        self._writer = await self._pool.acquire()
+                    await self.record(self._recording)
+                except Exception as exc:
+                    await self._drop_writer()
+                    if not is_outage(exc):
+                        raise
+                    log.warning("recording %d results failed, will retry: %s", len(self._recording), exc)
+                    await self._recorder.pause()
+                    continue
+                self._recorder.succeeded()
+                for result in self._recording:
+                    durable = self._durable.pop(id(result), None)
+                    if durable is not None and not durable.done():
+                        durable.set_result(None)
+                self._recording = []
+        finally:
+            await self._drop_writer()  # the pool waits for every connection to come back when it closes
+
+    async def _write(self, batch: Sequence[Result]) -> None:
+        """Write through the recorder's own connection while `record_forever` holds one: giving a pooled connection
+        back costs a round trip (asyncpg resets it), and under load every round trip waits its turn on a busy event
+        loop while senders wait for the write."""
+        await queue.record(self._writer or self._pool, batch, self.me)
+
+    async def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(writer)
 
     async def record(self, batch: Sequence[Result]) -> None:
         """Write results; one that cannot be written is isolated (split until alone) and written as a dead letter."""
         try:
-            await queue.record(self._pool, batch, self.me)
+            await self._write(batch)
             return
         except Exception as exc:
             if is_outage(exc):
@@ -499,7 +518,7 @@ class Dispatcher:
                 raise failure
             await self._recorder.pause()
             try:
-                await queue.record(self._pool, [result], self.me)
+                await self._write([result])
                 return
             except Exception as exc:
                 failure = exc
@@ -507,7 +526,7 @@ class Dispatcher:
         self._recorder.isolated(key, decision.reason)
         dead = Result(result.rows, "dead", None, f"the delivery result could not be recorded: {decision.reason}", 0.0)
         try:
-            await queue.record(self._pool, [dead], self.me)
+            await self._write([dead])
         except Exception as exc:
             if is_outage(exc):
                 raise
