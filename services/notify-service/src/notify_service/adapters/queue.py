@@ -24,6 +24,12 @@ from carekit.outbox import enqueue
 SOURCE = "/notify-service"
 WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs)
 log = logging.getLogger(__name__)
+# Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'`, a form no partial
+# index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which holds every row
+# version that was ever being sent until vacuum comes, and does while the table's statistics predate a burst (no
+# autoanalyze yet): each of the recorder's writes then read tens of thousands of index entries, and a 100,000-alert
+# run delivered at half its rate, in about one run out of two (bench/README.md, "Latest"). By primary key it reads
+# its few rows.
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,7 @@ async def release(db: asyncpg.Pool | asyncpg.Connection, ids: Sequence[int], me:
     transaction found silences or windows in their organisation, `me` None): due again, and the claims woken."""
     status = await db.execute(
         "UPDATE notifications SET state = 'pending', claimed_by = NULL WHERE id = ANY($1::bigint[])"
-        " AND state = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL OR claimed_by = $2)",
+        " AND coalesce(state, '') = 'sending' AND ($2::text IS NULL OR claimed_by IS NULL OR claimed_by = $2)",
         list(ids),
         me,
     )
@@ -265,7 +271,7 @@ async def _isolate_unreadable(pool: asyncpg.Pool, rows: Sequence[tuple[asyncpg.R
 _DELIVERED = """
     WITH moved AS (
         UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL
-        WHERE id = ANY($1::bigint[]) AND state = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)
+        WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)
     )
     INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt, outcome,
                                    http_status, detail, latency_ms)
@@ -346,13 +352,13 @@ async def record(
         if cancelled:
             await conn.execute(
                 "UPDATE notifications SET state = 'cancelled', last_error = 'cancelled: subscriber deleted or"
-                " suspended' WHERE id = ANY($1::bigint[]) AND state = 'sending'",
+                " suspended' WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending'",
                 cancelled,
             )
         if delivered:
             await conn.execute(
                 "UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(),"
-                " last_error = NULL WHERE id = ANY($1::bigint[]) AND state = 'sending'"
+                " last_error = NULL WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending'"
                 " AND (claimed_by IS NULL OR claimed_by = $2)",
                 delivered,
                 me,
@@ -363,7 +369,7 @@ async def record(
                 UPDATE notifications n SET state = 'pending', attempts = attempts + 1, last_error = r.detail,
                     next_attempt_at = now() + make_interval(secs => r.delay), claimed_by = NULL
                 FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS r(id, detail, delay)
-                WHERE n.id = r.id AND n.state = 'sending' AND (n.claimed_by IS NULL OR n.claimed_by = $4)
+                WHERE n.id = r.id AND coalesce(state, '') = 'sending' AND (n.claimed_by IS NULL OR n.claimed_by = $4)
                 """,
                 [r[0] for r in retries],
                 [r[1] for r in retries],
