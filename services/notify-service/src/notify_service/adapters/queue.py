@@ -24,12 +24,13 @@ from carekit.outbox import enqueue
 SOURCE = "/notify-service"
 WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs)
 log = logging.getLogger(__name__)
-# Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'`, a form no partial
-# index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which holds every row
-# version that was ever being sent until vacuum comes, and does while the table's statistics predate a burst (no
-# autoanalyze yet): each of the recorder's writes then read tens of thousands of index entries, and a 100,000-alert
-# run delivered at half its rate, in about one run out of two (bench/README.md, "Latest"). By primary key it reads
-# its few rows.
+# Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'` (or 'pending'), a
+# form no partial index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which
+# holds every row version that was ever being sent until vacuum comes, and does while the table's statistics
+# predate a burst (no autoanalyze yet): each of the recorder's writes then read tens of thousands of index entries,
+# and a 100,000-alert run delivered at half its rate, in about one run out of two (bench/README.md, "Latest"). The
+# claims' lookups of pending rows by id did the same with `notifications_due_at`. By primary key they read their
+# few rows.
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ _GROUPED = """
 # of those, the ones that may go now, with their group
 _ELIGIBLE = """
     SELECT n.id, n.grp FROM notifications n
-    WHERE n.id = ANY($1::bigint[]) AND n.state = 'pending'
+    WHERE n.id = ANY($1::bigint[]) AND coalesce(n.state, '') = 'pending'
       AND NOT (n.status = 'resolved' AND (
             EXISTS (
                 SELECT 1 FROM notifications f WHERE f.subscriber_id = n.subscriber_id
@@ -146,7 +147,7 @@ _ELIGIBLE = """
 _TAKE = """
     WITH picked AS (
         SELECT n.id FROM notifications n
-        WHERE n.id = ANY($1::bigint[]) AND n.state = 'pending' AND n.held_by IS NULL
+        WHERE n.id = ANY($1::bigint[]) AND coalesce(n.state, '') = 'pending' AND n.held_by IS NULL
         ORDER BY n.id
         FOR UPDATE SKIP LOCKED
     )
