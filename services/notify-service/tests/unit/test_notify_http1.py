@@ -83,8 +83,8 @@ def always(data: bytes) -> Answerer:
     return answer
 
 
-def client(**kw: object) -> Http1Client:
-    return Http1Client(timeout_s=float(kw.pop("timeout_s", 5.0)), trusted=frozenset({"127.0.0.1"}), **kw)  # type: ignore[arg-type]
+def client(timeout_s: float = 5.0, max_idle: int = 128) -> Http1Client:
+    return Http1Client(timeout_s=timeout_s, trusted=frozenset({"127.0.0.1"}), max_idle=max_idle)
 
 
 async def test_requests_to_one_origin_share_a_kept_alive_connection() -> None:

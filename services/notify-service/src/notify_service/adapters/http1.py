@@ -182,23 +182,20 @@ class Http1Client:
         *,
         timeout_s: float,
         trusted: frozenset[str] = frozenset(),
-        check_addresses: bool = True,
         max_idle: int = 128,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._timeout_s, self._trusted, self._check, self._max_idle = timeout_s, trusted, check_addresses, max_idle
+        self._timeout_s, self._trusted, self._max_idle = timeout_s, trusted, max_idle
         self._ssl = ssl_context or ssl.create_default_context()
         self._idle: dict[Origin, list[_Connection]] = {}
         self._parked = 0
         self._swept = 0.0
         self._open: set[_Connection] = set()
 
-    async def post(
-        self, url: URL, body: bytes, headers: Mapping[str, str] | None = None, content_type: str = "application/json"
-    ) -> Answer:
-        """POST `body`; the answer, whatever its status. Raises TimeoutError, OSError (connecting, refused
+    async def post(self, url: URL, body: bytes, headers: Mapping[str, str] | None = None) -> Answer:
+        """POST a JSON `body`; the answer, whatever its status. Raises TimeoutError, OSError (connecting, refused
         addresses, TLS) or HttpError; ValueError for a header that would split the request."""
-        origin, head = _framing(url, content_type)
+        origin, head = _framing(url)
         request = head + _extra(headers) + b"Content-Length: %d\r\n\r\n" % len(body) + body
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._timeout_s):
@@ -254,9 +251,11 @@ class Http1Client:
         """Close idle connections nobody took for KEEPALIVE_S (origins no longer sent to)."""
         self._swept = fresh_after + KEEPALIVE_S
         for origin, idle in list(self._idle.items()):
-            keep = [c for c in idle if c.usable(fresh_after)]
+            keep = []
             for conn in idle:
-                if conn not in keep:
+                if conn.usable(fresh_after):
+                    keep.append(conn)
+                else:
                     self._drop(conn)
             self._parked -= len(idle) - len(keep)
             if keep:
@@ -271,7 +270,7 @@ class Http1Client:
     async def _connect(self, origin: Origin, loop: asyncio.AbstractEventLoop) -> _Connection:
         scheme, host, port = origin
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        if self._check and host.lower() not in self._trusted:
+        if host.lower() not in self._trusted:
             problem = address_problem(host, [str(info[4][0]) for info in infos], frozenset())
             if problem is not None:
                 raise OSError(errno.EACCES, f"{host} {problem}; not sent")
@@ -297,7 +296,7 @@ class Http1Client:
 
 
 @functools.lru_cache(maxsize=4096)
-def _framing(url: URL, content_type: str) -> tuple[Origin, bytes]:
+def _framing(url: URL) -> tuple[Origin, bytes]:
     """A URL's origin and the start of every request to it, built once."""
     if url.scheme not in ("http", "https") or not url.raw_host or url.port is None:
         raise InvalidUrl(f"cannot send to {url.scheme or 'a URL without a scheme'}:// URLs without a host")
@@ -305,7 +304,7 @@ def _framing(url: URL, content_type: str) -> tuple[Origin, bytes]:
     _refuse_breaks("URL", target)
     head = (
         f"POST {target} HTTP/1.1\r\nHost: {url.host_port_subcomponent}\r\nUser-Agent: {USER_AGENT}\r\n"
-        f"Accept: */*\r\nContent-Type: {content_type}\r\n"
+        "Accept: */*\r\nContent-Type: application/json\r\n"
     )
     return (url.scheme, url.raw_host, url.port), head.encode("latin-1")
 

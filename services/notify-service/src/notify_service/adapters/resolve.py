@@ -1,5 +1,5 @@
-"""URL checks that need DNS: the resolved addresses must not be private, loopback or link-local, when a
-subscriber is saved and again whenever something is sent."""
+"""URL checks that need DNS: the resolved addresses must not be private, loopback or link-local when a subscriber
+is saved (`url_refusal`), and the delivery client, which checks them again on every connection it opens."""
 
 from __future__ import annotations
 
