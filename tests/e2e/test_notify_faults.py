@@ -150,17 +150,6 @@ async def test_an_over_long_id_or_a_huge_integer_is_a_422_never_a_503(notify: No
     assert [p.status_code for p in probes] == [422, 422]
 
 
-async def test_every_record_notify_publishes_says_it_is_a_structured_cloudevent(
-    notify: Notify, org: str, unique: str
-) -> None:
-    async with TopicReader(notify.kafka, ALERT_EVENTS, deadletter_event_adapter) as reader:
-        async with notify.client() as client:
-            answer = await client.post("/v1/alerts", headers=token(org), json=_native(org, f"ce-{unique}"))
-        assert answer.status_code == 202
-        [record] = await reader.for_key(org, 1)
-        assert ("content-type", b"application/cloudevents+json") in list(record.headers)
-
-
 def _am(org: str | None, name: str, **labels: str) -> dict[str, Any]:
     base = {"alertname": name, "project_id": "proj-1"} | ({"org_id": org} if org else {}) | labels
     return {

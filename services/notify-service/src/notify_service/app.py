@@ -36,6 +36,7 @@ from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, Sender, TicketUpdates
+from notify_service.handlers.intake import AlertIntake
 from notify_service.handlers.mutes import run_mutes
 from notify_service.handlers.timeouts import run_timeouts
 
@@ -103,7 +104,8 @@ def create_app(settings: Settings) -> FastAPI:
         runtime.at_stop(bots.close)
         ctx = SendContext(http=delivery_session(settings), settings=settings, lark=bots.lark)
         runtime.at_stop(ctx.http.close)
-        app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx)
+        intake = AlertIntake(runtime.pool, runtime.publishers, settings, local)
+        app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx, intake=intake)
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
         if delivers:
             dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)

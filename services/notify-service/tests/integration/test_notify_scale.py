@@ -16,6 +16,7 @@ from care_schemas.events.alert import Alert, alert_event
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import within
+from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters import queue, repository, subscribers
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
@@ -284,6 +285,7 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
 
     handing = queue.Handing("me", sorted(held), ["sub-full"])
     async with pool.acquire() as conn, conn.transaction():
+        await mute_locks.lock_for_intake(conn, ["org-1", "org-scale"])
         queued, handed = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=handing)
         handed = await mutes.at_intake(conn, events, handed)
 

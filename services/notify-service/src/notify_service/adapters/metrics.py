@@ -5,6 +5,10 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 RECEIVED = Counter("notify_alerts_received_total", "Alert events taken in", ["source"])
+DEFERRED = Counter(
+    "notify_alerts_deferred_total",
+    "Alerts the HTTP intake could not store at once and published to alert.events.v1 for the Kafka intake",
+)
 QUEUED = Counter("notify_notifications_queued_total", "Notifications queued for subscribers")
 DELIVERED = Counter("notify_notifications_delivered_total", "Notifications delivered", ["channel"])
 RETRIED = Counter(

@@ -4,7 +4,7 @@ when it ends, cancel what must never go out, keep `alert_mutes` (read by the rep
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -12,6 +12,7 @@ import asyncpg
 from notify_service.adapters.queue import WAKE
 
 LOCK_KEY = "notify-mutes:"
+INTAKE_KEY = "notify-intake:"
 CHECKS = "mute_checks"
 
 
@@ -22,6 +23,20 @@ async def lock(conn: asyncpg.Connection, orgs: Sequence[str], *, shared: bool) -
     await conn.execute(
         f"SELECT {fn}(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # noqa: S608  (in the sorted order given)
         sorted(set(orgs)),
+        LOCK_KEY,
+    )
+
+
+async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> None:
+    """The intake's locks of these organisations, in sorted order, until the transaction ends: the intake's own,
+    exclusive, so that one organisation's intake transactions (HTTP requests and Kafka batches alike) take turns
+    instead of upserting the same alerts in different orders and deadlocking; and the mute lock, shared (`lock`).
+    Both in one statement: an HTTP request waits for every round trip of its transaction."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($2 || o, 0)), pg_advisory_xact_lock_shared(hashtext($3 || o))"
+        " FROM unnest($1::text[]) AS o",
+        sorted(set(orgs)),
+        INTAKE_KEY,
         LOCK_KEY,
     )
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from carekit.runtime import Runtime
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.secrets import SecretBox
+from notify_service.handlers.intake import AlertIntake
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Deps:
     runtime: Runtime
     box: SecretBox
     ctx: SendContext
+    intake: AlertIntake
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

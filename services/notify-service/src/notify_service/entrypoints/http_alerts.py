@@ -69,7 +69,7 @@ async def native(identity: CurrentIdentity, d: Injected, body: Annotated[Any, Bo
         err = exc.errors()[0]
         raise Invalid(f"{_where(tuple(err['loc']))}: {message(err)}") from None
     alerts = parsed if isinstance(parsed, list) else [parsed]
-    ids = await handlers.publish_alerts(d.runtime.publishers, d.runtime.pool, identity, alerts, "http")
+    ids = await handlers.accept_alerts(d.intake, identity, alerts, "http")
     return Accepted(accepted=len(ids), event_ids=ids)
 
 
@@ -83,7 +83,7 @@ async def alertmanager(identity: CurrentIdentity, d: Injected, body: Annotated[A
         intake = parse_alertmanager(body, default_org=None if identity.is_staff else identity.org)
     except FieldError as exc:
         raise Invalid(str(exc)) from None
-    ids, refused = await handlers.publish_alertmanager(d.runtime.publishers, d.runtime.pool, identity, intake)
+    ids, refused = await handlers.accept_alertmanager(d.intake, identity, intake)
     rejected = [Rejection.model_validate(r.view()) for r in refused]
     return Accepted(accepted=len(ids), event_ids=ids, rejected=rejected)
 

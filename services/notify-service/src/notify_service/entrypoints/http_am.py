@@ -251,7 +251,7 @@ async def post_alerts(
     """Prometheus' alerts: each taken or refused on its own (a re-sent firing alert is the same alert, not a new
     notification); 400 names the refused ones after the others were taken, as Alertmanager does."""
     posted = [a.model_dump() for a in alerts]
-    refused = await am.post_alerts(d.runtime.publishers, d.runtime.pool, identity, posted)
+    refused = await am.post_alerts(d.intake, identity, posted)
     if refused:
         return am_error(400, "; ".join(refused)[:4000])
     return Response(status_code=200)

@@ -12,7 +12,6 @@ import asyncpg
 
 from care_schemas.events.alert import Alert, AlertStatus
 from carekit.identity import Identity
-from carekit.kafka import Publishers
 from carekit.projection import current_plan
 from carekit.refusals import Invalid, NotFound
 from notify_service.adapters import am_api, mutes, silences
@@ -23,7 +22,7 @@ from notify_service.domain.alertmanager_in import FieldError, Intake, Refusal, r
 from notify_service.domain.matchers import Matcher, MatcherError, filter_matches
 from notify_service.domain.silences import SilenceRefused, SilenceState, can_update, check_new, sort_key
 from notify_service.handlers import mutes as muting
-from notify_service.handlers.intake import publish_alertmanager
+from notify_service.handlers.intake import AlertIntake, accept_alertmanager
 
 RESOLVE_TIMEOUT = timedelta(minutes=5)  # Alertmanager's default `resolve_timeout`
 SOURCE = "alertmanager-api"
@@ -38,12 +37,10 @@ def _set(value: datetime | None) -> datetime | None:
     return value if value is not None and value.year > 1 else None
 
 
-async def post_alerts(
-    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, posted: Sequence[Mapping[str, Any]]
-) -> list[str]:
+async def post_alerts(intake: AlertIntake, identity: Identity, posted: Sequence[Mapping[str, Any]]) -> list[str]:
     """Take each postable alert on its own (as Alertmanager does): a missing start is now, a missing end is now +
     resolve_timeout and the alert resolves then unless posted again; an end in the past is a resolved alert.
-    The good alerts are published; the reasons of the refused ones are returned (and kept for the organisation)."""
+    The good alerts are taken; the reasons of the refused ones are returned (and kept for the organisation)."""
     now = _now()
     accepted: list[tuple[int, Alert]] = []
     refused: list[Refusal] = []
@@ -69,11 +66,11 @@ async def post_alerts(
     if not accepted and not refused:
         raise Invalid("(body): no alerts")
     try:
-        _ids, refused = await publish_alertmanager(publishers, pool, identity, Intake(accepted, refused), source=SOURCE)
+        _ids, refused = await accept_alertmanager(intake, identity, Intake(accepted, refused), source=SOURCE)
     except Invalid as exc:
         return [exc.message]
     turned_down = {r.index for r in refused}
-    await am_api.note_ends(pool, [(a, ends[i]) for i, a in accepted if i not in turned_down])
+    await am_api.note_ends(intake.pool, [(a, ends[i]) for i, a in accepted if i not in turned_down])
     return [r.reason for r in refused]
 
 

@@ -1,8 +1,16 @@
-"""Intake use cases: alerts from Kafka and from HTTP, plan changes, ticket events that become chat posts."""
+"""Intake use cases: alerts from Kafka and from HTTP, plan changes, ticket events that become chat posts.
+
+Alerts taken over HTTP are stored before the answer, in the transaction the Kafka intake runs for alert events from
+other producers; only when that transaction fails (Postgres unreachable, or a value it refuses) do they go to
+alert.events.v1, where the Kafka intake waits out the outage or isolates the one record with its reason. Either way
+nothing acknowledged is lost (docs/decisions.md, "HTTP intake stores directly")."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -11,31 +19,37 @@ from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_e
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
 from care_schemas.topics import ALERT_EVENTS
+from carekit.faults import reason
 from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
 from carekit.projection import ProjectedPlan
 from carekit.refusals import Forbidden, Invalid, TooLarge
 from notify_service.adapters import im_queue, metrics, rejections, repository, subscribers
+from notify_service.adapters import mutes as mute_locks
+from notify_service.adapters.queue import Claimed
 from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
 from notify_service.handlers import alert_actions, clinic, mutes
-from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 
+log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 
 
-async def take_in_alerts(
+async def store_alerts(
     pool: asyncpg.Pool,
     events: Sequence[AlertFiring | AlertResolved],
     settings: Settings,
     local: Dispatcher | None = None,
-) -> int:
-    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction. With a
-    dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets go
-    straight to its senders after the commit, instead of waiting for a claim to find them."""
+) -> tuple[int, list[Claimed]]:
+    """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction that holds
+    their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns). With a
+    dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets are
+    inserted as being sent by it and returned, to be handed to its senders after the commit."""
     handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
     async with pool.acquire() as conn, conn.transaction():
+        await mute_locks.lock_for_intake(conn, {e.data.org_id for e in events})
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
         queued, handed = await repository.take_in(
@@ -47,21 +61,70 @@ async def take_in_alerts(
             handing=handing,
         )
         handed = await mutes.at_intake(conn, events, handed)  # silences and windows hold back what they match
-    metrics.RECEIVED.labels("kafka").inc(len(events))
     metrics.QUEUED.inc(queued)
+    return queued, handed
+
+
+async def take_in_alerts(
+    pool: asyncpg.Pool,
+    events: Sequence[AlertFiring | AlertResolved],
+    settings: Settings,
+    local: Dispatcher | None = None,
+) -> int:
+    """Kafka intake: store a batch (`store_alerts`), then hand this process's dispatcher what it may send at once,
+    instead of waiting for a claim to find it."""
+    queued, handed = await store_alerts(pool, events, settings, local)
+    metrics.RECEIVED.labels("kafka").inc(len(events))
     if handed and local is not None:
         await local.take(handed)
     return queued
 
 
+@dataclass(frozen=True)
+class AlertIntake:
+    """Where alerts taken over HTTP go: stored at once (`store_alerts`), or, when that fails, published to
+    alert.events.v1 for the Kafka intake."""
+
+    pool: asyncpg.Pool
+    publishers: Publishers
+    settings: Settings
+    local: Local
+
+    async def accept(
+        self, events: Sequence[AlertFiring | AlertResolved], payloads: list[tuple[str, bytes]], source: str
+    ) -> None:
+        """Store or publish the alerts, to the end even when the request is cancelled (its client went away): rows
+        inserted as being sent by this process's dispatcher must reach it."""
+        await asyncio.shield(self._accept(events, payloads, source))
+
+    async def _accept(
+        self, events: Sequence[AlertFiring | AlertResolved], payloads: list[tuple[str, bytes]], source: str
+    ) -> None:
+        dispatcher = self.local.dispatcher
+        try:
+            _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher)
+        except Exception as exc:  # an outage or a refusal: the Kafka intake waits out the one, isolates the other
+            log.warning(
+                "could not store %d alerts at intake (%s); published to %s for the Kafka intake",
+                len(events),
+                reason(exc, 300),
+                ALERT_EVENTS.name,
+            )
+            await self.publishers[ALERT_EVENTS].publish_all(payloads)
+            metrics.DEFERRED.inc(len(events))
+        else:
+            if handed and dispatcher is not None:
+                await dispatcher.take(handed)
+        metrics.RECEIVED.labels(source).inc(len(events))
+
+
 MAX_ALERTS = 1000
 
 
-async def publish_alerts(
-    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, alerts: Sequence[Alert], source: str
-) -> list[str]:
-    """HTTP intake: the caller's own organisation's alerts (staff: any) go to alert.events.v1; their event ids.
-    Clinic alerts of an organisation whose plan lacks Clinic are refused (403 naming the plan)."""
+async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
+    """HTTP intake: the caller's own organisation's alerts (staff: any) are taken (`AlertIntake`); their event ids.
+    Clinic alerts of an organisation whose plan lacks Clinic are refused (403 naming the plan), and so is an alert
+    too large for an event (413 naming it), whichever way it goes."""
     if not alerts:
         raise Invalid("(body): no alerts")
     if len(alerts) > MAX_ALERTS:
@@ -70,7 +133,7 @@ async def publish_alerts(
         for i, alert in enumerate(alerts):
             if alert.org_id != identity.org:
                 raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
-    await clinic.refuse_not_entitled(pool, alerts)
+    await clinic.refuse_not_entitled(intake.pool, alerts)
     events = [alert_event(a, source="/notify-service/http") for a in alerts]
     payloads = []
     for i, event in enumerate(events):
@@ -78,26 +141,25 @@ async def publish_alerts(
             payloads.append((event.data.org_id, encode(event, ALERT_EVENTS)))
         except TooLarge as exc:
             raise TooLarge(f"alerts[{i}]: {exc.reason}; shorten its labels, annotations or texts") from None
-    await publishers[ALERT_EVENTS].publish_all(payloads)
-    metrics.RECEIVED.labels(source).inc(len(alerts))
+    await intake.accept(events, payloads, source)
     return [e.id for e in events]
 
 
-async def publish_alertmanager(
-    publishers: Publishers, pool: asyncpg.Pool, identity: Identity, intake: Intake, source: str = "alertmanager"
+async def accept_alertmanager(
+    intake: AlertIntake, identity: Identity, group: Intake, source: str = "alertmanager"
 ) -> tuple[list[str], list[Refusal]]:
-    """An Alertmanager group, alert by alert: the good alerts go to alert.events.v1, each bad one is refused with its
-    reason and recorded for its organisation (Alertmanager does not retry a 4xx: one bad alert must not cost the
+    """An Alertmanager group, alert by alert: the good alerts are taken (`AlertIntake`), each bad one is refused with
+    its reason and recorded for its organisation (Alertmanager does not retry a 4xx: one bad alert must not cost the
     group its good ones). Raises Invalid, naming the reasons, when none of the group could be taken."""
-    refused = list(intake.refused)
+    refused = list(group.refused)
     payloads: list[tuple[str, bytes]] = []
-    ids: list[str] = []
-    for i, alert in intake.accepted:
+    events: list[AlertFiring | AlertResolved] = []
+    for i, alert in group.accepted:
         if not identity.is_staff and alert.org_id != identity.org:
             why = f"alerts[{i}].labels.org_id: {alert.org_id!r} is not your organisation"
             refused.append(Refusal(i, why, alert.fingerprint, alert.rule, identity.org))
             continue
-        if (not_entitled := await clinic.refusal_for(pool, alert)) is not None:
+        if (not_entitled := await clinic.refusal_for(intake.pool, alert)) is not None:
             refused.append(
                 Refusal(i, f"alerts[{i}].labels.source: {not_entitled}", alert.fingerprint, alert.rule, alert.org_id)
             )
@@ -108,16 +170,15 @@ async def publish_alertmanager(
         except TooLarge as exc:
             refused.append(Refusal(i, f"alerts[{i}]: {exc.reason}", alert.fingerprint, alert.rule, alert.org_id))
             continue
-        ids.append(event.id)
+        events.append(event)
     refused.sort(key=lambda r: r.index)
     if refused:
-        await rejections.record(pool, source, [(r.org_id or identity.org, r) for r in refused])
+        await rejections.record(intake.pool, source, [(r.org_id or identity.org, r) for r in refused])
     if not payloads:
         reasons = "; ".join(r.reason for r in refused[:5])
         raise Invalid(f"{reasons} (no alert of the group was accepted; each refusal is in GET /v1/intake-rejections)")
-    await publishers[ALERT_EVENTS].publish_all(payloads)
-    metrics.RECEIVED.labels(source).inc(len(payloads))
-    return ids, refused
+    await intake.accept(events, payloads, source)
+    return [e.id for e in events], refused
 
 
 async def on_plan_change(conn: asyncpg.Connection, event: SupportPlanChanged, previous: ProjectedPlan | None) -> None:

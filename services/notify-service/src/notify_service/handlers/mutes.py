@@ -82,9 +82,9 @@ async def at_intake(
     that is not an outage does not cost the alerts: they stay queued as they are, the organisation is logged and
     left to the mute loop, which retries it (and parks it if it keeps failing). Notifications `handed` to this
     process's dispatcher (inserted as being sent) of an organisation with silences or windows are queued instead,
-    so that the same rules hold them; the rest are returned, to be handed over."""
+    so that the same rules hold them; the rest are returned, to be handed over. The caller holds the organisations'
+    intake locks (`adapters.mutes.lock_for_intake`), the mute lock shared among them."""
     orgs = sorted({e.data.org_id for e in events})
-    await mutes.lock(conn, orgs, shared=True)
     ruled = await mutes.orgs_with_rules(conn, orgs)
     if handed and ruled:
         await queue.release(conn, [r.id for r in handed if r.org_id in ruled], None)
