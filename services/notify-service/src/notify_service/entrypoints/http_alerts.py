@@ -1,5 +1,5 @@
-"""HTTP alert intake: native alert JSON (one or a list) and Alertmanager webhook v4; both publish to
-alert.events.v1 (acks=all) and answer 202. Callers: a bearer token of the organisation (any role) or staff."""
+"""HTTP alert intake: native alert JSON (one or a list) and Alertmanager webhook v4; both store the alerts (or, when
+Postgres cannot take them, publish them to alert.events.v1 with acks=all) and answer 202. Callers: a bearer token of the organisation (any role) or staff."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class Rejection(BaseModel):
 
 
 class Accepted(BaseModel):
-    """The alerts were published to alert.events.v1 (acknowledged by every in-sync replica)."""
+    """The alerts are stored and their notifications queued (or, when Postgres could not take them at once, published
+    to alert.events.v1, acknowledged by every in-sync replica, for the Kafka intake to store)."""
 
     accepted: int
     event_ids: list[str]
