@@ -17,7 +17,7 @@ from tests.receivers import Answer, Received, on_plan, sample_alert, start_notif
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 ALERTS = 300
-INFLIGHT = 4  # DELIVERY_TARGET_INFLIGHT, the default
+INFLIGHT = 16  # DELIVERY_TARGET_INFLIGHT, the default
 
 
 async def test_sigkill_while_queued_and_retrying_loses_nothing_and_duplicates_are_bounded(

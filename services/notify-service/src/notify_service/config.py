@@ -35,7 +35,7 @@ class Settings(ServiceSettings):
     delivery_poll_interval_s: float = Field(default=1.0, gt=0, description="longest wait between claims")
     delivery_timeout_s: float = Field(default=15.0, gt=0)
     delivery_concurrency: int = Field(default=64, ge=1)
-    delivery_target_inflight: int = Field(default=4, ge=1, description="messages in flight per subscriber")
+    delivery_target_inflight: int = Field(default=16, ge=1, description="messages in flight per subscriber")
     delivery_claim_batch: int = Field(default=1000, ge=1)
     delivery_held_rows: int = Field(
         default=6000,
