@@ -1,5 +1,6 @@
 """HTTP alert intake: native alert JSON (one or a list) and Alertmanager webhook v4; both store the alerts (or, when
-Postgres cannot take them, publish them to alert.events.v1 with acks=all) and answer 202. Callers: a bearer token of the organisation (any role) or staff."""
+Postgres cannot take them, publish them to alert.events.v1 with acks=all) and answer 202. Callers: a bearer token of
+the organisation (any role) or staff."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Alerts taken over HTTP are stored before the answer, in the transaction the Kafka intake runs for alert events from
 other producers; only when that transaction fails (Postgres unreachable, or a value it refuses) do they go to
 alert.events.v1, where the Kafka intake waits out the outage or isolates the one record with its reason. Either way
-nothing acknowledged is lost (docs/decisions.md, "HTTP intake stores directly")."""
+nothing acknowledged is lost (docs/decisions.md, "notify-service's HTTP intake stores alerts before it answers")."""
 
 from __future__ import annotations
 
