@@ -16,12 +16,12 @@ INTAKE_KEY = "notify-intake:"
 CHECKS = "mute_checks"
 
 
-async def lock(conn: asyncpg.Connection, orgs: Sequence[str], *, shared: bool) -> None:
-    """Serialise changes of mutes per organisation: writers of alerts take it shared (in org order), silence and
-    window changes and the mute loop exclusive; so a silence never misses a notification queued beside it."""
-    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+async def lock(conn: asyncpg.Connection, orgs: Sequence[str]) -> None:
+    """Serialise changes of mutes per organisation: silence and window changes and the mute loop take this lock
+    exclusive (in org order), the intake shared (`lock_for_intake`); so a silence never misses a notification queued
+    beside it."""
     await conn.execute(
-        f"SELECT {fn}(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # noqa: S608  (in the sorted order given)
+        "SELECT pg_advisory_xact_lock(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # in the sorted order given
         sorted(set(orgs)),
         LOCK_KEY,
     )
@@ -30,7 +30,7 @@ async def lock(conn: asyncpg.Connection, orgs: Sequence[str], *, shared: bool) -
 async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> None:
     """The intake's locks of these organisations, in sorted order, until the transaction ends: the intake's own,
     exclusive, so that one organisation's intake transactions (HTTP requests and Kafka batches alike) take turns
-    instead of upserting the same alerts in different orders and deadlocking; and the mute lock, shared (`lock`).
+    instead of upserting the same alerts in different orders and deadlocking; and the mute lock (`lock`), shared.
     Both in one statement: an HTTP request waits for every round trip of its transaction."""
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($2 || o, 0)), pg_advisory_xact_lock_shared(hashtext($3 || o))"

@@ -268,18 +268,20 @@ async def _isolate_unreadable(pool: asyncpg.Pool, rows: Sequence[tuple[asyncpg.R
                 await conn.execute(PARK_RESOLVED, r["subscriber_id"], r["fingerprint"], r["starts_at"])
 
 
-# every result delivered: the rows still held move on and the attempts are written by the same statement
-_DELIVERED = """
-    WITH moved AS (
-        UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL
-        WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)
-    )
+# delivered notifications still held by this instance ($2) move on
+_MARK_DELIVERED = """
+    UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(), last_error = NULL
+    WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending' AND (claimed_by IS NULL OR claimed_by = $2)
+"""
+# every result delivered: the rows move on and the attempts are written by the same statement
+_DELIVERED = f"""
+    WITH moved AS ({_MARK_DELIVERED})
     INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt, outcome,
                                    http_status, detail, latency_ms)
     SELECT * FROM json_to_recordset($3::text::json) AS a(
         org_id text, subscriber_id text, channel text, notification_ids bigint[], fingerprints text[], attempt integer,
         outcome text, http_status integer, detail text, latency_ms double precision)
-"""
+"""  # noqa: S608 (constant SQL, values bound)
 
 ATTEMPT_COLUMNS = [
     "org_id",
@@ -357,13 +359,7 @@ async def record(
                 cancelled,
             )
         if delivered:
-            await conn.execute(
-                "UPDATE notifications SET state = 'delivered', attempts = attempts + 1, delivered_at = now(),"
-                " last_error = NULL WHERE id = ANY($1::bigint[]) AND coalesce(state, '') = 'sending'"
-                " AND (claimed_by IS NULL OR claimed_by = $2)",
-                delivered,
-                me,
-            )
+            await conn.execute(_MARK_DELIVERED, delivered, me)
         if retries:
             await conn.execute(
                 """

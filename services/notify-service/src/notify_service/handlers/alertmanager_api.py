@@ -207,7 +207,7 @@ async def post_silence(pool: asyncpg.Pool, identity: Identity, body: Mapping[str
         raise Invalid(str(exc)) from None
     org = identity.org
     async with pool.acquire() as conn, conn.transaction():
-        await mutes.lock(conn, [org], shared=False)
+        await mutes.lock(conn, [org])
         old = await silences.silence(conn, org, body["id"]) if body.get("id") else None
         if body.get("id") and old is None:
             raise NotFound(f"silence {body['id']} not found")
@@ -230,7 +230,7 @@ async def post_silence(pool: asyncpg.Pool, identity: Identity, body: Mapping[str
 async def expire_silence(pool: asyncpg.Pool, org: str, silence_id: str) -> None:
     """End a silence now; what it held back and is still firing is sent at once."""
     async with pool.acquire() as conn, conn.transaction():
-        await mutes.lock(conn, [org], shared=False)
+        await mutes.lock(conn, [org])
         if not await silences.expire_silence(conn, org, silence_id, _now()):
             raise NotFound(f"silence {silence_id} not found")
         await muting.reconcile(conn, org)

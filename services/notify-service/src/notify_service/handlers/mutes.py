@@ -48,7 +48,7 @@ async def reconcile(conn: asyncpg.Connection, org: str, *, only: Sequence[str] |
     transaction, under the organisation's mute lock: exclusive here unless `only` comes from the intake, which
     holds it shared)."""
     if only is None:
-        await mutes.lock(conn, [org], shared=False)
+        await mutes.lock(conn, [org])
     at = now()
     rules = await rules_of(conn, org, at)
     by_id = {s.id: s for s in rules.silences}
@@ -108,7 +108,7 @@ async def check_due(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as conn:
         for org in await mutes.due(conn, LOOP):
             async with conn.transaction():
-                await mutes.lock(conn, [org], shared=False)  # the mute lock before the check's row, as everywhere
+                await mutes.lock(conn, [org])  # the mute lock before the check's row, as everywhere
                 if not await mutes.claim_check(conn, org):
                     continue
                 await CHECKS.run(conn, org, lambda org=org: reconcile(conn, org))  # type: ignore[misc]

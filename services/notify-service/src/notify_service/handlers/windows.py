@@ -84,7 +84,7 @@ async def save(pool: asyncpg.Pool, org: str, by: str, draft: dict[str, Any], win
         "comment": draft.get("comment") or "",
     }
     async with pool.acquire() as conn, conn.transaction():
-        await mutes.lock(conn, [org], shared=False)
+        await mutes.lock(conn, [org])
         if window_id is None:
             if len(await silences.window_rows(conn, org)) >= MAX_WINDOWS:
                 raise Conflict(f"at most {MAX_WINDOWS} maintenance windows per organisation; delete one first")
@@ -99,7 +99,7 @@ async def save(pool: asyncpg.Pool, org: str, by: str, draft: dict[str, Any], win
 
 async def remove(pool: asyncpg.Pool, org: str, window_id: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await mutes.lock(conn, [org], shared=False)
+        await mutes.lock(conn, [org])
         if not await silences.delete_window(conn, org, window_id):
             raise NotFound(f"no maintenance window {window_id}")
         await muting.reconcile(conn, org)
