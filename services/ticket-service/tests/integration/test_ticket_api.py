@@ -12,6 +12,8 @@ import pytest
 from ticket_harness import ENGINEER, MONDAY_10_UTC, Service
 
 from care_schemas.catalogue import PlanCode
+from care_schemas.events.action import TicketAlertResolved, TicketAlertResolvedData
+from care_schemas.events.alert import AlertRef
 from care_schemas.events.plan import Tam
 from care_schemas.events.ticket import (
     TicketCommented,
@@ -22,6 +24,7 @@ from care_schemas.events.ticket import (
 )
 from carekit_testing import TEST_JWT_SECRET, TicketTopicReader, bearer
 from ticket_service import handlers
+from ticket_service.handlers import alert_actions
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 SCHEMA = Path(__file__).resolve().parents[4] / "schemas" / "jsonschema" / "ticket.events.v1.schema.json"
@@ -342,3 +345,32 @@ async def test_raising_the_severity_after_an_on_time_answer_does_not_make_a_brea
     assert raised.json()["response_due_at"] == ticket["response_due_at"]  # S1 from creation would be 11:00 Monday
     await handlers.scan_breaches(service.app.deps)
     assert await service.count("SELECT count(*) FROM tickets WHERE id = $1 AND breached_at IS NULL", ticket["id"]) == 1
+
+
+async def test_an_alert_resolving_is_said_once_on_its_ticket_however_many_events_tell_it(
+    service: Service, unique: str
+) -> None:
+    """Two notify-service deployments on the same Kafka each tell the ticket, with events of their own."""
+    org = f"org-{unique}"
+    tid = (await opened_monday_10(service, org, "S2"))["id"]
+    starts = datetime(2026, 3, 2, 9, 40, tzinfo=UTC)
+
+    def told(fingerprint: str, starts_at: datetime) -> TicketAlertResolved:
+        return TicketAlertResolved.build(
+            source="/notify-service",
+            subject=tid,
+            data=TicketAlertResolvedData(
+                ticket_id=tid,
+                alert=AlertRef(org_id=org, fingerprint=fingerprint, starts_at=starts_at),
+                rule="disk_full",
+                summary="disk is full",
+                resolved_at=starts + timedelta(minutes=5),
+            ),
+        )
+
+    deps = service.app.deps
+    said = [await alert_actions.alert_resolved(deps, e) for e in (told("fp-1", starts), told("fp-1", starts))]
+    assert said == [True, False]
+    assert await alert_actions.alert_resolved(deps, told("fp-1", starts + timedelta(hours=1)))  # it fired again
+    seen = (await service.client.get(f"/v1/tickets/{tid}", headers=customer(org))).json()
+    assert sum("has resolved" in c["body"] for c in seen["comments"]) == 2

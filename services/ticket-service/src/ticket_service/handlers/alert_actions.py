@@ -92,7 +92,9 @@ async def ticket_alert(deps: Deps, ticket_id: str) -> AlertRef | None:
 
 
 async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:
-    """A comment on the ticket opened from the alert: it resolved (once per event; nothing on a closed ticket)."""
+    """A comment on the ticket opened from the alert: it resolved (once per firing of that alert, whatever events say
+    so: every notify-service deployment that saw the ticket opened and the alert resolve tells it, each with an event
+    of its own; nothing on a closed ticket)."""
     d = event.data
     author = Author(sub=ALERTS_AUTHOR, kind=AuthorKind.CUSTOMER, org_id=d.alert.org_id)
     body = (
@@ -101,7 +103,8 @@ async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:
         f"resolved at {d.resolved_at:%Y-%m-%d %H:%M} UTC)."
     )
     async with deps.pool.acquire() as conn, conn.transaction():
-        if not await first_time(conn, "alert-resolved", event.id):
+        firing = f"{d.ticket_id}/{d.alert.org_id}/{d.alert.fingerprint}/{d.alert.starts_at.isoformat()}"
+        if not await first_time(conn, "alert-resolved", firing):
             return False
         ticket = await db.get_ticket(conn, d.ticket_id, for_update=True)
         if ticket is None or ticket.org_id != d.alert.org_id:
