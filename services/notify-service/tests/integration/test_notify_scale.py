@@ -378,3 +378,34 @@ async def test_claims_take_a_burst_at_once_when_the_statistics_were_taken_while_
 
     # a bound on a hang, not a speed target: the 20 claims take about a second here (bench/README.md, "claims")
     assert await within(drain(), 120) == 20_000
+
+
+async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_taken_while_nothing_was_pending(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """A dispatcher whose claim found nothing due asks when the next row is due. With statistics that say nothing is
+    pending and 20,000 rows queued for a grouping window, the answer comes from the first entries of the due index,
+    not from every queued row (min() read them all: 17-22 ms a call in bench_notify_intake.py)."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    await _subscriber(pool, box, "sub-later", "http://127.0.0.1:9/later")
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state, next_attempt_at) SELECT 'sub-later', 'org-scale', 'webhook', $1 || i, $1 || i, 'firing',"
+        " 'critical', $2, $3, i % 64, $4, now() + make_interval(secs => 3600 + i) FROM generate_series(1, $5) AS i"
+    )
+    await pool.execute(insert, "old-", alert.starts_at, alert.model_dump(mode="json"), "delivered", 20_000)
+    await pool.execute("ANALYZE notifications")
+    await pool.execute(insert, "new-", alert.starts_at, alert.model_dump(mode="json"), "pending", 20_000)
+    first = await pool.fetchval("SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending'")
+
+    mine = list(range(64))
+    assert await queue.next_due(pool, mine) == first
+    assert await queue.next_due(pool, [5]) == await pool.fetchval(
+        "SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending' AND part = 5"
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # as next_due plans it
+        plan = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {queue.NEXT_DUE}", mine)
+    top = plan[0]["Plan"]  # the pool decodes json
+    buffers = top["Shared Hit Blocks"] + top["Shared Read Blocks"]
+    assert buffers < 50, f"next_due read {buffers} blocks"
