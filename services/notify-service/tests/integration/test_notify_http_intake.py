@@ -1,9 +1,11 @@
 """The HTTP intake's store, on a real Postgres: a request cancelled while its transaction waits (its client went
-away) still stores what it started to, since rows it inserts as being sent must reach this process's senders."""
+away) still stores what it started to, since rows it inserts as being sent must reach this process's senders; an
+alert posted through the Alertmanager API is never stored without its time-out."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -11,9 +13,11 @@ from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, alert_event
 from care_schemas.topics import ALERT_EVENTS
+from carekit.identity import Identity, Role
 from carekit.kafka import encode
 from carekit_testing import eventually
 from notify_service.adapters import mutes
+from notify_service.handlers import alertmanager_api
 from notify_service.handlers.delivery.dispatcher import Local
 from notify_service.handlers.intake import AlertIntake
 
@@ -42,3 +46,47 @@ async def test_a_request_cancelled_while_its_transaction_waits_still_stores_its_
         return [r["event_id"] for r in rows]
 
     assert await eventually(stored, timeout_s=10) == [event.id]
+
+
+class _Topic:
+    """alert.events.v1 as the intake's fallback sees it (what reaches Kafka is tests/e2e/test_notify_intake.py's)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes]] = []
+
+    async def publish_all(self, payloads: list[tuple[str, bytes]]) -> None:
+        self.published += payloads
+
+
+async def test_an_alert_posted_to_the_alertmanager_api_is_stored_with_its_time_out_or_not_at_all(
+    pool: asyncpg.Pool,
+) -> None:
+    """Its time-out is written in the alert's own transaction. When it cannot be (here a trigger refuses it once),
+    the alert is not stored without it: the alert goes through the topic, and the time-out is noted after it. Noted
+    apart, after the alert, a crash between the two left the alert firing for good."""
+    await pool.execute(
+        """
+        CREATE SEQUENCE refuse_once;
+        CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('refuse_once') = 1 THEN RAISE EXCEPTION 'refused once'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_once BEFORE INSERT ON am_alert_ends FOR EACH ROW EXECUTE FUNCTION refuse_once();
+        """
+    )
+    topic = _Topic()
+    intake = AlertIntake(pool, {ALERT_EVENTS: topic}, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
+    ends = datetime.now(UTC) + timedelta(minutes=5)
+    posted = {"labels": {"alertname": "disk_full", "project_id": "proj-1", "instance": "tikv-0"}, "endsAt": ends}
+    owner = Identity(sub="ops", org="org-ends", role=Role.ORG_OWNER)
+
+    assert await alertmanager_api.post_alerts(intake, owner, [posted]) == []
+
+    assert await pool.fetchval("SELECT count(*) FROM alerts WHERE org_id = 'org-ends'") == 0  # not stored half
+    assert [org for org, _ in topic.published] == ["org-ends"]  # the Kafka intake stores it
+    assert await pool.fetchval("SELECT ends_at FROM am_alert_ends WHERE org_id = 'org-ends'") == ends
+
+    assert await alertmanager_api.post_alerts(intake, owner, [posted]) == []  # the usual way: both at once
+    assert await pool.fetchval("SELECT count(*) FROM alerts WHERE org_id = 'org-ends'") == 1
+    assert len(topic.published) == 1

@@ -65,12 +65,10 @@ async def post_alerts(intake: AlertIntake, identity: Identity, posted: Sequence[
             refused.append(Refusal(i, str(exc), None, labels.get("alertname"), labels.get("org_id") or identity.org))
     if not accepted and not refused:
         raise Invalid("(body): no alerts")
-    try:
-        _ids, refused = await accept_alertmanager(intake, identity, Intake(accepted, refused), source=SOURCE)
+    try:  # each alert's time-out is noted with it: a crash between the two would leave it firing for good
+        _ids, refused = await accept_alertmanager(intake, identity, Intake(accepted, refused), SOURCE, ends)
     except Invalid as exc:
         return [exc.message]
-    turned_down = {r.index for r in refused}
-    await am_api.note_ends(intake.pool, [(a, ends[i]) for i, a in accepted if i not in turned_down])
     return [r.reason for r in refused]
 
 

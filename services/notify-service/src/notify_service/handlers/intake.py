@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -24,7 +25,7 @@ from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
 from carekit.projection import ProjectedPlan
 from carekit.refusals import Forbidden, Invalid, TooLarge
-from notify_service.adapters import im_queue, metrics, rejections, repository, subscribers
+from notify_service.adapters import am_api, im_queue, metrics, rejections, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters.queue import Claimed
 from notify_service.config import Settings
@@ -35,6 +36,7 @@ from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 
 log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
+Also = Callable[[asyncpg.Connection], Awaitable[None]]  # more writes that belong with the alerts (one transaction)
 
 
 async def store_alerts(
@@ -42,11 +44,12 @@ async def store_alerts(
     events: Sequence[AlertFiring | AlertResolved],
     settings: Settings,
     local: Dispatcher | None = None,
+    also: Also | None = None,
 ) -> tuple[int, list[Claimed]]:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction that holds
-    their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns). With a
-    dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets are
-    inserted as being sent by it and returned, to be handed to its senders after the commit."""
+    their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns), with `also`.
+    With a dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets
+    are inserted as being sent by it and returned, to be handed to its senders after the commit."""
     handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
     async with pool.acquire() as conn, conn.transaction():
         await mute_locks.lock_for_intake(conn, {e.data.org_id for e in events})
@@ -61,6 +64,8 @@ async def store_alerts(
             handing=handing,
         )
         handed = await mutes.at_intake(conn, events, handed)  # silences and windows hold back what they match
+        if also is not None:
+            await also(conn)
     metrics.QUEUED.inc(queued)
     return queued, handed
 
@@ -91,18 +96,27 @@ class AlertIntake:
     local: Local
 
     async def accept(
-        self, events: Sequence[AlertFiring | AlertResolved], payloads: list[tuple[str, bytes]], source: str
+        self,
+        events: Sequence[AlertFiring | AlertResolved],
+        payloads: list[tuple[str, bytes]],
+        source: str,
+        also: Also | None = None,
     ) -> None:
         """Store or publish the alerts, to the end even when the request is cancelled (its client went away): rows
-        inserted as being sent by this process's dispatcher must reach it."""
-        await asyncio.shield(self._accept(events, payloads, source))
+        inserted as being sent by this process's dispatcher must reach it. `also` is written in the alerts'
+        transaction; when they go through the topic instead, on its own after them (an error then is the answer's)."""
+        await asyncio.shield(self._accept(events, payloads, source, also))
 
     async def _accept(
-        self, events: Sequence[AlertFiring | AlertResolved], payloads: list[tuple[str, bytes]], source: str
+        self,
+        events: Sequence[AlertFiring | AlertResolved],
+        payloads: list[tuple[str, bytes]],
+        source: str,
+        also: Also | None,
     ) -> None:
         dispatcher = self.local.dispatcher
         try:
-            _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher)
+            _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher, also)
         except Exception as exc:  # an outage or a refusal: the Kafka intake waits out the one, isolates the other
             log.warning(
                 "could not store %d alerts at intake (%s); published to %s for the Kafka intake",
@@ -112,6 +126,9 @@ class AlertIntake:
             )
             await self.publishers[ALERT_EVENTS].publish_all(payloads)
             metrics.DEFERRED.inc(len(events))
+            if also is not None:
+                async with self.pool.acquire() as conn:
+                    await also(conn)
         else:
             if handed and dispatcher is not None:
                 await dispatcher.take(handed)
@@ -146,14 +163,20 @@ async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequenc
 
 
 async def accept_alertmanager(
-    intake: AlertIntake, identity: Identity, group: Intake, source: str = "alertmanager"
+    intake: AlertIntake,
+    identity: Identity,
+    group: Intake,
+    source: str = "alertmanager",
+    ends: Mapping[int, datetime] | None = None,
 ) -> tuple[list[str], list[Refusal]]:
     """An Alertmanager group, alert by alert: the good alerts are taken (`AlertIntake`), each bad one is refused with
     its reason and recorded for its organisation (Alertmanager does not retry a 4xx: one bad alert must not cost the
-    group its good ones). Raises Invalid, naming the reasons, when none of the group could be taken."""
+    group its good ones). Raises Invalid, naming the reasons, when none of the group could be taken. `ends` (the
+    Alertmanager API: when each alert times out, by its index) is noted for the alerts taken, with them."""
     refused = list(group.refused)
     payloads: list[tuple[str, bytes]] = []
     events: list[AlertFiring | AlertResolved] = []
+    taken: list[tuple[Alert, datetime]] = []
     for i, alert in group.accepted:
         if not identity.is_staff and alert.org_id != identity.org:
             why = f"alerts[{i}].labels.org_id: {alert.org_id!r} is not your organisation"
@@ -171,13 +194,19 @@ async def accept_alertmanager(
             refused.append(Refusal(i, f"alerts[{i}]: {exc.reason}", alert.fingerprint, alert.rule, alert.org_id))
             continue
         events.append(event)
+        if ends is not None:
+            taken.append((alert, ends[i]))
     refused.sort(key=lambda r: r.index)
     if refused:
         await rejections.record(intake.pool, source, [(r.org_id or identity.org, r) for r in refused])
     if not payloads:
         reasons = "; ".join(r.reason for r in refused[:5])
         raise Invalid(f"{reasons} (no alert of the group was accepted; each refusal is in GET /v1/intake-rejections)")
-    await intake.accept(events, payloads, source)
+
+    async def note_ends(conn: asyncpg.Connection) -> None:
+        await am_api.note_ends(conn, taken)
+
+    await intake.accept(events, payloads, source, note_ends if taken else None)
     return [e.id for e in events], refused
 
 
