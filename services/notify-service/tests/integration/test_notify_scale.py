@@ -352,6 +352,22 @@ async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_th
         await pool.release(listener)
 
 
+async def _queued_after_quiet_statistics(
+    pool: asyncpg.Pool, alert: Alert, sub: str, *, part: str = "0", due: str = "now()"
+) -> None:
+    """20,000 notifications of `sub` delivered and the statistics taken (no row pending, they say), then 20,000
+    pending, in partition `part` and due at `due` (SQL of the series' `i`)."""
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), sub, f"http://127.0.0.1:9/{sub}")
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        f" alert, part, state, next_attempt_at) SELECT $6, 'org-scale', 'webhook', $1 || i, $1 || i, 'firing',"
+        f" 'critical', $2, $3, {part}, $4, {due} FROM generate_series(1, $5) AS i"
+    )
+    await pool.execute(insert, "old-", alert.starts_at, alert.model_dump(mode="json"), "delivered", 20_000, sub)
+    await pool.execute("ANALYZE notifications")
+    await pool.execute(insert, "new-", alert.starts_at, alert.model_dump(mode="json"), "pending", 20_000, sub)
+
+
 async def test_claims_take_a_burst_at_once_when_the_statistics_were_taken_while_nothing_was_pending(
     pool: asyncpg.Pool, alert: Alert
 ) -> None:
@@ -359,16 +375,7 @@ async def test_claims_take_a_burst_at_once_when_the_statistics_were_taken_while_
     rows to its own dispatcher) say that no row is pending; then 20,000 arrive. Each claim reads its rows by the
     values the one before gave it, so the claims drain them: as one statement, one claim re-read its own results
     for every pending row and ran for minutes."""
-    box = SecretBox(notify_settings().notify_secret_key)
-    await _subscriber(pool, box, "sub-burst", "http://127.0.0.1:9/burst")
-    insert = (
-        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
-        " alert, part, state) SELECT 'sub-burst', 'org-scale', 'webhook', $1 || i, $1 || i, 'firing', 'critical', $2,"
-        " $3, 0, $4 FROM generate_series(1, $5) AS i"
-    )
-    await pool.execute(insert, "old-", alert.starts_at, alert.model_dump(mode="json"), "delivered", 20_000)
-    await pool.execute("ANALYZE notifications")
-    await pool.execute(insert, "new-", alert.starts_at, alert.model_dump(mode="json"), "pending", 20_000)
+    await _queued_after_quiet_statistics(pool, alert, "sub-burst")
 
     async def drain() -> int:
         taken = 0
@@ -386,16 +393,9 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     """A dispatcher whose claim found nothing due asks when the next row is due. With statistics that say nothing is
     pending and 20,000 rows queued for a grouping window, the answer comes from the first entries of the due index,
     not from every queued row (min() read them all: 17-22 ms a call in bench_notify_intake.py)."""
-    box = SecretBox(notify_settings().notify_secret_key)
-    await _subscriber(pool, box, "sub-later", "http://127.0.0.1:9/later")
-    insert = (
-        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
-        " alert, part, state, next_attempt_at) SELECT 'sub-later', 'org-scale', 'webhook', $1 || i, $1 || i, 'firing',"
-        " 'critical', $2, $3, i % 64, $4, now() + make_interval(secs => 3600 + i) FROM generate_series(1, $5) AS i"
+    await _queued_after_quiet_statistics(
+        pool, alert, "sub-later", part="i % 64", due="now() + make_interval(secs => 3600 + i)"
     )
-    await pool.execute(insert, "old-", alert.starts_at, alert.model_dump(mode="json"), "delivered", 20_000)
-    await pool.execute("ANALYZE notifications")
-    await pool.execute(insert, "new-", alert.starts_at, alert.model_dump(mode="json"), "pending", 20_000)
     first = await pool.fetchval("SELECT min(next_attempt_at) FROM notifications WHERE state = 'pending'")
 
     mine = list(range(64))
