@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 # form no partial index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which
 # holds every row version that was ever being sent until vacuum comes, and does while the table's statistics
 # predate a burst (no autoanalyze yet): each of the recorder's writes then read tens of thousands of index entries,
-# and a 100,000-alert run delivered at half its rate, in about one run out of two (bench/README.md, "Latest"). The
-# claims' lookups of pending rows by id did the same with `notifications_due_at`. By primary key they read their
-# few rows.
+# and a 100,000-alert run delivered at half its rate, in about one run out of two (bench/README.md, "a lean HTTP
+# client"). The claims' lookups of pending rows by id did the same with `notifications_due_at`. By primary key they
+# read their few rows.
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +241,8 @@ async def claim(
 # The first due row in due order, not `min(next_attempt_at)`: with statistics taken while few rows were pending, the
 # planner read min() from every pending row of the partitions (a bitmap scan, 17-22 ms a call with 25,000 queued
 # for a grouping window), and each dispatcher asks after every claim that finds nothing due. In due order it reads
-# the first entries of notifications_due_at whatever the statistics say (bench/README.md, "Latest").
+# the first entries of notifications_due_at whatever the statistics say (bench/README.md, "the next due time in due
+# order").
 NEXT_DUE = """
     SELECT next_attempt_at FROM notifications
     WHERE state = 'pending' AND held_by IS NULL AND ($1::smallint[] IS NULL OR part = ANY($1))
