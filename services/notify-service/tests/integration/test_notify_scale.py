@@ -409,3 +409,44 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     top = plan[0]["Plan"]  # the pool decodes json
     buffers = top["Shared Hit Blocks"] + top["Shared Read Blocks"]
     assert buffers < 50, f"next_due read {buffers} blocks"
+
+
+async def _read_by_scans(pool: asyncpg.Pool) -> int:
+    """Rows of notifications read by whole-table scans so far (what every backend has reported)."""
+    count: int = await pool.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'notifications'")
+    return count
+
+
+async def test_the_recorder_writes_by_index_on_a_table_that_was_small_when_its_statements_were_planned(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """The recorder's connection runs the same statements for the life of the process, and Postgres plans each once
+    for all after five runs. Planned on a table of 20 rows, that plan read the whole table, and kept reading it as
+    the table grew: here ten writes after 20,000 more rows read 200,000 rows instead of none."""
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-small", "http://127.0.0.1:9/small")
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state) SELECT 'sub-small', 'org-scale', 'webhook', $1 || i, $1 || i, 'firing', 'critical', $2,"
+        " $3, 0, 'sending' FROM generate_series(1, $4) AS i RETURNING id"
+    )
+    stored = alert.model_dump(mode="json")
+    writer = await queue.writer(pool)
+    try:
+
+        async def deliver(ids: list[int]) -> None:
+            for i in ids:
+                row = queue.Claimed(i, "sub-small", "org-scale", "webhook", "g", 0, alert.starts_at, alert)
+                await queue.record(writer, [Result([row], "delivered", 200, "ok", 1.0)])
+
+        await deliver([r["id"] for r in await pool.fetch(insert, "small-", alert.starts_at, stored, 20)])
+        grown = [r["id"] for r in await pool.fetch(insert, "grown-", alert.starts_at, stored, 20_000)]
+        await writer.execute("SELECT pg_stat_force_next_flush()")  # the writes so far are counted before
+        before = await _read_by_scans(pool)
+        await deliver(grown[:10])
+        await writer.execute("SELECT pg_stat_force_next_flush()")
+        after = await _read_by_scans(pool)
+    finally:
+        await pool.release(writer)
+
+    assert after - before < 1_000
+    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'delivered'") == 30

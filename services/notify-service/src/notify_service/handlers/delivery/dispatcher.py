@@ -467,7 +467,7 @@ class Dispatcher:
                     self._recording = batch
                 try:
                     if self._writer is None or self._writer.is_closed():
-                        self._writer = await self._pool.acquire()
+                        self._writer = await queue.writer(self._pool)
                     await self.record(self._recording)
                 except Exception as exc:
                     await self._drop_writer()
