@@ -25,6 +25,18 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return pool
 
 
+async def by_key(conn: asyncpg.Connection, *, transaction_only: bool = False) -> None:
+    """Plans made on `conn` from now on (for the session, or the transaction only) read a table by an index wherever
+    one serves, never whole (`enable_seqscan = off`; a table no index serves is still read whole).
+
+    For statements that find their rows by key and run again and again: Postgres plans a prepared statement once
+    for all after its first five runs, and on a table of a few hundred rows (a new deployment, the first seconds of
+    a burst) that plan reads the whole table. It keeps that plan while the table grows, until the next ANALYZE of
+    it, reading every row on every run. A plan made before this call keeps its form, so call it before the
+    statements' first run on the connection. The pool's reset (RESET ALL) ends a session's setting."""
+    await conn.execute("SET LOCAL enable_seqscan = off" if transaction_only else "SET enable_seqscan = off")
+
+
 def _scripts(service_dir: Path | None) -> list[tuple[str, str]]:
     found = [
         (f"kit/{p.name}", p.read_text(encoding="utf-8"))

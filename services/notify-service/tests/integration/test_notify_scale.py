@@ -13,6 +13,7 @@ from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert, alert_event
+from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import within
@@ -26,6 +27,7 @@ from notify_service.domain.subscribers import PARTITIONS, partition_of, target_k
 from notify_service.handlers import alertmanager_api, mutes
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.targets import Targets
+from notify_service.handlers.intake import store_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -411,9 +413,9 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     assert buffers < 50, f"next_due read {buffers} blocks"
 
 
-async def _read_by_scans(pool: asyncpg.Pool) -> int:
-    """Rows of notifications read by whole-table scans so far (what every backend has reported)."""
-    count: int = await pool.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'notifications'")
+async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications") -> int:
+    """Rows of `table` read by whole-table scans so far (what every backend has reported)."""
+    count: int = await pool.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = $1", table)
     return count
 
 
@@ -450,3 +452,40 @@ async def test_the_recorder_writes_by_index_on_a_table_that_was_small_when_its_s
 
     assert after - before < 1_000
     assert await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'delivered'") == 30
+
+
+async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its_statements_were_planned(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """The intake's store looks up each alert it takes by organisation and fingerprint. Planned once for all while
+    the alerts table held ten alerts, it read the whole table on every run as the table grew: here ten intakes
+    after 20,000 more alerts read 200,000 rows instead of none."""
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    settings = notify_settings(grouping_window_s=0)
+    try:
+
+        async def take(prefix: str) -> None:
+            for i in range(10):
+                event = alert_event(alert.model_copy(update={"fingerprint": f"{prefix}{i}"}), source="/t")
+                await store_alerts(one, [event], settings)
+
+        await take("small-")
+        await pool.execute(
+            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
+            " 'grown-' || i, 'firing', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
+            alert.org_id,
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
+        before = await _read_by_scans(pool, "alerts")
+        await take("later-")
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+        after = await _read_by_scans(pool, "alerts")
+    finally:
+        await one.close()
+
+    assert after - before < 1_000
+    assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10

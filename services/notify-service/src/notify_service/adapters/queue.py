@@ -18,6 +18,7 @@ from care_schemas.envelope import utcnow
 from care_schemas.events.alert import Alert, AlertStatus
 from care_schemas.events.deadletter import MAX_REASON, NotificationDeadLettered, NotificationDeadLetteredData
 from care_schemas.topics import NOTIFY_DEADLETTER
+from carekit.db import by_key
 from carekit.faults import storable
 from carekit.outbox import enqueue
 
@@ -307,16 +308,13 @@ ATTEMPT_COLUMNS = [
 
 
 async def writer(pool: asyncpg.Pool) -> asyncpg.Connection:
-    """A connection for the recorder to hold (`record` through it), whose statements never read a whole table.
-    Every statement `record` runs finds its rows by primary key or by the natural key's index, but Postgres plans a
-    prepared statement once for all (a generic plan) after its first five runs: on a table of a few hundred rows (a
-    new deployment, the first seconds of a burst) that plan is a sequential scan, and it stays while the table grows,
-    until the next ANALYZE. The 5,000-alert comparison ran its recorder's write 318 times that way, reading the whole
-    table each time (bench/README.md, "the recorder's plan"). The pool's reset (RESET ALL) ends the setting when the
-    connection goes back."""
+    """A connection for the recorder to hold (`record` through it). Every statement `record` runs finds its rows by
+    primary key or by the natural key's index, so it reads by key whatever the table's size when they were planned
+    (`carekit.db.by_key`): the 5,000-alert comparison ran its recorder's write 318 times reading the whole table
+    (bench/README.md, "the recorder's plan")."""
     conn: asyncpg.Connection = await pool.acquire()
     try:
-        await conn.execute("SET enable_seqscan = off")
+        await by_key(conn)
     except BaseException:
         await pool.release(conn)
         raise
