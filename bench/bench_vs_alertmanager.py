@@ -267,7 +267,19 @@ class Profiler:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         out = self.out_dir / f"{name}.txt"
         self.proc = subprocess.Popen(
-            [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--output", str(out)],
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--output",
+                str(out),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -83,7 +83,7 @@ def mint(
 BEARER = HTTPBearer(auto_error=False, bearerFormat="JWT", description="a JWT with org, role and sub (care-token)")
 
 
-def current_identity(
+async def current_identity(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> Identity:
     """FastAPI dependency: the verified identity of the caller, or 401 saying what is wrong."""

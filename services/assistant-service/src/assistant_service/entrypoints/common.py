@@ -10,7 +10,7 @@ from assistant_service.handlers.deps import Deps
 from carekit.refusals import NotConfigured
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps | None = getattr(request.app.state, "deps", None)
     if deps is None:
         raise NotConfigured("assistant-service is starting; retry shortly")

@@ -83,7 +83,7 @@ async def logout(request: Request, _who: CurrentViewer) -> Response:
     return response
 
 
-def _dev_login_enabled(request: Request) -> None:
+async def _dev_login_enabled(request: Request) -> None:
     if not console(request).settings.console_dev_login:
         raise HTTPException(404, "Not Found")
 

@@ -83,7 +83,7 @@ def console(request: Request) -> Console:
     return found
 
 
-def apis(request: Request) -> Apis:
+async def apis(request: Request) -> Apis:
     found: Apis = request.app.state.apis
     return found
 
@@ -161,13 +161,19 @@ def viewer(request: Request) -> Viewer:
     return Viewer(identity, token)
 
 
-CurrentViewer = Annotated[Viewer, Depends(viewer)]
+async def signed_in(request: Request) -> Viewer:
+    """`viewer` as a dependency (an `async def` runs on the event loop; FastAPI sends a plain one to a worker
+    thread, one of a few dozen, where requests wait for a thread under load)."""
+    return viewer(request)
 
 
-def needs(*roles: Role) -> Callable[[Viewer], Viewer]:
+CurrentViewer = Annotated[Viewer, Depends(signed_in)]
+
+
+def needs(*roles: Role) -> Callable[[Viewer], Awaitable[Viewer]]:
     """A dependency for pages of some roles only (staff pages): others read which roles may open it."""
 
-    def check(who: CurrentViewer) -> Viewer:
+    async def check(who: CurrentViewer) -> Viewer:
         if who.role not in roles:
             names = ", ".join(sorted(r.value.replace("_", " ") for r in roles))
             raise PageRefused(f"This page is for {names}; you are signed in as {who.role.value.replace('_', ' ')}.")

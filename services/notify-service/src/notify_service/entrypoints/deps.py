@@ -22,6 +22,6 @@ class Deps:
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def deps(request: Request) -> Deps:
+async def deps(request: Request) -> Deps:
     found: Deps = request.app.state.notify
     return found

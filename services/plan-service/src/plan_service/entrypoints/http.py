@@ -65,12 +65,12 @@ class LegacyImportItem(Body_):
     since: Timestamp | None = None
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     runtime: Runtime = request.app.state.runtime
     return runtime.pool
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     clock: handlers.Clock = request.app.state.clock
     return clock()
 

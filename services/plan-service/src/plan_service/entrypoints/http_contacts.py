@@ -49,12 +49,12 @@ class ContactsIn(BaseModel):
     )
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     runtime: Runtime = request.app.state.runtime
     return runtime.pool
 
 
-def _now(request: Request) -> datetime:
+async def _now(request: Request) -> datetime:
     clock = request.app.state.clock
     now: datetime = clock()
     return now

@@ -19,7 +19,7 @@ MAX_EMAIL = 254
 CUSTOMER_ROLES = frozenset({Role.ORG_OWNER, Role.BILLING_MANAGER, Role.PROJECT_OWNER, Role.MEMBER})
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps: Deps | None = getattr(request.app.state, "deps", None)
     if deps is None:
         raise NotConfigured("ticket-service is starting; retry shortly")
@@ -59,10 +59,15 @@ def author_of(identity: CurrentIdentity) -> Author:
     raise Forbidden(f"role {identity.role.value} does not work on tickets; support engineers and customers do")
 
 
-CurrentAuthor = Annotated[Author, Depends(author_of)]
+async def current_author(identity: CurrentIdentity) -> Author:
+    """`author_of` as a dependency: on the event loop (FastAPI sends a plain function to a worker thread)."""
+    return author_of(identity)
 
 
-def require_engineer(author: CurrentAuthor) -> Author:
+CurrentAuthor = Annotated[Author, Depends(current_author)]
+
+
+async def require_engineer(author: CurrentAuthor) -> Author:
     if not author.is_engineer:
         raise Forbidden("only support engineers and admins manage this")
     return author

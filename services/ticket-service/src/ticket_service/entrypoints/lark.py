@@ -72,7 +72,7 @@ def _list(value: object) -> list[Any]:
 @router.post("/events")
 async def events(request: Request) -> dict[str, Any]:
     doc, client = await _verified(request)
-    deps = get_deps(request)
+    deps = await get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
     header, event = as_object(doc.get("header")), as_object(doc.get("event"))
@@ -138,7 +138,7 @@ async def card(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     """The request card's Submit (open the ticket with the reporter email and reply in the thread), the assistant's
     answer buttons and the alert cards' Acknowledge and Open ticket."""
     doc, _client = await _verified(request)
-    deps = get_deps(request)
+    deps = await get_deps(request)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
     header, event = as_object(doc.get("header")), as_object(doc.get("event"))

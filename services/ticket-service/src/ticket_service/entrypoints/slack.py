@@ -57,7 +57,7 @@ def _json_object(raw: str | bytes) -> dict[str, Any]:
 async def events(request: Request) -> dict[str, Any]:
     """url_verification, app mentions (answer with a button) and thread replies (two-way comments)."""
     body, client, settings = await _verified_body(request)
-    deps = get_deps(request)
+    deps = await get_deps(request)
     doc = _json_object(body)
     if doc.get("type") == "url_verification":
         return {"challenge": doc.get("challenge")}
@@ -134,7 +134,7 @@ async def _mention(
 async def interactivity(request: Request, background: BackgroundTasks) -> Response | dict[str, Any]:
     """The 'Raise request' button opens the form; submitting the form opens the ticket."""
     body, client, _settings = await _verified_body(request)
-    deps = get_deps(request)
+    deps = await get_deps(request)
     payload = _json_object((parse_qs(body.decode("utf-8", "replace")).get("payload") or ["{}"])[0])
     team = as_text(as_object(payload.get("team")).get("id"))
     if payload.get("type") == "block_actions":
