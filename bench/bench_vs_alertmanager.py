@@ -252,47 +252,41 @@ def deadline_s(n: int) -> float:
 
 
 class Profiler:
-    """py-spy recording a process until stopped (by its own PID), when --profile is given."""
+    """py-spy recording processes until stopped (each py-spy by its own PID), when --profile is given."""
 
     def __init__(self, out_dir: Path | None) -> None:
         self.out_dir = out_dir
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, pid: int, name: str) -> None:
+    def start(self, pids: int | list[int], name: str) -> None:
+        """One py-spy per process: `name`.txt, or `name`-1.txt, `name`-2.txt ... in the order given (with
+        `--split`: the API process first, then the dispatchers)."""
         if self.out_dir is None:
             return
         py_spy = shutil.which("py-spy")
         if py_spy is None:
             raise Unavailable("--profile needs py-spy: uv run --with py-spy python bench/bench_vs_alertmanager.py ...")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        out = self.out_dir / f"{name}.txt"
-        self.proc = subprocess.Popen(
-            [
-                py_spy,
-                "record",
-                "--pid",
-                str(pid),
-                "--format",
-                "raw",
-                "--rate",
-                "200",
-                "--nonblocking",
-                "--output",
-                str(out),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        pids = [pids] if isinstance(pids, int) else pids
+        for i, pid in enumerate(pids, 1):
+            out = self.out_dir / (f"{name}.txt" if len(pids) == 1 else f"{name}-{i}.txt")
+            # --nonblocking: sampled without stopping the process, which would overstate its system calls
+            cmd = [py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking"]
+            self.procs.append(
+                subprocess.Popen([*cmd, "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.proc = None
+                proc.kill()
+                proc.wait(timeout=5)
+        self.procs = []
 
 
 async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> None:
@@ -459,7 +453,7 @@ class Bench:
         arrivals = self.receiver.begin(load.ids())
         postgres.start()
         cpu0, kafka0 = sum(map(cpu_seconds, pids)), cpu_seconds(broker) if broker else 0.0
-        self.profile.start(pids[0], f"notify-{n}-{load.run}")
+        self.profile.start(pids, f"notify-{n}-{load.run}")
         started = time.perf_counter()
         sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
         await arrivals.wait(n, deadline_s(n))
