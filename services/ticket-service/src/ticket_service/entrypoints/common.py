@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import AuthorKind
-from carekit.identity import CurrentIdentity, Role
+from carekit.identity import CurrentIdentity, Identity, Role
 from ticket_service.domain.errors import Forbidden, NotConfigured
 from ticket_service.domain.model import Author
 from ticket_service.handlers import Deps
@@ -47,7 +47,7 @@ def alert_of(value: dict[str, Any]) -> AlertRef | None:
         return None
 
 
-def author_of(identity: CurrentIdentity) -> Author:
+def author_of(identity: Identity) -> Author:
     """Engineers (support_engineer, admin) see every organisation; customers only their own."""
     if identity.role in ENGINEER_ROLES:
         return Author(sub=identity.sub, kind=AuthorKind.ENGINEER, org_id=None)
