@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +15,12 @@ import asyncpg
 
 KIT_MIGRATIONS = resources.files("carekit").joinpath("migrations")
 MIGRATION_LOCK = 7_140_001
+# `by_key(conn, transaction_only=True)` as an SQL expression, for a statement the transaction runs first anyway:
+# one round trip fewer for a caller who waits for each (notify-service's intake)
+BY_KEY_LOCAL = "set_config('enable_seqscan', 'off', true)"
+
+log = logging.getLogger(__name__)
+_handing_back: set[asyncio.Task[None]] = set()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -35,6 +45,31 @@ async def by_key(conn: asyncpg.Connection, *, transaction_only: bool = False) ->
     it, reading every row on every run. A plan made before this call keeps its form, so call it before the
     statements' first run on the connection. The pool's reset (RESET ALL) ends a session's setting."""
     await conn.execute("SET LOCAL enable_seqscan = off" if transaction_only else "SET enable_seqscan = off")
+
+
+@asynccontextmanager
+async def acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the pool, as `pool.acquire()`, handed back without waiting for it.
+
+    The pool resets a connection before anyone may take it again (`RESET ALL`, `UNLISTEN *`, advisory locks
+    released): one more round trip, which under load cost notify-service's HTTP intake about 2 ms a request, as
+    much as its commit (bench/README.md, "the intake's last round trip"). The caller's work is over by then (its
+    transaction committed or rolled back inside the block), so the reset runs on its own; a connection it cannot
+    reset is closed by the pool, as always."""
+    conn: asyncpg.Connection = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        task = asyncio.get_running_loop().create_task(_hand_back(pool, conn))
+        _handing_back.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(_handing_back.discard)
+
+
+async def _hand_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    try:
+        await pool.release(conn)
+    except Exception as exc:  # the pool already closed it; nobody waits for this task to hear it
+        log.warning("a connection could not be handed back to the pool: %s: %s", type(exc).__name__, exc)
 
 
 def _scripts(service_dir: Path | None) -> list[tuple[str, str]]:

@@ -9,9 +9,14 @@ from datetime import datetime
 
 import asyncpg
 
+from carekit.db import BY_KEY_LOCAL
 from notify_service.adapters.queue import WAKE
 
 LOCK_KEY = "notify-mutes:"
+_INTAKE_LOCKS = (
+    f"SELECT {BY_KEY_LOCAL}, pg_advisory_xact_lock(hashtextextended($2 || o, 0)),"  # noqa: S608 (constant SQL)
+    " pg_advisory_xact_lock_shared(hashtext($3 || o)) FROM unnest($1::text[]) AS o"
+)
 INTAKE_KEY = "notify-intake:"
 CHECKS = "mute_checks"
 
@@ -31,10 +36,10 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     """The intake's locks of these organisations, in sorted order, until the transaction ends: the intake's own,
     exclusive, so that one organisation's intake transactions (HTTP requests and Kafka batches alike) take turns
     instead of upserting the same alerts in different orders and deadlocking; and the mute lock (`lock`), shared.
-    Both in one statement: an HTTP request waits for every round trip of its transaction."""
+    The same statement makes the rest of the transaction plan its statements by key (`carekit.db.BY_KEY_LOCAL`,
+    the intake's first statement): an HTTP request waits for every round trip of its transaction."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($2 || o, 0)), pg_advisory_xact_lock_shared(hashtext($3 || o))"
-        " FROM unnest($1::text[]) AS o",
+        _INTAKE_LOCKS,
         sorted(set(orgs)),
         INTAKE_KEY,
         LOCK_KEY,

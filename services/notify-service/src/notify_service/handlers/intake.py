@@ -20,7 +20,7 @@ from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_e
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
 from care_schemas.topics import ALERT_EVENTS
-from carekit.db import by_key
+from carekit.db import acquired
 from carekit.faults import reason
 from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
@@ -52,10 +52,11 @@ async def store_alerts(
     With a dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets
     are inserted as being sent by it and returned, to be handed to its senders after the commit."""
     handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
-    async with pool.acquire() as conn, conn.transaction():
-        # the statements below find alerts, subscribers and notifications by key: planned once for all while the
-        # alerts table was small, the store read the whole table on every run as it grew (`carekit.db.by_key`)
-        await by_key(conn, transaction_only=True)
+    # handed back without waiting for the pool's reset: an HTTP request waits for every round trip
+    async with acquired(pool) as conn, conn.transaction():
+        # the locks' statement also makes the statements below find alerts, subscribers and notifications by key:
+        # planned once for all while the alerts table was small, the store read the whole table on every run as it
+        # grew (`carekit.db.by_key`)
         await mute_locks.lock_for_intake(conn, {e.data.org_id for e in events})
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
