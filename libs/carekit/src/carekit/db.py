@@ -15,8 +15,8 @@ import asyncpg
 
 KIT_MIGRATIONS = resources.files("carekit").joinpath("migrations")
 MIGRATION_LOCK = 7_140_001
-# `by_key(conn, transaction_only=True)` as an SQL expression, for a statement the transaction runs first anyway:
-# one round trip fewer for a caller who waits for each (notify-service's intake)
+# `by_key` for the rest of one transaction, as an SQL expression for a statement the transaction runs first anyway:
+# no round trip of its own, for a caller who waits for each (notify-service's intake)
 BY_KEY_LOCAL = "set_config('enable_seqscan', 'off', true)"
 
 log = logging.getLogger(__name__)
@@ -35,16 +35,16 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return pool
 
 
-async def by_key(conn: asyncpg.Connection, *, transaction_only: bool = False) -> None:
-    """Plans made on `conn` from now on (for the session, or the transaction only) read a table by an index wherever
-    one serves, never whole (`enable_seqscan = off`; a table no index serves is still read whole).
+async def by_key(conn: asyncpg.Connection) -> None:
+    """Plans made on `conn` from now on, for the session (`BY_KEY_LOCAL`: for one transaction), read a table by an
+    index wherever one serves, never whole (`enable_seqscan = off`; a table no index serves is still read whole).
 
     For statements that find their rows by key and run again and again: Postgres plans a prepared statement once
     for all after its first five runs, and on a table of a few hundred rows (a new deployment, the first seconds of
     a burst) that plan reads the whole table. It keeps that plan while the table grows, until the next ANALYZE of
     it, reading every row on every run. A plan made before this call keeps its form, so call it before the
     statements' first run on the connection. The pool's reset (RESET ALL) ends a session's setting."""
-    await conn.execute("SET LOCAL enable_seqscan = off" if transaction_only else "SET enable_seqscan = off")
+    await conn.execute("SET enable_seqscan = off")
 
 
 @asynccontextmanager

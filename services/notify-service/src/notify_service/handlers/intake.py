@@ -56,7 +56,7 @@ async def store_alerts(
     async with acquired(pool) as conn, conn.transaction():
         # the locks' statement also makes the statements below find alerts, subscribers and notifications by key:
         # planned once for all while the alerts table was small, the store read the whole table on every run as it
-        # grew (`carekit.db.by_key`)
+        # grew (`carekit.db.BY_KEY_LOCAL`)
         await mute_locks.lock_for_intake(conn, {e.data.org_id for e in events})
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
