@@ -288,10 +288,11 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
     handing = queue.Handing("me", sorted(held), ["sub-full"])
     async with pool.acquire() as conn, conn.transaction():
         await mute_locks.lock_for_intake(conn, ["org-1", "org-scale"])
-        queued, handed = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=handing)
-        handed = await mutes.at_intake(conn, events, handed)
+        taken = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=handing)
+        handed = await mutes.at_intake(conn, events, taken)
 
-    assert queued == 4
+    assert taken.queued == 4
+    assert taken.ruled == ["org-1"]
     assert [(r.subscriber_id, r.attempts, r.part, r.alert) for r in handed] == [
         ("sub-here", 0, part["sub-here"], scale)
     ]
@@ -330,8 +331,8 @@ async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_th
         )
         async with pool.acquire() as conn, conn.transaction():
             handing = queue.Handing("me", [part], full)
-            queued, handed = await repository.take_in(conn, [event], basic=["webhook"], window_s=0, handing=handing)
-        return queued, len(handed)
+            taken = await repository.take_in(conn, [event], basic=["webhook"], window_s=0, handing=handing)
+        return taken.queued, len(taken.handed)
 
     listener = await pool.acquire()
     await listener.add_listener(queue.WAKE, wake)

@@ -46,18 +46,6 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     )
 
 
-async def orgs_with_rules(conn: asyncpg.Connection, orgs: Sequence[str]) -> list[str]:
-    """Those of `orgs` that have a silence not yet over, or a maintenance window."""
-    rows = await conn.fetch(
-        """
-        SELECT DISTINCT org_id FROM silences WHERE org_id = ANY($1::text[]) AND ends_at > now()
-        UNION SELECT DISTINCT org_id FROM maintenance_windows WHERE org_id = ANY($1::text[])
-        """,
-        list(orgs),
-    )
-    return sorted(r["org_id"] for r in rows)
-
-
 async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | None) -> list[asyncpg.Record]:
     """The alerts whose mute state matters: `only` these (intake), else every firing one and every one still
     muted or holding notifications."""

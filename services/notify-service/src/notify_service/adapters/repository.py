@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
-from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, AlertStatus
+from care_schemas.events.alert import Alert, AlertFiring, AlertResolved
 from notify_service.adapters.queue import WAKE, Claimed, Handing
 
 # A subscriber's group: its group_by labels' values (Alertmanager's semantics; domain/grouping.py), by default the
@@ -24,9 +25,28 @@ _GROUP = f"""
                         ELSE COALESCE((SELECT jsonb_agg({_LABEL} ORDER BY g.o)::text
                                        FROM unnest(s.group_by) WITH ORDINALITY AS g(name, o)), '') END
 """  # noqa: S608 (constant SQL, values bound)
-# `incoming` is MATERIALIZED so that each alert's JSON text is parsed once: inlined (Postgres inlines a CTE used
-# once), every `alert ->> ...` below parsed the whole text again, and the insert ran at a third of the speed.
-_INSERT = f"""
+_SUBSCRIBED = """
+        FROM i JOIN subscribers s
+          ON s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
+         AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
+         AND (s.severities IS NULL OR i.severity = ANY (s.severities))
+         AND (s.rules IS NULL OR i.rule = ANY (s.rules))
+        LEFT JOIN plan_projection p ON p.org_id = s.org_id
+"""
+_NOTIFICATION_COLUMNS = """
+    subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at, alert, next_attempt_at, window_from,
+    part, episode, state, claimed_by
+"""
+# A resolved notice only for subscribers that got (or are getting) the firing one. A resolved notice whose firing
+# notice was dead-lettered (none delivered, none on its way) waits for a re-drive of that firing notice, parked
+# (never due) instead of being scanned by every claim meanwhile. `incoming` is MATERIALIZED so that each alert's
+# JSON text is parsed once: inlined (Postgres inlines a CTE used once), every `alert ->> ...` below parsed the whole
+# text again, and the insert ran at a third of the speed.
+_SAME_FIRING = """
+    SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
+      AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
+"""
+INSERT_RESOLVED = f"""
     WITH incoming AS MATERIALIZED (
         SELECT t.alert::jsonb AS alert, t.episode FROM unnest($1::text[], $2::int[]) AS t(alert, episode)
     ), i AS (
@@ -36,70 +56,46 @@ _INSERT = f"""
                alert ->> 'rule' AS rule
         FROM incoming
     ), inserted AS (
-        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                   alert, next_attempt_at, window_from, part, episode, state, claimed_by)
-        SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, $3, i.severity, i.starts_at, i.alert,
-               {{due}}, now() + make_interval(secs => $5), s.part, i.episode, {{state}}
-        FROM i JOIN subscribers s
-          ON s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
-         AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
-         AND (s.severities IS NULL OR i.severity = ANY (s.severities))
-         AND (s.rules IS NULL OR i.rule = ANY (s.rules))
-        LEFT JOIN plan_projection p ON p.org_id = s.org_id
-        WHERE COALESCE(p.entitlements -> 'alert_channels', $4::jsonb) ? s.type {{only_after_firing}}
+        INSERT INTO notifications ({_NOTIFICATION_COLUMNS})
+        SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, 'resolved', i.severity, i.starts_at, i.alert,
+               CASE WHEN EXISTS ({_SAME_FIRING} AND f.state IN ('pending', 'sending', 'delivered'))
+                    THEN now() + make_interval(secs => $4) ELSE 'infinity' END,
+               now() + make_interval(secs => $4), s.part, i.episode, 'pending', NULL
+        {_SUBSCRIBED}
+        WHERE COALESCE(p.entitlements -> 'alert_channels', $3::jsonb) ? s.type
+          AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')
         ON CONFLICT DO NOTHING
-        RETURNING {{returning}}
+        RETURNING 1
     )
-    {{select}}
+    SELECT count(*) FROM inserted
 """  # noqa: S608 (constant SQL, values bound)
-_QUEUED = "'pending', NULL"
-_COUNT = ("1", "SELECT count(*) FROM inserted")
-_SAME_FIRING = """
-    SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
-      AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
-"""
-_DUE_AFTER_WINDOW = "now() + make_interval(secs => $5)"
-# A resolved notice whose firing notice was dead-lettered (none delivered, none on its way) waits for a re-drive
-# of that firing notice, parked (never due) instead of being scanned by every claim meanwhile.
-_DUE_OR_PARKED = f"""
-    CASE WHEN EXISTS ({_SAME_FIRING} AND f.state IN ('pending', 'sending', 'delivered'))
-         THEN now() + make_interval(secs => $5) ELSE 'infinity' END
-"""
-INSERT_FIRING = _INSERT.format(
-    due=_DUE_AFTER_WINDOW, only_after_firing="", state=_QUEUED, returning=_COUNT[0], select=_COUNT[1]
-)
-# The same, due at once (no grouping window), with a dispatcher in this process holding partitions $7 ($6 names it):
-# a first firing notice of a target in those partitions whose backlog is not full (not in $8) is inserted as being
-# sent by it, and returned to be handed to its senders; no claim has to find it. Every inserted row is returned, so
-# that the caller counts them (a round holds one event per alert: organisation and fingerprint name its alert).
-_HANDED = "s.part = ANY($7) AND s.id <> ALL($8) AND i.episode = 0"
-INSERT_FIRING_HANDED = _INSERT.format(
-    due=_DUE_AFTER_WINDOW,
-    only_after_firing="",
-    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $6 END",
-    returning="id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint",
-    select="SELECT * FROM inserted",
-)
-# a resolved notice only for subscribers that got (or are getting) the firing one
-INSERT_RESOLVED = _INSERT.format(
-    due=_DUE_OR_PARKED,
-    only_after_firing=f"AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')",
-    state=_QUEUED,
-    returning=_COUNT[0],
-    select=_COUNT[1],
-)
 
+# One round of the intake in one statement (one round trip; each alert's JSON parsed once): the alerts' state, their
+# firing notices, and what the caller needs for the rest.
+#
 # The active-alert state: a later start wins (a new alert, episode 0); for the same start resolved wins over firing,
 # so a firing event that arrives late behind its resolved event does not undo it, unless it happened after the
-# resolved event: then the alert fired again with the same start (a new episode, notified at once).
-STORE = """
-    WITH incoming AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                             $7::timestamptz[])
-            AS t(org_id, fingerprint, status, starts_at, alert, event_id, event_time)
+# resolved event: then the alert fired again with the same start (a new episode, notified at once). An event whose
+# start is not the alert's (an older one) is notified as episode 0.
+#
+# One firing notice per matching, entitled subscriber, due after the grouping window ($10), of every firing event but
+# those in $8 (stored only: a Clinic alert the plan does not include). With a dispatcher in this process holding
+# partitions $13 ($12 names it) and no grouping window, a first firing notice of a target in those partitions whose
+# backlog is not full (not in $14) is inserted as being sent by it ({state}), to be handed to its senders; no claim
+# has to find it. When a notice is queued for claims, they are woken at commit.
+#
+# Rows, by `kind`: `queued`, each notification inserted; `resolved`, each resolved notice to queue next (a resolved
+# event, or a firing event late behind its resolved event: firing, then resolved), in the batch's order `n`;
+# `ruled`, each organisation of $11 with a silence not yet over or a maintenance window (this statement runs after
+# the intake's locks, so a silence committed while it waited for them is seen); `woken`, claims were woken.
+_TAKE = f"""
+    WITH incoming AS MATERIALIZED (
+        SELECT t.*, t.text::jsonb AS alert
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
+            WITH ORDINALITY AS t(org_id, fingerprint, status, starts_at, text, event_id, event_time, n)
     ), upserted AS (
         INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time)
-        SELECT org_id, fingerprint, status, starts_at, alert::jsonb, event_id, event_time FROM incoming
+        SELECT org_id, fingerprint, status, starts_at, alert, event_id, event_time FROM incoming
         ON CONFLICT (org_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, starts_at = EXCLUDED.starts_at,
             alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now(),
             event_time = CASE WHEN alerts.starts_at = EXCLUDED.starts_at AND alerts.status = EXCLUDED.status
@@ -111,15 +107,123 @@ STORE = """
               alerts.status = EXCLUDED.status OR EXCLUDED.status = 'resolved'
               OR EXCLUDED.event_time > alerts.event_time))
         RETURNING org_id, fingerprint, status, starts_at, episode
+    ), stored AS (
+        SELECT i.n, i.org_id, i.fingerprint, i.status, i.starts_at, i.text, i.alert,
+               CASE WHEN COALESCE(u.starts_at, a.starts_at) = i.starts_at THEN COALESCE(u.episode, a.episode, 0)
+                    ELSE 0 END AS episode,
+               CASE WHEN u.org_id IS NULL AND a.status = 'resolved' AND a.starts_at = i.starts_at
+                    THEN a.alert::text END AS resolved_alert
+        FROM incoming i
+        LEFT JOIN upserted u ON u.org_id = i.org_id AND u.fingerprint = i.fingerprint
+        LEFT JOIN alerts a ON a.org_id = i.org_id AND a.fingerprint = i.fingerprint
+        WHERE i.event_id <> ALL ($8::text[])
+    ), i AS (
+        SELECT alert, episode, org_id, alert ->> 'project_id' AS project_id, alert ->> 'cluster_id' AS cluster_id,
+               fingerprint, alert ->> 'severity' AS severity, starts_at, alert ->> 'rule' AS rule
+        FROM stored WHERE status = 'firing'
+    ), inserted AS (
+        INSERT INTO notifications ({_NOTIFICATION_COLUMNS})
+        SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, 'firing', i.severity, i.starts_at, i.alert,
+               now() + make_interval(secs => $10), now() + make_interval(secs => $10), s.part, i.episode, {{state}}
+        {_SUBSCRIBED}
+        WHERE COALESCE(p.entitlements -> 'alert_channels', $9::jsonb) ? s.type
+        ON CONFLICT DO NOTHING
+        RETURNING id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint
+    ), woken AS (
+        SELECT pg_notify('{WAKE}', '') FROM (SELECT FROM inserted WHERE state = 'pending' LIMIT 1) AS q
     )
-    SELECT i.fingerprint, i.org_id, COALESCE(u.status, a.status) AS status,
-           COALESCE(u.starts_at, a.starts_at) AS starts_at, COALESCE(u.episode, a.episode, 0) AS episode,
-           CASE WHEN u.org_id IS NULL AND a.status = 'resolved' AND a.starts_at = i.starts_at
-                THEN a.alert::text END AS resolved_alert
-    FROM incoming i
-    LEFT JOIN upserted u ON u.org_id = i.org_id AND u.fingerprint = i.fingerprint
-    LEFT JOIN alerts a ON a.org_id = i.org_id AND a.fingerprint = i.fingerprint
-"""
+    SELECT 'queued' AS kind, id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint,
+           NULL::text AS alert, NULL::int AS episode, NULL::bigint AS n
+    FROM inserted
+    UNION ALL
+    SELECT 'resolved', NULL, NULL, org_id, NULL, NULL, NULL, NULL, NULL, fingerprint,
+           CASE WHEN status = 'resolved' THEN text ELSE resolved_alert END, episode, n
+    FROM stored WHERE status = 'resolved' OR resolved_alert IS NOT NULL
+    UNION ALL
+    SELECT 'ruled', NULL, NULL, org_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM (SELECT org_id FROM silences WHERE org_id = ANY ($11::text[]) AND ends_at > now()
+          UNION SELECT org_id FROM maintenance_windows WHERE org_id = ANY ($11::text[])) AS r
+    UNION ALL
+    SELECT 'woken', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM woken
+"""  # noqa: S608 (constant SQL, values bound)
+TAKE = _TAKE.format(state="'pending', NULL")
+_HANDED = "s.part = ANY ($13::int[]) AND s.id <> ALL ($14::text[]) AND i.episode = 0"
+TAKE_HANDED = _TAKE.format(
+    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $12 END"
+)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What `take_in` did: how many notifications it queued; those inserted as being sent by this process's
+    dispatcher, to hand to its senders after the commit; the organisations of the alerts that have silences or
+    maintenance windows (`handlers.mutes.at_intake` holds what they mute)."""
+
+    queued: int
+    handed: list[Claimed]
+    ruled: list[str]
+
+
+async def take_in(
+    conn: asyncpg.Connection,
+    events: Sequence[AlertFiring | AlertResolved],
+    *,
+    basic: list[str],
+    window_s: float,
+    store_only: Collection[str] = (),
+    handing: Handing | None = None,
+) -> Taken:
+    """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
+    transaction, holding the alerts' organisations' intake locks); firing notices first, then resolved ones (only
+    for subscribers that had the firing notice). Events whose id is in `store_only` are stored but queue nothing (a
+    Clinic alert the plan does not include). With `handing` (a dispatcher of this process) and no grouping window,
+    notifications are inserted as being sent by it (`TAKE_HANDED`)."""
+    queued = 0
+    handed: list[Claimed] = []
+    ruled: set[str] = set()
+    orgs = sorted({e.data.org_id for e in events})
+    skip = sorted(store_only)
+    resolved_queued = 0
+    for batch in _rounds(events):
+        now = datetime.now(UTC)
+        args: list[object] = [
+            [e.data.org_id for e in batch],
+            [e.data.fingerprint for e in batch],
+            [e.data.status.value for e in batch],
+            [e.data.starts_at for e in batch],
+            [e.data.model_dump_json() for e in batch],
+            [e.id for e in batch],
+            [e.time or now for e in batch],
+            skip,
+            basic,
+            window_s,
+            orgs,
+        ]
+        orgs = []  # silences and windows are read once, in the first round
+        if handing is not None and window_s == 0:
+            rows = await conn.fetch(TAKE_HANDED, *args, handing.me, handing.parts, handing.full)
+        else:
+            rows = await conn.fetch(TAKE, *args)
+        alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}
+        resolved: list[asyncpg.Record] = []
+        for row in rows:
+            kind = row["kind"]
+            if kind == "queued":
+                queued += 1
+                if row["state"] == "sending":
+                    handed.append(_claimed(row, alerts[(row["org_id"], row["fingerprint"])]))
+            elif kind == "resolved":
+                resolved.append(row)
+            elif kind == "ruled":
+                ruled.add(row["org_id"])
+        if resolved:
+            resolved.sort(key=lambda r: r["n"])
+            texts = [r["alert"] for r in resolved]
+            episodes = [r["episode"] for r in resolved]
+            resolved_queued += await conn.fetchval(INSERT_RESOLVED, texts, episodes, basic, window_s)
+    if resolved_queued:  # firing notices queued for claims woke them already (`woken`)
+        await conn.execute(f"NOTIFY {WAKE}")
+    return Taken(queued + resolved_queued, handed, sorted(ruled))
 
 
 def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFiring | AlertResolved]]:
@@ -140,69 +244,6 @@ def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFir
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-async def take_in(
-    conn: asyncpg.Connection,
-    events: Sequence[AlertFiring | AlertResolved],
-    *,
-    basic: list[str],
-    window_s: float,
-    store_only: Collection[str] = (),
-    handing: Handing | None = None,
-) -> tuple[int, list[Claimed]]:
-    """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
-    transaction); firing notices first, then resolved ones (only for subscribers that had the firing notice).
-    Events whose id is in `store_only` are stored but queue nothing (a Clinic alert the plan does not include).
-    How many were queued, and with `handing` (a dispatcher of this process, no grouping window) the notifications
-    inserted as being sent by it, to hand to its senders after the commit (INSERT_FIRING_HANDED)."""
-    queued = 0
-    handed: list[Claimed] = []
-    for batch in _rounds(events):
-        now = datetime.now(UTC)
-        texts = [e.data.model_dump_json() for e in batch]
-        final = await conn.fetch(
-            STORE,
-            [e.data.org_id for e in batch],
-            [e.data.fingerprint for e in batch],
-            [e.data.status.value for e in batch],
-            [e.data.starts_at for e in batch],
-            texts,
-            [e.id for e in batch],
-            [e.time or now for e in batch],
-        )
-        firing: tuple[list[str], list[int]] = ([], [])
-        firing_alerts: dict[tuple[str, str], Alert] = {}
-        resolved: tuple[list[str], list[int]] = ([], [])
-        for e, text, row in zip(batch, texts, final, strict=True):
-            if e.id in store_only:
-                continue
-            same_start = row["starts_at"] == e.data.starts_at
-            episode = row["episode"] if same_start else 0
-            if e.data.status is AlertStatus.RESOLVED:
-                resolved[0].append(text)
-                resolved[1].append(episode)
-                continue
-            firing[0].append(text)
-            firing[1].append(episode)
-            firing_alerts[(e.data.org_id, e.data.fingerprint)] = e.data
-            if row["resolved_alert"] is not None:  # late behind its resolved event: firing, then resolved
-                resolved[0].append(row["resolved_alert"])
-                resolved[1].append(episode)
-        if firing[0] and handing is not None and window_s == 0:
-            args = (handing.me, handing.parts, handing.full)
-            rows = await conn.fetch(INSERT_FIRING_HANDED, *firing, AlertStatus.FIRING.value, basic, 0.0, *args)
-            queued += len(rows)
-            handed += [
-                _claimed(r, firing_alerts[(r["org_id"], r["fingerprint"])]) for r in rows if r["state"] == "sending"
-            ]
-        elif firing[0]:
-            queued += await conn.fetchval(INSERT_FIRING, *firing, AlertStatus.FIRING.value, basic, window_s)
-        if resolved[0]:
-            queued += await conn.fetchval(INSERT_RESOLVED, *resolved, AlertStatus.RESOLVED.value, basic, window_s)
-    if queued > len(handed):  # rows for claims to find; those handed over are this dispatcher's already
-        await conn.execute(f"NOTIFY {WAKE}")
-    return queued, handed
 
 
 def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:

@@ -60,7 +60,7 @@ async def store_alerts(
         await mute_locks.lock_for_intake(conn, {e.data.org_id for e in events})
         deliverable = {e.id for e in await clinic.deliverable(conn, events)}  # Clinic only where the plan has it
         store_only = {e.id for e in events if e.id not in deliverable}
-        queued, handed = await repository.take_in(
+        taken = await repository.take_in(
             conn,
             events,
             basic=BASIC_CHANNELS,
@@ -68,11 +68,11 @@ async def store_alerts(
             store_only=store_only,
             handing=handing,
         )
-        handed = await mutes.at_intake(conn, events, handed)  # silences and windows hold back what they match
+        handed = await mutes.at_intake(conn, events, taken)  # silences and windows hold back what they match
         if also is not None:
             await also(conn)
-    metrics.QUEUED.inc(queued)
-    return queued, handed
+    metrics.QUEUED.inc(taken.queued)
+    return taken.queued, handed
 
 
 async def take_in_alerts(

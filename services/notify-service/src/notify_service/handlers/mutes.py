@@ -22,6 +22,7 @@ from carekit.parking import Isolation
 from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import mutes, queue, silences
 from notify_service.adapters.queue import Claimed
+from notify_service.adapters.repository import Taken
 from notify_service.domain.alertmanager import labels_of
 from notify_service.domain.silences import Rules
 
@@ -76,16 +77,16 @@ async def reconcile(conn: asyncpg.Connection, org: str, *, only: Sequence[str] |
 
 
 async def at_intake(
-    conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], handed: Sequence[Claimed] = ()
+    conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved], taken: Taken
 ) -> list[Claimed]:
-    """Hold what was just queued for alerts a silence or window mutes (the intake's transaction). An error here
-    that is not an outage does not cost the alerts: they stay queued as they are, the organisation is logged and
-    left to the mute loop, which retries it (and parks it if it keeps failing). Notifications `handed` to this
-    process's dispatcher (inserted as being sent) of an organisation with silences or windows are queued instead,
-    so that the same rules hold them; the rest are returned, to be handed over. The caller holds the organisations'
-    intake locks (`adapters.mutes.lock_for_intake`), the mute lock shared among them."""
-    orgs = sorted({e.data.org_id for e in events})
-    ruled = await mutes.orgs_with_rules(conn, orgs)
+    """Hold what was just queued for alerts a silence or window mutes (the intake's transaction), in the
+    organisations `repository.take_in` found with silences or windows (`taken.ruled`). An error here that is not an
+    outage does not cost the alerts: they stay queued as they are, the organisation is logged and left to the mute
+    loop, which retries it (and parks it if it keeps failing). Notifications handed to this process's dispatcher
+    (inserted as being sent) of those organisations are queued instead, so that the same rules hold them; the rest
+    are returned, to be handed over. The caller holds the organisations' intake locks
+    (`adapters.mutes.lock_for_intake`), the mute lock shared among them."""
+    handed, ruled = taken.handed, taken.ruled
     if handed and ruled:
         await queue.release(conn, [r.id for r in handed if r.org_id in ruled], None)
         handed = [r for r in handed if r.org_id not in ruled]
