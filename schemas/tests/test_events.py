@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from care_schemas import asyncapi, cli
 from care_schemas.catalogue import ChannelType, PlanCode, Severity, catalogue
+from care_schemas.envelope import ENVELOPE_MAX_BYTES
 from care_schemas.events.alert import AlertFiring, alert_event_adapter
 from care_schemas.topics import ADAPTERS, ALL_TOPICS
 
@@ -185,3 +186,16 @@ def test_every_topic_has_a_sender_and_every_event_type_is_described() -> None:
     for service in asyncapi.SERVICES:
         described |= set(asyncapi.document(service)["components"]["messages"])
     assert described == {p.stem for p in golden_files()}
+
+
+@pytest.mark.parametrize("path", golden_files(), ids=lambda p: p.stem)
+def test_an_event_holds_at_most_envelope_max_bytes_beyond_its_data(path: Path) -> None:
+    """Every field but `data` at its longest, of the character JSON escapes longest: the bytes beyond the data's
+    JSON stay within ENVELOPE_MAX_BYTES, which the notify intake relies on to skip encoding small alerts."""
+    document = json.loads(path.read_text())
+    worst = "\x01"  # escaped as \u0001: six bytes a character
+    longest = {**document, "id": worst * 256, "source": worst * 1024, "subject": worst * 512}
+    event = adapter_for(document["type"]).validate_python(longest)
+    beyond = len(event.to_json_bytes()) - len(event.data.model_dump_json().encode())
+    assert beyond > 10_000  # the worst case was built
+    assert beyond <= ENVELOPE_MAX_BYTES

@@ -23,6 +23,12 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ENVELOPE_MAX_BYTES = 16 * 1024
+"""At most how many bytes an event's JSON holds beyond its data's: its other fields are bounded (id 256, source 1024,
+subject 512 characters, a type of a few dozen, a time), each character at most 6 bytes once escaped (`\\u0001`), with
+their names around them (11.5 KiB at most). An event whose data's JSON is D bytes is at most D + this."""
+
+
 def utcnow() -> datetime:
     """The current instant, time-zone aware in UTC."""
     return datetime.now(UTC)

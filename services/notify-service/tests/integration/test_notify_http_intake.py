@@ -11,10 +11,9 @@ import asyncpg
 import pytest
 from notify_helpers import settings as notify_settings
 
-from care_schemas.events.alert import Alert, alert_event
+from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity, Role
-from carekit.kafka import encode
 from carekit_testing import eventually
 from notify_service.adapters import mutes
 from notify_service.handlers import alertmanager_api
@@ -35,7 +34,7 @@ async def test_a_request_cancelled_while_its_transaction_waits_still_stores_its_
     intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
     async with pool.acquire() as holder, holder.transaction():
         await mutes.lock_for_intake(holder, [alert.org_id])  # another intake transaction of the organisation
-        request = asyncio.create_task(intake.accept([event], [(alert.org_id, encode(event, ALERT_EVENTS))], "http"))
+        request = asyncio.create_task(intake.accept([event], {event.id: alert.model_dump_json()}, "http"))
         await eventually(lambda: _waiting_on_a_lock(pool), timeout_s=10)
         request.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -85,6 +84,8 @@ async def test_an_alert_posted_to_the_alertmanager_api_is_stored_with_its_time_o
 
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE org_id = 'org-ends'") == 0  # not stored half
     assert [org for org, _ in topic.published] == ["org-ends"]  # the Kafka intake stores it
+    [(_, record)] = topic.published
+    assert alert_event_adapter.validate_json(record).data.rule == "disk_full"
     assert await pool.fetchval("SELECT ends_at FROM am_alert_ends WHERE org_id = 'org-ends'") == ends
 
     assert await alertmanager_api.post_alerts(intake, owner, [posted]) == []  # the usual way: both at once

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -172,12 +172,14 @@ async def take_in(
     window_s: float,
     store_only: Collection[str] = (),
     handing: Handing | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Taken:
     """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
     transaction, holding the alerts' organisations' intake locks); firing notices first, then resolved ones (only
     for subscribers that had the firing notice). Events whose id is in `store_only` are stored but queue nothing (a
     Clinic alert the plan does not include). With `handing` (a dispatcher of this process) and no grouping window,
-    notifications are inserted as being sent by it (`TAKE_HANDED`)."""
+    notifications are inserted as being sent by it (`TAKE_HANDED`). `texts`: each alert's JSON by event id, when
+    the caller has it (else serialised here)."""
     queued = 0
     handed: list[Claimed] = []
     ruled: set[str] = set()
@@ -191,7 +193,7 @@ async def take_in(
             [e.data.fingerprint for e in batch],
             [e.data.status.value for e in batch],
             [e.data.starts_at for e in batch],
-            [e.data.model_dump_json() for e in batch],
+            [texts[e.id] for e in batch] if texts is not None else [e.data.model_dump_json() for e in batch],
             [e.id for e in batch],
             [e.time or now for e in batch],
             skip,
@@ -218,9 +220,9 @@ async def take_in(
                 ruled.add(row["org_id"])
         if resolved:
             resolved.sort(key=lambda r: r["n"])
-            texts = [r["alert"] for r in resolved]
+            notices = [r["alert"] for r in resolved]
             episodes = [r["episode"] for r in resolved]
-            resolved_queued += await conn.fetchval(INSERT_RESOLVED, texts, episodes, basic, window_s)
+            resolved_queued += await conn.fetchval(INSERT_RESOLVED, notices, episodes, basic, window_s)
     if resolved_queued:  # firing notices queued for claims woke them already (`woken`)
         await conn.execute(f"NOTIFY {WAKE}")
     return Taken(queued + resolved_queued, handed, sorted(ruled))

@@ -16,6 +16,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.catalogue import catalogue
+from care_schemas.envelope import ENVELOPE_MAX_BYTES
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_event
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
@@ -46,11 +47,13 @@ async def store_alerts(
     settings: Settings,
     local: Dispatcher | None = None,
     also: Also | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> tuple[int, list[Claimed]]:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction that holds
     their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns), with `also`.
     With a dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets
-    are inserted as being sent by it and returned, to be handed to its senders after the commit."""
+    are inserted as being sent by it and returned, to be handed to its senders after the commit. `texts`: each
+    alert's JSON by event id, when the caller has it (`stored_text`)."""
     handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
     # handed back without waiting for the pool's reset: an HTTP request waits for every round trip
     async with acquired(pool) as conn, conn.transaction():
@@ -67,6 +70,7 @@ async def store_alerts(
             window_s=settings.grouping_window_s,
             store_only=store_only,
             handing=handing,
+            texts=texts,
         )
         handed = await mutes.at_intake(conn, events, taken)  # silences and windows hold back what they match
         if also is not None:
@@ -103,25 +107,26 @@ class AlertIntake:
     async def accept(
         self,
         events: Sequence[AlertFiring | AlertResolved],
-        payloads: list[tuple[str, bytes]],
+        texts: Mapping[str, str],
         source: str,
         also: Also | None = None,
     ) -> None:
-        """Store or publish the alerts, to the end even when the request is cancelled (its client went away): rows
-        inserted as being sent by this process's dispatcher must reach it. `also` is written in the alerts'
-        transaction; when they go through the topic instead, on its own after them (an error then is the answer's)."""
-        await asyncio.shield(self._accept(events, payloads, source, also))
+        """Store or publish the alerts (each one's JSON in `texts` by event id, `stored_text`), to the end even when
+        the request is cancelled (its client went away): rows inserted as being sent by this process's dispatcher
+        must reach it. `also` is written in the alerts' transaction; when they go through the topic instead, on its
+        own after them (an error then is the answer's)."""
+        await asyncio.shield(self._accept(events, texts, source, also))
 
     async def _accept(
         self,
         events: Sequence[AlertFiring | AlertResolved],
-        payloads: list[tuple[str, bytes]],
+        texts: Mapping[str, str],
         source: str,
         also: Also | None,
     ) -> None:
         dispatcher = self.local.dispatcher
         try:
-            _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher, also)
+            _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher, also, texts)
         except Exception as exc:  # an outage or a refusal: the Kafka intake waits out the one, isolates the other
             log.warning(
                 "could not store %d alerts at intake (%s); published to %s for the Kafka intake",
@@ -129,6 +134,8 @@ class AlertIntake:
                 reason(exc, 300),
                 ALERT_EVENTS.name,
             )
+            # each fits the topic: `stored_text` refused those that would not
+            payloads = [(e.data.org_id, encode(e, ALERT_EVENTS)) for e in events]
             await self.publishers[ALERT_EVENTS].publish_all(payloads)
             metrics.DEFERRED.inc(len(events))
             if also is not None:
@@ -141,6 +148,16 @@ class AlertIntake:
 
 
 MAX_ALERTS = 1000
+
+
+def stored_text(event: AlertFiring | AlertResolved) -> str:
+    """The alert's JSON, as the store takes it. TooLarge (413) when its event would not fit alert.events.v1, where
+    the intake falls back when Postgres cannot take it: the event is encoded to be measured only when the alert is
+    near that limit (at most 4 bytes a character, and the envelope's `ENVELOPE_MAX_BYTES`)."""
+    text = event.data.model_dump_json()
+    if 4 * len(text) + ENVELOPE_MAX_BYTES > ALERT_EVENTS.max_message_bytes:
+        encode(event, ALERT_EVENTS)
+    return text
 
 
 async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
@@ -157,13 +174,13 @@ async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequenc
                 raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
     await clinic.refuse_not_entitled(intake.pool, alerts)
     events = [alert_event(a, source="/notify-service/http") for a in alerts]
-    payloads = []
+    texts: dict[str, str] = {}
     for i, event in enumerate(events):
         try:
-            payloads.append((event.data.org_id, encode(event, ALERT_EVENTS)))
+            texts[event.id] = stored_text(event)
         except TooLarge as exc:
             raise TooLarge(f"alerts[{i}]: {exc.reason}; shorten its labels, annotations or texts") from None
-    await intake.accept(events, payloads, source)
+    await intake.accept(events, texts, source)
     return [e.id for e in events]
 
 
@@ -179,7 +196,7 @@ async def accept_alertmanager(
     group its good ones). Raises Invalid, naming the reasons, when none of the group could be taken. `ends` (the
     Alertmanager API: when each alert times out, by its index) is noted for the alerts taken, with them."""
     refused = list(group.refused)
-    payloads: list[tuple[str, bytes]] = []
+    texts: dict[str, str] = {}
     events: list[AlertFiring | AlertResolved] = []
     taken: list[tuple[Alert, datetime]] = []
     for i, alert in group.accepted:
@@ -194,7 +211,7 @@ async def accept_alertmanager(
             continue
         event = alert_event(alert, source="/notify-service/http")
         try:
-            payloads.append((alert.org_id, encode(event, ALERT_EVENTS)))
+            texts[event.id] = stored_text(event)
         except TooLarge as exc:
             refused.append(Refusal(i, f"alerts[{i}]: {exc.reason}", alert.fingerprint, alert.rule, alert.org_id))
             continue
@@ -204,14 +221,14 @@ async def accept_alertmanager(
     refused.sort(key=lambda r: r.index)
     if refused:
         await rejections.record(intake.pool, source, [(r.org_id or identity.org, r) for r in refused])
-    if not payloads:
+    if not events:
         reasons = "; ".join(r.reason for r in refused[:5])
         raise Invalid(f"{reasons} (no alert of the group was accepted; each refusal is in GET /v1/intake-rejections)")
 
     async def note_ends(conn: asyncpg.Connection) -> None:
         await am_api.note_ends(conn, taken)
 
-    await intake.accept(events, payloads, source, note_ends if taken else None)
+    await intake.accept(events, texts, source, note_ends if taken else None)
     return [e.id for e in events], refused
 
 
