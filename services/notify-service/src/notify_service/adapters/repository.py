@@ -84,10 +84,11 @@ INSERT_RESOLVED = f"""
 # backlog is not full (not in $14) is inserted as being sent by it ({state}), to be handed to its senders; no claim
 # has to find it. When a notice is queued for claims, they are woken at commit.
 #
-# Rows, by `kind`: `queued`, each notification inserted; `resolved`, each resolved notice to queue next (a resolved
-# event, or a firing event late behind its resolved event: firing, then resolved), in the batch's order `n`;
-# `ruled`, each organisation of $11 with a silence not yet over or a maintenance window (this statement runs after
-# the intake's locks, so a silence committed while it waited for them is seen); `woken`, claims were woken.
+# Rows, by `kind`: `queued` (TAKE_HANDED), each notification inserted (those handed over are needed), or `counted`
+# (TAKE), how many (`n`); `resolved`, each resolved notice to queue next (a resolved event, or a firing event late
+# behind its resolved event: firing, then resolved), in the batch's order `n`; `ruled`, each organisation of $11 with
+# a silence not yet over or a maintenance window (this statement runs after the intake's locks, so a silence
+# committed while it waited for them is seen); `woken`, claims were woken.
 _TAKE = f"""
     WITH incoming AS MATERIALIZED (
         SELECT t.*, t.text::jsonb AS alert
@@ -132,9 +133,7 @@ _TAKE = f"""
     ), woken AS (
         SELECT pg_notify('{WAKE}', '') FROM (SELECT FROM inserted WHERE state = 'pending' LIMIT 1) AS q
     )
-    SELECT 'queued' AS kind, id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint,
-           NULL::text AS alert, NULL::int AS episode, NULL::bigint AS n
-    FROM inserted
+    {{queued}}
     UNION ALL
     SELECT 'resolved', NULL, NULL, org_id, NULL, NULL, NULL, NULL, NULL, fingerprint,
            CASE WHEN status = 'resolved' THEN text ELSE resolved_alert END, episode, n
@@ -146,10 +145,20 @@ _TAKE = f"""
     UNION ALL
     SELECT 'woken', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM woken
 """  # noqa: S608 (constant SQL, values bound)
-TAKE = _TAKE.format(state="'pending', NULL")
+TAKE = _TAKE.format(
+    state="'pending', NULL",
+    queued="""SELECT 'counted' AS kind, NULL::bigint AS id, NULL::text AS subscriber_id, NULL::text AS org_id,
+                  NULL::text AS channel, NULL::text AS grp, NULL::timestamptz AS window_from, NULL::smallint AS part,
+                  NULL::text AS state, NULL::text AS fingerprint, NULL::text AS alert, NULL::int AS episode,
+                  count(*) AS n
+              FROM inserted""",
+)
 _HANDED = "s.part = ANY ($13::int[]) AND s.id <> ALL ($14::text[]) AND i.episode = 0"
 TAKE_HANDED = _TAKE.format(
-    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $12 END"
+    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $12 END",
+    queued="""SELECT 'queued' AS kind, id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint,
+                  NULL::text AS alert, NULL::int AS episode, NULL::bigint AS n
+              FROM inserted""",
 )
 
 
@@ -210,7 +219,9 @@ async def take_in(
         resolved: list[asyncpg.Record] = []
         for row in rows:
             kind = row["kind"]
-            if kind == "queued":
+            if kind == "counted":
+                queued += row["n"]
+            elif kind == "queued":
                 queued += 1
                 if row["state"] == "sending":
                     handed.append(_claimed(row, alerts[(row["org_id"], row["fingerprint"])]))
