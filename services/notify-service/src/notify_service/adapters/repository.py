@@ -37,15 +37,15 @@ _NOTIFICATION_COLUMNS = """
     subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at, alert, next_attempt_at, window_from,
     part, episode, state, claimed_by
 """
-# A resolved notice only for subscribers that got (or are getting) the firing one. A resolved notice whose firing
-# notice was dead-lettered (none delivered, none on its way) waits for a re-drive of that firing notice, parked
-# (never due) instead of being scanned by every claim meanwhile. `incoming` is MATERIALIZED so that each alert's
-# JSON text is parsed once: inlined (Postgres inlines a CTE used once), every `alert ->> ...` below parsed the whole
-# text again, and the insert ran at a third of the speed.
 _SAME_FIRING = """
     SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
       AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
 """
+# A resolved notice only for subscribers that got (or are getting) the firing one. A resolved notice whose firing
+# notice was dead-lettered (none delivered, none on its way) waits for a re-drive of that firing notice, parked
+# (never due) instead of being scanned by every claim meanwhile. `incoming` is MATERIALIZED (here and in `_TAKE`) so
+# that each alert's JSON text is parsed once: inlined (Postgres inlines a CTE used once), every `alert ->> ...` below
+# parsed the whole text again, and the insert ran at a third of the speed.
 INSERT_RESOLVED = f"""
     WITH incoming AS MATERIALIZED (
         SELECT t.alert::jsonb AS alert, t.episode FROM unnest($1::text[], $2::int[]) AS t(alert, episode)
