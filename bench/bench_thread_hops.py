@@ -26,7 +26,7 @@ from fastapi import Depends, FastAPI, Request
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.am_harness import cpu_seconds
-from carekit_testing import free_port
+from carekit_testing import eventually, free_port
 
 
 def app() -> FastAPI:
@@ -74,20 +74,17 @@ async def load(url: str, n: int, concurrency: int) -> float:
 
 
 async def ready(url: str) -> None:
-    deadline = time.monotonic() + 30
+    """Until the server answers 200 (`carekit_testing.eventually`, 30 s)."""
     async with aiohttp.ClientSession() as http:
-        while True:
-            status = None
+
+        async def answers() -> bool:
             try:
                 async with http.get(url) as answer:
-                    status = answer.status
-                    if status == 200:
-                        return
+                    return answer.status == 200
             except aiohttp.ClientConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server at {url} did not answer 200 within 30 s (last: {status})")
-            await asyncio.sleep(0.1)
+                return False
+
+        await eventually(answers, timeout_s=30)
 
 
 def serve(plain: bool, port: int) -> subprocess.Popen[bytes]:

@@ -162,6 +162,26 @@ TAKE_HANDED = _TAKE.format(
 )
 
 
+def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFiring | AlertResolved]]:
+    """The batch in rounds of at most one event per alert, each alert's events in the order they happened (a batch
+    may carry an alert's firing, resolved and firing again)."""
+    order = sorted(range(len(events)), key=lambda k: (events[k].time or _NEVER, k))
+    rounds: list[list[AlertFiring | AlertResolved]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for k in order:
+        e = events[k]
+        key = (e.data.org_id, e.data.fingerprint)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(e)
+    return rounds
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Taken:
     """What `take_in` did: how many notifications it queued; those inserted as being sent by this process's
@@ -215,8 +235,8 @@ async def take_in(
             rows = await conn.fetch(TAKE_HANDED, *args, handing.me, handing.parts, handing.full)
         else:
             rows = await conn.fetch(TAKE, *args)
-        alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}
         resolved: list[asyncpg.Record] = []
+        sending: list[asyncpg.Record] = []
         for row in rows:
             kind = row["kind"]
             if kind == "counted":
@@ -224,11 +244,14 @@ async def take_in(
             elif kind == "queued":
                 queued += 1
                 if row["state"] == "sending":
-                    handed.append(_claimed(row, alerts[(row["org_id"], row["fingerprint"])]))
+                    sending.append(row)
             elif kind == "resolved":
                 resolved.append(row)
             elif kind == "ruled":
                 ruled.add(row["org_id"])
+        if sending:  # a round holds one event per alert: organisation and fingerprint name it
+            alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}
+            handed += [_claimed(r, alerts[(r["org_id"], r["fingerprint"])]) for r in sending]
         if resolved:
             resolved.sort(key=lambda r: r["n"])
             notices = [r["alert"] for r in resolved]
@@ -237,26 +260,6 @@ async def take_in(
     if resolved_queued:  # firing notices queued for claims woke them already (`woken`)
         await conn.execute(f"NOTIFY {WAKE}")
     return Taken(queued + resolved_queued, handed, sorted(ruled))
-
-
-def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFiring | AlertResolved]]:
-    """The batch in rounds of at most one event per alert, each alert's events in the order they happened (a batch
-    may carry an alert's firing, resolved and firing again)."""
-    order = sorted(range(len(events)), key=lambda k: (events[k].time or _NEVER, k))
-    rounds: list[list[AlertFiring | AlertResolved]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for k in order:
-        e = events[k]
-        key = (e.data.org_id, e.data.fingerprint)
-        n = seen.get(key, 0)
-        seen[key] = n + 1
-        if n == len(rounds):
-            rounds.append([])
-        rounds[n].append(e)
-    return rounds
-
-
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:
