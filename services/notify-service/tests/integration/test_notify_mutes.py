@@ -4,6 +4,7 @@ resolved while muted and was never announced is not announced, and muted alerts 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,7 +14,9 @@ from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, AlertStatus, alert_event
 from carekit.identity import Identity, Role
+from carekit_testing import eventually, within
 from notify_service import handlers
+from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters import queue
 from notify_service.adapters.queue import Result
 from notify_service.adapters.repository import queue_repeats
@@ -157,3 +160,32 @@ async def test_an_open_maintenance_window_holds_its_matches_until_it_is_deleted(
     assert view["open"] is True
     await windows.remove(pool, "org-1", window)
     assert await _deliver(pool) == ["w-1:firing"]
+
+
+@pytest.mark.parametrize("held", ["mute lock", "intake lock"])
+async def test_an_intake_waits_for_a_silence_being_saved_and_for_another_intake(
+    pool: asyncpg.Pool, alert: Alert, held: str
+) -> None:
+    """The usual intake is one call that takes its locks itself (`repository.take_alone`): the same locks as a
+    silence or window being saved (exclusive) and as another intake of the organisation, so a silence saved beside
+    an intake never misses what it queues, and two intakes of one organisation take turns."""
+    async with pool.acquire() as holder, holder.transaction():
+        if held == "mute lock":
+            await mute_locks.lock(holder, ["org-1"])
+        else:
+            await mute_locks.lock_for_intake(holder, ["org-1"])
+        intake = asyncio.create_task(_take(pool, _an(alert, f"w-{held}")))
+
+        async def waiting() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                    " AND datname = current_database()"
+                )
+            )
+
+        await eventually(waiting, timeout_s=10)
+        assert not intake.done(), "the intake waits while the lock is held"
+        assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint = $1", f"w-{held}") == 0
+    await within(intake, 10)
+    assert await _claimed(pool) == [f"w-{held}:firing"], "and takes the alert once it is released"

@@ -3,6 +3,8 @@ dead-lettered while the resolved one waits; it follows once staff re-drive the f
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 import pytest
 from notify_helpers import settings as notify_settings
@@ -141,3 +143,58 @@ async def test_an_alert_that_fires_again_with_the_same_start_after_it_resolved_i
         delivered.append(row.alert.status)
         await queue.record(pool, [Result([row], "delivered", 200, "ok", 1.0)])
     assert delivered == [AlertStatus.FIRING, AlertStatus.RESOLVED, AlertStatus.FIRING]
+
+
+async def test_an_alert_that_fires_twice_in_one_batch_is_notified_for_each_start(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """Two firing events of one alert with different starts in one batch (a restart of the rule between two of
+    Prometheus's sends): each start is notified, and the later one is the alert's state. The intake takes a batch
+    in one statement only when each alert appears once in it."""
+    org_alert = alert.model_copy(update={"org_id": "org-twice", "fingerprint": "fp-twice"})
+    await _subscriber(pool, org_alert, "sub-twice")
+    later = org_alert.model_copy(update={"starts_at": org_alert.starts_at + timedelta(minutes=5)})
+    events = [alert_event(later, source="/t"), alert_event(org_alert, source="/t")]
+    await handlers.take_in_alerts(pool, events, notify_settings(grouping_window_s=0))
+
+    queued = await pool.fetch("SELECT starts_at FROM notifications WHERE subscriber_id = 'sub-twice' ORDER BY id")
+    assert sorted(r["starts_at"] for r in queued) == [org_alert.starts_at, later.starts_at]
+    state = await pool.fetchval("SELECT starts_at FROM alerts WHERE org_id = 'org-twice' AND fingerprint = 'fp-twice'")
+    assert state == later.starts_at
+
+
+@pytest.mark.parametrize(
+    ("group_by", "group"),
+    [
+        (None, "cl-1"),
+        (["alertname", "instance", "severity"], '["node_memory_above_70pct_10m", "tikv-0", "critical"]'),
+        (["..."], "=fp-grouped"),
+        ([], ""),
+    ],
+    ids=["by-cluster", "labels", "alone", "one-group"],
+)
+async def test_a_resolved_notice_joins_its_firing_notices_group(
+    pool: asyncpg.Pool, alert: Alert, group_by: list[str] | None, group: str
+) -> None:
+    """Firing and resolved notices are queued by different statements (the resolved one must see the firing one):
+    both put the notice in the subscriber's group by its group_by, so a webhook gets them in the same group."""
+    org = f"org-grouped-{group_by}"
+    org_alert = alert.model_copy(update={"org_id": org, "fingerprint": "fp-grouped"})
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, group_by)"
+        " VALUES ($1, $2, $3, 'email', 'o', '\\x00', '{}', 't', $4)",
+        f"sub-{org}",
+        org,
+        org_alert.project_id,
+        group_by,
+    )
+    resolved = org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at})
+    settings = notify_settings(grouping_window_s=0)
+    await handlers.take_in_alerts(pool, [alert_event(org_alert, source="/t")], settings)
+    await handlers.take_in_alerts(pool, [alert_event(resolved, source="/t")], settings)
+
+    queued = await pool.fetch("SELECT status, grp FROM notifications WHERE org_id = $1 ORDER BY id", org)
+    assert [(r["status"], r["grp"]) for r in queued] == [
+        ("firing", f"sub-{org}/{group}"),
+        ("resolved", f"sub-{org}/{group}"),
+    ]

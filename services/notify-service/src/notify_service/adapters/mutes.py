@@ -12,12 +12,12 @@ import asyncpg
 from carekit.db import BY_KEY_LOCAL
 from notify_service.adapters.queue import WAKE
 
-LOCK_KEY = "notify-mutes:"
+LOCK_KEY = "notify-mutes:"  # also in notify_take (migrations/007_intake_in_one_call.sql)
 _INTAKE_LOCKS = (
     f"SELECT {BY_KEY_LOCAL}, pg_advisory_xact_lock(hashtextextended($2 || o, 0)),"  # noqa: S608 (constant SQL)
     " pg_advisory_xact_lock_shared(hashtext($3 || o)) FROM unnest($1::text[]) AS o"
 )
-INTAKE_KEY = "notify-intake:"
+INTAKE_KEY = "notify-intake:"  # also in notify_take
 CHECKS = "mute_checks"
 
 
@@ -37,7 +37,8 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     exclusive, so that one organisation's intake transactions (HTTP requests and Kafka batches alike) take turns
     instead of upserting the same alerts in different orders and deadlocking; and the mute lock (`lock`), shared.
     The same statement makes the rest of the transaction plan its statements by key (`carekit.db.BY_KEY_LOCAL`,
-    the intake's first statement): an HTTP request waits for every round trip of its transaction."""
+    the intake's first statement). The usual intake takes the same locks inside its one call (`notify_take`,
+    migrations/007_intake_in_one_call.sql, which names these keys: change them together)."""
     await conn.execute(
         _INTAKE_LOCKS,
         sorted(set(orgs)),

@@ -23,7 +23,7 @@ from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
-WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs)
+WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); notify_take
 log = logging.getLogger(__name__)
 # Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'` (or 'pending'), a
 # form no partial index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which

@@ -70,96 +70,13 @@ INSERT_RESOLVED = f"""
     SELECT count(*) FROM inserted
 """  # noqa: S608 (constant SQL, values bound)
 
-# One round of the intake in one statement (one round trip; each alert's JSON parsed once): the alerts' state, their
-# firing notices, and what the caller needs for the rest.
-#
-# The active-alert state: a later start wins (a new alert, episode 0); for the same start resolved wins over firing,
-# so a firing event that arrives late behind its resolved event does not undo it, unless it happened after the
-# resolved event: then the alert fired again with the same start (a new episode, notified at once). An event whose
-# start is not the alert's (an older one) is notified as episode 0.
-#
-# One firing notice per matching, entitled subscriber, due after the grouping window ($10), of every firing event but
-# those in $8 (stored only: a Clinic alert the plan does not include). With a dispatcher in this process holding
-# partitions $13 ($12 names it) and no grouping window, a first firing notice of a target in those partitions whose
-# backlog is not full (not in $14) is inserted as being sent by it ({state}), to be handed to its senders; no claim
-# has to find it. When a notice is queued for claims, they are woken at commit.
-#
-# Rows, by `kind`: `queued` (TAKE_HANDED), each notification inserted (those handed over are needed), or `counted`
-# (TAKE), how many (`n`); `resolved`, each resolved notice to queue next (a resolved event, or a firing event late
-# behind its resolved event: firing, then resolved), in the batch's order `n`; `ruled`, each organisation of $11 with
-# a silence not yet over or a maintenance window (this statement runs after the intake's locks, so a silence
-# committed while it waited for them is seen); `woken`, claims were woken.
-_TAKE = f"""
-    WITH incoming AS MATERIALIZED (
-        SELECT t.*, t.text::jsonb AS alert
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
-            WITH ORDINALITY AS t(org_id, fingerprint, status, starts_at, text, event_id, event_time, n)
-    ), upserted AS (
-        INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time)
-        SELECT org_id, fingerprint, status, starts_at, alert, event_id, event_time FROM incoming
-        ON CONFLICT (org_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, starts_at = EXCLUDED.starts_at,
-            alert = EXCLUDED.alert, event_id = EXCLUDED.event_id, updated_at = now(),
-            event_time = CASE WHEN alerts.starts_at = EXCLUDED.starts_at AND alerts.status = EXCLUDED.status
-                              THEN GREATEST(alerts.event_time, EXCLUDED.event_time) ELSE EXCLUDED.event_time END,
-            episode = CASE WHEN alerts.starts_at < EXCLUDED.starts_at THEN 0
-                           WHEN alerts.status = 'resolved' AND EXCLUDED.status = 'firing' THEN alerts.episode + 1
-                           ELSE alerts.episode END
-        WHERE alerts.starts_at < EXCLUDED.starts_at OR (alerts.starts_at = EXCLUDED.starts_at AND (
-              alerts.status = EXCLUDED.status OR EXCLUDED.status = 'resolved'
-              OR EXCLUDED.event_time > alerts.event_time))
-        RETURNING org_id, fingerprint, status, starts_at, episode
-    ), stored AS (
-        SELECT i.n, i.org_id, i.fingerprint, i.status, i.starts_at, i.text, i.alert,
-               CASE WHEN COALESCE(u.starts_at, a.starts_at) = i.starts_at THEN COALESCE(u.episode, a.episode, 0)
-                    ELSE 0 END AS episode,
-               CASE WHEN u.org_id IS NULL AND a.status = 'resolved' AND a.starts_at = i.starts_at
-                    THEN a.alert::text END AS resolved_alert
-        FROM incoming i
-        LEFT JOIN upserted u ON u.org_id = i.org_id AND u.fingerprint = i.fingerprint
-        LEFT JOIN alerts a ON a.org_id = i.org_id AND a.fingerprint = i.fingerprint
-        WHERE i.event_id <> ALL ($8::text[])
-    ), i AS (
-        SELECT alert, episode, org_id, alert ->> 'project_id' AS project_id, alert ->> 'cluster_id' AS cluster_id,
-               fingerprint, alert ->> 'severity' AS severity, starts_at, alert ->> 'rule' AS rule
-        FROM stored WHERE status = 'firing'
-    ), inserted AS (
-        INSERT INTO notifications ({_NOTIFICATION_COLUMNS})
-        SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, 'firing', i.severity, i.starts_at, i.alert,
-               now() + make_interval(secs => $10), now() + make_interval(secs => $10), s.part, i.episode, {{state}}
-        {_SUBSCRIBED}
-        WHERE COALESCE(p.entitlements -> 'alert_channels', $9::jsonb) ? s.type
-        ON CONFLICT DO NOTHING
-        RETURNING id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint
-    ), woken AS (
-        SELECT pg_notify('{WAKE}', '') FROM (SELECT FROM inserted WHERE state = 'pending' LIMIT 1) AS q
-    )
-    {{queued}}
-    UNION ALL
-    SELECT 'resolved', NULL, NULL, org_id, NULL, NULL, NULL, NULL, NULL, fingerprint,
-           CASE WHEN status = 'resolved' THEN text ELSE resolved_alert END, episode, n
-    FROM stored WHERE status = 'resolved' OR resolved_alert IS NOT NULL
-    UNION ALL
-    SELECT 'ruled', NULL, NULL, org_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-    FROM (SELECT org_id FROM silences WHERE org_id = ANY ($11::text[]) AND ends_at > now()
-          UNION SELECT org_id FROM maintenance_windows WHERE org_id = ANY ($11::text[])) AS r
-    UNION ALL
-    SELECT 'woken', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM woken
-"""  # noqa: S608 (constant SQL, values bound)
-TAKE = _TAKE.format(
-    state="'pending', NULL",
-    queued="""SELECT 'counted' AS kind, NULL::bigint AS id, NULL::text AS subscriber_id, NULL::text AS org_id,
-                  NULL::text AS channel, NULL::text AS grp, NULL::timestamptz AS window_from, NULL::smallint AS part,
-                  NULL::text AS state, NULL::text AS fingerprint, NULL::text AS alert, NULL::int AS episode,
-                  count(*) AS n
-              FROM inserted""",
-)
-_HANDED = "s.part = ANY ($13::int[]) AND s.id <> ALL ($14::text[]) AND i.episode = 0"
-TAKE_HANDED = _TAKE.format(
-    state=f"CASE WHEN {_HANDED} THEN 'sending' ELSE 'pending' END, CASE WHEN {_HANDED} THEN $12 END",
-    queued="""SELECT 'queued' AS kind, id, subscriber_id, org_id, channel, grp, window_from, part, state, fingerprint,
-                  NULL::text AS alert, NULL::int AS episode, NULL::bigint AS n
-              FROM inserted""",
-)
+# One round of the intake in one call: `notify_take` (migrations/007_intake_in_one_call.sql) takes the intake's locks
+# when asked ($15), then stores the alerts' state, queues their firing notices, reads the organisations with silences
+# or windows and wakes the claims, all in one statement (each alert's JSON parsed once), and returns what the caller
+# needs for the rest, by `kind`: `queued`/`counted`, `resolved`, `ruled`, `woken`, `again` (the migration says each).
+# A function because each statement of a plpgsql function takes its own snapshot: the statement sees what was
+# committed while the locks were awaited. Called alone ($16), it is the whole transaction: one round trip.
+TAKE = "SELECT * FROM notify_take($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 
 
 def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFiring | AlertResolved]]:
@@ -207,51 +124,20 @@ async def take_in(
     transaction, holding the alerts' organisations' intake locks); firing notices first, then resolved ones (only
     for subscribers that had the firing notice). Events whose id is in `store_only` are stored but queue nothing (a
     Clinic alert the plan does not include). With `handing` (a dispatcher of this process) and no grouping window,
-    notifications are inserted as being sent by it (`TAKE_HANDED`). `texts`: each alert's JSON by event id, when
-    the caller has it (else serialised here)."""
+    first notices are inserted as being sent by it. `texts`: each alert's JSON by event id, when the caller has it
+    (else serialised here)."""
     queued = 0
     handed: list[Claimed] = []
     ruled: set[str] = set()
     orgs = sorted({e.data.org_id for e in events})
-    skip = sorted(store_only)
     resolved_queued = 0
     for batch in _rounds(events):
-        now = datetime.now(UTC)
-        args: list[object] = [
-            [e.data.org_id for e in batch],
-            [e.data.fingerprint for e in batch],
-            [e.data.status.value for e in batch],
-            [e.data.starts_at for e in batch],
-            [texts[e.id] for e in batch] if texts is not None else [e.data.model_dump_json() for e in batch],
-            [e.id for e in batch],
-            [e.time or now for e in batch],
-            skip,
-            basic,
-            window_s,
-            orgs,
-        ]
+        rows = await conn.fetch(TAKE, *_args(batch, store_only, basic, window_s, orgs, handing, texts), [], False)
         orgs = []  # silences and windows are read once, in the first round
-        if handing is not None and window_s == 0:
-            rows = await conn.fetch(TAKE_HANDED, *args, handing.me, handing.parts, handing.full)
-        else:
-            rows = await conn.fetch(TAKE, *args)
-        resolved: list[asyncpg.Record] = []
-        sending: list[asyncpg.Record] = []
-        for row in rows:
-            kind = row["kind"]
-            if kind == "counted":
-                queued += row["n"]
-            elif kind == "queued":
-                queued += 1
-                if row["state"] == "sending":
-                    sending.append(row)
-            elif kind == "resolved":
-                resolved.append(row)
-            elif kind == "ruled":
-                ruled.add(row["org_id"])
-        if sending:  # a round holds one event per alert: organisation and fingerprint name it
-            alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}
-            handed += [_claimed(r, alerts[(r["org_id"], r["fingerprint"])]) for r in sending]
+        round_queued, round_handed, resolved = _sorted_out(rows, batch)
+        queued += round_queued
+        handed += round_handed
+        ruled.update(r["org_id"] for r in rows if r["kind"] == "ruled")
         if resolved:
             resolved.sort(key=lambda r: r["n"])
             notices = [r["alert"] for r in resolved]
@@ -260,6 +146,83 @@ async def take_in(
     if resolved_queued:  # firing notices queued for claims woke them already (`woken`)
         await conn.execute(f"NOTIFY {WAKE}")
     return Taken(queued + resolved_queued, handed, sorted(ruled))
+
+
+async def take_alone(
+    conn: asyncpg.Connection,
+    events: Sequence[AlertFiring],
+    *,
+    basic: list[str],
+    window_s: float,
+    handing: Handing | None = None,
+    texts: Mapping[str, str] | None = None,
+) -> Taken | None:
+    """`take_in` for the usual intake, in one round trip that is its whole transaction, the intake's locks included
+    (`conn` in no transaction): firing alerts, each once, none of them Clinic's. None, with nothing written, when
+    the alerts need more than one statement (an organisation with silences or maintenance windows, an alert
+    resolved with the same start, an alert twice): the caller takes them with `take_in` instead."""
+    if len({(e.data.org_id, e.data.fingerprint) for e in events}) < len(events):
+        return None
+    orgs = sorted({e.data.org_id for e in events})
+    rows = await conn.fetch(TAKE, *_args(events, (), basic, window_s, orgs, handing, texts), orgs, True)
+    if any(r["kind"] == "again" for r in rows):
+        return None
+    queued, handed, _resolved = _sorted_out(rows, events)  # none: an alert resolved with this start is `again`
+    return Taken(queued, handed, [])
+
+
+def _args(
+    batch: Sequence[AlertFiring | AlertResolved],
+    store_only: Collection[str],
+    basic: list[str],
+    window_s: float,
+    orgs: list[str],
+    handing: Handing | None,
+    texts: Mapping[str, str] | None,
+) -> list[object]:
+    """`notify_take`'s arguments $1-$14 for one round (each alert once)."""
+    now = datetime.now(UTC)
+    hand = handing is not None and window_s == 0
+    return [
+        [e.data.org_id for e in batch],
+        [e.data.fingerprint for e in batch],
+        [e.data.status.value for e in batch],
+        [e.data.starts_at for e in batch],
+        [texts[e.id] for e in batch] if texts is not None else [e.data.model_dump_json() for e in batch],
+        [e.id for e in batch],
+        [e.time or now for e in batch],
+        sorted(store_only),
+        basic,
+        window_s,
+        orgs,
+        handing.me if hand and handing is not None else None,
+        handing.parts if hand and handing is not None else [],
+        handing.full if hand and handing is not None else [],
+    ]
+
+
+def _sorted_out(
+    rows: Sequence[asyncpg.Record], batch: Sequence[AlertFiring | AlertResolved]
+) -> tuple[int, list[Claimed], list[asyncpg.Record]]:
+    """A round's rows: how many notices it queued, those handed to this process's dispatcher, the resolved notices
+    to queue next."""
+    queued = 0
+    resolved: list[asyncpg.Record] = []
+    sending: list[asyncpg.Record] = []
+    for row in rows:
+        kind = row["kind"]
+        if kind == "counted":
+            queued += row["n"]
+        elif kind == "queued":
+            queued += 1
+            if row["state"] == "sending":
+                sending.append(row)
+        elif kind == "resolved":
+            resolved.append(row)
+    if not sending:
+        return queued, [], resolved
+    alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}  # a round holds one event per alert
+    return queued, [_claimed(r, alerts[(r["org_id"], r["fingerprint"])]) for r in sending], resolved
 
 
 def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:

@@ -39,12 +39,17 @@ async def refuse_not_entitled(conn: asyncpg.Connection | asyncpg.Pool, alerts: S
             )
 
 
+def involved(events: Sequence[AlertFiring | AlertResolved]) -> bool:
+    """Whether any of the events is a Clinic alert (`deliverable` reads the plan for those)."""
+    return any(e.data.source == CLINIC_SOURCE for e in events)
+
+
 async def deliverable(
     conn: asyncpg.Connection, events: Sequence[AlertFiring | AlertResolved]
 ) -> Sequence[AlertFiring | AlertResolved]:
     """Kafka intake (its transaction): the events whose notifications may be queued. A Clinic alert of an
     organisation without Clinic is left out, and the reason kept once per alert start."""
-    if not any(e.data.source == CLINIC_SOURCE for e in events):
+    if not involved(events):
         return events
     kept: list[AlertFiring | AlertResolved] = []
     said: dict[str, str | None] = {}  # one plan read per organisation

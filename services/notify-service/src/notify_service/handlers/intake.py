@@ -50,11 +50,22 @@ async def store_alerts(
     texts: Mapping[str, str] | None = None,
 ) -> tuple[int, list[Claimed]]:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction that holds
-    their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns), with `also`.
+    their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns), with `also`:
+    usually one call of `notify_take` (`repository.take_alone`), else a transaction of several statements.
     With a dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets
     are inserted as being sent by it and returned, to be handed to its senders after the commit. `texts`: each
     alert's JSON by event id, when the caller has it (`stored_text`)."""
     handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
+    firing = [e for e in events if isinstance(e, AlertFiring)]
+    if also is None and len(firing) == len(events) and not clinic.involved(events):
+        # the usual intake, in one round trip that is its whole transaction (`repository.take_alone`)
+        async with acquired(pool) as conn:
+            alone = await repository.take_alone(
+                conn, firing, basic=BASIC_CHANNELS, window_s=settings.grouping_window_s, handing=handing, texts=texts
+            )
+        if alone is not None:
+            metrics.QUEUED.inc(alone.queued)
+            return alone.queued, alone.handed
     # handed back without waiting for the pool's reset: an HTTP request waits for every round trip
     async with acquired(pool) as conn, conn.transaction():
         # the locks' statement also makes the statements below find alerts, subscribers and notifications by key:
