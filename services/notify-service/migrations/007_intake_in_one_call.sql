@@ -109,11 +109,14 @@ BEGIN
                     THEN 'sending' ELSE 'pending' END,
                CASE WHEN $12 IS NOT NULL AND s.part = ANY ($13) AND s.id <> ALL ($14) AND i.episode = 0
                     THEN $12 END
-        FROM i JOIN subscribers s
-          ON s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
-         AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
-         AND (s.severities IS NULL OR i.severity = ANY (s.severities))
-         AND (s.rules IS NULL OR i.rule = ANY (s.rules))
+        FROM i CROSS JOIN LATERAL (  -- adapters/repository.py, _SUBSCRIBED
+            SELECT s.* FROM subscribers s
+            WHERE s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
+              AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
+              AND (s.severities IS NULL OR i.severity = ANY (s.severities))
+              AND (s.rules IS NULL OR i.rule = ANY (s.rules))
+            OFFSET 0
+        ) s
         LEFT JOIN plan_projection p ON p.org_id = s.org_id
         WHERE COALESCE(p.entitlements -> 'alert_channels', $9) ? s.type
         ON CONFLICT DO NOTHING

@@ -12,13 +12,13 @@ import pytest
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
-from care_schemas.events.alert import Alert, alert_event
+from care_schemas.events.alert import Alert, AlertStatus, alert_event
 from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import within
+from notify_service.adapters import am_api, queue, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
-from notify_service.adapters import queue, repository, subscribers
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
 from notify_service.adapters.secrets import SecretBox
@@ -490,3 +490,92 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
 
     assert after - before < 1_000
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10
+
+
+async def _subscribers_read(pool: asyncpg.Pool) -> int:
+    """Rows of subscribers read so far, through its indexes or whole (what every backend has reported)."""
+    count: int = await pool.fetchval(
+        "SELECT seq_tup_read + COALESCE(idx_tup_fetch, 0) FROM pg_stat_user_tables WHERE relname = 'subscribers'"
+    )
+    return count
+
+
+@pytest.mark.parametrize("resolved", [False, True], ids=["firing", "resolved"])
+async def test_the_intake_reads_only_its_organisations_subscribers_however_many_others_have(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, resolved: bool
+) -> None:
+    """An alert's notices go to its organisation's subscribers, found by organisation. Planned on a new database,
+    the store read every active subscriber of every organisation for each intake (in the benchmark, 100
+    subscribers for each request of 50 alerts): its cost grew with the number of customers. Here ten intakes of
+    ten alerts, planned while one subscriber existed, then run beside 5,000 subscribers of other organisations."""
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same plans each time
+    settings = notify_settings(grouping_window_s=0)
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " VALUES ('sub-mine', $1, $2, 'email', 'o', '\\x00', '{}', 't')",
+        alert.org_id,
+        alert.project_id,
+    )
+    try:
+
+        async def take(prefix: str) -> None:
+            for i in range(10):
+                batch = [alert.model_copy(update={"fingerprint": f"{prefix}{i}-{k}"}) for k in range(10)]
+                await store_alerts(one, [alert_event(a, source="/t") for a in batch], settings)
+                if resolved:
+                    ended = {"status": AlertStatus.RESOLVED, "ends_at": alert.starts_at}
+                    over = [a.model_copy(update=ended) for a in batch]
+                    await store_alerts(one, [alert_event(a, source="/t") for a in over], settings)
+
+        await take("small-")
+        await pool.execute(
+            "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+            " SELECT 'sub-' || i, 'org-other-' || i, $1, 'email', 'o', '\\x00', '{}', 't'"
+            " FROM generate_series(1, 5000) AS i",
+            alert.project_id,
+        )
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
+        before = await _subscribers_read(pool)
+        await take("later-")
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+        after = await _subscribers_read(pool)
+    finally:
+        await one.close()
+
+    assert after - before < 1_000
+    statuses = ["firing", "resolved"] if resolved else ["firing"]
+    queued = await pool.fetch(
+        "SELECT status, count(*) FROM notifications WHERE subscriber_id = 'sub-mine' AND fingerprint LIKE 'later-%'"
+        " GROUP BY status ORDER BY status"
+    )
+    assert [(r["status"], r["count"]) for r in queued] == [(s, 100) for s in statuses]
+
+
+async def test_an_organisations_subscriber_list_and_receivers_read_only_its_subscribers(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """The subscriber list and the Alertmanager API's receivers (also read for its alerts and status) read the
+    organisation's subscribers, not those of every organisation: before, each call read the whole table."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    mine = await _subscriber(pool, box, "sub-listed", "http://127.0.0.1:9/listed")
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " SELECT 'sub-' || i, 'org-other-' || i, $1, 'email', 'o', '\\x00', '{}', 't'"
+        " FROM generate_series(1, 5000) AS i",
+        alert.project_id,
+    )
+    await pool.execute("ANALYZE subscribers")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: its reads are flushed below
+    try:
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+            before = await _subscribers_read(pool)
+            for _ in range(10):
+                assert [s.id for s in await subscribers.list_for(conn, box, mine.org_id, None)] == ["sub-listed"]
+                assert [r["id"] for r in await am_api.receivers(conn, mine.org_id)] == ["sub-listed"]
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+    finally:
+        await one.close()
+    assert await _subscribers_read(pool) - before < 1_000
