@@ -198,3 +198,43 @@ async def test_a_resolved_notice_joins_its_firing_notices_group(
         ("firing", f"sub-{org}/{group}"),
         ("resolved", f"sub-{org}/{group}"),
     ]
+
+
+async def test_the_subscribers_of_a_resolved_notice_are_those_of_its_firing_notice(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """Firing and resolved notices are queued by different statements, each matching subscribers by project,
+    cluster, severity and rule: every subscriber that got the firing notice gets the resolved one, and one whose
+    filter leaves the alert out gets neither."""
+    org_alert = alert.model_copy(update={"org_id": "org-filters", "fingerprint": "fp-filters"})
+    filters = {
+        "sub-all": ("proj-1", None, None, None),
+        "sub-cluster": ("proj-1", "cl-1", None, None),
+        "sub-severity": ("proj-1", None, ["critical"], None),
+        "sub-rule": ("proj-1", None, None, ["node_memory_above_70pct_10m"]),
+        "sub-other-project": ("proj-2", None, None, None),
+        "sub-other-cluster": ("proj-1", "cl-2", None, None),
+        "sub-other-severity": ("proj-1", None, ["warning"], None),
+        "sub-other-rule": ("proj-1", None, None, ["disk_full"]),
+    }
+    for sub, (project, cluster, severities, rules) in filters.items():
+        await pool.execute(
+            "INSERT INTO subscribers (id, org_id, project_id, cluster_id, severities, rules, type, name, secret,"
+            " display, created_by) VALUES ($1, 'org-filters', $2, $3, $4, $5, 'email', 'o', '\\x00', '{}', 't')",
+            sub,
+            project,
+            cluster,
+            severities,
+            rules,
+        )
+    resolved = org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at})
+    settings = notify_settings(grouping_window_s=0)
+    await handlers.take_in_alerts(pool, [alert_event(org_alert, source="/t")], settings)
+    await handlers.take_in_alerts(pool, [alert_event(resolved, source="/t")], settings)
+
+    rows = await pool.fetch("SELECT subscriber_id, status FROM notifications WHERE org_id = 'org-filters' ORDER BY id")
+    got: dict[str, list[str]] = {sub: [] for sub in filters}
+    for r in rows:
+        got[r["subscriber_id"]].append(r["status"])
+    matching = ["sub-all", "sub-cluster", "sub-severity", "sub-rule"]
+    assert got == {sub: ["firing", "resolved"] if sub in matching else [] for sub in filters}

@@ -23,7 +23,9 @@ from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
-WAKE = "notifications"  # NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); notify_take
+# NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); also named in notify_take
+# (migrations/007_intake_in_one_call.sql)
+WAKE = "notifications"
 log = logging.getLogger(__name__)
 # Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'` (or 'pending'), a
 # form no partial index matches. With `state = 'sending'` the planner may add `notifications_sending_part`, which

@@ -188,7 +188,7 @@ def _args(
 ) -> list[object]:
     """`notify_take`'s arguments $1-$14 for one round (each alert once)."""
     now = datetime.now(UTC)
-    hand = handing is not None and window_s == 0
+    hand = handing if window_s == 0 else None  # a grouping window queues every notice for the claims
     return [
         [e.data.org_id for e in batch],
         [e.data.fingerprint for e in batch],
@@ -201,9 +201,9 @@ def _args(
         basic,
         window_s,
         orgs,
-        handing.me if hand and handing is not None else None,
-        handing.parts if hand and handing is not None else [],
-        handing.full if hand and handing is not None else [],
+        hand.me if hand is not None else None,
+        hand.parts if hand is not None else [],
+        hand.full if hand is not None else [],
     ]
 
 
