@@ -29,6 +29,22 @@
 -- `resolved`, each resolved notice to queue next (a resolved event, or a firing event late behind its resolved
 -- event: firing, then resolved), in the round's order `n`; `ruled`, each organisation of $11 with a silence not yet
 -- over or a maintenance window; `woken`, claims were woken; `again` (above).
+-- The subscribers an alert goes to: its organisation's active subscribers whose project, cluster, severities and
+-- rules match, found by organisation (the index subscribers_scope) alert by alert. OFFSET 0 keeps Postgres from
+-- joining the other way round: with the estimates of a new database it read every active subscriber of every
+-- organisation for each alert. Inlined where it is called: notify_take below, and the resolved notices' statement
+-- (adapters/repository.py, INSERT_RESOLVED).
+-- Arguments: the alert's organisation, project, cluster, severity and rule.
+CREATE OR REPLACE FUNCTION notify_subscribers(text, text, text, text, text)
+RETURNS SETOF subscribers LANGUAGE sql STABLE AS $subscribers$
+    SELECT s.* FROM subscribers s
+    WHERE s.org_id = $1 AND s.project_id = $2 AND s.state = 'active'
+      AND (s.cluster_id IS NULL OR s.cluster_id = $3)
+      AND (s.severities IS NULL OR $4 = ANY (s.severities))
+      AND (s.rules IS NULL OR $5 = ANY (s.rules))
+    OFFSET 0
+$subscribers$;
+
 CREATE OR REPLACE FUNCTION notify_take(
     text[], text[], text[], timestamptz[], text[], text[], timestamptz[], text[], jsonb, float8, text[],
     text, int[], text[], text[], boolean
@@ -113,14 +129,7 @@ BEGIN
                     THEN 'sending' ELSE 'pending' END,
                CASE WHEN $12 IS NOT NULL AND s.part = ANY ($13) AND s.id <> ALL ($14) AND i.episode = 0
                     THEN $12 END
-        FROM i CROSS JOIN LATERAL (  -- adapters/repository.py, _SUBSCRIBED
-            SELECT s.* FROM subscribers s
-            WHERE s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
-              AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
-              AND (s.severities IS NULL OR i.severity = ANY (s.severities))
-              AND (s.rules IS NULL OR i.rule = ANY (s.rules))
-            OFFSET 0
-        ) s
+        FROM i CROSS JOIN LATERAL notify_subscribers(i.org_id, i.project_id, i.cluster_id, i.severity, i.rule) AS s
         LEFT JOIN plan_projection p ON p.org_id = s.org_id
         WHERE COALESCE(p.entitlements -> 'alert_channels', $9) ? s.type
         ON CONFLICT DO NOTHING

@@ -25,18 +25,9 @@ _GROUP = f"""
                         ELSE COALESCE((SELECT jsonb_agg({_LABEL} ORDER BY g.o)::text
                                        FROM unnest(s.group_by) WITH ORDINALITY AS g(name, o)), '') END
 """  # noqa: S608 (constant SQL, values bound)
-# Each alert's matching subscribers, found by its organisation (the index `subscribers_scope`), alert by alert
-# (OFFSET 0 keeps Postgres from joining the other way round: with the estimates of a new database it read every
-# active subscriber of every organisation for each alert; bench/README.md, "the intake in one call").
+# Each alert's matching subscribers (`notify_subscribers`, migrations/007_intake_in_one_call.sql, as in notify_take)
 _SUBSCRIBED = """
-        FROM i CROSS JOIN LATERAL (
-            SELECT s.* FROM subscribers s
-            WHERE s.org_id = i.org_id AND s.project_id = i.project_id AND s.state = 'active'
-              AND (s.cluster_id IS NULL OR s.cluster_id = i.cluster_id)
-              AND (s.severities IS NULL OR i.severity = ANY (s.severities))
-              AND (s.rules IS NULL OR i.rule = ANY (s.rules))
-            OFFSET 0
-        ) s
+        FROM i CROSS JOIN LATERAL notify_subscribers(i.org_id, i.project_id, i.cluster_id, i.severity, i.rule) AS s
         LEFT JOIN plan_projection p ON p.org_id = s.org_id
 """
 _NOTIFICATION_COLUMNS = """
