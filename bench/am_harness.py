@@ -271,6 +271,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+@dataclass(frozen=True)
+class Machine:
+    """The whole machine's CPU time so far, from /proc/stat (every core, every process), and this benchmark
+    process's own (its pusher and receiver), to show what a run cost the machine beside what it cost the system
+    measured: on a machine of few cores, the busy seconds per alert of everything that runs bound the rate."""
+
+    busy_s: float
+    idle_s: float
+    own_s: float
+
+    @staticmethod
+    def now() -> Machine:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        # user nice system idle iowait irq softirq steal (guest time is already counted in user)
+        busy = sum(fields[:3]) + sum(fields[5:8])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return Machine(busy / TICKS, (fields[3] + fields[4]) / TICKS, usage.ru_utime + usage.ru_stime)
+
+    def since(self, start: Machine) -> Machine:
+        return Machine(self.busy_s - start.busy_s, self.idle_s - start.idle_s, self.own_s - start.own_s)
+
+    @property
+    def busy_share(self) -> float:
+        """The share of the machine's cores that were busy."""
+        return self.busy_s / max(self.busy_s + self.idle_s, 1e-9)
+
+
 def peak_rss_bytes(pid: int) -> int:
     """The process's peak resident set (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

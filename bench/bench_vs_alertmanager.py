@@ -15,7 +15,10 @@ alert arrives. Modes:
   /v1/alerts` with that organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50
   and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
   notify-service's process, plus its database's Postgres backends and the whole Kafka broker, which other users of
-  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager. With `--split [N]`,
+  the machine share), peak RSS of the process (VmHWM), and the ratio notify/Alertmanager; then, per run, what it
+  cost the whole machine (every process's CPU seconds per 1k alerts from /proc/stat, this benchmark's own among
+  them), the share of the cores busy while alerts were delivered, and the rate the cores would allow at that cost
+  if all were busy. With `--split [N]`,
   notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside N (default 1) that only
   deliver (`NOTIFY_ROLE=dispatcher`); its CPU and peak RSS are then the processes' sums.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
@@ -48,6 +51,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -73,6 +77,7 @@ from bench.am_harness import (
     ID_LABEL,
     Alertmanager,
     Arrivals,
+    Machine,
     PostgresBackends,
     Receiver,
     Unavailable,
@@ -132,6 +137,8 @@ class Run:
     rss: int
     extra_cpu_s: dict[str, float] = field(default_factory=dict)
     push_s: float = 0.0
+    machine: Machine | None = None  # the whole machine, first push -> SETTLE_S after the last arrival
+    machine_busy_share: float = math.nan  # the share of its cores busy, first push -> last arrival
 
     @property
     def rate(self) -> float:
@@ -389,13 +396,15 @@ class Bench:
             await self._warm_up(url, load.warmup(), lambda p: p.am_body, lambda p: {})
             n, pushes = load.n, load.pushes()
             arrivals = self.receiver.begin(load.ids())
-            cpu0 = cpu_seconds(am.pid)
+            cpu0, machine0 = cpu_seconds(am.pid), Machine.now()
             started = time.perf_counter()
             sent, push_s = await push_all(url, pushes, lambda p: p.am_body, lambda p: {})
             await arrivals.wait(n, deadline_s(n))
             run = summarise("Alertmanager", n, sent, arrivals, started)
+            run.machine_busy_share = Machine.now().since(machine0).busy_share
             await asyncio.sleep(SETTLE_S)
             run.cpu_s, run.rss, run.push_s = cpu_seconds(am.pid) - cpu0, peak_rss_bytes(am.pid), push_s
+            run.machine = Machine.now().since(machine0)
             self.last_arrivals = arrivals
             return run
         finally:
@@ -458,12 +467,15 @@ class Bench:
         postgres.start()
         cpu0, kafka0 = sum(map(cpu_seconds, pids)), cpu_seconds(broker) if broker else 0.0
         self.profile.start(pids, f"notify-{n}-{load.run}")
+        machine0 = Machine.now()
         started = time.perf_counter()
         sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
         await arrivals.wait(n, deadline_s(n))
         run = summarise(system, n, sent, arrivals, started)
+        run.machine_busy_share = Machine.now().since(machine0).busy_share
         await asyncio.sleep(SETTLE_S)
         run.cpu_s, run.push_s = sum(map(cpu_seconds, pids)) - cpu0, push_s
+        run.machine = Machine.now().since(machine0)
         run.rss = sum(map(peak_rss_bytes, pids))  # several processes: the sum of their peaks (an upper bound)
         run.extra_cpu_s["Postgres"] = await postgres.stop()
         if broker:
@@ -631,10 +643,33 @@ def ratio_row(label: str, ours: Run, theirs: Run) -> str:
     )
 
 
+MACHINE_HEAD = (
+    "| Alerts | System | Machine CPU s per 1k | of which this benchmark | Cores busy | Most the cores allow |",
+    "|---|---|---|---|---|---|",
+)
+CORES = os.cpu_count() or 1
+
+
+def machine_row(label: str, r: Run) -> str:
+    """What a run cost the whole machine: every process's CPU seconds per 1k alerts delivered (the system's, its
+    Postgres and Kafka, this benchmark's pusher and receiver, anything else running), the share of the cores busy
+    while alerts were delivered, and the rate the machine's cores would allow at that cost if all were busy."""
+    if r.machine is None:
+        return f"| {label} | {r.system} | - | - | - | - |"
+    per_1k = r.machine.busy_s / max(r.delivered, 1) * 1000
+    own = r.machine.own_s / max(r.delivered, 1) * 1000
+    most = CORES * 1000 / per_1k if per_1k else math.nan
+    return (
+        f"| {label} | {r.system} | {per_1k:.2f} | {own:.2f} | {100 * r.machine_busy_share:.0f} % of {CORES} |"
+        f" {most:,.0f}/s |"
+    )
+
+
 async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, only: str | None = None) -> bool:
     orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     route = {"group_by": ["..."], "group_wait": "0s"}
     lines = list(TABLE_HEAD)
+    machine = list(MACHINE_HEAD)
     complete = True
     for n in sizes:
         for rep in range(repeat):
@@ -657,6 +692,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, onl
                 )
             complete = complete and all(r.complete for r in results.values())
             lines += [row(label, r) for r in results.values()]
+            machine += [machine_row(label, r) for r in results.values()]
             if len(results) == 2:
                 lines.append(ratio_row(label, results["notify"], results["am"]))
     print("\ngrouping off; each system alone on the machine in turn; same alerts and requests, one at a time")
@@ -665,6 +701,13 @@ async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, onl
         "CPU s per 1k: the system's own process; for notify-service (+ its database's Postgres backends, + the"
         " whole Kafka broker, shared with anything else running). Peak RSS: the process's VmHWM"
         + (f" (notify-service: the sum of its {split + 1} processes')." if split else ".")
+    )
+    print("\nThe whole machine during each run (first push -> 1 s after the last arrival)")
+    print("\n".join(machine))
+    print(
+        "Machine CPU s per 1k: every process's (/proc/stat), of which this benchmark's own (its pusher and"
+        " receiver, the same work for both systems). Cores busy: first push -> last arrival. Most the cores"
+        f" allow: {CORES} cores / machine CPU s per alert, the rate if every core were busy at that cost."
     )
     return complete
 
