@@ -1,5 +1,5 @@
 """The HTTP intake's store, on a real Postgres: a request cancelled while its transaction waits (its client went
-away) still stores what it started to, since rows it inserts as being sent must reach this process's senders; an
+away) still stores what it started to, and the rows it inserts as being sent reach this process's senders; an
 alert posted through the Alertmanager API is never stored without its time-out."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity, Role
 from carekit_testing import eventually
 from notify_service.adapters import mutes
+from notify_service.adapters.queue import Claimed, Handing
 from notify_service.handlers import alertmanager_api
 from notify_service.handlers.delivery.dispatcher import Local
 from notify_service.handlers.intake import AlertIntake
@@ -45,6 +46,54 @@ async def test_a_request_cancelled_while_its_transaction_waits_still_stores_its_
         return [r["event_id"] for r in rows]
 
     assert await eventually(stored, timeout_s=10) == [event.id]
+
+
+class _Senders:
+    """This process's dispatcher as the intake sees it: it holds partition 0 and takes what is handed to it."""
+
+    def __init__(self) -> None:
+        self.taken: list[Claimed] = []
+
+    def handing(self) -> Handing:
+        return Handing("me", [0], [])
+
+    async def take(self, rows: list[Claimed]) -> None:
+        self.taken += rows
+
+
+async def test_the_rows_of_a_request_cancelled_while_its_transaction_waits_reach_the_senders(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """The rows are handed over by the request after the store (so that it answers before the senders start); when
+    the request was cancelled meanwhile, the store hands them over when it finishes. Otherwise they stayed being
+    sent by a dispatcher that never had them, until this process stopped."""
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
+        " VALUES ('sub-c', $1, $2, 'email', 'c', '\\x00', '{}', 't', 0)",  # email: entitled on Basic
+        alert.org_id,
+        alert.project_id,
+    )
+    senders = _Senders()
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(senders))  # type: ignore[arg-type]
+    event = alert_event(alert, source="/t")
+    async with pool.acquire() as holder, holder.transaction():
+        await mutes.lock_for_intake(holder, [alert.org_id])
+        request = asyncio.create_task(intake.accept([event], {event.id: alert.model_dump_json()}, "http"))
+        await eventually(lambda: _waiting_on_a_lock(pool), timeout_s=10)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    async def handed() -> list[str]:
+        return [r.subscriber_id for r in senders.taken]
+
+    assert await eventually(handed, timeout_s=10) == ["sub-c"]
+    sending = await pool.fetchval("SELECT claimed_by FROM notifications WHERE state = 'sending'")
+    assert sending == "me", "inserted as being sent by the dispatcher it was handed to"
+
+    second = alert_event(alert.model_copy(update={"fingerprint": "fp-2"}), source="/t")
+    await intake.accept([second], {second.id: second.data.model_dump_json()}, "http")  # not cancelled: at once
+    assert [r.alert.fingerprint for r in senders.taken] == ["fp-1", "fp-2"]
 
 
 class _Topic:

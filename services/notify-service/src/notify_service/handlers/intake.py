@@ -125,8 +125,19 @@ class AlertIntake:
         """Store or publish the alerts (each one's JSON in `texts` by event id, `stored_text`), to the end even when
         the request is cancelled (its client went away): rows inserted as being sent by this process's dispatcher
         must reach it. `also` is written in the alerts' transaction; when they go through the topic instead, on its
-        own after them (an error then is the answer's)."""
-        await asyncio.shield(self._accept(events, texts, source, also))
+        own after them (an error then is the answer's).
+
+        The rows are handed to the dispatcher by the request itself, after the store, in the same turn of the event
+        loop as its answer is written: senders started by the store took their first turn before the answer, and the
+        caller waited for them to render and send (bench/README.md, "the answer before the senders")."""
+        storing = asyncio.ensure_future(self._accept(events, texts, source, also))
+        try:
+            dispatcher, handed = await asyncio.shield(storing)
+        except asyncio.CancelledError:
+            storing.add_done_callback(_hand_when_stored)  # the client went away: its rows still reach the senders
+            raise
+        if dispatcher is not None and handed:
+            await dispatcher.take(handed)
 
     async def _accept(
         self,
@@ -134,8 +145,11 @@ class AlertIntake:
         texts: Mapping[str, str],
         source: str,
         also: Also | None,
-    ) -> None:
+    ) -> tuple[Dispatcher | None, list[Claimed]]:
+        """Store the alerts (`store_alerts`), or publish them when that fails; the dispatcher rows were inserted as
+        being sent by, and those rows."""
         dispatcher = self.local.dispatcher
+        handed: list[Claimed] = []
         try:
             _queued, handed = await store_alerts(self.pool, events, self.settings, dispatcher, also, texts)
         except Exception as exc:  # an outage or a refusal: the Kafka intake waits out the one, isolates the other
@@ -152,10 +166,25 @@ class AlertIntake:
             if also is not None:
                 async with self.pool.acquire() as conn:
                     await also(conn)
-        else:
-            if handed and dispatcher is not None:
-                await dispatcher.take(handed)
         metrics.RECEIVED.labels(source).inc(len(events))
+        return dispatcher, handed
+
+
+_HANDING: set[asyncio.Task[None]] = set()  # hand-offs of cancelled requests, held until done
+
+
+def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Claimed]]]) -> None:
+    """A cancelled request's store finished: its rows go to the dispatcher all the same."""
+    if storing.cancelled():
+        return
+    if (exc := storing.exception()) is not None:  # nobody is left to answer: said here
+        log.warning("the alerts of a request whose client went away were not taken: %s", reason(exc, 300))
+        return
+    dispatcher, handed = storing.result()
+    if dispatcher is not None and handed:
+        task = asyncio.create_task(dispatcher.take(handed))
+        _HANDING.add(task)
+        task.add_done_callback(_HANDING.discard)
 
 
 MAX_ALERTS = 1000
