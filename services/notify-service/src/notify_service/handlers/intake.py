@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -133,8 +134,9 @@ class AlertIntake:
         storing = asyncio.ensure_future(self._accept(events, texts, source, also))
         try:
             dispatcher, handed = await asyncio.shield(storing)
-        except asyncio.CancelledError:
-            storing.add_done_callback(_hand_when_stored)  # the client went away: its rows still reach the senders
+        except asyncio.CancelledError:  # the client went away: the store goes on, and its rows reach the senders
+            _hold(storing)
+            storing.add_done_callback(_hand_when_stored)
             raise
         if dispatcher is not None and handed:
             await dispatcher.take(handed)
@@ -146,8 +148,8 @@ class AlertIntake:
         source: str,
         also: Also | None,
     ) -> tuple[Dispatcher | None, list[Claimed]]:
-        """Store the alerts (`store_alerts`), or publish them when that fails; the dispatcher rows were inserted as
-        being sent by, and those rows."""
+        """Store the alerts (`store_alerts`), or publish them when that fails. Returns the dispatcher that rows were
+        inserted as being sent by, and those rows, for the caller to hand over."""
         dispatcher = self.local.dispatcher
         handed: list[Claimed] = []
         try:
@@ -170,7 +172,12 @@ class AlertIntake:
         return dispatcher, handed
 
 
-_HANDING: set[asyncio.Task[None]] = set()  # hand-offs of cancelled requests, held until done
+_HELD: set[asyncio.Future[Any]] = set()  # a cancelled request's store and hand-off: the loop keeps weak references
+
+
+def _hold(task: asyncio.Future[Any]) -> None:
+    _HELD.add(task)
+    task.add_done_callback(_HELD.discard)
 
 
 def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Claimed]]]) -> None:
@@ -182,9 +189,7 @@ def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Clai
         return
     dispatcher, handed = storing.result()
     if dispatcher is not None and handed:
-        task = asyncio.create_task(dispatcher.take(handed))
-        _HANDING.add(task)
-        task.add_done_callback(_HANDING.discard)
+        _hold(asyncio.create_task(dispatcher.take(handed)))
 
 
 MAX_ALERTS = 1000
