@@ -15,7 +15,7 @@ from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity, Role
 from carekit_testing import eventually
-from notify_service.adapters import mutes
+from notify_service.adapters import mutes, queue
 from notify_service.adapters.queue import Claimed, Handing
 from notify_service.handlers import alertmanager_api
 from notify_service.handlers.delivery.dispatcher import Local
@@ -57,8 +57,12 @@ class _Senders:
     def handing(self) -> Handing:
         return Handing("me", [0], [])
 
-    async def take(self, rows: list[Claimed]) -> None:
+    def hand(self, rows: list[Claimed]) -> list[Claimed]:
         self.taken += rows
+        return []
+
+    async def take(self, rows: list[Claimed]) -> None:
+        self.hand(rows)
 
 
 async def test_the_rows_of_a_request_cancelled_while_its_transaction_waits_reach_the_senders(
@@ -94,6 +98,51 @@ async def test_the_rows_of_a_request_cancelled_while_its_transaction_waits_reach
     second = alert_event(alert.model_copy(update={"fingerprint": "fp-2"}), source="/t")
     await intake.accept([second], {second.id: second.data.model_dump_json()}, "http")  # not cancelled: at once
     assert [r.alert.fingerprint for r in senders.taken] == ["fp-1", "fp-2"]
+
+
+class _Moved(_Senders):
+    """A dispatcher whose partition moved to another instance between the store's start and its end: it sends none
+    of the rows; its release waits until `go`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__()
+        self.pool, self.releasing, self.go = pool, asyncio.Event(), asyncio.Event()
+
+    def hand(self, rows: list[Claimed]) -> list[Claimed]:
+        return list(rows)
+
+    async def release(self, rows: list[Claimed]) -> None:
+        self.releasing.set()
+        await self.go.wait()
+        await queue.release(self.pool, [r.id for r in rows], "me")
+
+
+async def test_rows_the_dispatcher_will_not_send_are_queued_again_though_the_request_is_cancelled(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """Left being sent by a dispatcher that does not send them, they would wait until this process stopped."""
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
+        " VALUES ('sub-m', $1, $2, 'email', 'm', '\\x00', '{}', 't', 0)",
+        alert.org_id,
+        alert.project_id,
+    )
+    moved = _Moved(pool)
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(moved))  # type: ignore[arg-type]
+    event = alert_event(alert, source="/t")
+    request = asyncio.create_task(intake.accept([event], {event.id: alert.model_dump_json()}, "http"))
+    async with asyncio.timeout(10):
+        await moved.releasing.wait()
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    moved.go.set()
+
+    async def queued() -> tuple[str, str | None] | None:
+        row = await pool.fetchrow("SELECT state, claimed_by FROM notifications WHERE subscriber_id = 'sub-m'")
+        return None if row is None or row["state"] == "sending" else (row["state"], row["claimed_by"])
+
+    assert await eventually(queued, timeout_s=10) == ("pending", None)
 
 
 class _Topic:

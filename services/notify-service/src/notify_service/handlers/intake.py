@@ -139,7 +139,11 @@ class AlertIntake:
             storing.add_done_callback(_hand_when_stored)
             raise
         if dispatcher is not None and handed:
-            await dispatcher.take(handed)
+            left = dispatcher.hand(handed)  # without a turn of the loop: the answer is written before the senders run
+            if left:  # queued again to the end, as the store was: a cancelled request would leave them being sent
+                releasing = asyncio.ensure_future(dispatcher.release(left))
+                _hold(releasing)
+                await asyncio.shield(releasing)
 
     async def _accept(
         self,

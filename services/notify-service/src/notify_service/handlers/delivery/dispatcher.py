@@ -263,12 +263,20 @@ class Dispatcher:
     async def take(self, rows: Sequence[Claimed]) -> None:
         """Notifications the intake inserted as being sent by this dispatcher (committed): to their senders. Those
         of partitions it no longer holds, or all when it stopped claiming meanwhile, are queued again."""
-        if self._running:
-            mine = [r for r in rows if r.part in self.owned]
-            self._hand_out(mine)
-            rows = [r for r in rows if r.part not in self.owned]
-        if rows:
-            await queue.release(self._pool, [r.id for r in rows], self.me)
+        left = self.hand(rows)
+        if left:
+            await self.release(left)
+
+    def hand(self, rows: Sequence[Claimed]) -> list[Claimed]:
+        """`take`'s first half, at once: the rows it may send go to their senders; returns the others, to `release`."""
+        if not self._running:
+            return list(rows)
+        self._hand_out([r for r in rows if r.part in self.owned])
+        return [r for r in rows if r.part not in self.owned]
+
+    async def release(self, rows: Sequence[Claimed]) -> None:
+        """Queue again rows inserted as being sent by this dispatcher that it will not send."""
+        await queue.release(self._pool, [r.id for r in rows], self.me)
 
     def _hand_out(self, claimed: Iterable[Claimed]) -> None:
         touched: set[str] = set()
