@@ -140,7 +140,7 @@ class AlertIntake:
             raise
         if dispatcher is not None and handed:
             left = dispatcher.hand(handed)  # without a turn of the loop: the answer is written before the senders run
-            if left:  # queued again to the end, as the store was: a cancelled request would leave them being sent
+            if left:  # shielded as the store is: cut off, it would leave them being sent by one that will not send them
                 releasing = asyncio.ensure_future(dispatcher.release(left))
                 _hold(releasing)
                 await asyncio.shield(releasing)
@@ -176,7 +176,8 @@ class AlertIntake:
         return dispatcher, handed
 
 
-_HELD: set[asyncio.Future[Any]] = set()  # a cancelled request's store and hand-off: the loop keeps weak references
+# what must finish though its request is cancelled (a store, a hand-off, a release): the loop keeps weak references
+_HELD: set[asyncio.Future[Any]] = set()
 
 
 def _hold(task: asyncio.Future[Any]) -> None:
