@@ -48,6 +48,19 @@ async def queue_tam_emails(pool: asyncpg.Pool, org: str, event_ids: list[str]) -
         )
 
 
+async def email_subscriber(pool: asyncpg.Pool, org: str, project: str, sub: str, part: int | None = None) -> None:
+    """An active email subscriber (entitled on Basic, so no plan is needed) of the organisation's project, in
+    delivery partition `part` (None: as a subscriber saved before partitions)."""
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
+        " VALUES ($1, $2, $3, 'email', 'o', '\\x00', '{}', 't', $4)",
+        sub,
+        org,
+        project,
+        part,
+    )
+
+
 def sending_fails_for(monkeypatch: pytest.MonkeyPatch, address: str, error: Exception) -> list[str]:
     """Make TicketUpdates.send raise `error` (a bug inside notify) for `address` and accept every other message;
     return the list of addresses it then sends to."""

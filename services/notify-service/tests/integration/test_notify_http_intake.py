@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
@@ -28,24 +29,31 @@ async def _waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
 
 
-async def test_a_request_cancelled_while_its_transaction_waits_still_stores_its_alerts(
-    pool: asyncpg.Pool, alert: Alert
-) -> None:
+async def _cancelled_while_waiting(pool: asyncpg.Pool, intake: AlertIntake, alert: Alert) -> str:
+    """Post `alert` and cancel the request while its transaction waits for another intake transaction of the
+    organisation (its client went away); the event id."""
     event = alert_event(alert, source="/t")
-    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
     async with pool.acquire() as holder, holder.transaction():
-        await mutes.lock_for_intake(holder, [alert.org_id])  # another intake transaction of the organisation
+        await mutes.lock_for_intake(holder, [alert.org_id])
         request = asyncio.create_task(intake.accept([event], {event.id: alert.model_dump_json()}, "http"))
         await eventually(lambda: _waiting_on_a_lock(pool), timeout_s=10)
         request.cancel()
         with pytest.raises(asyncio.CancelledError):
             await request
+    return event.id
+
+
+async def test_a_request_cancelled_while_its_transaction_waits_still_stores_its_alerts(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
+    event_id = await _cancelled_while_waiting(pool, intake, alert)
 
     async def stored() -> list[str]:
         rows = await pool.fetch("SELECT event_id FROM alerts WHERE org_id = $1", alert.org_id)
         return [r["event_id"] for r in rows]
 
-    assert await eventually(stored, timeout_s=10) == [event.id]
+    assert await eventually(stored, timeout_s=10) == [event_id]
 
 
 class _Senders:
@@ -71,22 +79,10 @@ async def test_the_rows_of_a_request_cancelled_while_its_transaction_waits_reach
     """The rows are handed over by the request after the store (so that it answers before the senders start); when
     the request was cancelled meanwhile, the store hands them over when it finishes. Otherwise they stayed being
     sent by a dispatcher that never had them, until this process stopped."""
-    await pool.execute(
-        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
-        " VALUES ('sub-c', $1, $2, 'email', 'c', '\\x00', '{}', 't', 0)",  # email: entitled on Basic
-        alert.org_id,
-        alert.project_id,
-    )
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-c", part=0)
     senders = _Senders()
     intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(senders))  # type: ignore[arg-type]
-    event = alert_event(alert, source="/t")
-    async with pool.acquire() as holder, holder.transaction():
-        await mutes.lock_for_intake(holder, [alert.org_id])
-        request = asyncio.create_task(intake.accept([event], {event.id: alert.model_dump_json()}, "http"))
-        await eventually(lambda: _waiting_on_a_lock(pool), timeout_s=10)
-        request.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await request
+    await _cancelled_while_waiting(pool, intake, alert)
 
     async def handed() -> list[str]:
         return [r.subscriber_id for r in senders.taken]
@@ -121,12 +117,7 @@ async def test_rows_the_dispatcher_will_not_send_are_queued_again_though_the_req
     pool: asyncpg.Pool, alert: Alert
 ) -> None:
     """Left being sent by a dispatcher that does not send them, they would wait until this process stopped."""
-    await pool.execute(
-        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by, part)"
-        " VALUES ('sub-m', $1, $2, 'email', 'm', '\\x00', '{}', 't', 0)",
-        alert.org_id,
-        alert.project_id,
-    )
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-m", part=0)
     moved = _Moved(pool)
     intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(moved))  # type: ignore[arg-type]
     event = alert_event(alert, source="/t")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, AlertStatus, alert_event
@@ -59,16 +60,6 @@ async def test_a_resolved_notice_waiting_when_its_firing_notice_dies_follows_the
     assert resolved.alert.status is AlertStatus.RESOLVED
 
 
-async def _subscriber(pool: asyncpg.Pool, alert: Alert, sub: str) -> None:
-    await pool.execute(
-        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
-        " VALUES ($1, $2, $3, 'email', 'o', '\\x00', '{}', 't')",  # email: entitled on Basic
-        sub,
-        alert.org_id,
-        alert.project_id,
-    )
-
-
 @pytest.mark.parametrize("together", [False, True], ids=["separate-batches", "same-batch"])
 async def test_a_resolved_event_that_overtook_its_firing_event_still_wins(
     pool: asyncpg.Pool, alert: Alert, together: bool
@@ -76,7 +67,7 @@ async def test_a_resolved_event_that_overtook_its_firing_event_still_wins(
     """The issue's eighth case: resolved first, then firing (same alert start). Before, the firing notice went out,
     the resolved one never did, and the alert repeated every 3 hours."""
     org_alert = alert.model_copy(update={"org_id": f"org-{together}", "fingerprint": f"fp-overtaken-{together}"})
-    await _subscriber(pool, org_alert, f"sub-{together}")
+    await email_subscriber(pool, org_alert.org_id, org_alert.project_id, f"sub-{together}")
     firing = alert_event(org_alert, source="/t")  # happened first, arrives last
     resolved = alert_event(
         org_alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": org_alert.starts_at}), source="/t"
@@ -114,7 +105,7 @@ async def test_an_alert_that_fires_again_with_the_same_start_after_it_resolved_i
     """Issue 12's leftover: the natural key left out the re-fire, so it waited for the 3-hour repeat."""
     org_alert = alert.model_copy(update={"org_id": f"org-refire-{together}", "fingerprint": f"fp-refire-{together}"})
     sub = f"sub-refire-{together}"
-    await _subscriber(pool, org_alert, sub)
+    await email_subscriber(pool, org_alert.org_id, org_alert.project_id, sub)
     settings = notify_settings(grouping_window_s=0)
     first = alert_event(org_alert, source="/t")
     resolved = alert_event(
@@ -152,7 +143,7 @@ async def test_an_alert_that_fires_twice_in_one_batch_is_notified_for_each_start
     Prometheus's sends): each start is notified, and the later one is the alert's state. The intake takes a batch
     in one statement only when each alert appears once in it."""
     org_alert = alert.model_copy(update={"org_id": "org-twice", "fingerprint": "fp-twice"})
-    await _subscriber(pool, org_alert, "sub-twice")
+    await email_subscriber(pool, org_alert.org_id, org_alert.project_id, "sub-twice")
     later = org_alert.model_copy(update={"starts_at": org_alert.starts_at + timedelta(minutes=5)})
     events = [alert_event(later, source="/t"), alert_event(org_alert, source="/t")]
     await handlers.take_in_alerts(pool, events, notify_settings(grouping_window_s=0))
