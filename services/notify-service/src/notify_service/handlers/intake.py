@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -39,6 +39,7 @@ from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 
 log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
+T = TypeVar("T")
 Also = Callable[[asyncpg.Connection], Awaitable[None]]  # more writes that belong with the alerts (one transaction)
 
 
@@ -131,19 +132,17 @@ class AlertIntake:
         The rows are handed to the dispatcher by the request itself, after the store, in the same turn of the event
         loop as its answer is written: senders started by the store took their first turn before the answer, and the
         caller waited for them to render and send (bench/README.md, "the answer before the senders")."""
-        storing = asyncio.ensure_future(self._accept(events, texts, source, also))
+        storing = _to_the_end(self._accept(events, texts, source, also))
         try:
             dispatcher, handed = await asyncio.shield(storing)
         except asyncio.CancelledError:  # the client went away: the store goes on, and its rows reach the senders
-            _hold(storing)
             storing.add_done_callback(_hand_when_stored)
             raise
-        if dispatcher is not None and handed:
-            left = dispatcher.hand(handed)  # without a turn of the loop: the answer is written before the senders run
-            if left:  # shielded as the store is: cut off, it would leave them being sent by one that will not send them
-                releasing = asyncio.ensure_future(dispatcher.release(left))
-                _hold(releasing)
-                await asyncio.shield(releasing)
+        # `Dispatcher.take` in two steps: the hand-off without a turn of the loop, so that the answer is written before
+        # the senders run; the release of what it will not send shielded as the store is (cut off, it would leave
+        # them being sent by a dispatcher that will not send them)
+        if dispatcher is not None and handed and (left := dispatcher.hand(handed)):
+            await asyncio.shield(_to_the_end(dispatcher.release(left)))
 
     async def _accept(
         self,
@@ -176,13 +175,16 @@ class AlertIntake:
         return dispatcher, handed
 
 
-# what must finish though its request is cancelled (a store, a hand-off, a release): the loop keeps weak references
 _HELD: set[asyncio.Future[Any]] = set()
 
 
-def _hold(task: asyncio.Future[Any]) -> None:
+def _to_the_end(work: Awaitable[T]) -> asyncio.Future[T]:
+    """`work` as a task held until done: it finishes though the request that started it is cancelled (the event
+    loop keeps only weak references to tasks)."""
+    task = asyncio.ensure_future(work)
     _HELD.add(task)
     task.add_done_callback(_HELD.discard)
+    return task
 
 
 def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Claimed]]]) -> None:
@@ -194,7 +196,7 @@ def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Clai
         return
     dispatcher, handed = storing.result()
     if dispatcher is not None and handed:
-        _hold(asyncio.create_task(dispatcher.take(handed)))
+        _to_the_end(dispatcher.take(handed))
 
 
 MAX_ALERTS = 1000
