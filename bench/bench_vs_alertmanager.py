@@ -423,8 +423,9 @@ class Bench:
         consumer group (each takes its share of intake and of the delivery partitions), the requests sent to them
         in turn; with `split`, one process for the API and intake (`NOTIFY_ROLE=api`) and one that only delivers
         (`NOTIFY_ROLE=dispatcher`). CPU and peak RSS are the sums of the processes'."""
-        if split:
-            overrides = {**overrides, "NOTIFY_ROLE": "api"}
+        if split:  # the API hands its rows to the (first) dispatcher over a Unix socket, as the README says to run it
+            socket_path = os.path.join(tempfile.gettempdir(), f"bench-notify-{os.getpid()}-{time.monotonic_ns()}.sock")
+            overrides = {**overrides, "NOTIFY_ROLE": "api", "DELIVERY_HANDOFF_SOCKET": socket_path}
         service, db = await self._start_notify(load.orgs, group_by, **overrides)
         services = [service]
         try:

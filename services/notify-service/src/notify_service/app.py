@@ -14,6 +14,7 @@ from carekit.runtime import Runtime
 from notify_service.adapters import notices
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.channels.im import ChatBots
+from notify_service.adapters.handoff import HandoffServer, RemoteDispatcher
 from notify_service.adapters.resolve import delivery_session
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
@@ -107,12 +108,19 @@ def create_app(settings: Settings) -> FastAPI:
         intake = AlertIntake(runtime.pool, runtime.publishers, settings, local)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx, intake=intake)
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
+        handoff = settings.delivery_handoff_socket if settings.notify_role != "all" else None
         if delivers:
             dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)
             local.dispatcher = dispatcher
             runtime.spawn("delivery-leases", dispatcher.lease_forever)
             runtime.spawn("delivery", dispatcher.run)
             runtime.spawn("delivery-recorder", dispatcher.record_forever)
+            if handoff:
+                runtime.spawn("delivery-handoff", HandoffServer(handoff, dispatcher.take, dispatcher.handing).run)
+        elif handoff:
+            remote = RemoteDispatcher(handoff, runtime.pool)
+            local.dispatcher = remote
+            runtime.spawn("delivery-handoff", remote.run)
         if api:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
             runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))

@@ -30,6 +30,12 @@ class Settings(ServiceSettings):
         description="all: HTTP API, Kafka intake and delivery in one process; api: no delivery; dispatcher: only "
         "delivery (what `python -m notify_service.dispatcher` runs), any number of them",
     )
+    delivery_handoff_socket: str | None = Field(
+        default=None,
+        description="a Unix socket path: a dispatcher process (NOTIFY_ROLE=dispatcher) serves it and API processes"
+        " of this machine (NOTIFY_ROLE=api) hand it the notifications they may send at once, as a process with both"
+        " roles does in memory; unset, they reach it only through Postgres claims (NOTIFY_ROLE=all ignores it)",
+    )
 
     # delivery pipeline
     delivery_poll_interval_s: float = Field(default=1.0, gt=0, description="longest wait between claims")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RECEIVED = Counter("notify_alerts_received_total", "Alert events taken in", ["source"])
 DEFERRED = Counter(
     "notify_alerts_deferred_total",
     "Alerts the HTTP intake could not store at once and published to alert.events.v1 for the Kafka intake",
+)
+HANDOFF = Counter(
+    "notify_handoff_rows_total",
+    "Notifications an API process passed to the dispatcher process at DELIVERY_HANDOFF_SOCKET (handed), or queued"
+    " again for claims because the connection broke before the dispatcher took them (requeued)",
+    ["outcome"],
+)
+HANDOFF_CONNECTED = Gauge(
+    "notify_handoff_connected", "1 while this API process is connected to the dispatcher at DELIVERY_HANDOFF_SOCKET"
 )
 QUEUED = Counter("notify_notifications_queued_total", "Notifications queued for subscribers")
 DELIVERED = Counter("notify_notifications_delivered_total", "Notifications delivered", ["channel"])

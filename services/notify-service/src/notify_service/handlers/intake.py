@@ -35,7 +35,7 @@ from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
 from notify_service.handlers import alert_actions, clinic, mutes
-from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
+from notify_service.handlers.delivery.dispatcher import Hands, Local
 
 log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
@@ -47,7 +47,7 @@ async def store_alerts(
     pool: asyncpg.Pool,
     events: Sequence[AlertFiring | AlertResolved],
     settings: Settings,
-    local: Dispatcher | None = None,
+    local: Hands | None = None,
     also: Also | None = None,
     texts: Mapping[str, str] | None = None,
 ) -> tuple[int, list[Claimed]]:
@@ -96,7 +96,7 @@ async def take_in_alerts(
     pool: asyncpg.Pool,
     events: Sequence[AlertFiring | AlertResolved],
     settings: Settings,
-    local: Dispatcher | None = None,
+    local: Hands | None = None,
 ) -> int:
     """Kafka intake: store a batch (`store_alerts`), then hand this process's dispatcher what it may send at once,
     instead of waiting for a claim to find it."""
@@ -150,7 +150,7 @@ class AlertIntake:
         texts: Mapping[str, str],
         source: str,
         also: Also | None,
-    ) -> tuple[Dispatcher | None, list[Claimed]]:
+    ) -> tuple[Hands | None, list[Claimed]]:
         """Store the alerts (`store_alerts`), or publish them when that fails. Returns the dispatcher that rows were
         inserted as being sent by, and those rows, for the caller to hand over."""
         dispatcher = self.local.dispatcher
@@ -187,7 +187,7 @@ def _to_the_end(work: Awaitable[T]) -> asyncio.Future[T]:
     return task
 
 
-def _hand_when_stored(storing: asyncio.Future[tuple[Dispatcher | None, list[Claimed]]]) -> None:
+def _hand_when_stored(storing: asyncio.Future[tuple[Hands | None, list[Claimed]]]) -> None:
     """A cancelled request's store finished: its rows go to the dispatcher all the same."""
     if storing.cancelled():
         return

@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -65,11 +65,21 @@ def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, setting
     return Result(rows, "retry", outcome.status, outcome.reason, latency_ms, retry_in_s=delay)
 
 
+class Hands(Protocol):
+    """What the intake hands its rows to: this process's `Dispatcher`, or one in another process of this machine
+    (adapters/handoff.py)."""
+
+    def handing(self) -> queue.Handing | None: ...
+    def hand(self, rows: Sequence[Claimed]) -> list[Claimed]: ...
+    async def release(self, rows: Sequence[Claimed]) -> None: ...
+    async def take(self, rows: Sequence[Claimed]) -> None: ...
+
+
 @dataclasses.dataclass
 class Local:
-    """The dispatcher of this process, once started (None: this process does not deliver)."""
+    """The dispatcher the intake hands its rows to, once started (None: none does)."""
 
-    dispatcher: Dispatcher | None = None
+    dispatcher: Hands | None = None
 
 
 def instance_name() -> str:

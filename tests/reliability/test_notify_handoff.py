@@ -1,0 +1,124 @@
+"""notify-service as an API process (`NOTIFY_ROLE=api`) beside a dispatcher process that takes its notifications over
+a Unix socket (`DELIVERY_HANDOFF_SOCKET`), both real processes: what the API stores goes to the dispatcher through
+the socket, not through claims; when the dispatcher is killed (SIGKILL) the API goes on taking alerts, a new
+dispatcher sends everything, the API hands to it again, and duplicates stay within what was in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from carekit_testing import ServiceProcess, eventually
+from tests.fakes.webhook_server import running_webhook_receiver
+from tests.receivers import Received, on_plan, sample_alert, start_notify
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+ALERTS = 240
+INFLIGHT = 16  # DELIVERY_TARGET_INFLIGHT, the default
+PATHS = ("/a", "/b")
+
+
+async def _metric(url: str, name: str) -> float:
+    async with httpx.AsyncClient(base_url=url) as client:
+        text = (await client.get("/metrics")).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def _delivered(requests: list[Received]) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for r in requests:
+        body = r.json()
+        if r.status < 300 and not body.get("dryRun"):
+            out.update((r.path, a["fingerprint"]) for a in body["alerts"])
+    return out
+
+
+async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_loses_nothing(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, unique: str
+) -> None:
+    api = await start_notify(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        NOTIFY_ROLE="api",
+        DELIVERY_HANDOFF_SOCKET=str(tmp_path / "handoff.sock"),
+        GROUPING_WINDOW_S="0",
+        WEBHOOK_RATE_PER_S="80",  # a backlog builds up: the dispatcher holds rows when it is killed
+        WEBHOOK_BURST="5",
+        DELIVERY_LEASE_TTL_S="3",
+        DELIVERY_LEASE_RENEW_S="0.5",
+    )
+    dispatchers = [ServiceProcess("notify_service.dispatcher", api.service.env)]
+    handed = 'notify_handoff_rows_total{outcome="handed"}'
+    org = f"handoff-{unique}"
+
+    async def connected() -> bool:
+        return await _metric(api.url, "notify_handoff_connected") == 1.0
+
+    try:
+        dispatchers[0].start(tmp_path)
+        await dispatchers[0].wait_ready()
+        await eventually(connected, timeout_s=30, interval_s=0.2)
+        await on_plan(api.url, kafka_bootstrap, org, "enterprise")
+        async with running_webhook_receiver() as receiver:
+            for path in PATHS:
+                await api.subscribe(
+                    org,
+                    {
+                        "type": "webhook",
+                        "name": path,
+                        "project_id": "proj-1",
+                        "config": {"url": receiver.url + path},
+                        "group_by": ["..."],  # one alert per request: a duplicate is one notification
+                    },
+                )
+            alerts = [sample_alert(org, f"h-{unique}-{i:03d}") for i in range(ALERTS)]
+            third = ALERTS // 3
+            await api.alerts(*alerts[:third])
+            await receiver.wait_for(40, timeout_s=20)
+            assert await _metric(api.url, handed) == 2 * third, "every row went through the socket"
+
+            dispatchers[0].stop(signal.SIGKILL)
+            await api.alerts(*alerts[third : 2 * third])  # taken while no dispatcher runs: queued for claims
+
+            dispatchers.append(ServiceProcess("notify_service.dispatcher", api.service.env))
+            dispatchers[1].start(tmp_path)
+            await dispatchers[1].wait_ready()
+            await eventually(connected, timeout_s=30, interval_s=0.2)
+            before = await _metric(api.url, handed)
+
+            async def holds_every_partition() -> bool:
+                n = await api.fetch("SELECT count(*) AS n FROM delivery_partitions WHERE lease_until > now()")
+                return n[0]["n"] == 64
+
+            await eventually(holds_every_partition, timeout_s=30, interval_s=0.3)
+            await asyncio.sleep(0.2)  # the dispatcher tells the API of partitions it took within 50 ms
+            await api.alerts(*alerts[2 * third :])
+
+            wanted = {(p, a.fingerprint) for p in PATHS for a in alerts}
+
+            async def everything_delivered() -> bool:
+                return set(_delivered(receiver.requests)) == wanted
+
+            await eventually(everything_delivered, timeout_s=90, interval_s=0.5)
+            got = _delivered(receiver.requests)
+            duplicates = sum(got.values()) - len(got)
+            print(
+                f"delivered {len(wanted)} notifications across a SIGKILL of the dispatcher process with {duplicates}"
+                f" duplicate(s) (bound: {len(PATHS)} targets x {INFLIGHT} messages in flight)"
+            )
+            assert duplicates <= len(PATHS) * INFLIGHT
+            assert await _metric(api.url, handed) == before + 2 * (ALERTS - 2 * third), "handed to the new one"
+        rows = await api.fetch("SELECT state, count(*) AS n FROM notifications GROUP BY state")
+        assert {r["state"]: r["n"] for r in rows} == {"delivered": 2 * ALERTS}
+    finally:
+        for d in dispatchers:
+            d.stop()
+        api.service.stop()
