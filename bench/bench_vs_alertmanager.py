@@ -20,10 +20,12 @@ alert arrives. Modes:
   them), the share of the cores busy while alerts were delivered, and the rate the cores would allow at that cost
   if all were busy. With `--split [N]`,
   notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside N (default 1) that only
-  deliver (`NOTIFY_ROLE=dispatcher`); its CPU and peak RSS are then the processes' sums.
+  deliver (`NOTIFY_ROLE=dispatcher`), the first of which takes the API's rows over a Unix socket
+  (`DELIVERY_HANDOFF_SOCKET`; the others by claims); its CPU and peak RSS are then the processes' sums.
 - `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
   them in turn, as through a load balancer), and beside an API-and-intake process with a separate dispatcher
-  process (`NOTIFY_ROLE=api` / `dispatcher`), grouping off as in `table`, at the first two sizes.
+  process (`NOTIFY_ROLE=api` / `dispatcher`, the rows handed over `DELIVERY_HANDOFF_SOCKET`), grouping off as in
+  `table`, at the first two sizes.
 - `history`: notify-service alone at the first size, on an empty history, then the same process again (new
   alerts) after `--history-copies` (100) copies of the first run's delivered notifications (firing and resolved,
   so 5,000 alerts give 1M), delivery attempts and alerts were written into its database as past history
@@ -737,7 +739,8 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
             )
     print(
         "\nnotify-service: 1 instance; 2 instances (same database and consumer group, requests sent to them in"
-        " turn); 1 API-and-intake process beside 1 dispatcher process (NOTIFY_ROLE api / dispatcher)"
+        " turn); 1 API-and-intake process beside 1 dispatcher process (NOTIFY_ROLE api / dispatcher, rows handed"
+        " over DELIVERY_HANDOFF_SOCKET)"
     )
     print("\n".join(lines))
     print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: their sum.")
