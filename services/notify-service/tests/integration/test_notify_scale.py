@@ -414,9 +414,14 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     assert buffers < 50, f"next_due read {buffers} blocks"
 
 
-async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications") -> int:
-    """Rows of `table` read by whole-table scans so far (what every backend has reported)."""
+async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications", *, indexes: bool = False) -> int:
+    """Rows of `table` read by whole-table scans so far (what every backend has reported); with `indexes`, index
+    entries read too (a lookup by key reads one or two; an index read whole, all)."""
     count: int = await pool.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = $1", table)
+    if indexes:
+        count += await pool.fetchval(
+            "SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = $1", table
+        )
     return count
 
 
@@ -455,20 +460,30 @@ async def test_the_recorder_writes_by_index_on_a_table_that_was_small_when_its_s
     assert await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'delivered'") == 30
 
 
+@pytest.mark.parametrize("analyzed", [False, True], ids=["never-analyzed", "analyzed-empty"])
+@pytest.mark.parametrize("batch", [1, 10])
 async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its_statements_were_planned(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, analyzed: bool, batch: int
 ) -> None:
     """The intake's store looks up each alert it takes by organisation and fingerprint. Planned once for all while
     the alerts table held ten alerts, it read the whole table on every run as the table grew: here ten intakes
-    after 20,000 more alerts read 200,000 rows instead of none."""
+    after 20,000 more alerts read 200,000 rows instead of none. Planned after statistics that found the table empty
+    (ANALYZE before the first alert), the one call's plan read every entry of the table's primary key for each
+    alert of a batch (an index read whole: `enable_seqscan = off` does not forbid that): 1,000 alerts took 1.9 s
+    of Postgres after 5,000 (bench/bench_notify_rows.py --batch 1000)."""
+    if analyzed:
+        await pool.execute("ANALYZE alerts")
     one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     settings = notify_settings(grouping_window_s=0)
     try:
 
         async def take(prefix: str) -> None:
             for i in range(10):
-                event = alert_event(alert.model_copy(update={"fingerprint": f"{prefix}{i}"}), source="/t")
-                await store_alerts(one, [event], settings)
+                events = [
+                    alert_event(alert.model_copy(update={"fingerprint": f"{prefix}{i}-{j}"}), source="/t")
+                    for j in range(batch)
+                ]
+                await store_alerts(one, events, settings)
 
         await take("small-")
         await pool.execute(
@@ -480,16 +495,16 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
         )
         async with one.acquire() as conn:
             await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
-        before = await _read_by_scans(pool, "alerts")
+        before = await _read_by_scans(pool, "alerts", indexes=True)
         await take("later-")
         async with one.acquire() as conn:
             await conn.execute("SELECT pg_stat_force_next_flush()")
-        after = await _read_by_scans(pool, "alerts")
+        after = await _read_by_scans(pool, "alerts", indexes=True)
     finally:
         await one.close()
 
     assert after - before < 1_000
-    assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10
+    assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10 * batch
 
 
 async def _subscribers_read(pool: asyncpg.Pool) -> int:
@@ -579,3 +594,50 @@ async def test_an_organisations_subscriber_list_and_receivers_read_only_its_subs
     finally:
         await one.close()
     assert await _subscribers_read(pool) - before < 1_000
+
+
+async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """A resolved alert queues a resolved notice for each subscriber that had its firing notice, found by subscriber,
+    fingerprint and start. Planned once for all after statistics that found notifications empty, those lookups
+    must still probe an index, not read the table or an index whole as it grows."""
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-res", "http://127.0.0.1:9/res")
+    await pool.execute("ANALYZE")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    settings = notify_settings(grouping_window_s=0)
+    alert = alert.model_copy(update={"org_id": "org-scale"})
+    await pool.execute(
+        "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id) VALUES ('org-scale',"
+        " 'enterprise', '{\"alert_channels\": [\"webhook\"]}', 1, 'e-1')"
+    )
+    firing = [alert.model_copy(update={"fingerprint": f"res-{i}"}) for i in range(20)]
+    try:
+
+        async def take(alerts: list[Alert]) -> None:
+            for a in alerts:
+                await store_alerts(one, [alert_event(a, source="/t")], settings)
+
+        await take(firing)
+        await take([a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[:10]])
+        await pool.execute(
+            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+            " alert, part, state) SELECT 'sub-res', $1, 'webhook', 'g', 'grown-' || i, 'firing', 'critical', $2, $3,"
+            " 0, 'delivered' FROM generate_series(1, 20000) AS i",
+            alert.org_id,
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
+        before = await _read_by_scans(pool, indexes=True)
+        await take([a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]])
+        async with one.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+        after = await _read_by_scans(pool, indexes=True)
+    finally:
+        await one.close()
+
+    assert after - before < 1_000
+    resolved = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'resolved'")
+    assert resolved == 20, "a resolved notice for each firing one"

@@ -34,10 +34,18 @@ _NOTIFICATION_COLUMNS = """
     subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at, alert, next_attempt_at, window_from,
     part, episode, state, claimed_by
 """
-_SAME_FIRING = """
+
+
+# OFFSET 0 keeps each EXISTS a probe of notifications_firing for each row: turned into a join, its plan (made once,
+# from the statistics of that moment) could read the whole index for every call, as it did after an ANALYZE that found
+# notifications empty (tests/integration/test_notify_scale.py, `..._analyzed_while_empty`).
+def _same_firing(state: str) -> str:
+    return f"""
     SELECT 1 FROM notifications f WHERE f.subscriber_id = s.id AND f.fingerprint = i.fingerprint
-      AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing'
-"""
+      AND f.starts_at = i.starts_at AND f.episode = i.episode AND f.status = 'firing' AND {state} OFFSET 0
+"""  # noqa: S608 (constant SQL)
+
+
 # A resolved notice only for subscribers that got (or are getting) the firing one. A resolved notice whose firing
 # notice was dead-lettered (none delivered, none on its way) waits for a re-drive of that firing notice, parked
 # (never due) instead of being scanned by every claim meanwhile. `incoming` is MATERIALIZED (here and in `_TAKE`) so
@@ -55,12 +63,12 @@ INSERT_RESOLVED = f"""
     ), inserted AS (
         INSERT INTO notifications ({_NOTIFICATION_COLUMNS})
         SELECT s.id, i.org_id, s.type, {_GROUP}, i.fingerprint, 'resolved', i.severity, i.starts_at, i.alert,
-               CASE WHEN EXISTS ({_SAME_FIRING} AND f.state IN ('pending', 'sending', 'delivered'))
+               CASE WHEN EXISTS ({_same_firing("f.state IN ('pending', 'sending', 'delivered')")})
                     THEN now() + make_interval(secs => $4) ELSE 'infinity' END,
                now() + make_interval(secs => $4), s.part, i.episode, 'pending', NULL
         {_SUBSCRIBED}
         WHERE COALESCE(p.entitlements -> 'alert_channels', $3::jsonb) ? s.type
-          AND EXISTS ({_SAME_FIRING} AND f.state <> 'cancelled')
+          AND EXISTS ({_same_firing("f.state <> 'cancelled'")})
         ON CONFLICT DO NOTHING
         RETURNING 1
     )
