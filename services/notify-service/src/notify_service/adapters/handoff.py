@@ -193,6 +193,7 @@ class RemoteDispatcher:
                 self._writer, self._state = None, None
                 self.connected.clear()
                 metrics.HANDOFF_CONNECTED.set(0)
+                metrics.HANDOFF_PARTITIONS.set(0)
                 writer.close()
             # the connection broke (when this process stops instead, the dispatcher reads what was sent first)
             left = [row for rows in self._unacked.values() for row in rows]
@@ -211,6 +212,7 @@ class RemoteDispatcher:
                 if frame.state is not None:
                     self._me = frame.state.me
                 self._state = frame.state
+                metrics.HANDOFF_PARTITIONS.set(len(frame.state.parts) if frame.state is not None else 0)
                 if not self.connected.is_set():
                     self.connected.set()
                     metrics.HANDOFF_CONNECTED.set(1)

@@ -18,6 +18,11 @@ HANDOFF = Counter(
 HANDOFF_CONNECTED = Gauge(
     "notify_handoff_connected", "1 while this API process is connected to the dispatcher at DELIVERY_HANDOFF_SOCKET"
 )
+HANDOFF_PARTITIONS = Gauge(
+    "notify_handoff_partitions",
+    "Delivery partitions whose notifications the dispatcher at DELIVERY_HANDOFF_SOCKET takes from this API process at"
+    " once (0: none, or it holds as many rows as it may)",
+)
 QUEUED = Counter("notify_notifications_queued_total", "Notifications queued for subscribers")
 DELIVERED = Counter("notify_notifications_delivered_total", "Notifications delivered", ["channel"])
 RETRIED = Counter(
