@@ -392,7 +392,8 @@ async def record(
                 UPDATE notifications n SET state = 'pending', attempts = attempts + 1, last_error = r.detail,
                     next_attempt_at = now() + make_interval(secs => r.delay), claimed_by = NULL
                 FROM unnest($1::bigint[], $2::text[], $3::float8[]) AS r(id, detail, delay)
-                WHERE n.id = r.id AND coalesce(state, '') = 'sending' AND (n.claimed_by IS NULL OR n.claimed_by = $4)
+                WHERE n.id = r.id AND n.id = ANY($1::bigint[])  -- by key whatever the plan (_read_by_scans tests)
+                  AND coalesce(state, '') = 'sending' AND (n.claimed_by IS NULL OR n.claimed_by = $4)
                 """,
                 [r[0] for r in retries],
                 [r[1] for r in retries],
