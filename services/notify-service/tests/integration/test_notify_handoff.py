@@ -19,6 +19,7 @@ from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, alert_event
 from carekit_testing import eventually
+from notify_service.adapters import handoff
 from notify_service.adapters.handoff import HandoffServer, RemoteDispatcher
 from notify_service.adapters.queue import Claimed, Handing
 from notify_service.handlers.delivery.dispatcher import Local
@@ -198,3 +199,28 @@ async def test_a_frame_that_is_not_one_closes_its_connection_only(
             async with asyncio.timeout(10):
                 await remote.connected.wait()
             assert remote.handing() == HOLDS
+
+
+async def test_a_second_dispatcher_on_the_same_path_takes_it_over_when_the_first_is_gone(
+    pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two dispatcher processes given one path: the first serves it, the second claims only; once the first is gone
+    the second serves the path, and the API hands its rows to it."""
+    monkeypatch.setattr(handoff, "IN_USE_CHECK_S", 0.05)
+    first, second = _Dispatcher(), _Dispatcher()
+    second.state = Handing("dispatcher-2", [0], [])
+    async with _connected(_socket(tmp_path), pool) as remote:
+        async with _serving(_socket(tmp_path), first):
+            waiting = asyncio.create_task(HandoffServer(_socket(tmp_path), second.take, lambda: second.state).run())
+            try:
+                await eventually(lambda: _equal(remote.handing(), HOLDS), timeout_s=10)
+                assert not waiting.done(), "the second waits while the first serves"
+            except BaseException:
+                waiting.cancel()
+                raise
+        try:
+            await eventually(lambda: _equal(remote.handing(), second.state), timeout_s=10)
+        finally:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
 MAX_FRAME = 256 * 1024 * 1024  # a batch is at most one request or poll of alerts times a few subscribers
 STATE_EVERY_S = 0.05  # how often the dispatcher looks whether what it may take changed
+IN_USE_CHECK_S = 5.0  # how often a dispatcher whose path another one serves looks whether that one is gone
 _HANDED, _REQUEUED = metrics.HANDOFF.labels("handed"), metrics.HANDOFF.labels("requeued")
 
 
@@ -73,11 +74,13 @@ class HandoffServer:
         self._clients: set[asyncio.StreamWriter] = set()
 
     async def run(self) -> None:
-        """Serve on the socket until cancelled. Another live dispatcher on the same path keeps it (this one then
-        only claims); a socket file left by a dead process is replaced."""
+        """Serve on the socket until cancelled. Another live dispatcher on the same path keeps it (this one only
+        claims meanwhile, and takes the path over when that one is gone); a socket file left by a dead process is
+        replaced."""
         if await _in_use(self._path):
             log.warning("another dispatcher serves %s; this one takes its notifications by claims only", self._path)
-            await asyncio.Event().wait()
+            while await _in_use(self._path):  # noqa: ASYNC110 (another process; no event to wait on)
+                await asyncio.sleep(IN_USE_CHECK_S)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path)
         server = await asyncio.start_unix_server(self._client, self._path)
@@ -109,6 +112,8 @@ class HandoffServer:
             log.error("closing a hand-off connection: %s", exc)
         except asyncio.CancelledError:
             pass  # this process stops (the connection is closed either way)
+        except Exception:  # taking a batch failed (a bug): this connection ends, the API queues its rows again
+            log.exception("a hand-off connection failed")
         finally:
             self._clients.discard(writer)
             ticks.cancel()
