@@ -310,6 +310,12 @@ class Notify:
         saved: dict[str, Any] = answer.json()
         return saved
 
+    async def webhook_per_alert(self, org: str, name: str, url: str) -> dict[str, Any]:
+        """A webhook subscriber of the organisation's proj-1 that sends one alert per request (`group_by: ["..."]`:
+        a duplicate request is one duplicate notification)."""
+        body = {"type": "webhook", "name": name, "project_id": "proj-1", "config": {"url": url}, "group_by": ["..."]}
+        return await self.subscribe(org, body)
+
 
 async def skip_history(kafka: str, prefix: str) -> None:
     """Commit notify-service's consumer groups at the end of their topics, so a test's fresh service does not

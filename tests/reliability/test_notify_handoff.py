@@ -71,16 +71,7 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
         await on_plan(api.url, kafka_bootstrap, org, "enterprise")
         async with running_webhook_receiver() as receiver:
             for path in PATHS:
-                await api.subscribe(
-                    org,
-                    {
-                        "type": "webhook",
-                        "name": path,
-                        "project_id": "proj-1",
-                        "config": {"url": receiver.url + path},
-                        "group_by": ["..."],  # one alert per request: a duplicate is one notification
-                    },
-                )
+                await api.webhook_per_alert(org, path, receiver.url + path)
             alerts = [sample_alert(org, f"h-{unique}-{i:03d}") for i in range(ALERTS)]
             third = ALERTS // 3
             await api.alerts(*alerts[:third])

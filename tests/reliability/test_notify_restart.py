@@ -39,16 +39,7 @@ async def test_sigkill_while_queued_and_retrying_loses_nothing_and_duplicates_ar
         await on_plan(notify.url, kafka_bootstrap, org, "enterprise")
         async with running_webhook_receiver() as receiver:
             for path in ("/a", "/b"):
-                await notify.subscribe(
-                    org,
-                    {
-                        "type": "webhook",
-                        "name": path,
-                        "project_id": "proj-1",
-                        "config": {"url": receiver.url + path},
-                        "group_by": ["..."],  # one alert per request: a duplicate is one notification
-                    },
-                )
+                await notify.webhook_per_alert(org, path, receiver.url + path)
             receiver.script("/a", *[Answer(503, body="overloaded")] * 40)  # /a retries while /b is rate-limited
             alerts = [sample_alert(org, f"k-{unique}-{i:03d}") for i in range(ALERTS)]
             await notify.alerts(*alerts[: ALERTS // 2])

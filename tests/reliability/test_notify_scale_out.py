@@ -47,16 +47,7 @@ async def test_two_instances_both_deliver_and_nothing_is_lost_or_doubled(
         await on_plan(first.url, kafka_bootstrap, org, "enterprise")
         async with running_webhook_receiver() as receiver:
             for i in range(TARGETS):  # distinct endpoints: spread over the partitions
-                await first.subscribe(
-                    org,
-                    {
-                        "type": "webhook",
-                        "name": f"t{i}",
-                        "project_id": "proj-1",
-                        "config": {"url": f"{receiver.url}/t{i}"},
-                        "group_by": ["..."],  # one alert per request: a double is one notification
-                    },
-                )
+                await first.webhook_per_alert(org, f"t{i}", f"{receiver.url}/t{i}")
             alerts = [sample_alert(org, f"s-{unique}-{i:03d}") for i in range(ALERTS)]
             for start in range(0, ALERTS, 50):
                 await first.alerts(*alerts[start : start + 50])

@@ -5,6 +5,7 @@ history in batches and leaves what is live."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -414,6 +415,20 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     assert buffers < 50, f"next_due read {buffers} blocks"
 
 
+async def _entries_read_by(
+    pool: asyncpg.Pool, one: asyncpg.Pool, table: str, step: Callable[[], Awaitable[None]]
+) -> int:
+    """Rows and index entries of `table` that `step` read, running on the pool `one` (its statistics flushed before
+    and after, so that only the step's reads count)."""
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    before = await _read_by_scans(pool, table, indexes=True)
+    await step()
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    return await _read_by_scans(pool, table, indexes=True) - before
+
+
 async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications", *, indexes: bool = False) -> int:
     """Rows of `table` read by whole-table scans so far (what every backend has reported); with `indexes`, index
     entries read too (a lookup by key reads one or two; an index read whole, all)."""
@@ -499,17 +514,11 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
             alert.starts_at,
             alert.model_dump(mode="json"),
         )
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
-        before = await _read_by_scans(pool, "alerts", indexes=True)
-        await take("later-")
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-        after = await _read_by_scans(pool, "alerts", indexes=True)
+        read = await _entries_read_by(pool, one, "alerts", lambda: take("later-"))
     finally:
         await one.close()
 
-    assert after - before < 1_000
+    assert read < 1_000
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10 * batch
 
 
@@ -634,16 +643,11 @@ async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analy
             alert.starts_at,
             alert.model_dump(mode="json"),
         )
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
-        before = await _read_by_scans(pool, indexes=True)
-        await take([a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]])
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-        after = await _read_by_scans(pool, indexes=True)
+        resolved_later = [a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]]
+        read = await _entries_read_by(pool, one, "notifications", lambda: take(resolved_later))
     finally:
         await one.close()
 
-    assert after - before < 1_000
+    assert read < 1_000
     resolved = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'resolved'")
     assert resolved == 20, "a resolved notice for each firing one"
