@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
@@ -651,3 +652,48 @@ async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analy
     assert read < 1_000
     resolved = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'resolved'")
     assert resolved == 20, "a resolved notice for each firing one"
+
+
+async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """The mute check of an organisation looks at its firing alerts and those still muted or holding notifications.
+    Planned once for all after statistics that found the tables empty, its two EXISTS ran as joins over whole
+    indexes of alert_mutes and notifications on every check as they grew."""
+    await email_subscriber(pool, "org-0", "proj-1", "sub-m")
+    await pool.execute("ANALYZE")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def check() -> None:
+        for _ in range(10):
+            async with one.acquire() as conn, conn.transaction():
+                await mute_locks.lock_for_intake(conn, [alert.org_id])  # as the mute check runs: by key
+                await mute_locks.candidates(conn, alert.org_id, None)
+
+    try:
+        await check()
+        await pool.execute(
+            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT"
+            " 'org-' || (i % 100), 'grown-' || i, 'resolved', $1, $2, 'event-' || i, now()"
+            " FROM generate_series(1, 20000) AS i",
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        await pool.execute(
+            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+            " alert, part, state, held_by) SELECT 'sub-m', 'org-' || (i % 100), 'webhook', 'g', 'grown-' || i,"
+            " 'firing', 'critical', $1, $2, 0, 'pending', 'silence s-1' FROM generate_series(1, 20000) AS i",
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        await pool.execute(
+            "INSERT INTO alert_mutes (org_id, fingerprint, reason) SELECT 'org-' || (i % 100), 'grown-' || i,"
+            " 'silence s-1' FROM generate_series(1, 20000) AS i"
+        )
+        read = await _entries_read_by(pool, one, "notifications", check)
+        read += await _entries_read_by(pool, one, "alert_mutes", check)
+    finally:
+        await one.close()
+
+    # each check probes its organisation's 200 alerts: at most 400 entries, 4,000 for ten checks
+    assert read < 10_000, "every organisation's entries were read"

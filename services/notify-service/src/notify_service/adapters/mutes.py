@@ -57,13 +57,16 @@ async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | N
             list(only),
         )
         return found
+    # OFFSET 0 keeps each EXISTS a probe by key: as a join, a plan made after statistics that found the tables
+    # empty read whole indexes of alert_mutes and notifications on every check (test_notify_scale.py)
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT a.fingerprint, a.status, a.alert FROM alerts a
         WHERE a.org_id = $1 AND (a.status = 'firing'
-           OR EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = a.org_id AND m.fingerprint = a.fingerprint)
+           OR EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = a.org_id AND m.fingerprint = a.fingerprint
+                      OFFSET 0)
            OR EXISTS (SELECT 1 FROM notifications n WHERE n.org_id = a.org_id AND n.fingerprint = a.fingerprint
-                      AND n.held_by IS NOT NULL AND n.state = 'pending'))
+                      AND n.held_by IS NOT NULL AND n.state = 'pending' OFFSET 0))
         """,
         org,
     )
