@@ -19,6 +19,7 @@ from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import within
+from notify_service.adapters import alert_actions as alert_actions_store
 from notify_service.adapters import am_api, queue, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters.channels.base import SendContext
@@ -697,3 +698,49 @@ async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_ana
 
     # each check probes its organisation's 200 alerts: at most 400 entries, 4,000 for ten checks
     assert read < 10_000, "every organisation's entries were read"
+
+
+async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """Every 2 s the links of tickets to alerts not yet told are checked against their alert. Planned once for all
+    after statistics that found the tables empty, the check read the whole of alerts for each untold link."""
+    await pool.execute("ANALYZE")
+    for i in range(3):  # still firing: nothing to tell, the links stay untold
+        fingerprint = f"linked-{i}"
+        await pool.execute(
+            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time)"
+            " VALUES ($1, $2, 'firing', $3, $4, $2, now())",
+            alert.org_id,
+            fingerprint,
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        await pool.execute(
+            "INSERT INTO alert_tickets (org_id, fingerprint, starts_at, ticket_id, link, opened_at)"
+            " VALUES ($1, $2, $3, $4, 'https://console.example/t', now())",
+            alert.org_id,
+            fingerprint,
+            alert.starts_at,
+            f"t-{i}",
+        )
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def passes() -> None:
+        for _ in range(10):
+            assert await alert_actions_store.tell_resolved(one) == 0
+
+    try:
+        await passes()
+        await pool.execute(
+            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
+            " 'grown-' || i, 'resolved', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
+            alert.org_id,
+            alert.starts_at,
+            alert.model_dump(mode="json"),
+        )
+        read = await _entries_read_by(pool, one, "alerts", passes)
+    finally:
+        await one.close()
+
+    assert read < 1_000, "the whole of alerts was read"
