@@ -744,3 +744,41 @@ async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_
         await one.close()
 
     assert read < 1_000, "the whole of alerts was read"
+
+
+async def test_the_alertmanager_time_outs_are_checked_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """Every 5 s the alerts posted through the Alertmanager API whose `endsAt` passed are resolved. Planned once for
+    all after statistics that found the table empty, the check must still read only what is due (a rewrite that took
+    the due rows by row id read all 20,000 entries on every pass, and was not kept)."""
+    await pool.execute("ANALYZE")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    await pool.execute(
+        "INSERT INTO am_alert_ends (org_id, fingerprint, starts_at, ends_at, alert) VALUES ($1, 'first', $2, $3, $4)",
+        alert.org_id,
+        alert.starts_at,
+        later,
+        alert.model_dump(mode="json"),
+    )
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def passes() -> None:
+        for _ in range(10):
+            assert await am_api.resolve_timed_out(one) == 0
+
+    try:
+        await passes()
+        await pool.execute(
+            "INSERT INTO am_alert_ends (org_id, fingerprint, starts_at, ends_at, alert) SELECT $1, 'grown-' || i, $2,"
+            " $3, $4 FROM generate_series(1, 20000) AS i",
+            alert.org_id,
+            alert.starts_at,
+            later,
+            alert.model_dump(mode="json"),
+        )
+        read = await _entries_read_by(pool, one, "am_alert_ends", passes)
+    finally:
+        await one.close()
+
+    assert read < 1_000, "the whole table was read"
