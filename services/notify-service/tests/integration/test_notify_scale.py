@@ -782,3 +782,43 @@ async def test_the_alertmanager_time_outs_are_checked_by_key_on_tables_analyzed_
         await one.close()
 
     assert read < 1_000, "the whole table was read"
+
+
+async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """Every 30 s the repeat check looks for delivered firing notices whose repeat is due. Planned once for all
+    after statistics that found the tables empty, it must still read only the due notices and their alerts, not
+    the history."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-r", part=0)
+    await pool.execute("ANALYZE")
+    grow = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state, delivered_at) SELECT 'sub-r', $1, 'email', 'g', $2 || i, 'firing', 'critical', $3, $4,"
+        " 0, 'delivered', now() - make_interval(secs => $6) FROM generate_series(1, $5) AS i"
+    )
+    alerts = (
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1, $2 || i,"
+        " 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
+    )
+    stored = alert.model_dump(mode="json")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def checks() -> None:
+        for _ in range(10):
+            async with one.acquire() as conn:
+                await repository.queue_repeats(conn, 3600.0)
+
+    try:
+        await pool.execute(grow, alert.org_id, "due-", alert.starts_at, stored, 3, 7200.0)
+        await pool.execute(alerts, alert.org_id, "due-", alert.starts_at, stored, 3)
+        await checks()  # the first three are repeated; then nothing is due
+        await pool.execute(grow, alert.org_id, "grown-", alert.starts_at, stored, 20000, 0.0)
+        await pool.execute(alerts, alert.org_id, "grown-", alert.starts_at, stored, 20000)
+        read = await _entries_read_by(pool, one, "notifications", checks)
+        read += await _entries_read_by(pool, one, "alerts", checks)
+    finally:
+        await one.close()
+
+    assert read < 1_000, "the history was read"
+    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE round = 1") == 3, "the due ones repeated"
