@@ -48,6 +48,16 @@ async def by_key(conn: asyncpg.Connection) -> None:
 
 
 @asynccontextmanager
+async def by_key_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the pool whose plans read by key (`by_key`) until it goes back to the pool: for reads served
+    per request that find their rows by key or organisation, on tables whose statistics may have been taken while
+    they were nearly empty (one round trip more than `pool.fetch`)."""
+    async with pool.acquire() as conn:
+        await by_key(conn)
+        yield conn
+
+
+@asynccontextmanager
 async def acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection of the pool, as `pool.acquire()`, handed back without waiting for it.
 

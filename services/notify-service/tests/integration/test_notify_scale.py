@@ -20,7 +20,7 @@ from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import within
 from notify_service.adapters import alert_actions as alert_actions_store
-from notify_service.adapters import am_api, im_queue, queue, repository, subscribers
+from notify_service.adapters import am_api, delivery_log, im_queue, queue, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Result
@@ -857,3 +857,63 @@ async def test_reviving_re_driven_messages_reads_the_re_driven_ones_not_every_de
     assert read < 1_000, "every dead message was read"
     revived = await pool.fetch("SELECT id FROM im_messages WHERE state = 'pending'")
     assert [r["id"] for r in revived] == [ids[7]], "the re-driven message is due again, and only it"
+
+
+_OTHERS_ALERTS = (
+    "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT 'org-other',"
+    " 'grown-' || i, 'firing', $1, $2, 'event-' || i, now() FROM generate_series(1, 20000) AS i"
+)
+_OTHERS_ATTEMPTS = (
+    "INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt, outcome,"
+    " detail, latency_ms) SELECT 'org-other', 'sub-o', 'webhook', ARRAY[i], ARRAY['grown-' || i], 1, 'delivered',"
+    " 'ok', 1 FROM generate_series(1, 20000) AS i"
+)
+
+
+_OTHERS_ACKS = (
+    "INSERT INTO alert_acks (org_id, fingerprint, starts_at, episode, acknowledged_by, acknowledged_by_name,"
+    " acknowledged_at) SELECT 'org-other', 'grown-' || i, '2026-11-26T08:00:00Z', 0, 'u', 'U', now()"
+    " FROM generate_series(1, 20000) AS i"
+)
+
+
+@pytest.mark.parametrize(
+    ("read", "table", "grow"),
+    [
+        ("alertmanager-api-alerts", "alerts", _OTHERS_ALERTS),
+        ("delivery-log", "delivery_attempts", _OTHERS_ATTEMPTS),
+        ("chat-message-acts", "alerts", _OTHERS_ALERTS + "; " + _OTHERS_ACKS),
+    ],
+)
+async def test_reads_served_per_request_read_the_organisations_rows_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, read: str, table: str, grow: str
+) -> None:
+    """The Alertmanager API's alert list, the delivery log and the acknowledgements shown on chat messages read one
+    organisation's rows. Planned once for all after statistics that found the tables empty, they read every
+    organisation's rows on every request."""
+    await pool.execute("ANALYZE")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    calls = {
+        "alertmanager-api-alerts": lambda: am_api.firing(one, alert.org_id),
+        "delivery-log": lambda: delivery_log.attempts(one, alert.org_id, None, None, 50),
+        "chat-message-acts": lambda: alert_actions_store.acts(one, alert.org_id, ["fp-1", "fp-2"]),
+    }
+
+    async def requests() -> None:
+        for _ in range(10):
+            await calls[read]()
+
+    try:
+        await requests()
+        for statement in grow.split("; "):
+            if "$1" in statement:
+                await pool.execute(statement, alert.starts_at, alert.model_dump(mode="json"))
+            else:
+                await pool.execute(statement)
+        read_entries = await _entries_read_by(pool, one, table, requests)
+        if read == "chat-message-acts":
+            read_entries += await _entries_read_by(pool, one, "alert_acks", requests)
+    finally:
+        await one.close()
+
+    assert read_entries < 1_000, "every organisation's rows were read"

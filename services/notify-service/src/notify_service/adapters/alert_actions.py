@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from care_schemas.events.action import AlertAcknowledged, TicketAlertResolved, TicketAlertResolvedData
 from care_schemas.events.alert import AlertRef
 from care_schemas.topics import ALERT_ACTIONS
-from carekit.db import BY_KEY_LOCAL
+from carekit.db import BY_KEY_LOCAL, by_key_connection
 from carekit.outbox import enqueue
 from carekit.parking import park
 from notify_service.domain.alert_buttons import Acknowledgement
@@ -53,9 +53,16 @@ async def link_ticket(
 
 
 async def acts(
-    conn: asyncpg.Connection | asyncpg.Pool, org: str, fingerprints: Sequence[str]
+    pool: asyncpg.Pool, org: str, fingerprints: Sequence[str]
 ) -> tuple[dict[str, Acknowledgement], dict[str, tuple[str, str]]]:
-    """Acknowledgements and tickets of the alerts' current firings."""
+    """Acknowledgements and tickets of the alerts' current firings (by key)."""
+    async with by_key_connection(pool) as conn:
+        return await _acts(conn, org, fingerprints)
+
+
+async def _acts(
+    conn: asyncpg.Connection, org: str, fingerprints: Sequence[str]
+) -> tuple[dict[str, Acknowledgement], dict[str, tuple[str, str]]]:
     acks = await conn.fetch(
         "SELECT k.fingerprint, k.acknowledged_by, k.acknowledged_by_name, k.acknowledged_at FROM alert_acks k"
         " JOIN alerts a ON a.org_id = k.org_id AND a.fingerprint = k.fingerprint AND a.starts_at = k.starts_at"

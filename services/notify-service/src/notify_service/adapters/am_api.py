@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from care_schemas.events.alert import Alert, AlertStatus, alert_event
 from care_schemas.topics import ALERT_EVENTS
+from carekit.db import by_key_connection
 from carekit.outbox import enqueue
 
 MAX_ALERTS = 10_000
@@ -19,9 +20,14 @@ SOURCE = "/notify-service/alertmanager-api"
 log = logging.getLogger(__name__)
 
 
-async def firing(conn: asyncpg.Connection | asyncpg.Pool, org: str) -> list[asyncpg.Record]:
+async def firing(pool: asyncpg.Pool, org: str) -> list[asyncpg.Record]:
     """The organisation's firing alerts (at most MAX_ALERTS, by fingerprint), with when they time out if posted
-    through this API."""
+    through this API (by key: the organisation's alerts, never every organisation's)."""
+    async with by_key_connection(pool) as conn:
+        return await _firing(conn, org)
+
+
+async def _firing(conn: asyncpg.Connection, org: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT a.fingerprint, a.alert, a.updated_at, e.ends_at FROM alerts a

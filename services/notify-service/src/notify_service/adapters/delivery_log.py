@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from carekit.db import by_key_connection
+
 
 async def attempts(
     pool: asyncpg.Pool,
@@ -17,8 +19,22 @@ async def attempts(
     after_id: int | None = None,
 ) -> list[asyncpg.Record]:
     """The organisation's delivery attempts (alert notifications and notices), newest first, optionally for one
-    subscriber, one alert, one kind (`alert` or `notice`), or only those after `after_id` (to follow the log)."""
-    rows: list[asyncpg.Record] = await pool.fetch(
+    subscriber, one alert, one kind (`alert` or `notice`), or only those after `after_id` (to follow the log); by
+    key, never every organisation's attempts."""
+    async with by_key_connection(pool) as conn:
+        return await _attempts(conn, org_id, subscriber_id, fingerprint, limit, kind, after_id)
+
+
+async def _attempts(
+    conn: asyncpg.Connection,
+    org_id: str,
+    subscriber_id: str | None,
+    fingerprint: str | None,
+    limit: int,
+    kind: str | None,
+    after_id: int | None,
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         SELECT id, subscriber_id, channel, fingerprints, notification_ids, attempt, outcome, http_status, detail,
                latency_ms, attempted_at, notice, recipient, message_id
