@@ -29,6 +29,7 @@ from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
 from notify_service.handlers import alertmanager_api, mutes
 from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.scheduler import repeat_once
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import store_alerts
 
@@ -806,8 +807,7 @@ async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_
 
     async def checks() -> None:
         for _ in range(10):
-            async with one.acquire() as conn:
-                await repository.queue_repeats(conn, 3600.0)
+            await repeat_once(one, notify_settings(repeat_interval_s=3600.0))
 
     try:
         await pool.execute(grow, alert.org_id, "due-", alert.starts_at, stored, 3, 7200.0)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from care_schemas.events.action import AlertAcknowledged, TicketAlertResolved, TicketAlertResolvedData
 from care_schemas.events.alert import AlertRef
 from care_schemas.topics import ALERT_ACTIONS
-from carekit.db import BY_KEY_LOCAL, by_key_connection
+from carekit.db import by_key_connection
 from carekit.outbox import enqueue
 from carekit.parking import park
 from notify_service.domain.alert_buttons import Acknowledgement
@@ -93,10 +93,9 @@ async def tell_resolved(pool: asyncpg.Pool, limit: int = 200) -> int:
     """Tickets opened from alerts whose firing has since ended (resolved, or fired again with a new start):
     ticket-service is told (TicketAlertResolved, through the outbox, in the transaction that marks them told).
     A link whose event cannot be built is parked (loop `ticket-links`, re-drivable) and the others go on."""
-    async with pool.acquire() as conn, conn.transaction():
-        # by key whatever the statistics: planned after an ANALYZE that found alerts empty, the join read the whole
-        # of alerts for every untold link, every pass (test_notify_scale.py)
-        await conn.execute(f"SELECT {BY_KEY_LOCAL}")
+    # by key whatever the statistics: planned after an ANALYZE that found alerts empty, the join read the whole of
+    # alerts for every untold link, every pass (test_notify_scale.py)
+    async with by_key_connection(pool) as conn, conn.transaction():
         rows = await conn.fetch(
             """
             SELECT t.ticket_id, t.org_id, t.fingerprint, t.starts_at, a.alert

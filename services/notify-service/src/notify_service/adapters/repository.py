@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import asyncpg
 
 from care_schemas.events.alert import Alert, AlertFiring, AlertResolved
-from carekit.db import BY_KEY_LOCAL
 from notify_service.adapters.queue import WAKE, Claimed, Handing
 
 # A subscriber's group: its group_by labels' values (Alertmanager's semantics; domain/grouping.py), by default the
@@ -297,11 +296,7 @@ async def queue_repeats(conn: asyncpg.Connection, interval_s: float, only: int |
     notice `only`), a batch at a time until none is due; how many were queued."""
     queued = 0
     while True:
-        async with conn.transaction():
-            # by key whatever the statistics: planned after an ANALYZE that found notifications empty, the check
-            # read the whole table every 30 s (test_notify_scale.py, `test_the_repeat_check_reads_only_what_...`)
-            await conn.execute(f"SELECT {BY_KEY_LOCAL}")
-            row = await conn.fetchrow(_DUE + _QUEUE, interval_s, only, REPEAT_BATCH)
+        row = await conn.fetchrow(_DUE + _QUEUE, interval_s, only, REPEAT_BATCH)
         queued += row["queued"]
         if row["looked"] < REPEAT_BATCH:
             break
@@ -311,7 +306,5 @@ async def queue_repeats(conn: asyncpg.Connection, interval_s: float, only: int |
 
 
 async def repeat_candidates(conn: asyncpg.Connection, interval_s: float) -> list[int]:
-    """The notices that are due a repeat (ids), for queueing them one by one (by key, as `queue_repeats`)."""
-    async with conn.transaction():
-        await conn.execute(f"SELECT {BY_KEY_LOCAL}")
-        return [r["id"] for r in await conn.fetch(_CANDIDATES, interval_s, None, REPEAT_BATCH)]
+    """The notices that are due a repeat (ids), for queueing them one by one."""
+    return [r["id"] for r in await conn.fetch(_CANDIDATES, interval_s, None, REPEAT_BATCH)]

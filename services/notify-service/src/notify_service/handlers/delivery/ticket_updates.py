@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from carekit.db import BY_KEY_LOCAL
+from carekit.db import by_key_connection
 from carekit.faults import Retries, is_outage, reason
 from carekit.parking import park
 from carekit.polling import poll_forever, woken_by
@@ -99,8 +99,8 @@ class TicketUpdates:
 
     async def drain_once(self) -> int:
         settings = self._ctx.settings
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SELECT {BY_KEY_LOCAL}")  # by key whatever the statistics (test_notify_scale.py)
+        # by key whatever the statistics (test_notify_scale.py)
+        async with by_key_connection(self._pool) as conn, conn.transaction():
             await im_queue.revive_redriven(conn, self._loop)
             batch = await im_queue.due(conn, kinds=self._kinds)
             # one target's messages in order, different targets side by side: a slow one delays only itself
