@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import pytest
@@ -14,7 +15,8 @@ from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType
-from care_schemas.events.alert import Alert, AlertStatus, alert_event
+from care_schemas.events.action import AlertAcknowledged, AlertAcknowledgedData
+from care_schemas.events.alert import Alert, AlertRef, AlertStatus, alert_event
 from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
@@ -27,6 +29,7 @@ from notify_service.adapters.queue import Result
 from notify_service.adapters.secrets import SecretBox
 from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
+from notify_service.handlers import alert_actions as alert_actions_handlers
 from notify_service.handlers import alertmanager_api, mutes
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import repeat_once
@@ -917,3 +920,46 @@ async def test_reads_served_per_request_read_the_organisations_rows_on_tables_an
         await one.close()
 
     assert read_entries < 1_000, "every organisation's rows were read"
+
+
+def _acknowledged(alert: Alert, fingerprint: str) -> AlertAcknowledged:
+    return AlertAcknowledged.build(
+        source="/ticket-service",
+        subject=fingerprint,
+        data=AlertAcknowledgedData(
+            alert=AlertRef(org_id=alert.org_id, fingerprint=fingerprint, starts_at=alert.starts_at),
+            acknowledged_by="u-1",
+            acknowledged_at=datetime.now(UTC),
+        ),
+    )
+
+
+async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """Each acknowledgement from a chat message (the alert-actions consumer, a pool connection) records who
+    acknowledged the alert's current firing, looking its episode up in alerts. Planned once for all after statistics
+    that found the tables empty, it must still read that one alert, not every organisation's."""
+    await pool.execute("ANALYZE")
+    insert = (
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
+        " $2 || i, 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
+    )
+    stored = alert.model_dump(mode="json")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def acknowledge(prefix: str) -> None:
+        for i in range(1, 11):
+            await alert_actions_handlers.take_in_action(one, _acknowledged(alert, f"{prefix}{i}"))
+
+    try:
+        await pool.execute(insert, alert.org_id, "first-", alert.starts_at, stored, 10)
+        await acknowledge("first-")
+        await pool.execute(insert, "org-other", "grown-", alert.starts_at, stored, 20000)
+        await pool.execute(insert, alert.org_id, "later-", alert.starts_at, stored, 10)
+        read = await _entries_read_by(pool, one, "alerts", partial(acknowledge, "later-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000, "every organisation's alerts were read"
+    assert await pool.fetchval("SELECT count(*) FROM alert_acks WHERE org_id = $1", alert.org_id) == 20
