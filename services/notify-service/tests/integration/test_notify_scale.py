@@ -963,3 +963,57 @@ async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_w
 
     assert read < 1_000, "every organisation's alerts were read"
     assert await pool.fetchval("SELECT count(*) FROM alert_acks WHERE org_id = $1", alert.org_id) == 20
+
+
+@pytest.mark.parametrize("path", ["recorder", "unreadable"])
+async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, path: str
+) -> None:
+    """A firing notice dead-lettered (by the recorder, on its own connection; or isolated by a claim because its
+    stored alert no longer reads, on a pool connection) parks the resolved notice queued after it. Planned once for
+    all after statistics that found notifications empty, that update must still read the alert's few notices, not
+    the queue."""
+    await pool.execute("ANALYZE")
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-d", "http://127.0.0.1:9/dead")
+    insert = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state) SELECT 'sub-d', 'org-scale', 'webhook', 'g', $1 || i, $2, 'critical', $3, $4, 0, $5"
+        " FROM generate_series(1, $6) AS i ORDER BY i RETURNING id"
+    )
+    stored = alert.model_dump(mode="json")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    writer = await queue.writer(one) if path == "recorder" else None
+
+    async def dead(prefix: str) -> None:
+        ids = await pool.fetch(insert, prefix, "firing", alert.starts_at, stored, "sending", 10)
+        await pool.execute(insert, prefix, "resolved", alert.starts_at, stored, "pending", 10)
+        for i, r in enumerate(ids, 1):
+            fingerprint = f"{prefix}{i}"
+            if writer is not None:
+                mine = alert.model_copy(update={"fingerprint": fingerprint})
+                row = queue.Claimed(r["id"], "sub-d", "org-scale", "webhook", "g", 0, alert.starts_at, mine)
+                await queue.record(writer, [Result([row], "dead", 410, "gone", 1.0)])
+            else:  # as a claim passes a row whose stored alert no longer reads
+                claimed = {"id": r["id"], "subscriber_id": "sub-d", "org_id": "org-scale", "channel": "webhook"}
+                claimed |= {"fingerprint": fingerprint, "status": "firing", "starts_at": alert.starts_at}
+                await queue._isolate_unreadable(one, [(claimed, "the stored alert no longer validates")])  # type: ignore[list-item]
+
+    try:
+        await dead("first-")
+        await pool.execute(insert, "grown-", "resolved", alert.starts_at, stored, "pending", 20000)
+        if writer is None:
+            read = await _entries_read_by(pool, one, "notifications", partial(dead, "later-"))
+        else:  # the recorder holds its connection: its statistics are flushed on it
+            await writer.execute("SELECT pg_stat_force_next_flush()")
+            before = await _read_by_scans(pool, indexes=True)
+            await dead("later-")
+            await writer.execute("SELECT pg_stat_force_next_flush()")
+            read = await _read_by_scans(pool, indexes=True) - before
+    finally:
+        if writer is not None:
+            await one.release(writer)
+        await one.close()
+
+    assert read < 1_000, "the queue was read"
+    parked = await pool.fetchval("SELECT count(*) FROM notifications WHERE next_attempt_at = 'infinity'")
+    assert parked == 20, "each dead firing notice's resolved notice is parked"
