@@ -1017,3 +1017,43 @@ async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_
     assert read < 1_000, "the queue was read"
     parked = await pool.fetchval("SELECT count(*) FROM notifications WHERE next_attempt_at = 'infinity'")
     assert parked == 20, "each dead firing notice's resolved notice is parked"
+
+
+async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """Each Alertmanager-API post with resolved alerts drops their time-outs, in the intake's transaction (its
+    locks' statement plans it by key). Planned once for all after statistics that found am_alert_ends empty, the
+    delete must still read those alerts' entries, not every organisation's time-outs: it does (10 entries for ten
+    posts after 20,000 more), where on a connection not planned by key it read all 20,000 for each post (a guard)."""
+    await pool.execute("ANALYZE")
+    settings = notify_settings()
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    time_outs = (
+        "INSERT INTO am_alert_ends (org_id, fingerprint, starts_at, ends_at, alert) SELECT $1, $2 || i, $3, $4, $5"
+        " FROM generate_series(1, $6) AS i"
+    )
+    stored = alert.model_dump(mode="json")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def posts(prefix: str) -> None:
+        for i in range(1, 11):
+            resolved = alert.model_copy(update={"fingerprint": f"{prefix}{i}", "status": AlertStatus.RESOLVED})
+            taken = [(resolved, ends)]
+
+            async def note_ends(conn: asyncpg.Connection, taken: list[tuple[Alert, datetime]] = taken) -> None:
+                await am_api.note_ends(conn, taken)  # as the Alertmanager API's intake notes them
+
+            await store_alerts(one, [alert_event(resolved, source="/t")], settings, also=note_ends)
+
+    try:
+        await pool.execute(time_outs, alert.org_id, "first-", alert.starts_at, ends, stored, 10)
+        await posts("first-")
+        await pool.execute(time_outs, "org-other", "grown-", alert.starts_at, ends, stored, 20000)
+        await pool.execute(time_outs, alert.org_id, "later-", alert.starts_at, ends, stored, 10)
+        read = await _entries_read_by(pool, one, "am_alert_ends", partial(posts, "later-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000, "every organisation's time-outs were read"
+    assert await pool.fetchval("SELECT count(*) FROM am_alert_ends WHERE org_id = $1", alert.org_id) == 0
