@@ -1057,3 +1057,65 @@ async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_
 
     assert read < 1_000, "every organisation's time-outs were read"
     assert await pool.fetchval("SELECT count(*) FROM am_alert_ends WHERE org_id = $1", alert.org_id) == 0
+
+
+async def test_the_mute_check_cancels_what_resolved_while_muted_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+) -> None:
+    """The mute loop's check of an organisation (`check_due`, a pool connection) cancels the notices of alerts that
+    resolved while muted and were never announced. Planned once for all after statistics that found notifications
+    empty, it must still read those alerts' notices, not every organisation's queue."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-c", part=0)
+    await email_subscriber(pool, "org-other", alert.project_id, "sub-o", part=0)
+    now = datetime.now(UTC)
+    silence = {
+        "matchers": [{"name": "alertname", "value": "disk_full", "isRegex": False, "isEqual": True}],
+        "startsAt": now,
+        "endsAt": now + timedelta(hours=1),
+        "createdBy": "ops",
+        "comment": "maintenance",
+    }
+    await alertmanager_api.post_silence(pool, Identity(sub="ops", org=alert.org_id, role=Role.ORG_OWNER), silence)
+    await pool.execute(  # a firing alert the silence does not match: each check releases what it holds
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time)"
+        " VALUES ($1, $2, 'firing', $3, $4, $2, now())",
+        alert.org_id,
+        alert.fingerprint,
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    await pool.execute("ANALYZE")
+    muted = alert.model_copy(update={"rule": "disk_full", "status": AlertStatus.RESOLVED})
+    stored = muted.model_dump(mode="json")
+    notices = (
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state, held_by, next_attempt_at) SELECT $1, $2, 'email', 'g',"
+        " CASE WHEN $6 = 1 THEN $3 ELSE $3 || i END, s, 'critical', $4, $5, 0, 'pending', 'silence s-1', 'infinity'"
+        " FROM generate_series(1, $6) AS i, unnest('{firing,resolved}'::text[]) AS s"
+    )
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+
+    async def checks(prefix: str) -> None:
+        for i in range(1, 11):
+            await pool.execute(
+                "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time)"
+                " VALUES ($1, $2, 'resolved', $3, $4, $2, now())",
+                alert.org_id,
+                f"{prefix}{i}",
+                alert.starts_at,
+                stored,
+            )
+            await pool.execute(notices, "sub-c", alert.org_id, f"{prefix}{i}", alert.starts_at, stored, 1)
+            await mute_locks.schedule(pool, alert.org_id, datetime.now(UTC))  # type: ignore[arg-type]
+            assert await mutes.check_due(one) == 1
+
+    try:
+        await checks("first-")
+        await pool.execute(notices, "sub-o", "org-other", "grown-", alert.starts_at, stored, 10000)  # 20,000 rows
+        read = await _entries_read_by(pool, one, "notifications", partial(checks, "later-"))
+    finally:
+        await one.close()
+
+    assert read < 2_000, "every organisation's notices were read"
+    cancelled = await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'cancelled'")
+    assert cancelled == 40, "the firing and resolved notices of each alert resolved while muted"

@@ -24,10 +24,13 @@ CHECKS = "mute_checks"
 async def lock(conn: asyncpg.Connection, orgs: Sequence[str]) -> None:
     """Serialise changes of mutes per organisation: silence and window changes and the mute loop take this lock
     exclusive (in org order), the intake shared (`lock_for_intake`); so a silence never misses a notification queued
-    beside it."""
+    beside it. The same statement makes the rest of the transaction plan its statements by key
+    (`carekit.db.BY_KEY_LOCAL`): the whole-organisation checks that take it (the mute loop, silence and window
+    changes) run on pool connections, where plans made after an ANALYZE that found the tables empty read every
+    organisation's notifications on each check (test_notify_scale.py)."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # in the sorted order given
-        sorted(set(orgs)),
+        f"SELECT {BY_KEY_LOCAL}, pg_advisory_xact_lock(hashtext($2 || o)) FROM unnest($1::text[]) AS o",  # noqa: S608
+        sorted(set(orgs)),  # in the sorted order given
         LOCK_KEY,
     )
 
@@ -47,6 +50,13 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     )
 
 
+# A pending notification as no partial index of pending rows matches it. With `state = 'pending'` a plan made after
+# an ANALYZE that found notifications empty may read one of them whole (notifications_due_at: every organisation's
+# queue) where the alert's few entries were wanted, by key or not: those indexes cost the same as a probe while
+# empty. Tested this way, a look-up has only the index its key serves (notifications_held, the natural key's).
+_PENDING = "coalesce({}.state, '') = 'pending'"
+
+
 async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | None) -> list[asyncpg.Record]:
     """The alerts whose mute state matters: `only` these (intake), else every firing one and every one still
     muted or holding notifications."""
@@ -58,16 +68,17 @@ async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | N
         )
         return found
     # OFFSET 0 keeps each EXISTS a probe by key: as a join, a plan made after statistics that found the tables
-    # empty read whole indexes of alert_mutes and notifications on every check (test_notify_scale.py)
+    # empty read whole indexes of alert_mutes and notifications on every check (test_notify_scale.py); `_PENDING`
+    # leaves notifications_held the one index it may use
     rows: list[asyncpg.Record] = await conn.fetch(
-        """
+        f"""
         SELECT a.fingerprint, a.status, a.alert FROM alerts a
         WHERE a.org_id = $1 AND (a.status = 'firing'
            OR EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = a.org_id AND m.fingerprint = a.fingerprint
                       OFFSET 0)
            OR EXISTS (SELECT 1 FROM notifications n WHERE n.org_id = a.org_id AND n.fingerprint = a.fingerprint
-                      AND n.held_by IS NOT NULL AND n.state = 'pending' OFFSET 0))
-        """,
+                      AND n.held_by IS NOT NULL AND {_PENDING.format("n")} OFFSET 0))
+        """,  # noqa: S608 (constant SQL)
         org,
     )
     return rows
@@ -97,17 +108,17 @@ async def release(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str
     """The mute is over: held notifications are due now (and their retry window starts now)."""
     if not fingerprints:
         return 0
-    sql = """
+    sql = f"""
         WITH changed AS (
             UPDATE notifications n SET held_by = NULL, next_attempt_at = now(), window_from = now()
-            WHERE n.org_id = $1 AND n.fingerprint = ANY($2::text[]) AND n.held_by IS NOT NULL AND n.state = 'pending'
+            WHERE n.org_id = $1 AND n.fingerprint = ANY($2::text[]) AND n.held_by IS NOT NULL AND {_PENDING.format("n")}
             RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
                       'no longer muted (' || left(n.held_by, 300) || '); sending now' AS detail
         )
         INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,
                                        outcome, detail, latency_ms)
         SELECT $1, subscriber_id, channel, ARRAY[id], ARRAY[fingerprint], attempts, 'released', detail, 0 FROM changed
-    """
+    """  # noqa: S608 (constant SQL)
     status = await conn.execute(sql, org, list(fingerprints))
     released = int(status.split()[-1])
     if released:
@@ -115,40 +126,56 @@ async def release(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str
     return released
 
 
+# The organisation's pending notifications of alerts $2, each subscriber's and alert's by the natural key's index
+# (the only one `_PENDING` leaves them): found by organisation, a plan made after an ANALYZE that found
+# notifications empty read every organisation's pending rows (test_notify_scale.py)
+_ORGS_PENDING = f"""
+    SELECT r.id, r.subscriber_id, r.fingerprint, r.starts_at, r.status, r.round
+    FROM subscribers s CROSS JOIN unnest($2::text[]) AS t(fingerprint)
+    CROSS JOIN LATERAL (SELECT r.id, r.subscriber_id, r.fingerprint, r.starts_at, r.status, r.round
+                        FROM notifications r WHERE r.subscriber_id = s.id AND r.fingerprint = t.fingerprint
+                          AND r.org_id = $1 AND {_PENDING.format("r")} OFFSET 0) AS r
+    WHERE s.org_id = $1
+"""  # noqa: S608 (constant SQL)
+
+_CANCEL_REPEATS = f"""
+    UPDATE notifications SET state = 'cancelled', held_by = NULL, last_error = 'cancelled: resolved while muted'
+    WHERE id = ANY(ARRAY(SELECT r.id FROM ({_ORGS_PENDING}) AS r WHERE r.status = 'firing' AND r.round > 0))
+      AND {_PENDING.format("notifications")}
+"""  # noqa: S608 (constant SQL)
+
+
 async def cancel_never_sent(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str]) -> int:
     """Alerts that resolved while muted: what was never announced is not announced now (their firing and resolved
     notices are cancelled), and repeats still queued for them are dropped. A resolved notice whose firing notice
-    went out stays (held until the mute ends), so every firing message shown gets its resolution."""
+    went out stays (held until the mute ends), so every firing message shown gets its resolution.
+
+    Each notice is found by key whatever the plan (`_ORGS_PENDING`, an OFFSET 0 probe for its firing notice, then
+    `id = ANY`): planned after an ANALYZE that found notifications empty, each check with an alert resolved while
+    muted read every pending row once per statement and the natural key's index whole for each notice (80,000
+    entries a check once 20,000 were queued; test_notify_scale.py)."""
     if not fingerprints:
         return 0
-    sql = """
-        WITH never AS (
-            SELECT DISTINCT r.subscriber_id, r.fingerprint, r.starts_at FROM notifications r
-            WHERE r.org_id = $1 AND r.fingerprint = ANY($2::text[]) AND r.state = 'pending'
-              AND NOT EXISTS (
-                SELECT 1 FROM notifications f WHERE f.subscriber_id = r.subscriber_id AND f.fingerprint = r.fingerprint
-                  AND f.starts_at = r.starts_at AND f.status = 'firing' AND f.state IN ('sending', 'delivered'))
-        ), changed AS (
+    sql = f"""
+        WITH changed AS (
             UPDATE notifications n SET state = 'cancelled', held_by = NULL,
                    last_error = 'cancelled: resolved while muted, never notified'
-            FROM never
-            WHERE (n.subscriber_id = never.subscriber_id AND n.fingerprint = never.fingerprint
-                   AND n.starts_at = never.starts_at AND n.state = 'pending')
+            WHERE n.id = ANY(ARRAY(
+                SELECT r.id FROM ({_ORGS_PENDING}) AS r
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM notifications f WHERE f.subscriber_id = r.subscriber_id
+                      AND f.fingerprint = r.fingerprint AND f.starts_at = r.starts_at AND f.status = 'firing'
+                      AND f.state IN ('sending', 'delivered') OFFSET 0)))
+              AND {_PENDING.format("n")}
             RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
                       'resolved while muted; its firing notice was never sent, so neither is sent' AS detail
         )
         INSERT INTO delivery_attempts (org_id, subscriber_id, channel, notification_ids, fingerprints, attempt,
                                        outcome, detail, latency_ms)
         SELECT $1, subscriber_id, channel, ARRAY[id], ARRAY[fingerprint], attempts, 'cancelled', detail, 0 FROM changed
-    """
+    """  # noqa: S608 (constant SQL)
     status = await conn.execute(sql, org, list(fingerprints))
-    repeats = await conn.execute(
-        "UPDATE notifications SET state = 'cancelled', held_by = NULL, last_error = 'cancelled: resolved while muted'"
-        " WHERE org_id = $1 AND fingerprint = ANY($2::text[]) AND state = 'pending' AND status = 'firing'"
-        " AND round > 0",
-        org,
-        list(fingerprints),
-    )
+    repeats = await conn.execute(_CANCEL_REPEATS, org, list(fingerprints))
     return int(status.split()[-1]) + int(repeats.split()[-1])
 
 
