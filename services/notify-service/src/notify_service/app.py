@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from care_schemas.topics import ALERT_ACTIONS, ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
-from carekit.retention import Purge, in_id_order
+from carekit.retention import batched, by_age, in_id_order
 from carekit.runtime import Runtime
 from notify_service.adapters import notices
 from notify_service.adapters.channels.base import SendContext
@@ -55,36 +55,29 @@ ROUTERS = [
 PUBLISHES = [ALERT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER]
 # what history is purged after RETENTION_DAYS (besides the kit's outbox, processed events and re-driven parked rows)
 RETENTION = [
-    Purge(
+    # each by an index on its age: notifications_finished, delivery_attempts_age, alerts_resolved_age
+    by_age(
         "notifications",
-        "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE (state = 'cancelled'"
-        " OR (state = 'delivered' AND (status = 'resolved' OR repeated))) AND created_at < $1"
-        " ORDER BY created_at LIMIT $2)",
+        "created_at",
+        "(state = 'cancelled' OR (state = 'delivered' AND (status = 'resolved' OR repeated)))",
     ),
-    in_id_order("delivery_attempts", "attempted_at"),
+    by_age("delivery_attempts", "attempted_at"),
     in_id_order("intake_rejections", "received_at"),
     in_id_order("im_messages", "created_at", "state = 'delivered'"),
-    Purge(
-        "alerts",
-        "DELETE FROM alerts WHERE (org_id, fingerprint) IN (SELECT org_id, fingerprint FROM alerts"
-        " WHERE status = 'resolved' AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
-    ),
+    by_age("alerts", "updated_at", "status = 'resolved'", key="ctid"),
     # issue 12: silences expired before the cutoff (Alertmanager keeps expired ones a while, too), acknowledgements
-    # of firings that are over, links of tickets already told that their alert resolved
-    Purge(
-        "silences",
-        "DELETE FROM silences WHERE id IN (SELECT id FROM silences WHERE ends_at < $1 ORDER BY ends_at LIMIT $2)",
-    ),
-    Purge(
+    # of firings that are over, links of tickets already told that their alert resolved: people's doing, few rows,
+    # no index on their age (a pass reads each about once, as the tables in id order above)
+    batched("silences", "ends_at < $1", "ends_at"),
+    batched(
         "alert_acks",
-        "DELETE FROM alert_acks WHERE ctid IN (SELECT k.ctid FROM alert_acks k WHERE k.acknowledged_at < $1"
-        " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.org_id = k.org_id AND a.fingerprint = k.fingerprint"
-        " AND a.starts_at = k.starts_at AND a.episode = k.episode AND a.status = 'firing') LIMIT $2)",
+        "acknowledged_at < $1 AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.org_id = alert_acks.org_id"
+        " AND a.fingerprint = alert_acks.fingerprint AND a.starts_at = alert_acks.starts_at"
+        " AND a.episode = alert_acks.episode AND a.status = 'firing' OFFSET 0)",
+        None,
+        key="ctid",
     ),
-    Purge(
-        "alert_tickets",
-        "DELETE FROM alert_tickets WHERE ctid IN (SELECT ctid FROM alert_tickets WHERE told_at < $1 LIMIT $2)",
-    ),
+    batched("alert_tickets", "told_at < $1", None, key="ctid"),
 ]
 
 
