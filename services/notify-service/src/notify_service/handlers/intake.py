@@ -22,7 +22,7 @@ from care_schemas.events.alert import Alert, AlertFiring, AlertResolved, alert_e
 from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import TicketEvent
 from care_schemas.topics import ALERT_EVENTS
-from carekit.db import acquired
+from carekit.db import acquired, by_key_connection
 from carekit.faults import reason
 from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
@@ -168,8 +168,8 @@ class AlertIntake:
             payloads = [(e.data.org_id, encode(e, ALERT_EVENTS)) for e in events]
             await self.publishers[ALERT_EVENTS].publish_all(payloads)
             metrics.DEFERRED.inc(len(events))
-            if also is not None:
-                async with self.pool.acquire() as conn:
+            if also is not None:  # by key, as in the alerts' transaction (`am_api.note_ends` needs it)
+                async with by_key_connection(self.pool) as conn:
                     await also(conn)
         metrics.RECEIVED.labels(source).inc(len(events))
         return dispatcher, handed
