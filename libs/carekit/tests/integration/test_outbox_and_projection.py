@@ -155,6 +155,7 @@ async def test_a_migration_edited_after_it_was_applied_stops_start_up(fresh_data
             "kit/001_outbox_inbox_projection.sql",
             "kit/002_parked.sql",
             "kit/003_retention.sql",
+            "kit/004_parked_redriven.sql",
             "001_first.sql",
         ]
         (tmp_path / "002_second.sql").write_text("ALTER TABLE widgets ADD COLUMN name text;")

@@ -60,15 +60,17 @@ async def due(conn: asyncpg.Connection, limit: int = 50, kinds: Sequence[str] | 
 async def revive_redriven(conn: asyncpg.Connection, loop: str) -> int:
     """Dead messages an operator re-drove (their parked entry) are due again, with a fresh retry window. Found from
     the re-driven entries (kept until the retention period ends), each message by its id: looking through every
-    dead message (kept for good, re-drivable) for a re-driven entry cost more with every message that ever died."""
+    dead message (kept for good, re-drivable) for a re-driven entry cost more with every message that ever died.
+    The messages are probes by id (`id = ANY`) whatever the plan: as a join, planned while the tables were nearly
+    empty, it read every dead message once an index served the re-driven entries (test_notify_scale.py)."""
     status = await conn.execute(
         """
         UPDATE im_messages m SET state = 'pending', attempts = 0, next_attempt_at = now(), created_at = now()
-        FROM (SELECT DISTINCT p.key::bigint AS id FROM parked p
-              WHERE p.loop = $1 AND p.redriven_at IS NOT NULL AND p.key ~ '^[0-9]{1,18}$'
-                AND NOT EXISTS (SELECT 1 FROM parked w WHERE w.loop = $1 AND w.key = p.key
-                                AND w.redriven_at IS NULL OFFSET 0)) AS r
-        WHERE m.id = r.id AND m.state = 'dead'
+        WHERE m.id = ANY (ARRAY(SELECT DISTINCT p.key::bigint FROM parked p
+                                WHERE p.loop = $1 AND p.redriven_at IS NOT NULL AND p.key ~ '^[0-9]{1,18}$'
+                                  AND NOT EXISTS (SELECT 1 FROM parked w WHERE w.loop = $1 AND w.key = p.key
+                                                  AND w.redriven_at IS NULL OFFSET 0)))
+          AND m.state = 'dead'
         """,
         loop,
     )
