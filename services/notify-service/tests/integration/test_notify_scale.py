@@ -5,12 +5,13 @@ history in batches and leaves what is live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
@@ -37,6 +38,17 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import store_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def one(pool: asyncpg.Pool, fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of one connection on the test's migrated database: the same prepared statements on every run, as a
+    loop's connection has them."""
+    created = await create_pool(fresh_database_url, max_size=1)
+    try:
+        yield created
+    finally:
+        await created.close()
 
 
 def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0) -> Dispatcher:
@@ -490,7 +502,7 @@ async def test_the_recorder_writes_by_index_on_a_table_that_was_small_when_its_s
 @pytest.mark.parametrize("analyzed", [False, True], ids=["never-analyzed", "analyzed-empty"])
 @pytest.mark.parametrize("batch", [1, 10])
 async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its_statements_were_planned(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, analyzed: bool, batch: int
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert, analyzed: bool, batch: int
 ) -> None:
     """The intake's store looks up each alert it takes by organisation and fingerprint. Planned once for all while
     the alerts table held ten alerts, it read the whole table on every run as the table grew: here ten intakes
@@ -500,29 +512,25 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
     of Postgres after 5,000 (bench/bench_notify_rows.py --batch 1000)."""
     if analyzed:
         await pool.execute("ANALYZE alerts")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     settings = notify_settings(grouping_window_s=0)
-    try:
 
-        async def take(prefix: str) -> None:
-            for i in range(10):
-                events = [
-                    alert_event(alert.model_copy(update={"fingerprint": f"{prefix}{i}-{j}"}), source="/t")
-                    for j in range(batch)
-                ]
-                await store_alerts(one, events, settings)
+    async def take(prefix: str) -> None:
+        for i in range(10):
+            events = [
+                alert_event(alert.model_copy(update={"fingerprint": f"{prefix}{i}-{j}"}), source="/t")
+                for j in range(batch)
+            ]
+            await store_alerts(one, events, settings)
 
-        await take("small-")
-        await pool.execute(
-            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
-            " 'grown-' || i, 'firing', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
-            alert.org_id,
-            alert.starts_at,
-            alert.model_dump(mode="json"),
-        )
-        read = await _entries_read_by(pool, one, "alerts", lambda: take("later-"))
-    finally:
-        await one.close()
+    await take("small-")
+    await pool.execute(
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
+        " 'grown-' || i, 'firing', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
+        alert.org_id,
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    read = await _entries_read_by(pool, one, "alerts", lambda: take("later-"))
 
     assert read < 1_000
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10 * batch
@@ -538,13 +546,12 @@ async def _subscribers_read(pool: asyncpg.Pool) -> int:
 
 @pytest.mark.parametrize("resolved", [False, True], ids=["firing", "resolved"])
 async def test_the_intake_reads_only_its_organisations_subscribers_however_many_others_have(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, resolved: bool
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert, resolved: bool
 ) -> None:
     """An alert's notices go to its organisation's subscribers, found by organisation. Planned on a new database,
     the store read every active subscriber of every organisation for each intake (in the benchmark, 100
     subscribers for each request of 50 alerts): its cost grew with the number of customers. Here ten intakes of
     ten alerts, planned while one subscriber existed, then run beside 5,000 subscribers of other organisations."""
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same plans each time
     settings = notify_settings(grouping_window_s=0)
     await pool.execute(
         "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
@@ -552,33 +559,30 @@ async def test_the_intake_reads_only_its_organisations_subscribers_however_many_
         alert.org_id,
         alert.project_id,
     )
-    try:
 
-        async def take(prefix: str) -> None:
-            for i in range(10):
-                batch = [alert.model_copy(update={"fingerprint": f"{prefix}{i}-{k}"}) for k in range(10)]
-                await store_alerts(one, [alert_event(a, source="/t") for a in batch], settings)
-                if resolved:
-                    ended = {"status": AlertStatus.RESOLVED, "ends_at": alert.starts_at}
-                    over = [a.model_copy(update=ended) for a in batch]
-                    await store_alerts(one, [alert_event(a, source="/t") for a in over], settings)
+    async def take(prefix: str) -> None:
+        for i in range(10):
+            batch = [alert.model_copy(update={"fingerprint": f"{prefix}{i}-{k}"}) for k in range(10)]
+            await store_alerts(one, [alert_event(a, source="/t") for a in batch], settings)
+            if resolved:
+                ended = {"status": AlertStatus.RESOLVED, "ends_at": alert.starts_at}
+                over = [a.model_copy(update=ended) for a in batch]
+                await store_alerts(one, [alert_event(a, source="/t") for a in over], settings)
 
-        await take("small-")
-        await pool.execute(
-            "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
-            " SELECT 'sub-' || i, 'org-other-' || i, $1, 'email', 'o', '\\x00', '{}', 't'"
-            " FROM generate_series(1, 5000) AS i",
-            alert.project_id,
-        )
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
-        before = await _subscribers_read(pool)
-        await take("later-")
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-        after = await _subscribers_read(pool)
-    finally:
-        await one.close()
+    await take("small-")
+    await pool.execute(
+        "INSERT INTO subscribers (id, org_id, project_id, type, name, secret, display, created_by)"
+        " SELECT 'sub-' || i, 'org-other-' || i, $1, 'email', 'o', '\\x00', '{}', 't'"
+        " FROM generate_series(1, 5000) AS i",
+        alert.project_id,
+    )
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")  # its reads so far are counted before
+    before = await _subscribers_read(pool)
+    await take("later-")
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    after = await _subscribers_read(pool)
 
     assert after - before < 1_000
     statuses = ["firing", "resolved"] if resolved else ["firing"]
@@ -590,7 +594,7 @@ async def test_the_intake_reads_only_its_organisations_subscribers_however_many_
 
 
 async def test_an_organisations_subscriber_list_and_receivers_read_only_its_subscribers(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """The subscriber list and the Alertmanager API's receivers (also read for its alerts and status) read the
     organisation's subscribers, not those of every organisation: before, each call read the whole table."""
@@ -603,29 +607,24 @@ async def test_an_organisations_subscriber_list_and_receivers_read_only_its_subs
         alert.project_id,
     )
     await pool.execute("ANALYZE subscribers")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: its reads are flushed below
-    try:
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-            before = await _subscribers_read(pool)
-            for _ in range(10):
-                assert [s.id for s in await subscribers.list_for(conn, box, mine.org_id, None)] == ["sub-listed"]
-                assert [r["id"] for r in await am_api.receivers(conn, mine.org_id)] == ["sub-listed"]
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-    finally:
-        await one.close()
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        before = await _subscribers_read(pool)
+        for _ in range(10):
+            assert [s.id for s in await subscribers.list_for(conn, box, mine.org_id, None)] == ["sub-listed"]
+            assert [r["id"] for r in await am_api.receivers(conn, mine.org_id)] == ["sub-listed"]
+        await conn.execute("SELECT pg_stat_force_next_flush()")
     assert await _subscribers_read(pool) - before < 1_000
 
 
 async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """A resolved alert queues a resolved notice for each subscriber that had its firing notice, found by subscriber,
     fingerprint and start. Planned once for all after statistics that found notifications empty, those lookups
     must still probe an index, not read the table or an index whole as it grows."""
     await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-res", "http://127.0.0.1:9/res")
     await pool.execute("ANALYZE")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     settings = notify_settings(grouping_window_s=0)
     alert = alert.model_copy(update={"org_id": "org-scale"})
     await pool.execute(
@@ -633,26 +632,23 @@ async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analy
         " 'enterprise', '{\"alert_channels\": [\"webhook\"]}', 1, 'e-1')"
     )
     firing = [alert.model_copy(update={"fingerprint": f"res-{i}"}) for i in range(20)]
-    try:
 
-        async def take(alerts: list[Alert]) -> None:
-            for a in alerts:
-                await store_alerts(one, [alert_event(a, source="/t")], settings)
+    async def take(alerts: list[Alert]) -> None:
+        for a in alerts:
+            await store_alerts(one, [alert_event(a, source="/t")], settings)
 
-        await take(firing)
-        await take([a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[:10]])
-        await pool.execute(
-            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
-            " alert, part, state) SELECT 'sub-res', $1, 'webhook', 'g', 'grown-' || i, 'firing', 'critical', $2, $3,"
-            " 0, 'delivered' FROM generate_series(1, 20000) AS i",
-            alert.org_id,
-            alert.starts_at,
-            alert.model_dump(mode="json"),
-        )
-        resolved_later = [a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]]
-        read = await _entries_read_by(pool, one, "notifications", lambda: take(resolved_later))
-    finally:
-        await one.close()
+    await take(firing)
+    await take([a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[:10]])
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state) SELECT 'sub-res', $1, 'webhook', 'g', 'grown-' || i, 'firing', 'critical', $2, $3,"
+        " 0, 'delivered' FROM generate_series(1, 20000) AS i",
+        alert.org_id,
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    resolved_later = [a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]]
+    read = await _entries_read_by(pool, one, "notifications", lambda: take(resolved_later))
 
     assert read < 1_000
     resolved = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'resolved'")
@@ -660,14 +656,13 @@ async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analy
 
 
 async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """The mute check of an organisation looks at its firing alerts and those still muted or holding notifications.
     Planned once for all after statistics that found the tables empty, its two EXISTS ran as joins over whole
     indexes of alert_mutes and notifications on every check as they grew."""
     await email_subscriber(pool, "org-0", "proj-1", "sub-m")
     await pool.execute("ANALYZE")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def check() -> None:
         for _ in range(10):
@@ -675,37 +670,34 @@ async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_ana
                 await mute_locks.lock_for_intake(conn, [alert.org_id])  # as the mute check runs: by key
                 await mute_locks.candidates(conn, alert.org_id, None)
 
-    try:
-        await check()
-        await pool.execute(
-            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT"
-            " 'org-' || (i % 100), 'grown-' || i, 'resolved', $1, $2, 'event-' || i, now()"
-            " FROM generate_series(1, 20000) AS i",
-            alert.starts_at,
-            alert.model_dump(mode="json"),
-        )
-        await pool.execute(
-            "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
-            " alert, part, state, held_by) SELECT 'sub-m', 'org-' || (i % 100), 'webhook', 'g', 'grown-' || i,"
-            " 'firing', 'critical', $1, $2, 0, 'pending', 'silence s-1' FROM generate_series(1, 20000) AS i",
-            alert.starts_at,
-            alert.model_dump(mode="json"),
-        )
-        await pool.execute(
-            "INSERT INTO alert_mutes (org_id, fingerprint, reason) SELECT 'org-' || (i % 100), 'grown-' || i,"
-            " 'silence s-1' FROM generate_series(1, 20000) AS i"
-        )
-        read = await _entries_read_by(pool, one, "notifications", check)
-        read += await _entries_read_by(pool, one, "alert_mutes", check)
-    finally:
-        await one.close()
+    await check()
+    await pool.execute(
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT"
+        " 'org-' || (i % 100), 'grown-' || i, 'resolved', $1, $2, 'event-' || i, now()"
+        " FROM generate_series(1, 20000) AS i",
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    await pool.execute(
+        "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
+        " alert, part, state, held_by) SELECT 'sub-m', 'org-' || (i % 100), 'webhook', 'g', 'grown-' || i,"
+        " 'firing', 'critical', $1, $2, 0, 'pending', 'silence s-1' FROM generate_series(1, 20000) AS i",
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    await pool.execute(
+        "INSERT INTO alert_mutes (org_id, fingerprint, reason) SELECT 'org-' || (i % 100), 'grown-' || i,"
+        " 'silence s-1' FROM generate_series(1, 20000) AS i"
+    )
+    read = await _entries_read_by(pool, one, "notifications", check)
+    read += await _entries_read_by(pool, one, "alert_mutes", check)
 
     # each check probes its organisation's 200 alerts: at most 400 entries, 4,000 for ten checks
     assert read < 10_000, "every organisation's entries were read"
 
 
 async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """Every 2 s the links of tickets to alerts not yet told are checked against their alert. Planned once for all
     after statistics that found the tables empty, the check read the whole of alerts for each untold link."""
@@ -728,30 +720,26 @@ async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_
             alert.starts_at,
             f"t-{i}",
         )
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def passes() -> None:
         for _ in range(10):
             assert await alert_actions_store.tell_resolved(one) == 0
 
-    try:
-        await passes()
-        await pool.execute(
-            "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
-            " 'grown-' || i, 'resolved', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
-            alert.org_id,
-            alert.starts_at,
-            alert.model_dump(mode="json"),
-        )
-        read = await _entries_read_by(pool, one, "alerts", passes)
-    finally:
-        await one.close()
+    await passes()
+    await pool.execute(
+        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
+        " 'grown-' || i, 'resolved', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
+        alert.org_id,
+        alert.starts_at,
+        alert.model_dump(mode="json"),
+    )
+    read = await _entries_read_by(pool, one, "alerts", passes)
 
     assert read < 1_000, "the whole of alerts was read"
 
 
 async def test_the_alertmanager_time_outs_are_checked_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """Every 5 s the alerts posted through the Alertmanager API whose `endsAt` passed are resolved. Planned once for
     all after statistics that found the table empty, the check must still read only what is due (a rewrite that took
@@ -765,31 +753,27 @@ async def test_the_alertmanager_time_outs_are_checked_by_key_on_tables_analyzed_
         later,
         alert.model_dump(mode="json"),
     )
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def passes() -> None:
         for _ in range(10):
             assert await am_api.resolve_timed_out(one) == 0
 
-    try:
-        await passes()
-        await pool.execute(
-            "INSERT INTO am_alert_ends (org_id, fingerprint, starts_at, ends_at, alert) SELECT $1, 'grown-' || i, $2,"
-            " $3, $4 FROM generate_series(1, 20000) AS i",
-            alert.org_id,
-            alert.starts_at,
-            later,
-            alert.model_dump(mode="json"),
-        )
-        read = await _entries_read_by(pool, one, "am_alert_ends", passes)
-    finally:
-        await one.close()
+    await passes()
+    await pool.execute(
+        "INSERT INTO am_alert_ends (org_id, fingerprint, starts_at, ends_at, alert) SELECT $1, 'grown-' || i, $2,"
+        " $3, $4 FROM generate_series(1, 20000) AS i",
+        alert.org_id,
+        alert.starts_at,
+        later,
+        alert.model_dump(mode="json"),
+    )
+    read = await _entries_read_by(pool, one, "am_alert_ends", passes)
 
     assert read < 1_000, "the whole table was read"
 
 
 async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """Every 30 s the repeat check looks for delivered firing notices whose repeat is due. Planned once for all
     after statistics that found the tables empty, it must still read only the due notices and their alerts, not
@@ -806,29 +790,25 @@ async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_
         " 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
     )
     stored = alert.model_dump(mode="json")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def checks() -> None:
         for _ in range(10):
             await repeat_once(one, notify_settings(repeat_interval_s=3600.0))
 
-    try:
-        await pool.execute(grow, alert.org_id, "due-", alert.starts_at, stored, 3, 7200.0)
-        await pool.execute(alerts, alert.org_id, "due-", alert.starts_at, stored, 3)
-        await checks()  # the first three are repeated; then nothing is due
-        await pool.execute(grow, alert.org_id, "grown-", alert.starts_at, stored, 20000, 0.0)
-        await pool.execute(alerts, alert.org_id, "grown-", alert.starts_at, stored, 20000)
-        read = await _entries_read_by(pool, one, "notifications", checks)
-        read += await _entries_read_by(pool, one, "alerts", checks)
-    finally:
-        await one.close()
+    await pool.execute(grow, alert.org_id, "due-", alert.starts_at, stored, 3, 7200.0)
+    await pool.execute(alerts, alert.org_id, "due-", alert.starts_at, stored, 3)
+    await checks()  # the first three are repeated; then nothing is due
+    await pool.execute(grow, alert.org_id, "grown-", alert.starts_at, stored, 20000, 0.0)
+    await pool.execute(alerts, alert.org_id, "grown-", alert.starts_at, stored, 20000)
+    read = await _entries_read_by(pool, one, "notifications", checks)
+    read += await _entries_read_by(pool, one, "alerts", checks)
 
     assert read < 1_000, "the history was read"
     assert await pool.fetchval("SELECT count(*) FROM notifications WHERE round = 1") == 3, "the due ones repeated"
 
 
 async def test_reviving_re_driven_messages_reads_the_re_driven_ones_not_every_dead_message(
-    pool: asyncpg.Pool, fresh_database_url: str
+    pool: asyncpg.Pool, one: asyncpg.Pool
 ) -> None:
     """Each pass of the ticket-update loop revives the dead messages an operator re-drove. Dead messages are kept
     for good (re-drivable), so a pass that looked through all of them for a re-driven entry cost more with every
@@ -839,7 +819,6 @@ async def test_reviving_re_driven_messages_reads_the_re_driven_ones_not_every_de
         " '{}', '{}', 'dead' FROM generate_series(1, $2) AS i RETURNING id"
     )
     park = "INSERT INTO parked (loop, key, reason) SELECT 'ticket-updates', x::text, 'dead' FROM unnest($1::bigint[]) x"
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def passes() -> None:
         for _ in range(10):
@@ -847,15 +826,12 @@ async def test_reviving_re_driven_messages_reads_the_re_driven_ones_not_every_de
                 await conn.execute("SELECT set_config('enable_seqscan', 'off', true)")  # as the loop runs it
                 await im_queue.revive_redriven(conn, "ticket-updates")
 
-    try:
-        await pool.execute(park, [r["id"] for r in await pool.fetch(dead, "first-", 3)])
-        await passes()
-        ids = [r["id"] for r in await pool.fetch(dead, "grown-", 20000)]
-        await pool.execute(park, ids)
-        await pool.execute("UPDATE parked SET redriven_at = now(), redriven_by = 'staff' WHERE key = $1", str(ids[7]))
-        read = await _entries_read_by(pool, one, "im_messages", passes)
-    finally:
-        await one.close()
+    await pool.execute(park, [r["id"] for r in await pool.fetch(dead, "first-", 3)])
+    await passes()
+    ids = [r["id"] for r in await pool.fetch(dead, "grown-", 20000)]
+    await pool.execute(park, ids)
+    await pool.execute("UPDATE parked SET redriven_at = now(), redriven_by = 'staff' WHERE key = $1", str(ids[7]))
+    read = await _entries_read_by(pool, one, "im_messages", passes)
 
     assert read < 1_000, "every dead message was read"
     revived = await pool.fetch("SELECT id FROM im_messages WHERE state = 'pending'")
@@ -889,13 +865,12 @@ _OTHERS_ACKS = (
     ],
 )
 async def test_reads_served_per_request_read_the_organisations_rows_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, read: str, table: str, grow: str
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert, read: str, table: str, grow: str
 ) -> None:
     """The Alertmanager API's alert list, the delivery log and the acknowledgements shown on chat messages read one
     organisation's rows. Planned once for all after statistics that found the tables empty, they read every
     organisation's rows on every request."""
     await pool.execute("ANALYZE")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     calls = {
         "alertmanager-api-alerts": lambda: am_api.firing(one, alert.org_id),
         "delivery-log": lambda: delivery_log.attempts(one, alert.org_id, None, None, 50),
@@ -906,18 +881,15 @@ async def test_reads_served_per_request_read_the_organisations_rows_on_tables_an
         for _ in range(10):
             await calls[read]()
 
-    try:
-        await requests()
-        for statement in grow.split("; "):
-            if "$1" in statement:
-                await pool.execute(statement, alert.starts_at, alert.model_dump(mode="json"))
-            else:
-                await pool.execute(statement)
-        read_entries = await _entries_read_by(pool, one, table, requests)
-        if read == "chat-message-acts":
-            read_entries += await _entries_read_by(pool, one, "alert_acks", requests)
-    finally:
-        await one.close()
+    await requests()
+    for statement in grow.split("; "):
+        if "$1" in statement:
+            await pool.execute(statement, alert.starts_at, alert.model_dump(mode="json"))
+        else:
+            await pool.execute(statement)
+    read_entries = await _entries_read_by(pool, one, table, requests)
+    if read == "chat-message-acts":
+        read_entries += await _entries_read_by(pool, one, "alert_acks", requests)
 
     assert read_entries < 1_000, "every organisation's rows were read"
 
@@ -935,7 +907,7 @@ def _acknowledged(alert: Alert, fingerprint: str) -> AlertAcknowledged:
 
 
 async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """Each acknowledgement from a chat message (the alert-actions consumer, a pool connection) records who
     acknowledged the alert's current firing, looking its episode up in alerts. Planned once for all after statistics
@@ -946,20 +918,16 @@ async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_w
         " $2 || i, 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
     )
     stored = alert.model_dump(mode="json")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def acknowledge(prefix: str) -> None:
         for i in range(1, 11):
             await alert_actions_handlers.take_in_action(one, _acknowledged(alert, f"{prefix}{i}"))
 
-    try:
-        await pool.execute(insert, alert.org_id, "first-", alert.starts_at, stored, 10)
-        await acknowledge("first-")
-        await pool.execute(insert, "org-other", "grown-", alert.starts_at, stored, 20000)
-        await pool.execute(insert, alert.org_id, "later-", alert.starts_at, stored, 10)
-        read = await _entries_read_by(pool, one, "alerts", partial(acknowledge, "later-"))
-    finally:
-        await one.close()
+    await pool.execute(insert, alert.org_id, "first-", alert.starts_at, stored, 10)
+    await acknowledge("first-")
+    await pool.execute(insert, "org-other", "grown-", alert.starts_at, stored, 20000)
+    await pool.execute(insert, alert.org_id, "later-", alert.starts_at, stored, 10)
+    read = await _entries_read_by(pool, one, "alerts", partial(acknowledge, "later-"))
 
     assert read < 1_000, "every organisation's alerts were read"
     assert await pool.fetchval("SELECT count(*) FROM alert_acks WHERE org_id = $1", alert.org_id) == 20
@@ -967,7 +935,7 @@ async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_w
 
 @pytest.mark.parametrize("path", ["recorder", "unreadable"])
 async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert, path: str
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert, path: str
 ) -> None:
     """A firing notice dead-lettered (by the recorder, on its own connection; or isolated by a claim because its
     stored alert no longer reads, on a pool connection) parks the resolved notice queued after it. Planned once for
@@ -981,7 +949,6 @@ async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_
         " FROM generate_series(1, $6) AS i ORDER BY i RETURNING id"
     )
     stored = alert.model_dump(mode="json")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     writer = await queue.writer(one) if path == "recorder" else None
 
     async def dead(prefix: str) -> None:
@@ -1012,7 +979,6 @@ async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_
     finally:
         if writer is not None:
             await one.release(writer)
-        await one.close()
 
     assert read < 1_000, "the queue was read"
     parked = await pool.fetchval("SELECT count(*) FROM notifications WHERE next_attempt_at = 'infinity'")
@@ -1020,7 +986,7 @@ async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_
 
 
 async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_on_a_table_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """Each Alertmanager-API post with resolved alerts drops their time-outs, in the intake's transaction (its
     locks' statement plans it by key). Planned once for all after statistics that found am_alert_ends empty, the
@@ -1034,7 +1000,6 @@ async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_
         " FROM generate_series(1, $6) AS i"
     )
     stored = alert.model_dump(mode="json")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def posts(prefix: str) -> None:
         for i in range(1, 11):
@@ -1046,21 +1011,18 @@ async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_
 
             await store_alerts(one, [alert_event(resolved, source="/t")], settings, also=note_ends)
 
-    try:
-        await pool.execute(time_outs, alert.org_id, "first-", alert.starts_at, ends, stored, 10)
-        await posts("first-")
-        await pool.execute(time_outs, "org-other", "grown-", alert.starts_at, ends, stored, 20000)
-        await pool.execute(time_outs, alert.org_id, "later-", alert.starts_at, ends, stored, 10)
-        read = await _entries_read_by(pool, one, "am_alert_ends", partial(posts, "later-"))
-    finally:
-        await one.close()
+    await pool.execute(time_outs, alert.org_id, "first-", alert.starts_at, ends, stored, 10)
+    await posts("first-")
+    await pool.execute(time_outs, "org-other", "grown-", alert.starts_at, ends, stored, 20000)
+    await pool.execute(time_outs, alert.org_id, "later-", alert.starts_at, ends, stored, 10)
+    read = await _entries_read_by(pool, one, "am_alert_ends", partial(posts, "later-"))
 
     assert read < 1_000, "every organisation's time-outs were read"
     assert await pool.fetchval("SELECT count(*) FROM am_alert_ends WHERE org_id = $1", alert.org_id) == 0
 
 
 async def test_the_mute_check_cancels_what_resolved_while_muted_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, alert: Alert
+    pool: asyncpg.Pool, one: asyncpg.Pool, alert: Alert
 ) -> None:
     """The mute loop's check of an organisation (`check_due`, a pool connection) cancels the notices of alerts that
     resolved while muted and were never announced. Planned once for all after statistics that found notifications
@@ -1093,7 +1055,6 @@ async def test_the_mute_check_cancels_what_resolved_while_muted_by_key_on_tables
         " CASE WHEN $6 = 1 THEN $3 ELSE $3 || i END, s, 'critical', $4, $5, 0, 'pending', 'silence s-1', 'infinity'"
         " FROM generate_series(1, $6) AS i, unnest('{firing,resolved}'::text[]) AS s"
     )
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def checks(prefix: str) -> None:
         for i in range(1, 11):
@@ -1109,12 +1070,9 @@ async def test_the_mute_check_cancels_what_resolved_while_muted_by_key_on_tables
             await mute_locks.schedule(pool, alert.org_id, datetime.now(UTC))  # type: ignore[arg-type]
             assert await mutes.check_due(one) == 1
 
-    try:
-        await checks("first-")
-        await pool.execute(notices, "sub-o", "org-other", "grown-", alert.starts_at, stored, 10000)  # 20,000 rows
-        read = await _entries_read_by(pool, one, "notifications", partial(checks, "later-"))
-    finally:
-        await one.close()
+    await checks("first-")
+    await pool.execute(notices, "sub-o", "org-other", "grown-", alert.starts_at, stored, 10000)  # 20,000 rows
+    read = await _entries_read_by(pool, one, "notifications", partial(checks, "later-"))
 
     assert read < 2_000, "every organisation's notices were read"
     cancelled = await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'cancelled'")
@@ -1159,7 +1117,7 @@ _NOT_BY_AGE = {"silences", "alert_acks", "alert_tickets"}
 
 
 async def test_retention_batches_read_about_what_they_delete_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str
+    pool: asyncpg.Pool, one: asyncpg.Pool
 ) -> None:
     """Each retention pass deletes history older than the cut-off, a batch at a time. Planned once for all after
     statistics that found the tables empty, a batch must still read about the rows it deletes, not every row kept
@@ -1171,7 +1129,6 @@ async def test_retention_batches_read_about_what_they_delete_on_tables_analyzed_
     await pool.execute("ANALYZE")
     assert set(_HISTORY) == {p.table for p in [*KIT, *RETENTION]}
     old, young = datetime.now(UTC) - timedelta(days=40), datetime.now(UTC) - timedelta(days=1)
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
 
     async def history(prefix: str) -> None:  # three rows a table a second of age, ten seconds
         for i in range(10):
@@ -1183,21 +1140,18 @@ async def test_retention_batches_read_about_what_they_delete_on_tables_analyzed_
             cutoff = old + timedelta(seconds=i, milliseconds=500)
             assert await purge_once(one, [*KIT, *RETENTION], cutoff, batch=10) == dict.fromkeys(_HISTORY, 3)
 
-    try:
-        await history("first-")
-        await passes()
-        await history("later-")
-        for sql in _HISTORY.values():
-            await pool.execute(sql, 20000, young, "young-")
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-        before = {table: await _read_by_scans(pool, table, indexes=True) for table in _HISTORY}
-        await passes()
-        async with one.acquire() as conn:
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-        read = {table: await _read_by_scans(pool, table, indexes=True) - before[table] for table in _HISTORY}
-    finally:
-        await one.close()
+    await history("first-")
+    await passes()
+    await history("later-")
+    for sql in _HISTORY.values():
+        await pool.execute(sql, 20000, young, "young-")
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    before = {table: await _read_by_scans(pool, table, indexes=True) for table in _HISTORY}
+    await passes()
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    read = {table: await _read_by_scans(pool, table, indexes=True) - before[table] for table in _HISTORY}
 
     assert {t: n for t, n in read.items() if t not in _NOT_BY_AGE and n >= 1_000} == {}, "the rows kept were read"
     once_a_pass = 10 * (20_000 + 100)
