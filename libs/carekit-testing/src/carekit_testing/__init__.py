@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -291,6 +291,35 @@ async def migrated_pool(url: str, migrations: Path | None) -> AsyncIterator[asyn
         yield pool
     finally:
         await pool.close()
+
+
+async def entries_read(pool: asyncpg.Pool, *tables: str) -> int:
+    """Rows of `tables` read by whole-table scans and their index entries read, so far (what every backend has
+    reported): a lookup by key reads one or two; a table or an index read whole, all of it."""
+    count: int = await pool.fetchval(
+        "SELECT COALESCE(sum(seq_tup_read), 0)::bigint FROM pg_stat_user_tables WHERE relname = ANY($1::text[])", tables
+    )
+    count += await pool.fetchval(
+        "SELECT COALESCE(sum(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes WHERE relname = ANY($1::text[])",
+        tables,
+    )
+    return count
+
+
+async def entries_read_by(
+    pool: asyncpg.Pool, one: asyncpg.Pool, tables: tuple[str, ...], step: Callable[[], Awaitable[object]]
+) -> int:
+    """Rows and index entries of `tables` that `step` read, running on the pool `one` (its statistics flushed before
+    and after, so that only the step's reads count). For the tests of statements planned after an ANALYZE that found
+    their tables nearly empty: Postgres plans a prepared statement once for all after five runs (a pool of one
+    connection reuses it), and such a plan may read a whole table on every run as it grows."""
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    before = await entries_read(pool, *tables)
+    await step()
+    async with one.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+    return await entries_read(pool, *tables) - before
 
 
 async def within(awaitable: Awaitable[T], seconds: float) -> T:

@@ -16,7 +16,7 @@ from carekit.db import KIT_MIGRATIONS, MigrationChanged, create_pool, migrate
 from carekit.kafka import Publishers
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
-from carekit_testing import plan_changed
+from carekit_testing import entries_read_by, plan_changed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -73,6 +73,43 @@ async def test_relay_publishes_outbox_rows_in_order_and_marks_them_sent(
         (2, PlanCode.ENTERPRISE),
         (3, PlanCode.BASIC),
     ]
+
+
+async def test_the_relay_finds_unsent_rows_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, producer: Publishers, unique: str
+) -> None:
+    """The relay runs every second for the life of the process, on a table that keeps every sent row for days and
+    beside parked, which keeps every loop's records. Planned after an ANALYZE that found them empty (a new
+    deployment), ten passes after 20,000 sent rows read 200,030 rows of the outbox, and 600,000 of parked after
+    20,000 other loops' records: both whole on every pass."""
+    await pool.execute("ANALYZE outbox, parked")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    org = f"org-{unique}"
+    version = 0
+    try:
+
+        async def passes() -> None:
+            nonlocal version
+            for _ in range(10):
+                version += 1
+                async with pool.acquire() as conn, conn.transaction():
+                    await enqueue(conn, PLAN_EVENTS, org, changed(org, PlanCode.DEVELOPER, version))
+                assert await OutboxRelay(one, producer).drain_once() == 1
+
+        await passes()
+        await pool.execute(
+            "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
+            " SELECT 'plan.events.v1', 'old', 'old-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
+        )
+        await pool.execute(
+            "INSERT INTO parked (loop, key, reason) SELECT 'another-loop', 'k' || i, 'r'"
+            " FROM generate_series(1, 20000) AS i"
+        )
+        read = await entries_read_by(pool, one, ("outbox", "parked"), passes)
+    finally:
+        await one.close()
+
+    assert read < 1_000
 
 
 async def test_rolled_back_change_never_reaches_the_topic(
