@@ -14,6 +14,7 @@ from care_schemas.events.plan import ChangeReason, SupportPlanChanged, plan_even
 from care_schemas.topics import PLAN_EVENTS
 from carekit.db import KIT_MIGRATIONS, MigrationChanged, create_pool, migrate
 from carekit.kafka import Publishers
+from carekit.metrics import OUTBOX_BACKLOG, sample_outbox
 from carekit.outbox import OutboxRelay, enqueue
 from carekit.projection import current_plan, project
 from carekit_testing import entries_read_by, plan_changed
@@ -80,8 +81,8 @@ async def test_the_relay_finds_unsent_rows_by_key_on_tables_analyzed_while_empty
 ) -> None:
     """The relay runs every second for the life of the process, on a table that keeps every sent row for days and
     beside parked, which keeps every loop's records. Planned after an ANALYZE that found them empty (a new
-    deployment), ten passes after 20,000 sent rows read 200,030 rows of the outbox, and 600,000 of parked after
-    20,000 other loops' records: both whole on every pass."""
+    deployment), ten passes of one row each after 20,000 sent rows and 20,000 other loops' parked records read
+    600,310 rows and index entries of the two: both whole on every pass."""
     await pool.execute("ANALYZE outbox, parked")
     one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     org = f"org-{unique}"
@@ -110,6 +111,36 @@ async def test_the_relay_finds_unsent_rows_by_key_on_tables_analyzed_while_empty
         await one.close()
 
     assert read < 1_000
+
+
+async def test_the_backlog_sample_counts_unsent_rows_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """Every service samples its outbox backlog every few seconds. Planned after an ANALYZE that found the outbox
+    empty, ten samples after 20,000 sent rows read 200,030 rows: the whole table each time."""
+    await pool.execute("ANALYZE outbox")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    try:
+
+        async def samples() -> None:
+            for _ in range(10):
+                await sample_outbox(one)
+
+        await samples()
+        await pool.execute(
+            "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
+            " SELECT 'plan.events.v1', 'old', 'sampled-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
+        )
+        await pool.execute(
+            "INSERT INTO outbox (topic, key, event_id, event_type, payload)"
+            " SELECT 'plan.events.v1', 'new', 'unsent-' || i, 'new', '' FROM generate_series(1, 3) AS i"
+        )
+        read = await entries_read_by(pool, one, ("outbox",), samples)
+    finally:
+        await one.close()
+
+    assert read < 1_000
+    assert OUTBOX_BACKLOG._value.get() == 3
 
 
 async def test_rolled_back_change_never_reaches_the_topic(
