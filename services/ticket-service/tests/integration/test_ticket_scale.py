@@ -1,0 +1,67 @@
+"""On real Postgres: the loops that run every few seconds read what they need however large their tables grew, and
+whatever the statistics said when their statements were planned (an ANALYZE that found the tables empty, as on a
+new deployment: Postgres plans a prepared statement once for all after five runs, and keeps that plan)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from carekit.db import create_pool
+from carekit_testing import entries_read_by, migrated_pool
+from ticket_service.app import MIGRATIONS
+from ticket_service.handlers.breaches import scan_breaches
+from ticket_service.handlers.deps import Deps
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
+# tickets as the service stores them; $1 names them, $2-$5 say when they were due, answered, resolved, breached
+TICKETS = (
+    "INSERT INTO tickets (id, org_id, kind, severity, status, summary, channel, created_by, plan, response_targets,"
+    " timezone, response_due_at, first_response_at, resolved_at, breached_at, opened_at, updated_at)"
+    " SELECT $1 || i, 'org-scale', 'technical', 'S1', 'open', 'down', 'api', 'u', 'premium', '{}', 'UTC',"
+    " $2::timestamptz, $3::timestamptz, $4::timestamptz, $5::timestamptz, $2 - interval '1 hour',"
+    " $2 - interval '1 hour' FROM generate_series(1, $6) AS i"
+)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with migrated_pool(fresh_database_url, MIGRATIONS) as p:
+        yield p
+
+
+async def test_the_breach_scan_reads_only_tickets_still_owed_a_response_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """The scan runs every few seconds for the life of the process, over every ticket ever opened. Planned after an
+    ANALYZE that found tickets empty, ten scans after 20,000 tickets not due yet, answered in time or already
+    breached read 400,310 rows and index entries of tickets and parked: both whole each time. Planned by key, the
+    index it had (every ticket not breached) still held the tickets answered in time: 100,075, their 10,000 entries
+    read on every scan."""
+    await pool.execute("ANALYZE tickets, parked, plan_projection")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW)
+    due, never = NOW - timedelta(minutes=5), None
+    try:
+
+        async def scans(prefix: str) -> None:
+            for n in range(10):
+                await pool.execute(TICKETS, f"{prefix}{n}-", due, never, never, never, 1)
+                assert await scan_breaches(deps) == 1
+
+        await scans("small-")
+        await pool.execute(TICKETS, "answered-", due - timedelta(days=1), due - timedelta(days=2), never, never, 10_000)
+        await pool.execute(TICKETS, "later-", NOW + timedelta(days=1), never, never, never, 5_000)
+        await pool.execute(TICKETS, "breached-", due - timedelta(days=1), never, never, due, 5_000)
+        read = await entries_read_by(pool, one, ("tickets", "parked"), lambda: scans("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
+    assert await pool.fetchval("SELECT count(*) FROM tickets WHERE id LIKE 'grown-%' AND breached_at = $1", NOW) == 10
