@@ -232,7 +232,17 @@ async def list_requests(
 # --- scheduler queries: rows locked with SKIP LOCKED so two instances never take the same org; rows a job parked
 # (carekit.parking: they could not be processed) are left out until an operator re-drives them -------------------
 
-NOT_PARKED = "NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = o.org_id AND p.redriven_at IS NULL)"
+# The jobs run every tick over every organisation, on a connection planned by key (`carekit.db.by_key_connection`,
+# the callers in handlers/): planned after an ANALYZE that found orgs and parked empty (a new deployment), each read
+# orgs whole on every tick (ten ticks after 20,000 organisations not due: 200,030 rows), and the joins with parked or
+# the notices sent read those whole too, even by key (600,000 entries after 20,000 rows). OFFSET 0 keeps each
+# NOT EXISTS a probe by key for each candidate; the legacy jobs say `plan LIKE 'legacy\_%'` so that the index of
+# organisations on legacy plans serves them (orgs_on_legacy), not the whole primary key. Ten ticks of the four jobs
+# after 20,000 of each read 7,708,252 rows and index entries; now 729 (test_plan_scale.py).
+NOT_PARKED = (
+    "NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = o.org_id AND p.redriven_at IS NULL OFFSET 0)"
+)
+ON_LEGACY = r"plan LIKE 'legacy\_%'"  # orgs_on_legacy's predicate, word for word
 
 
 async def lock_due_trials(conn: asyncpg.Connection, now: datetime, limit: int, job: str) -> list[asyncpg.Record]:
@@ -252,7 +262,7 @@ async def lock_on_plans(
     conn: asyncpg.Connection, plans: Sequence[PlanCode], limit: int, job: str
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {ORG_COLUMNS} FROM orgs o WHERE plan = ANY($1::text[]) AND {NOT_PARKED}"
+        f"SELECT {ORG_COLUMNS} FROM orgs o WHERE plan = ANY($1::text[]) AND {ON_LEGACY} AND {NOT_PARKED}"
         " ORDER BY org_id LIMIT $2 FOR UPDATE SKIP LOCKED",
         [p.value for p in plans],
         limit,
@@ -267,9 +277,9 @@ async def lock_unwarned(
     """Organisations on `plan` that have not had the `days_before` warning (or a later one) yet."""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT {ORG_COLUMNS} FROM orgs o WHERE o.plan = $1 AND {NOT_PARKED.replace("$3", "$4")} AND NOT EXISTS (
-            SELECT 1 FROM retirement_notices n
-            WHERE n.org_id = o.org_id AND n.legacy_plan = $1 AND n.days_before <= $2)
+        SELECT {ORG_COLUMNS} FROM orgs o WHERE o.plan = $1 AND {ON_LEGACY} AND {NOT_PARKED.replace("$3", "$4")}
+        AND NOT EXISTS (SELECT 1 FROM retirement_notices n
+                        WHERE n.org_id = o.org_id AND n.legacy_plan = $1 AND n.days_before <= $2 OFFSET 0)
         ORDER BY o.org_id LIMIT $3 FOR UPDATE SKIP LOCKED
         """,
         plan.value,

@@ -17,6 +17,7 @@ import asyncpg
 
 from care_schemas.catalogue import PlanCode
 from care_schemas.topics import PLAN_EVENTS
+from carekit.db import by_key_connection
 from carekit.outbox import enqueue
 from carekit.parking import Isolation
 from plan_service.adapters import postgres as repo
@@ -70,7 +71,7 @@ async def _warn(conn: asyncpg.Connection, org_id: str, plan: PlanCode, days: int
 async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
+        async with by_key_connection(pool) as conn, conn.transaction():
             due = clock()
             rows = await repo.lock_due_trials(conn, due, BATCH, TRIAL_EXPIRY.loop)
             now = max(clock(), due)  # after the locks: a change committed meanwhile is never dated after this one
@@ -83,7 +84,7 @@ async def expire_trials(pool: asyncpg.Pool, clock: Clock) -> int:
 async def retire_legacy(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     while plans := retirement.retired_plans(due := clock()):
-        async with pool.acquire() as conn, conn.transaction():
+        async with by_key_connection(pool) as conn, conn.transaction():
             rows = await repo.lock_on_plans(conn, plans, BATCH, RETIREMENT.loop)
             now = max(clock(), due)  # never before the instant the rows were chosen for (a clock stepping back)
             for row in rows:
@@ -97,7 +98,7 @@ async def send_warnings(pool: asyncpg.Pool, clock: Clock) -> int:
     done = 0
     for plan, days in retirement.plans_in_warning(clock()).items():
         while True:
-            async with pool.acquire() as conn, conn.transaction():
+            async with by_key_connection(pool) as conn, conn.transaction():
                 rows = await repo.lock_unwarned(conn, plan, days, BATCH, WARNINGS.loop)
                 now = clock()
                 for row in rows:

@@ -12,6 +12,7 @@ import asyncpg
 
 from care_schemas.events.plan import Actor, ContactChat, NoticeKind, SalesRequestStatus
 from care_schemas.topics import PLAN_EVENTS
+from carekit.db import by_key_connection
 from carekit.outbox import enqueue
 from carekit.parking import Isolation
 from plan_service.adapters import contacts as repo
@@ -119,7 +120,7 @@ async def remind_trials(pool: asyncpg.Pool, clock: Any) -> int:
     an organisation that cannot be processed is parked (loop `trial-reminders`) and the others go on."""
     done = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
+        async with by_key_connection(pool) as conn, conn.transaction():
             now = clock()
             rows = await repo.lock_trials_to_remind(conn, now, trial.REMINDER_DAYS, BATCH, TRIAL_REMINDERS.loop)
             for row in rows:
