@@ -11,9 +11,12 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from care_schemas.events.chat import ChatAnswered, ChatAnsweredData, ChatOutcome, ChatThread, question_id_of
+from care_schemas.events.ticket import ImPlatform
 from carekit.db import create_pool
 from carekit_testing import entries_read_by, migrated_pool
 from ticket_service.app import MIGRATIONS
+from ticket_service.handlers import assistant
 from ticket_service.handlers.breaches import scan_breaches
 from ticket_service.handlers.deps import Deps
 
@@ -65,3 +68,44 @@ async def test_the_breach_scan_reads_only_tickets_still_owed_a_response_on_table
 
     assert read < 1_000
     assert await pool.fetchval("SELECT count(*) FROM tickets WHERE id LIKE 'grown-%' AND breached_at = $1", NOW) == 10
+
+
+async def test_questions_and_answers_find_their_turns_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """chat_turns keeps every question ever asked in chat. Planned after an ANALYZE that found it empty, ten
+    questions and their answers after 20,000 turns of other conversations read 400,310 rows and index entries: the
+    whole table for the question's earlier turns and again for its answer."""
+    await pool.execute("ANALYZE chat_turns")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW)
+    thread = ChatThread(platform=ImPlatform.SLACK, workspace="T1", channel="C1", thread_ts="1.0")
+    try:
+
+        async def ask_and_answer(prefix: str) -> None:
+            for n in range(10):
+                assert await assistant.ask(deps, "org-scale", thread, f"{prefix}{n}", "U1", "is it down?")
+                question_id = question_id_of(thread, f"{prefix}{n}")
+                answered = ChatAnswered.build(
+                    source="/tests",
+                    subject=thread.conversation_id,
+                    data=ChatAnsweredData(
+                        answer_id=f"a-{prefix}{n}", question_id=question_id, conversation_id=thread.conversation_id,
+                        org_id="org-scale", thread=thread, question="is it down?", text="no", confidence=0.5,
+                        could_help=True, outcome=ChatOutcome.ANSWERED, language="en", answered_at=NOW,
+                    ),
+                )  # fmt: skip
+                assert await assistant.record_answer(deps, answered)
+
+        await ask_and_answer("small-")
+        await pool.execute(
+            "INSERT INTO chat_turns (question_id, conversation_id, org_id, platform, workspace, channel, thread_ts,"
+            " asked_by, question, asked_at) SELECT 'other-' || i, 'conversation-' || i, 'org-other', 'slack', 'T2',"
+            " 'C2', i::text, 'U2', 'why?', $1 FROM generate_series(1, 20000) AS i",
+            NOW,
+        )
+        read = await entries_read_by(pool, one, ("chat_turns",), lambda: ask_and_answer("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
