@@ -203,6 +203,34 @@ async def test_projection_applies_only_newer_versions_whatever_the_arrival_order
     assert seen == [(3, "basic")]
 
 
+async def test_the_projection_reads_an_organisations_plan_by_key_on_a_table_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str, unique: str
+) -> None:
+    """Every service projects plan events and reads an organisation's plan per request, ticket or alert. Planned
+    after an ANALYZE that found plan_projection empty, ten events and reads after 20,000 other organisations read
+    400,300 rows: the whole table for the event's previous plan and again for the read."""
+    await pool.execute("ANALYZE plan_projection")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    try:
+
+        async def events(prefix: str) -> None:
+            for n in range(10):
+                org = f"{prefix}{n}-{unique}"
+                assert await project(one, changed(org, PlanCode.ENTERPRISE, 1))
+                assert (await current_plan(one, org)).plan is PlanCode.ENTERPRISE
+
+        await events("small-")
+        await pool.execute(
+            "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id)"
+            " SELECT 'other-' || i, 'basic', '{}', 1, 'e-' || i FROM generate_series(1, 20000) AS i"
+        )
+        read = await entries_read_by(pool, one, ("plan_projection",), lambda: events("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
+
+
 async def test_migrations_apply_once_even_when_run_concurrently(fresh_database_url: str) -> None:
     pools = [await create_pool(fresh_database_url) for _ in range(2)]
     try:
