@@ -18,6 +18,7 @@ from carekit_testing import entries_read_by, migrated_pool
 from ticket_service.app import MIGRATIONS
 from ticket_service.handlers import assistant
 from ticket_service.handlers.breaches import scan_breaches
+from ticket_service.handlers.chat import deliver_chat_replies
 from ticket_service.handlers.deps import Deps
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -109,3 +110,43 @@ async def test_questions_and_answers_find_their_turns_by_key_on_a_table_analyzed
         await one.close()
 
     assert read < 1_000
+
+
+async def test_the_chat_confirmations_find_the_replies_due_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """The confirmations owed to chat threads are looked for every 2 s. While a platform is away each waits up to two
+    hours of retries, and those given up stay parked for good. Planned after an ANALYZE that found the tables empty,
+    ten passes after 20,000 replies waiting and 20,000 parked read both tables whole on every pass: 400,039 rows and
+    index entries (planned by key, with the parked check a join: 200,039, every parked reply on every pass)."""
+    sent: list[str] = []
+
+    async def send(_platform: ImPlatform, _channel: str, _thread: str, text: str) -> None:
+        sent.append(text)
+
+    await pool.execute("ANALYZE chat_replies, parked")
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW, send=send)
+    replies = (
+        "INSERT INTO chat_replies (ticket_id, platform, channel, thread, body, next_attempt_at)"
+        " SELECT $1 || i, 'slack', 'C1', '1.0', $1 || i, $2 FROM generate_series(1, $3) AS i"
+    )
+    try:
+
+        async def passes(prefix: str) -> None:
+            for n in range(10):
+                await pool.execute(replies, f"{prefix}{n}-", NOW, 1)
+                assert await deliver_chat_replies(deps) == 1
+
+        await passes("small-")
+        await pool.execute(replies, "waiting-", NOW + timedelta(minutes=5), 20_000)
+        await pool.execute(
+            "INSERT INTO parked (loop, key, reason) SELECT 'chat-replies', 'gone-' || i, 'gave up'"
+            " FROM generate_series(1, 20000) AS i"
+        )
+        read = await entries_read_by(pool, one, ("chat_replies", "parked"), lambda: passes("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
+    assert len(sent) == 20

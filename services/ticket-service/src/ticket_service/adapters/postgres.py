@@ -343,12 +343,13 @@ async def queue_chat_reply(
 
 
 async def claim_chat_replies(conn: asyncpg.Connection, now: datetime, limit: int, loop: str) -> list[asyncpg.Record]:
-    """Replies due now, locked, skipping those another instance is sending and those parked."""
+    """Replies due now, locked, skipping those another instance is sending and those parked (an OFFSET 0 probe by
+    key for each: as a join, it read every reply the loop ever parked on every pass, even planned by key)."""
     return list(
         await conn.fetch(
             "SELECT id, ticket_id, platform, channel, thread, body, attempts FROM chat_replies c"
             " WHERE next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3"
-            " AND p.key = c.id::text AND p.redriven_at IS NULL)"
+            " AND p.key = c.id::text AND p.redriven_at IS NULL OFFSET 0)"
             " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             now,
             limit,
