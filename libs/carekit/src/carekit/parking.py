@@ -3,8 +3,9 @@
 A loop processes each record in a savepoint (`Isolation.run`); an outage rolls the whole pass back to be
 retried, a permanent failure (or the same unknown error POISON_ATTEMPTS times) parks that record with its reason
 and the loop goes on with the others. Loops leave parked keys out of their queries with a condition such as
-`NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $2 AND p.key = t.id::text AND p.redriven_at IS NULL)`
-(the partial unique index on (loop, key) answers it).
+`NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $2 AND p.key = t.id::text AND p.redriven_at IS NULL OFFSET 0)`
+(the partial unique index on (loop, key) answers it), on a connection planned by key (`carekit.db`): OFFSET 0 keeps
+it a probe for each candidate, where as a join a plan may read every record the loop ever parked on every pass.
 """
 
 from __future__ import annotations
