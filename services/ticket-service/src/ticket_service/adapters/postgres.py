@@ -300,14 +300,14 @@ def ticket_of(row: asyncpg.Record) -> Ticket:
 
 async def claim_breached(conn: asyncpg.Connection, now: datetime, limit: int, loop: str) -> list[asyncpg.Record]:
     """Tickets whose due time passed with no response before it; locked, skipping those another instance holds
-    and those the scan parked (they could not be processed)."""
+    and those the scan parked (they could not be processed; an OFFSET 0 probe for each, carekit.parking)."""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {TICKET_COLUMNS} FROM tickets t"
         " WHERE breached_at IS NULL AND response_due_at IS NOT NULL AND response_due_at <= $1"
         " AND (first_response_at IS NULL OR first_response_at > response_due_at)"
         " AND (resolved_at IS NULL OR resolved_at > response_due_at)"
-        " AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = t.id AND p.redriven_at IS NULL)"
-        " ORDER BY response_due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        " AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.loop = $3 AND p.key = t.id AND p.redriven_at IS NULL"
+        " OFFSET 0) ORDER BY response_due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now,
         limit,
         loop,
