@@ -12,13 +12,13 @@ import pytest
 import pytest_asyncio
 
 from care_schemas.events.chat import ChatAnswered, ChatAnsweredData, ChatOutcome, ChatThread, question_id_of
-from care_schemas.events.ticket import ImPlatform
+from care_schemas.events.ticket import ImPlatform, ImThread
 from carekit.db import create_pool
 from carekit_testing import entries_read_by, migrated_pool
 from ticket_service.app import MIGRATIONS
 from ticket_service.handlers import assistant
 from ticket_service.handlers.breaches import scan_breaches
-from ticket_service.handlers.chat import deliver_chat_replies
+from ticket_service.handlers.chat import chat_reply, deliver_chat_replies
 from ticket_service.handlers.deps import Deps
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -155,3 +155,40 @@ async def test_the_chat_confirmations_find_the_replies_due_by_key_on_tables_anal
 
     assert read < 1_000
     assert len(sent) == 20
+
+
+async def test_a_reply_in_a_tickets_thread_finds_the_ticket_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """Every message in a ticket's chat thread looks its ticket up by the thread. Planned after an ANALYZE that found
+    tickets empty, ten replies after 20,000 other tickets and their threads read 600,485 rows and index entries:
+    tickets whole three times for each message."""
+    await pool.execute("ANALYZE tickets, comments, im_bindings, processed_events")
+    await pool.execute(
+        "INSERT INTO im_bindings (id, org_id, platform, workspace, channel, updates, two_way, state, created_by)"
+        " VALUES ('b-1', 'org-scale', 'slack', 'T1', 'C1', true, true, 'active', 'u')"
+    )
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW)
+    # $1 names the tickets, $2 || $3 || i (or $2 || $1 || i) is their thread's key
+    threaded = (
+        "INSERT INTO tickets (id, org_id, kind, severity, status, summary, channel, created_by, plan, response_targets,"
+        " timezone, opened_at, updated_at, im_key) SELECT $1 || i, 'org-scale', 'technical', 'S3', 'open', 'slow',"
+        " 'slack', 'u', 'premium', '{}', 'UTC', now(), now(), $2 || CASE WHEN $3 = '' THEN $1 || i ELSE $3 END"
+        " FROM generate_series(1, $4) AS i"
+    )
+    try:
+
+        async def replies(prefix: str) -> None:
+            for n in range(10):
+                await pool.execute(threaded, f"{prefix}{n}-", "slack|T1|C1|", f"{prefix}{n}", 1)
+                thread = ImThread(platform=ImPlatform.SLACK, workspace="T1", channel="C1", thread_ts=f"{prefix}{n}")
+                assert await chat_reply(deps, f"event-{prefix}{n}", thread, "U1", "any news?") is not None
+
+        await replies("small-")
+        await pool.execute(threaded, "other-", "slack|T1|C2|", "", 20_000)
+        read = await entries_read_by(pool, one, ("tickets", "comments", "im_bindings"), lambda: replies("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
