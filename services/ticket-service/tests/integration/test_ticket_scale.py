@@ -11,15 +11,20 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.chat import ChatAnswered, ChatAnsweredData, ChatOutcome, ChatThread, question_id_of
-from care_schemas.events.ticket import ImPlatform, ImThread
+from care_schemas.events.plan import ChangeReason
+from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel, TicketKind
 from carekit.db import create_pool
-from carekit_testing import entries_read_by, migrated_pool
+from carekit.projection import project
+from carekit_testing import entries_read_by, migrated_pool, plan_changed
 from ticket_service.app import MIGRATIONS
+from ticket_service.domain.model import Author, NewTicket
 from ticket_service.handlers import assistant
 from ticket_service.handlers.breaches import scan_breaches
 from ticket_service.handlers.chat import chat_reply, deliver_chat_replies
 from ticket_service.handlers.deps import Deps
+from ticket_service.handlers.tickets import open_ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -188,6 +193,47 @@ async def test_a_reply_in_a_tickets_thread_finds_the_ticket_by_key_on_tables_ana
         await replies("small-")
         await pool.execute(threaded, "other-", "slack|T1|C2|", "", 20_000)
         read = await entries_read_by(pool, one, ("tickets", "comments", "im_bindings"), lambda: replies("grown-"))
+    finally:
+        await one.close()
+
+    assert read < 1_000
+
+
+async def test_a_ticket_raised_from_chat_looks_its_source_plan_and_thread_up_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    """Every ticket raised from chat looks up its submission's source key, its organisation's plan and its thread.
+    Planned after an ANALYZE that found the tables empty, ten tickets after 20,000 other tickets and organisations
+    read 400,300 rows and index entries: tickets and plan_projection whole for each."""
+    await pool.execute("ANALYZE tickets, plan_projection, chat_replies")
+    await project(pool, plan_changed("org-scale", PlanCode.PREMIUM, 1, reason=ChangeReason.SELF_SERVICE))
+    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW)
+    author = Author(sub="slack:U1", kind=AuthorKind.CUSTOMER, org_id="org-scale")
+    new = NewTicket(summary="down", severity=Severity.S1, kind=TicketKind.TECHNICAL)
+    try:
+
+        async def raise_tickets(prefix: str) -> None:
+            for n in range(10):
+                thread = ImThread(platform=ImPlatform.SLACK, workspace="T1", channel="C1", thread_ts=f"{prefix}{n}")
+                _, opened = await open_ticket(
+                    deps, "org-scale", author, new, channel=TicketChannel.SLACK, im_thread=thread,
+                    source_key=f"view-{prefix}{n}",
+                )  # fmt: skip
+                assert opened
+
+        await raise_tickets("small-")
+        await pool.execute(
+            "INSERT INTO tickets (id, org_id, kind, severity, status, summary, channel, created_by, plan,"
+            " response_targets, timezone, opened_at, updated_at, im_key, source_key) SELECT 'other-' || i,"
+            " 'org-other', 'technical', 'S3', 'open', 'slow', 'slack', 'u', 'premium', '{}', 'UTC', now(), now(),"
+            " 'slack|T1|C2|' || i, 'view-other-' || i FROM generate_series(1, 20000) AS i"
+        )
+        await pool.execute(
+            "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id)"
+            " SELECT 'org-' || i, 'basic', '{}', 1, 'e-' || i FROM generate_series(1, 20000) AS i"
+        )
+        read = await entries_read_by(pool, one, ("tickets", "plan_projection"), lambda: raise_tickets("grown-"))
     finally:
         await one.close()
 
