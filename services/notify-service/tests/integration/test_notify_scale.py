@@ -5,7 +5,7 @@ history in batches and leaves what is live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -15,13 +15,14 @@ import pytest_asyncio
 from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
-from care_schemas.catalogue import ChannelType
+from care_schemas.catalogue import ChannelType, PlanCode
 from care_schemas.events.action import AlertAcknowledged, AlertAcknowledgedData
 from care_schemas.events.alert import Alert, AlertRef, AlertStatus, alert_event
+from care_schemas.events.plan import ChangeReason
 from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
-from carekit_testing import within
+from carekit_testing import entries_read, entries_read_by, plan_changed, within
 from notify_service.adapters import alert_actions as alert_actions_store
 from notify_service.adapters import am_api, delivery_log, im_queue, queue, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
@@ -31,7 +32,7 @@ from notify_service.adapters.secrets import SecretBox
 from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
 from notify_service.handlers import alert_actions as alert_actions_handlers
-from notify_service.handlers import alertmanager_api, mutes
+from notify_service.handlers import alertmanager_api, mutes, notices
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.scheduler import repeat_once
 from notify_service.handlers.delivery.targets import Targets
@@ -433,28 +434,10 @@ async def test_the_next_due_time_reads_a_few_entries_when_the_statistics_were_ta
     assert buffers < 50, f"next_due read {buffers} blocks"
 
 
-async def _entries_read_by(
-    pool: asyncpg.Pool, one: asyncpg.Pool, table: str, step: Callable[[], Awaitable[None]]
-) -> int:
-    """Rows and index entries of `table` that `step` read, running on the pool `one` (its statistics flushed before
-    and after, so that only the step's reads count)."""
-    async with one.acquire() as conn:
-        await conn.execute("SELECT pg_stat_force_next_flush()")
-    before = await _read_by_scans(pool, table, indexes=True)
-    await step()
-    async with one.acquire() as conn:
-        await conn.execute("SELECT pg_stat_force_next_flush()")
-    return await _read_by_scans(pool, table, indexes=True) - before
-
-
-async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications", *, indexes: bool = False) -> int:
-    """Rows of `table` read by whole-table scans so far (what every backend has reported); with `indexes`, index
-    entries read too (a lookup by key reads one or two; an index read whole, all)."""
+async def _read_by_scans(pool: asyncpg.Pool, table: str = "notifications") -> int:
+    """Rows of `table` read by whole-table scans so far (what every backend has reported); `entries_read` counts
+    index entries read too."""
     count: int = await pool.fetchval("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = $1", table)
-    if indexes:
-        count += await pool.fetchval(
-            "SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = $1", table
-        )
     return count
 
 
@@ -487,10 +470,10 @@ async def test_the_recorder_writes_by_index_on_a_table_that_was_small_when_its_s
         await deliver([r["id"] for r in await pool.fetch(insert, "small-", alert.starts_at, stored, 20)])
         grown = [r["id"] for r in await pool.fetch(insert, "grown-", alert.starts_at, stored, 20_000)]
         await writer.execute("SELECT pg_stat_force_next_flush()")  # the writes so far are counted before
-        before = await _read_by_scans(pool, indexes=True)
+        before = await entries_read(pool, "notifications")
         await deliver(grown[:10])
         await writer.execute("SELECT pg_stat_force_next_flush()")
-        after = await _read_by_scans(pool, indexes=True)
+        after = await entries_read(pool, "notifications")
     finally:
         await pool.release(writer)
 
@@ -530,7 +513,7 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
         alert.starts_at,
         alert.model_dump(mode="json"),
     )
-    read = await _entries_read_by(pool, one, "alerts", lambda: take("later-"))
+    read = await entries_read_by(pool, one, ("alerts",), lambda: take("later-"))
 
     assert read < 1_000
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE fingerprint LIKE 'later-%'") == 10 * batch
@@ -648,7 +631,7 @@ async def test_resolved_alerts_find_their_firing_notices_by_key_on_a_table_analy
         alert.model_dump(mode="json"),
     )
     resolved_later = [a.model_copy(update={"status": AlertStatus.RESOLVED}) for a in firing[10:]]
-    read = await _entries_read_by(pool, one, "notifications", lambda: take(resolved_later))
+    read = await entries_read_by(pool, one, ("notifications",), lambda: take(resolved_later))
 
     assert read < 1_000
     resolved = await pool.fetchval("SELECT count(*) FROM notifications WHERE status = 'resolved'")
@@ -689,8 +672,7 @@ async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_ana
         "INSERT INTO alert_mutes (org_id, fingerprint, reason) SELECT 'org-' || (i % 100), 'grown-' || i,"
         " 'silence s-1' FROM generate_series(1, 20000) AS i"
     )
-    read = await _entries_read_by(pool, one, "notifications", check)
-    read += await _entries_read_by(pool, one, "alert_mutes", check)
+    read = await entries_read_by(pool, one, ("notifications", "alert_mutes"), check)
 
     # each check probes its organisation's 200 alerts: at most 400 entries, 4,000 for ten checks
     assert read < 10_000, "every organisation's entries were read"
@@ -733,7 +715,7 @@ async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_
         alert.starts_at,
         alert.model_dump(mode="json"),
     )
-    read = await _entries_read_by(pool, one, "alerts", passes)
+    read = await entries_read_by(pool, one, ("alerts",), passes)
 
     assert read < 1_000, "the whole of alerts was read"
 
@@ -767,7 +749,7 @@ async def test_the_alertmanager_time_outs_are_checked_by_key_on_tables_analyzed_
         later,
         alert.model_dump(mode="json"),
     )
-    read = await _entries_read_by(pool, one, "am_alert_ends", passes)
+    read = await entries_read_by(pool, one, ("am_alert_ends",), passes)
 
     assert read < 1_000, "the whole table was read"
 
@@ -800,8 +782,7 @@ async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_
     await checks()  # the first three are repeated; then nothing is due
     await pool.execute(grow, alert.org_id, "grown-", alert.starts_at, stored, 20000, 0.0)
     await pool.execute(alerts, alert.org_id, "grown-", alert.starts_at, stored, 20000)
-    read = await _entries_read_by(pool, one, "notifications", checks)
-    read += await _entries_read_by(pool, one, "alerts", checks)
+    read = await entries_read_by(pool, one, ("notifications", "alerts"), checks)
 
     assert read < 1_000, "the history was read"
     assert await pool.fetchval("SELECT count(*) FROM notifications WHERE round = 1") == 3, "the due ones repeated"
@@ -831,7 +812,7 @@ async def test_reviving_re_driven_messages_reads_the_re_driven_ones_not_every_de
     ids = [r["id"] for r in await pool.fetch(dead, "grown-", 20000)]
     await pool.execute(park, ids)
     await pool.execute("UPDATE parked SET redriven_at = now(), redriven_by = 'staff' WHERE key = $1", str(ids[7]))
-    read = await _entries_read_by(pool, one, "im_messages", passes)
+    read = await entries_read_by(pool, one, ("im_messages",), passes)
 
     assert read < 1_000, "every dead message was read"
     revived = await pool.fetch("SELECT id FROM im_messages WHERE state = 'pending'")
@@ -887,9 +868,8 @@ async def test_reads_served_per_request_read_the_organisations_rows_on_tables_an
             await pool.execute(statement, alert.starts_at, alert.model_dump(mode="json"))
         else:
             await pool.execute(statement)
-    read_entries = await _entries_read_by(pool, one, table, requests)
-    if read == "chat-message-acts":
-        read_entries += await _entries_read_by(pool, one, "alert_acks", requests)
+    tables = (table, "alert_acks") if read == "chat-message-acts" else (table,)
+    read_entries = await entries_read_by(pool, one, tables, requests)
 
     assert read_entries < 1_000, "every organisation's rows were read"
 
@@ -927,7 +907,7 @@ async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_w
     await acknowledge("first-")
     await pool.execute(insert, "org-other", "grown-", alert.starts_at, stored, 20000)
     await pool.execute(insert, alert.org_id, "later-", alert.starts_at, stored, 10)
-    read = await _entries_read_by(pool, one, "alerts", partial(acknowledge, "later-"))
+    read = await entries_read_by(pool, one, ("alerts",), partial(acknowledge, "later-"))
 
     assert read < 1_000, "every organisation's alerts were read"
     assert await pool.fetchval("SELECT count(*) FROM alert_acks WHERE org_id = $1", alert.org_id) == 20
@@ -969,13 +949,13 @@ async def test_a_dead_firing_notice_parks_its_resolved_notice_by_key_on_a_table_
         await dead("first-")
         await pool.execute(insert, "grown-", "resolved", alert.starts_at, stored, "pending", 20000)
         if writer is None:
-            read = await _entries_read_by(pool, one, "notifications", partial(dead, "later-"))
+            read = await entries_read_by(pool, one, ("notifications",), partial(dead, "later-"))
         else:  # the recorder holds its connection: its statistics are flushed on it
             await writer.execute("SELECT pg_stat_force_next_flush()")
-            before = await _read_by_scans(pool, indexes=True)
+            before = await entries_read(pool, "notifications")
             await dead("later-")
             await writer.execute("SELECT pg_stat_force_next_flush()")
-            read = await _read_by_scans(pool, indexes=True) - before
+            read = await entries_read(pool, "notifications") - before
     finally:
         if writer is not None:
             await one.release(writer)
@@ -1015,7 +995,7 @@ async def test_resolved_alerts_posted_to_the_am_api_drop_their_time_outs_by_key_
     await posts("first-")
     await pool.execute(time_outs, "org-other", "grown-", alert.starts_at, ends, stored, 20000)
     await pool.execute(time_outs, alert.org_id, "later-", alert.starts_at, ends, stored, 10)
-    read = await _entries_read_by(pool, one, "am_alert_ends", partial(posts, "later-"))
+    read = await entries_read_by(pool, one, ("am_alert_ends",), partial(posts, "later-"))
 
     assert read < 1_000, "every organisation's time-outs were read"
     assert await pool.fetchval("SELECT count(*) FROM am_alert_ends WHERE org_id = $1", alert.org_id) == 0
@@ -1072,7 +1052,7 @@ async def test_the_mute_check_cancels_what_resolved_while_muted_by_key_on_tables
 
     await checks("first-")
     await pool.execute(notices, "sub-o", "org-other", "grown-", alert.starts_at, stored, 10000)  # 20,000 rows
-    read = await _entries_read_by(pool, one, "notifications", partial(checks, "later-"))
+    read = await entries_read_by(pool, one, ("notifications",), partial(checks, "later-"))
 
     assert read < 2_000, "every organisation's notices were read"
     cancelled = await pool.fetchval("SELECT count(*) FROM notifications WHERE state = 'cancelled'")
@@ -1147,12 +1127,46 @@ async def test_retention_batches_read_about_what_they_delete_on_tables_analyzed_
         await pool.execute(sql, 20000, young, "young-")
     async with one.acquire() as conn:
         await conn.execute("SELECT pg_stat_force_next_flush()")
-    before = {table: await _read_by_scans(pool, table, indexes=True) for table in _HISTORY}
+    before = {table: await entries_read(pool, table) for table in _HISTORY}
     await passes()
     async with one.acquire() as conn:
         await conn.execute("SELECT pg_stat_force_next_flush()")
-    read = {table: await _read_by_scans(pool, table, indexes=True) - before[table] for table in _HISTORY}
+    read = {table: await entries_read(pool, table) - before[table] for table in _HISTORY}
 
     assert {t: n for t, n in read.items() if t not in _NOT_BY_AGE and n >= 1_000} == {}, "the rows kept were read"
     once_a_pass = 10 * (20_000 + 100)
     assert {t: n for t, n in read.items() if n > once_a_pass} == {}, "the rows kept were read more than once a pass"
+
+
+async def test_notices_read_the_organisations_contacts_and_plan_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, one: asyncpg.Pool
+) -> None:
+    """Each plan event that causes a notice (the notices consumer, a pool connection) reads the organisation's
+    contacts and plan. Planned once for all after statistics that found the tables empty, it must still read that
+    organisation's rows, not every organisation's: ten events after 20,000 other organisations read 200,010 rows
+    and index entries (the contacts whole for each); now 10."""
+    await pool.execute("ANALYZE")
+    contacts = (
+        "INSERT INTO org_contacts (org_id, version, owner_email, event_id) SELECT $1 || i, 1, 'owner@example.com',"
+        " $1 || i FROM generate_series(1, $2) AS i"
+    )
+    settings = notify_settings()
+
+    async def retirements() -> None:  # each moves the organisation off its legacy plan: a notice to its owner
+        for i in range(10):
+            event = plan_changed(
+                "org-n1", PlanCode.BASIC, i + 1, previous=PlanCode.LEGACY_BASIC, reason=ChangeReason.LEGACY_RETIREMENT
+            )
+            assert await notices.take_in_plan_event(one, event, settings) == 1
+
+    await pool.execute(contacts, "org-n", 1)
+    await retirements()
+    await pool.execute(contacts, "org-other-", 20000)
+    await pool.execute(
+        "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id) SELECT 'org-other-' || i,"
+        " 'basic', '{}', 1, 'e-' || i FROM generate_series(1, 20000) AS i"
+    )
+    read = await entries_read_by(pool, one, ("org_contacts", "plan_projection"), retirements)
+
+    assert read < 1_000, "every organisation's contacts and plans were read"
+    assert await pool.fetchval("SELECT count(*) FROM im_messages WHERE org_id = 'org-n1'") == 20

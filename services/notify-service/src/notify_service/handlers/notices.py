@@ -10,6 +10,7 @@ import asyncpg
 from care_schemas.events.plan import OrgContactsChanged, PlanEvent
 from care_schemas.events.ticket import TicketEvent
 from carekit.consumer import first_time
+from carekit.db import by_key_connection
 from carekit.projection import current_plan
 from notify_service.adapters import im_queue, notices
 from notify_service.config import Settings
@@ -61,8 +62,10 @@ async def _tell(
 
 
 async def take_in_plan_event(pool: asyncpg.Pool, event: PlanEvent, settings: Settings) -> int:
-    """Contacts are kept; any other plan event queues the notice it causes, once per event id."""
-    async with pool.acquire() as conn, conn.transaction():
+    """Contacts are kept; any other plan event queues the notice it causes, once per event id. By key whatever the
+    statistics, as every event reads one organisation's contacts and plan: planned after an ANALYZE that found them
+    empty, ten events after 20,000 other organisations read 200,010 rows, now 10 (test_notify_scale.py)."""
+    async with by_key_connection(pool) as conn, conn.transaction():
         if isinstance(event, OrgContactsChanged):
             await notices.apply_contacts(conn, event)
             return 0
@@ -71,7 +74,8 @@ async def take_in_plan_event(pool: asyncpg.Pool, event: PlanEvent, settings: Set
 
 
 async def take_in_ticket_event(pool: asyncpg.Pool, event: TicketEvent, settings: Settings) -> int:
-    """A customer-visible reply or status change is told to the ticket's reporter, once per event id."""
-    async with pool.acquire() as conn, conn.transaction():
+    """A customer-visible reply or status change is told to the ticket's reporter, once per event id (by key, as
+    `take_in_plan_event`)."""
+    async with by_key_connection(pool) as conn, conn.transaction():
         readers = audience(settings)
         return await _tell(conn, event.id, event.data.org_id, lambda contacts: ticket_notice(event, contacts, readers))
