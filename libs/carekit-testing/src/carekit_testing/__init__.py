@@ -215,6 +215,18 @@ async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
     yield await create_database(database_url)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def one(pool: asyncpg.Pool, fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of one connection on the test's database, once its `pool` (the module's or conftest's fixture) has
+    migrated it: the same prepared statements on every run, as a loop's connection has them. For the tests of
+    statements planned after an ANALYZE that found their tables nearly empty (`entries_read_by`)."""
+    created = await create_pool(fresh_database_url, max_size=1)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
 @pytest.fixture
 def unique() -> str:
     """A short unique suffix for org ids, consumer groups and the like."""

@@ -77,7 +77,7 @@ async def test_relay_publishes_outbox_rows_in_order_and_marks_them_sent(
 
 
 async def test_the_relay_finds_unsent_rows_by_key_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, producer: Publishers, unique: str
+    pool: asyncpg.Pool, one: asyncpg.Pool, producer: Publishers, unique: str
 ) -> None:
     """The relay runs every second for the life of the process, on a table that keeps every sent row for days and
     beside parked, which keeps every loop's records. Planned after an ANALYZE that found them empty (a new
@@ -85,60 +85,52 @@ async def test_the_relay_finds_unsent_rows_by_key_on_tables_analyzed_while_empty
     600,310 rows and index entries of the two: both whole on every pass. Planned by key, the parked check as a join
     read every record the relay had parked on every pass (10,000 here: 100,038 entries)."""
     await pool.execute("ANALYZE outbox, parked")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
     org = f"org-{unique}"
     version = 0
-    try:
 
-        async def passes() -> None:
-            nonlocal version
-            for _ in range(10):
-                version += 1
-                async with pool.acquire() as conn, conn.transaction():
-                    await enqueue(conn, PLAN_EVENTS, org, changed(org, PlanCode.DEVELOPER, version))
-                assert await OutboxRelay(one, producer).drain_once() == 1
+    async def passes() -> None:
+        nonlocal version
+        for _ in range(10):
+            version += 1
+            async with pool.acquire() as conn, conn.transaction():
+                await enqueue(conn, PLAN_EVENTS, org, changed(org, PlanCode.DEVELOPER, version))
+            assert await OutboxRelay(one, producer).drain_once() == 1
 
-        await passes()
-        await pool.execute(
-            "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
-            " SELECT 'plan.events.v1', 'old', 'old-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
-        )
-        await pool.execute(
-            "INSERT INTO parked (loop, key, reason) SELECT CASE WHEN i % 2 = 0 THEN 'outbox-relay' ELSE 'another-loop'"
-            " END, 'old-' || i, 'r' FROM generate_series(1, 20000) AS i"
-        )
-        read = await entries_read_by(pool, one, ("outbox", "parked"), passes)
-    finally:
-        await one.close()
+    await passes()
+    await pool.execute(
+        "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
+        " SELECT 'plan.events.v1', 'old', 'old-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
+    )
+    await pool.execute(
+        "INSERT INTO parked (loop, key, reason) SELECT CASE WHEN i % 2 = 0 THEN 'outbox-relay' ELSE 'another-loop'"
+        " END, 'old-' || i, 'r' FROM generate_series(1, 20000) AS i"
+    )
+    read = await entries_read_by(pool, one, ("outbox", "parked"), passes)
 
     assert read < 1_000
 
 
 async def test_the_backlog_sample_counts_unsent_rows_by_key_on_a_table_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str
+    pool: asyncpg.Pool, one: asyncpg.Pool
 ) -> None:
     """Every service samples its outbox backlog every few seconds. Planned after an ANALYZE that found the outbox
     empty, ten samples after 20,000 sent rows read 200,030 rows: the whole table each time."""
     await pool.execute("ANALYZE outbox")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
-    try:
 
-        async def samples() -> None:
-            for _ in range(10):
-                await sample_outbox(one)
+    async def samples() -> None:
+        for _ in range(10):
+            await sample_outbox(one)
 
-        await samples()
-        await pool.execute(
-            "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
-            " SELECT 'plan.events.v1', 'old', 'sampled-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
-        )
-        await pool.execute(
-            "INSERT INTO outbox (topic, key, event_id, event_type, payload)"
-            " SELECT 'plan.events.v1', 'new', 'unsent-' || i, 'new', '' FROM generate_series(1, 3) AS i"
-        )
-        read = await entries_read_by(pool, one, ("outbox",), samples)
-    finally:
-        await one.close()
+    await samples()
+    await pool.execute(
+        "INSERT INTO outbox (topic, key, event_id, event_type, payload, sent_at)"
+        " SELECT 'plan.events.v1', 'old', 'sampled-' || i, 'old', '', now() FROM generate_series(1, 20000) AS i"
+    )
+    await pool.execute(
+        "INSERT INTO outbox (topic, key, event_id, event_type, payload)"
+        " SELECT 'plan.events.v1', 'new', 'unsent-' || i, 'new', '' FROM generate_series(1, 3) AS i"
+    )
+    read = await entries_read_by(pool, one, ("outbox",), samples)
 
     assert read < 1_000
     assert OUTBOX_BACKLOG._value.get() == 3
@@ -205,29 +197,25 @@ async def test_projection_applies_only_newer_versions_whatever_the_arrival_order
 
 
 async def test_the_projection_reads_an_organisations_plan_by_key_on_a_table_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str, unique: str
+    pool: asyncpg.Pool, one: asyncpg.Pool, unique: str
 ) -> None:
     """Every service projects plan events and reads an organisation's plan per request, ticket or alert. Planned
     after an ANALYZE that found plan_projection empty, ten events and reads after 20,000 other organisations read
     400,300 rows: the whole table for the event's previous plan and again for the read."""
     await pool.execute("ANALYZE plan_projection")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
-    try:
 
-        async def events(prefix: str) -> None:
-            for n in range(10):
-                org = f"{prefix}{n}-{unique}"
-                assert await project(one, changed(org, PlanCode.ENTERPRISE, 1))
-                assert (await current_plan(one, org)).plan is PlanCode.ENTERPRISE
+    async def events(prefix: str) -> None:
+        for n in range(10):
+            org = f"{prefix}{n}-{unique}"
+            assert await project(one, changed(org, PlanCode.ENTERPRISE, 1))
+            assert (await current_plan(one, org)).plan is PlanCode.ENTERPRISE
 
-        await events("small-")
-        await pool.execute(
-            "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id)"
-            " SELECT 'other-' || i, 'basic', '{}', 1, 'e-' || i FROM generate_series(1, 20000) AS i"
-        )
-        read = await entries_read_by(pool, one, ("plan_projection",), lambda: events("grown-"))
-    finally:
-        await one.close()
+    await events("small-")
+    await pool.execute(
+        "INSERT INTO plan_projection (org_id, plan, entitlements, version, event_id)"
+        " SELECT 'other-' || i, 'basic', '{}', 1, 'e-' || i FROM generate_series(1, 20000) AS i"
+    )
+    read = await entries_read_by(pool, one, ("plan_projection",), lambda: events("grown-"))
 
     assert read < 1_000
 

@@ -5,13 +5,11 @@ history in batches and leaves what is live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import asyncpg
 import pytest
-import pytest_asyncio
 from notify_helpers import email_subscriber
 from notify_helpers import settings as notify_settings
 
@@ -19,7 +17,6 @@ from care_schemas.catalogue import ChannelType, PlanCode
 from care_schemas.events.action import AlertAcknowledged, AlertAcknowledgedData
 from care_schemas.events.alert import Alert, AlertRef, AlertStatus, alert_event
 from care_schemas.events.plan import ChangeReason
-from carekit.db import create_pool
 from carekit.identity import Identity, Role
 from carekit.retention import KIT, PURGED, purge_once
 from carekit_testing import entries_read, entries_read_by, plan_changed, within
@@ -39,17 +36,6 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import store_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def one(pool: asyncpg.Pool, fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool of one connection on the test's migrated database: the same prepared statements on every run, as a
-    loop's connection has them."""
-    created = await create_pool(fresh_database_url, max_size=1)
-    try:
-        yield created
-    finally:
-        await created.close()
 
 
 def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0) -> Dispatcher:

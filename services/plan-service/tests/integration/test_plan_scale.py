@@ -12,7 +12,6 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from carekit.db import create_pool
 from carekit_testing import entries_read_by, migrated_pool
 from plan_service.app import MIGRATIONS
 from plan_service.domain import trial
@@ -47,46 +46,42 @@ async def _due(pool: asyncpg.Pool, name: str) -> None:
 
 
 async def test_the_jobs_read_only_the_organisations_they_move_on_tables_analyzed_while_empty(
-    pool: asyncpg.Pool, fresh_database_url: str
+    pool: asyncpg.Pool, one: asyncpg.Pool
 ) -> None:
     """Planned after an ANALYZE that found the tables empty, ten ticks after 20,000 organisations with nothing due,
     20,000 notices and reminders sent to others and 20,000 other loops' parked records read the tables whole on
     every tick, several times over (the joins with parked, the notices and the reminders, even by key): 7,708,252
     rows and index entries."""
     await pool.execute(f"ANALYZE {', '.join(TABLES)}")
-    one = await create_pool(fresh_database_url, max_size=1)  # one connection: the same prepared statements each time
-    try:
 
-        async def ticks(prefix: str) -> None:
-            for n in range(10):
-                await _due(pool, f"{prefix}{n}")
-                ran = await jobs.run_due(one, lambda: NOW)
-                assert ran == jobs.Ran(trials_ended=1, retired=1, warned=1, reminded=1)
+    async def ticks(prefix: str) -> None:
+        for n in range(10):
+            await _due(pool, f"{prefix}{n}")
+            ran = await jobs.run_due(one, lambda: NOW)
+            assert ran == jobs.Ran(trials_ended=1, retired=1, warned=1, reminded=1)
 
-        await ticks("small-")
-        await pool.execute(
-            "INSERT INTO orgs (org_id, plan, since, trial_started_at, trial_ends_at, trial_return_plan, trial_status)"
-            " SELECT 'other-' || i, 'basic', $1::timestamptz, t, t + interval '30 days', 'basic', s"
-            " FROM generate_series(1, 20000) AS i, LATERAL (SELECT CASE WHEN i % 2 = 0 THEN $1::timestamptz END AS t,"
-            " CASE WHEN i % 2 = 0 THEN 'ended' END AS s) AS ended",
-            NOW - timedelta(days=200),
-        )
-        await pool.execute(
-            "INSERT INTO retirement_notices (org_id, legacy_plan, days_before, sent_at, event_id)"
-            " SELECT 'gone-' || i, 'legacy_enterprise', 30, $1, 'n-' || i FROM generate_series(1, 20000) AS i",
-            NOW,
-        )
-        await pool.execute(
-            "INSERT INTO trial_reminders (org_id, trial_started_at, days_before, sent_at, event_id)"
-            " SELECT 'gone-' || i, $1, 3, $1, 'r-' || i FROM generate_series(1, 20000) AS i",
-            NOW - timedelta(days=200),
-        )
-        await pool.execute(
-            "INSERT INTO parked (loop, key, reason) SELECT 'another-loop', 'k' || i, 'r'"
-            " FROM generate_series(1, 20000) AS i"
-        )
-        read = await entries_read_by(pool, one, TABLES, lambda: ticks("grown-"))
-    finally:
-        await one.close()
+    await ticks("small-")
+    await pool.execute(
+        "INSERT INTO orgs (org_id, plan, since, trial_started_at, trial_ends_at, trial_return_plan, trial_status)"
+        " SELECT 'other-' || i, 'basic', $1::timestamptz, t, t + interval '30 days', 'basic', s"
+        " FROM generate_series(1, 20000) AS i, LATERAL (SELECT CASE WHEN i % 2 = 0 THEN $1::timestamptz END AS t,"
+        " CASE WHEN i % 2 = 0 THEN 'ended' END AS s) AS ended",
+        NOW - timedelta(days=200),
+    )
+    await pool.execute(
+        "INSERT INTO retirement_notices (org_id, legacy_plan, days_before, sent_at, event_id)"
+        " SELECT 'gone-' || i, 'legacy_enterprise', 30, $1, 'n-' || i FROM generate_series(1, 20000) AS i",
+        NOW,
+    )
+    await pool.execute(
+        "INSERT INTO trial_reminders (org_id, trial_started_at, days_before, sent_at, event_id)"
+        " SELECT 'gone-' || i, $1, 3, $1, 'r-' || i FROM generate_series(1, 20000) AS i",
+        NOW - timedelta(days=200),
+    )
+    await pool.execute(
+        "INSERT INTO parked (loop, key, reason) SELECT 'another-loop', 'k' || i, 'r'"
+        " FROM generate_series(1, 20000) AS i"
+    )
+    read = await entries_read_by(pool, one, TABLES, lambda: ticks("grown-"))
 
     assert read < 2_000, read
