@@ -14,16 +14,24 @@ import pytest_asyncio
 from care_schemas.catalogue import PlanCode, Severity
 from care_schemas.events.chat import ChatAnswered, ChatAnsweredData, ChatOutcome, ChatThread, question_id_of
 from care_schemas.events.plan import ChangeReason
-from care_schemas.events.ticket import AuthorKind, ImPlatform, ImThread, TicketChannel, TicketKind
+from care_schemas.events.ticket import (
+    AuthorKind,
+    ImPlatform,
+    ImThread,
+    TicketChannel,
+    TicketKind,
+    TicketStatus,
+    Visibility,
+)
 from carekit.projection import project
 from carekit_testing import entries_read_by, migrated_pool, plan_changed
 from ticket_service.app import MIGRATIONS
-from ticket_service.domain.model import Author, NewTicket
+from ticket_service.domain.model import Author, NewComment, NewTicket
 from ticket_service.handlers import assistant
 from ticket_service.handlers.breaches import scan_breaches
 from ticket_service.handlers.chat import chat_reply, deliver_chat_replies
 from ticket_service.handlers.deps import Deps
-from ticket_service.handlers.tickets import open_ticket
+from ticket_service.handlers.tickets import add_comment, change_severity, change_status, open_ticket, read_ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -217,3 +225,48 @@ async def test_a_ticket_raised_from_chat_looks_its_source_plan_and_thread_up_by_
     read = await entries_read_by(pool, one, ("tickets", "plan_projection"), lambda: raise_tickets("grown-"))
 
     assert read < 1_000
+
+
+@pytest.mark.parametrize("request_", ["read", "comment", "severity", "status"])
+async def test_a_tickets_page_and_changes_find_it_by_key_on_tables_analyzed_while_empty(
+    pool: asyncpg.Pool, one: asyncpg.Pool, request_: str
+) -> None:
+    """Each request on one ticket (its page, a comment, a change of severity or status) finds it, its comments and
+    its organisation's holidays and plan by key. Planned after an ANALYZE that found the tables empty, ten requests
+    after 20,000 other tickets and their comments read every ticket for each, some several times: 200,165 (the
+    page), 200,360 (a comment), 600,465 (severity), 800,620 (status); now 20-70."""
+    await pool.execute("ANALYZE tickets, comments, org_holidays, plan_projection")
+    deps = Deps(pool=one, public_base_url="http://tickets.test", clock=lambda: NOW)
+    engineer = Author(sub="e-1", kind=AuthorKind.ENGINEER, org_id=None)
+    comments = (
+        "INSERT INTO comments (id, ticket_id, author, author_kind, visibility, body, created_at)"
+        " SELECT 'c-' || $1 || i, $1 || i, 'u', 'customer', 'public', 'hello', now() FROM generate_series(1, $2) AS i"
+    )
+
+    async def requests(prefix: str) -> None:
+        for n in range(10):
+            await pool.execute(TICKETS, f"{prefix}{n}-", NOW + timedelta(hours=4), None, None, None, 1)
+            await pool.execute(comments, f"{prefix}{n}-", 1)
+            ticket_id = f"{prefix}{n}-1"
+            if request_ == "read":
+                ticket, said = await read_ticket(deps, ticket_id, engineer)
+                assert (ticket.id, len(said)) == (ticket_id, 1)
+            elif request_ == "comment":
+                await add_comment(deps, ticket_id, engineer, NewComment(body="on it", visibility=Visibility.PUBLIC))
+            elif request_ == "severity":
+                assert (await change_severity(deps, ticket_id, engineer, Severity.S2)).severity is Severity.S2
+            else:
+                changed = await change_status(deps, ticket_id, engineer, TicketStatus.IN_PROGRESS)
+                assert changed.status is TicketStatus.IN_PROGRESS
+
+    await requests("small-")
+    await pool.execute(TICKETS, "other-", NOW + timedelta(hours=4), None, None, None, 20_000)
+    # on new connections: the comments' foreign-key check, planned on the small tables by the connection that wrote
+    # the first comments, would read every ticket for each of these (15-19 s)
+    await pool.expire_connections()
+    await pool.execute(comments, "other-", 20_000)
+    read = await entries_read_by(
+        pool, one, ("tickets", "comments", "org_holidays", "plan_projection"), lambda: requests("grown-")
+    )
+
+    assert read < 1_000, "every ticket was read"

@@ -18,6 +18,7 @@ from care_schemas.events.alert import AlertRef
 from care_schemas.events.ticket import AuthorKind, ImPlatform, Visibility
 from care_schemas.topics import ALERT_ACTIONS
 from carekit.consumer import first_time
+from carekit.db import by_key_connection
 from carekit.outbox import enqueue
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.errors import Conflict
@@ -31,7 +32,7 @@ ALERTS_AUTHOR = "Connected Care alerts"
 
 async def may_act(deps: Deps, platform: ImPlatform, workspace: str, channel: str, button: AlertButton) -> bool:
     """Only in a place bound (and active) for the alert's own organisation."""
-    async with deps.pool.acquire() as conn:
+    async with by_key_connection(deps.pool) as conn:
         binding = await db.binding_at(conn, platform, workspace, channel)
     return binding is not None and binding.active and binding.org_id == button.o
 
@@ -88,7 +89,8 @@ async def acknowledge(
 
 async def ticket_alert(deps: Deps, ticket_id: str) -> AlertRef | None:
     """The alert a ticket was opened from, if any (the caller has checked the ticket is visible)."""
-    return await db.alert_of(deps.pool, ticket_id)
+    async with by_key_connection(deps.pool) as conn:
+        return await db.alert_of(conn, ticket_id)
 
 
 async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:
@@ -102,7 +104,7 @@ async def alert_resolved(deps: Deps, event: TicketAlertResolved) -> bool:
         f"(fingerprint {d.alert.fingerprint}, firing since {d.alert.starts_at:%Y-%m-%d %H:%M} UTC, "
         f"resolved at {d.resolved_at:%Y-%m-%d %H:%M} UTC)."
     )
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with by_key_connection(deps.pool) as conn, conn.transaction():
         firing = f"{d.ticket_id}/{d.alert.org_id}/{d.alert.fingerprint}/{d.alert.starts_at.isoformat()}"
         if not await first_time(conn, "alert-resolved", firing):
             return False

@@ -134,7 +134,8 @@ async def press(deps: Deps, button: ChatButton, user: str, press_id: str) -> Cha
     answer's thread, or None for an answer to no question this service asked in that conversation. The answer
     itself may not have reached this service yet (notify-service posts it as soon as it reads it, while this
     service's consumer may still be on its way): the answer id names its question, which this service recorded."""
-    found = await db.question_place(deps.pool, question_id_of_answer(button.answer_id))
+    async with by_key_connection(deps.pool) as conn:
+        found = await db.question_place(conn, question_id_of_answer(button.answer_id))
     if found is None or found[1].conversation_id != button.conversation_id:
         return None
     org_id, thread = found

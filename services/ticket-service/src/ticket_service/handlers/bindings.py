@@ -12,6 +12,7 @@ from care_schemas.events.plan import SupportPlanChanged
 from care_schemas.events.ticket import (
     ImPlatform,
 )
+from carekit.db import by_key_connection
 from carekit.projection import ProjectedPlan, current_plan
 from ticket_service.adapters import postgres as db
 from ticket_service.domain.bindings import Binding, BindingState, features_for, state_for
@@ -25,7 +26,7 @@ from ticket_service.handlers.deps import (
 async def create_binding(
     deps: Deps, by: str, org_id: str, platform: ImPlatform, workspace: str, channel: str, name: str | None
 ) -> Binding:
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with by_key_connection(deps.pool) as conn, conn.transaction():
         plan = await current_plan(conn, org_id)
         state, reason = state_for(plan.entitlements, plan.plan)
         if state is BindingState.SUSPENDED:

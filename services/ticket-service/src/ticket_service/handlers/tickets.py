@@ -161,7 +161,7 @@ async def visible_ticket(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str
 
 async def read_ticket(deps: Deps, ticket_id: str, viewer: Author) -> tuple[Ticket, list[Comment]]:
     """The ticket and its comments; customers see only their organisation's tickets and public comments."""
-    async with deps.pool.acquire() as conn:
+    async with by_key_connection(deps.pool) as conn:
         ticket = await visible_ticket(conn, ticket_id, viewer, lock=False)
         return ticket, await db.comments(conn, ticket_id, include_internal=viewer.is_engineer)
 
@@ -290,7 +290,7 @@ async def write_comment(
 async def add_comment(deps: Deps, ticket_id: str, author: Author, new: NewComment) -> Comment:
     if new.visibility is Visibility.INTERNAL and not author.is_engineer:
         raise Forbidden("internal comments are for support engineers; post a public comment")
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with by_key_connection(deps.pool) as conn, conn.transaction():
         ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         comment = await write_comment(conn, deps, ticket, author, new)
         assert comment is not None  # only chat messages can be duplicates
@@ -298,7 +298,7 @@ async def add_comment(deps: Deps, ticket_id: str, author: Author, new: NewCommen
 
 
 async def change_status(deps: Deps, ticket_id: str, author: Author, new: TicketStatus) -> Ticket:
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with by_key_connection(deps.pool) as conn, conn.transaction():
         ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         rules.check_transition(ticket.status, new, by_engineer=author.is_engineer)
         await _move(conn, deps, ticket, new, deps.clock(), author.kind)
@@ -310,7 +310,7 @@ async def change_severity(deps: Deps, ticket_id: str, author: Author, severity: 
 
     Once the initial response has been given, its due time stays: the response was measured against the target in
     force when it was given, so raising the severity afterwards cannot turn an on-time answer into a breach."""
-    async with deps.pool.acquire() as conn, conn.transaction():
+    async with by_key_connection(deps.pool) as conn, conn.transaction():
         ticket = await visible_ticket(conn, ticket_id, author, lock=True)
         if ticket.status is TicketStatus.CLOSED:
             raise Conflict("the ticket is closed; its severity can no longer change")
