@@ -1156,3 +1156,36 @@ async def test_notices_read_the_organisations_contacts_and_plan_by_key_on_tables
 
     assert read < 1_000, "every organisation's contacts and plans were read"
     assert await pool.fetchval("SELECT count(*) FROM im_messages WHERE org_id = 'org-n1'") == 20
+
+
+async def test_purging_delivered_notifications_does_not_read_the_dead_letters(
+    pool: asyncpg.Pool, one: asyncpg.Pool
+) -> None:
+    """Dead letters are kept for good (operators re-drive them) and are deleted with their notification. Each
+    notification the retention job purges makes Postgres look for its dead letters: with no index on their
+    notification, it read every dead letter for each one purged (ten passes of three after 20,000 dead letters:
+    600,000 rows), whatever the statistics; by the index on their notification (migration 010), none."""
+    await _subscriber(pool, SecretBox(notify_settings().notify_secret_key), "sub-ret", "http://127.0.0.1:9/ret")
+    old = datetime.now(UTC) - timedelta(days=40)
+    notifications = _HISTORY["notifications"]
+    dead = (
+        "WITH n AS (INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity,"
+        " starts_at, alert, state) SELECT 'sub-ret', 'org-ret', 'webhook', 'g', 'dead-' || i, 'firing', 'critical',"
+        " now(), '{}', 'dead' FROM generate_series(1, 20000) AS i RETURNING id, fingerprint)"
+        " INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
+        " SELECT id, 'sub-ret', 'org-ret', 'webhook', fingerprint, 5, 'gone' FROM n"
+    )
+    purges = [p for p in RETENTION if p.table == "notifications"]
+
+    async def passes(prefix: str) -> None:
+        for i in range(10):
+            await pool.execute(notifications, 3, old + timedelta(seconds=i), f"{prefix}{i}-")
+            cutoff = old + timedelta(seconds=i, milliseconds=500)
+            assert await purge_once(one, purges, cutoff, batch=10) == {"notifications": 3}
+
+    await passes("first-")
+    await pool.execute(dead)
+    read = await entries_read_by(pool, one, ("dead_letters",), partial(passes, "later-"))
+
+    assert read < 1_000, "every dead letter was read for each notification purged"
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 20000
