@@ -57,26 +57,20 @@ async def acts(
 ) -> tuple[dict[str, Acknowledgement], dict[str, tuple[str, str]]]:
     """Acknowledgements and tickets of the alerts' current firings (by key)."""
     async with by_key_connection(pool) as conn:
-        return await _acts(conn, org, fingerprints)
-
-
-async def _acts(
-    conn: asyncpg.Connection, org: str, fingerprints: Sequence[str]
-) -> tuple[dict[str, Acknowledgement], dict[str, tuple[str, str]]]:
-    acks = await conn.fetch(
-        "SELECT k.fingerprint, k.acknowledged_by, k.acknowledged_by_name, k.acknowledged_at FROM alert_acks k"
-        " JOIN alerts a ON a.org_id = k.org_id AND a.fingerprint = k.fingerprint AND a.starts_at = k.starts_at"
-        " AND a.episode = k.episode WHERE k.org_id = $1 AND k.fingerprint = ANY($2::text[])",
-        org,
-        list(fingerprints),
-    )
-    tickets = await conn.fetch(
-        "SELECT t.fingerprint, t.ticket_id, t.link FROM alert_tickets t"
-        " JOIN alerts a ON a.org_id = t.org_id AND a.fingerprint = t.fingerprint AND a.starts_at = t.starts_at"
-        " WHERE t.org_id = $1 AND t.fingerprint = ANY($2::text[]) ORDER BY t.opened_at",
-        org,
-        list(fingerprints),
-    )
+        acks = await conn.fetch(
+            "SELECT k.fingerprint, k.acknowledged_by, k.acknowledged_by_name, k.acknowledged_at FROM alert_acks k"
+            " JOIN alerts a ON a.org_id = k.org_id AND a.fingerprint = k.fingerprint AND a.starts_at = k.starts_at"
+            " AND a.episode = k.episode WHERE k.org_id = $1 AND k.fingerprint = ANY($2::text[])",
+            org,
+            list(fingerprints),
+        )
+        tickets = await conn.fetch(
+            "SELECT t.fingerprint, t.ticket_id, t.link FROM alert_tickets t"
+            " JOIN alerts a ON a.org_id = t.org_id AND a.fingerprint = t.fingerprint AND a.starts_at = t.starts_at"
+            " WHERE t.org_id = $1 AND t.fingerprint = ANY($2::text[]) ORDER BY t.opened_at",
+            org,
+            list(fingerprints),
+        )
     return (
         {
             r["fingerprint"]: Acknowledgement(r["acknowledged_by"], r["acknowledged_by_name"], r["acknowledged_at"])

@@ -24,20 +24,17 @@ async def firing(pool: asyncpg.Pool, org: str) -> list[asyncpg.Record]:
     """The organisation's firing alerts (at most MAX_ALERTS, by fingerprint), with when they time out if posted
     through this API (by key: the organisation's alerts, never every organisation's)."""
     async with by_key_connection(pool) as conn:
-        return await _firing(conn, org)
-
-
-async def _firing(conn: asyncpg.Connection, org: str) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        SELECT a.fingerprint, a.alert, a.updated_at, e.ends_at FROM alerts a
-        LEFT JOIN am_alert_ends e ON e.org_id = a.org_id AND e.fingerprint = a.fingerprint AND e.starts_at = a.starts_at
-        WHERE a.org_id = $1 AND a.status = 'firing'
-        ORDER BY a.fingerprint LIMIT $2
-        """,
-        org,
-        MAX_ALERTS,
-    )
+        rows: list[asyncpg.Record] = await conn.fetch(
+            """
+            SELECT a.fingerprint, a.alert, a.updated_at, e.ends_at FROM alerts a
+            LEFT JOIN am_alert_ends e
+                ON e.org_id = a.org_id AND e.fingerprint = a.fingerprint AND e.starts_at = a.starts_at
+            WHERE a.org_id = $1 AND a.status = 'firing'
+            ORDER BY a.fingerprint LIMIT $2
+            """,
+            org,
+            MAX_ALERTS,
+        )
     return rows
 
 

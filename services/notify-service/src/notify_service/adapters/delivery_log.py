@@ -22,34 +22,23 @@ async def attempts(
     subscriber, one alert, one kind (`alert` or `notice`), or only those after `after_id` (to follow the log); by
     key, never every organisation's attempts."""
     async with by_key_connection(pool) as conn:
-        return await _attempts(conn, org_id, subscriber_id, fingerprint, limit, kind, after_id)
-
-
-async def _attempts(
-    conn: asyncpg.Connection,
-    org_id: str,
-    subscriber_id: str | None,
-    fingerprint: str | None,
-    limit: int,
-    kind: str | None,
-    after_id: int | None,
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        SELECT id, subscriber_id, channel, fingerprints, notification_ids, attempt, outcome, http_status, detail,
-               latency_ms, attempted_at, notice, recipient, message_id
-        FROM delivery_attempts
-        WHERE org_id = $1 AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR $3 = ANY(fingerprints))
-          AND ($5::text IS NULL OR ($5 = 'notice') = (notice IS NOT NULL)) AND ($6::bigint IS NULL OR id > $6)
-        ORDER BY id DESC LIMIT $4
-        """,
-        org_id,
-        subscriber_id,
-        fingerprint,
-        limit,
-        kind,
-        after_id,
-    )
+        rows: list[asyncpg.Record] = await conn.fetch(
+            """
+            SELECT id, subscriber_id, channel, fingerprints, notification_ids, attempt, outcome, http_status, detail,
+                   latency_ms, attempted_at, notice, recipient, message_id
+            FROM delivery_attempts
+            WHERE org_id = $1 AND ($2::text IS NULL OR subscriber_id = $2)
+              AND ($3::text IS NULL OR $3 = ANY(fingerprints))
+              AND ($5::text IS NULL OR ($5 = 'notice') = (notice IS NOT NULL)) AND ($6::bigint IS NULL OR id > $6)
+            ORDER BY id DESC LIMIT $4
+            """,
+            org_id,
+            subscriber_id,
+            fingerprint,
+            limit,
+            kind,
+            after_id,
+        )
     return rows
 
 

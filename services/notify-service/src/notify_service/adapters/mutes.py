@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from carekit.db import BY_KEY_LOCAL
-from notify_service.adapters.queue import WAKE
+from notify_service.adapters.queue import WAKE, in_state
 
 LOCK_KEY = "notify-mutes:"  # also in notify_take (migrations/007_intake_in_one_call.sql)
 _INTAKE_LOCKS = (
@@ -50,13 +50,6 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     )
 
 
-# A pending notification as no partial index of pending rows matches it. With `state = 'pending'` a plan made after
-# an ANALYZE that found notifications empty may read one of them whole (notifications_due_at: every organisation's
-# queue) where the alert's few entries were wanted, by key or not: those indexes cost the same as a probe while
-# empty. Tested this way, a look-up has only the index its key serves (notifications_held, the natural key's).
-_PENDING = "coalesce({}.state, '') = 'pending'"
-
-
 async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | None) -> list[asyncpg.Record]:
     """The alerts whose mute state matters: `only` these (intake), else every firing one and every one still
     muted or holding notifications."""
@@ -68,7 +61,7 @@ async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | N
         )
         return found
     # OFFSET 0 keeps each EXISTS a probe by key: as a join, a plan made after statistics that found the tables
-    # empty read whole indexes of alert_mutes and notifications on every check (test_notify_scale.py); `_PENDING`
+    # empty read whole indexes of alert_mutes and notifications on every check (test_notify_scale.py); `in_state`
     # leaves notifications_held the one index it may use
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
@@ -77,7 +70,7 @@ async def candidates(conn: asyncpg.Connection, org: str, only: Sequence[str] | N
            OR EXISTS (SELECT 1 FROM alert_mutes m WHERE m.org_id = a.org_id AND m.fingerprint = a.fingerprint
                       OFFSET 0)
            OR EXISTS (SELECT 1 FROM notifications n WHERE n.org_id = a.org_id AND n.fingerprint = a.fingerprint
-                      AND n.held_by IS NOT NULL AND {_PENDING.format("n")} OFFSET 0))
+                      AND n.held_by IS NOT NULL AND {in_state("n", "pending")} OFFSET 0))
         """,  # noqa: S608 (constant SQL)
         org,
     )
@@ -111,7 +104,8 @@ async def release(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str
     sql = f"""
         WITH changed AS (
             UPDATE notifications n SET held_by = NULL, next_attempt_at = now(), window_from = now()
-            WHERE n.org_id = $1 AND n.fingerprint = ANY($2::text[]) AND n.held_by IS NOT NULL AND {_PENDING.format("n")}
+            WHERE n.org_id = $1 AND n.fingerprint = ANY($2::text[]) AND n.held_by IS NOT NULL
+              AND {in_state("n", "pending")}
             RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
                       'no longer muted (' || left(n.held_by, 300) || '); sending now' AS detail
         )
@@ -127,21 +121,21 @@ async def release(conn: asyncpg.Connection, org: str, fingerprints: Sequence[str
 
 
 # The organisation's pending notifications of alerts $2, each subscriber's and alert's by the natural key's index
-# (the only one `_PENDING` leaves them): found by organisation, a plan made after an ANALYZE that found
+# (the only one `in_state` leaves them): found by organisation, a plan made after an ANALYZE that found
 # notifications empty read every organisation's pending rows (test_notify_scale.py)
 _ORGS_PENDING = f"""
     SELECT r.id, r.subscriber_id, r.fingerprint, r.starts_at, r.status, r.round
     FROM subscribers s CROSS JOIN unnest($2::text[]) AS t(fingerprint)
     CROSS JOIN LATERAL (SELECT r.id, r.subscriber_id, r.fingerprint, r.starts_at, r.status, r.round
                         FROM notifications r WHERE r.subscriber_id = s.id AND r.fingerprint = t.fingerprint
-                          AND r.org_id = $1 AND {_PENDING.format("r")} OFFSET 0) AS r
+                          AND r.org_id = $1 AND {in_state("r", "pending")} OFFSET 0) AS r
     WHERE s.org_id = $1
 """  # noqa: S608 (constant SQL)
 
 _CANCEL_REPEATS = f"""
     UPDATE notifications SET state = 'cancelled', held_by = NULL, last_error = 'cancelled: resolved while muted'
     WHERE id = ANY(ARRAY(SELECT r.id FROM ({_ORGS_PENDING}) AS r WHERE r.status = 'firing' AND r.round > 0))
-      AND {_PENDING.format("notifications")}
+      AND {in_state("notifications", "pending")}
 """  # noqa: S608 (constant SQL)
 
 
@@ -166,7 +160,7 @@ async def cancel_never_sent(conn: asyncpg.Connection, org: str, fingerprints: Se
                     SELECT 1 FROM notifications f WHERE f.subscriber_id = r.subscriber_id
                       AND f.fingerprint = r.fingerprint AND f.starts_at = r.starts_at AND f.status = 'firing'
                       AND f.state IN ('sending', 'delivered') OFFSET 0)))
-              AND {_PENDING.format("n")}
+              AND {in_state("n", "pending")}
             RETURNING n.id, n.subscriber_id, n.channel, n.fingerprint, n.attempts,
                       'resolved while muted; its firing notice was never sent, so neither is sent' AS detail
         )
