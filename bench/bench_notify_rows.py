@@ -90,7 +90,7 @@ async def one_run(admin: str, n: int, variant: str | None, record: int, batch: i
         await _subscribers(pool)
         await pool.execute("ANALYZE")
         events = [alert_event(sample_alert(f"org-{i % TARGETS}", f"fp-{i}"), source="/bench") for i in range(n)]
-        handing = Handing(ME, list(range(PARTITIONS)), [])
+        handing = [Handing(ME, list(range(PARTITIONS)), [])]
         backends = PostgresBackends(urlsplit(db).path.lstrip("/"))
 
         handed: list[Claimed] = []

@@ -1,21 +1,24 @@
-"""notify-service as an API process (`NOTIFY_ROLE=api`) beside a dispatcher process that takes its notifications over
-a Unix socket (`DELIVERY_HANDOFF_SOCKET`), both real processes: what the API stores goes to the dispatcher through
-the socket, not through claims; when the dispatcher is killed (SIGKILL) the API goes on taking alerts, a new
-dispatcher sends everything, the API hands to it again, and duplicates stay within what was in flight."""
+"""notify-service as an API process (`NOTIFY_ROLE=api`), or a process that delivers too (`NOTIFY_ROLE=all`), beside a
+dispatcher process that takes its notifications over a Unix socket (`DELIVERY_HANDOFF_SOCKET`), all real processes:
+what the API stores for the dispatcher's partitions goes to it through the socket, not through claims; when the
+dispatcher is killed (SIGKILL) the API goes on taking alerts, everything is sent, the API hands to a new dispatcher
+again, and duplicates stay within what was in flight."""
 
 from __future__ import annotations
 
 import re
 import signal
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from care_schemas.events.alert import Alert
 from carekit_testing import ServiceProcess, eventually
 from tests.fakes.webhook_server import running_webhook_receiver
-from tests.receivers import Received, on_plan, sample_alert, start_notify
+from tests.receivers import Notify, Received, on_plan, sample_alert, start_notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 ALERTS = 240
@@ -105,6 +108,107 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
             assert await _metric(api.url, handed) == before + 2 * (ALERTS - 2 * third), "handed to the new one"
         rows = await api.fetch("SELECT state, count(*) AS n FROM notifications GROUP BY state")
         assert {r["state"]: r["n"] for r in rows} == {"delivered": 2 * ALERTS}
+    finally:
+        for d in dispatchers:
+            d.stop()
+        api.service.stop()
+
+
+TARGETS = 24  # webhook subscribers, spread over the partitions (each process holds some of theirs)
+PER_TARGET = 20  # alerts, each a notification for every target
+
+
+async def _holders(api: Notify) -> dict[str, int]:
+    """Partitions held, by instance."""
+    rows = await api.fetch(
+        "SELECT owner, count(*) AS n FROM delivery_partitions WHERE owner IS NOT NULL AND lease_until > now()"
+        " GROUP BY owner"
+    )
+    return {r["owner"]: r["n"] for r in rows}
+
+
+async def test_a_process_that_delivers_beside_a_dispatcher_process_hands_it_its_partitions_rows(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, unique: str
+) -> None:
+    """NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET: the process keeps a smaller share of the partitions (0.5 against
+    the dispatcher's 1) and sends their rows itself, and hands the rest over the socket; both deliver, nothing is
+    sent twice. When the dispatcher process is killed the process takes every partition and sends everything; a new
+    dispatcher process takes its share back."""
+    api = await start_notify(
+        kafka_bootstrap,
+        database_url,
+        tmp_path,
+        DELIVERY_HANDOFF_SOCKET=str(tmp_path / "beside.sock"),
+        GROUPING_WINDOW_S="0",
+        DELIVERY_LEASE_TTL_S="3",
+        DELIVERY_LEASE_RENEW_S="0.5",
+    )
+    dispatchers = [ServiceProcess("notify_service.dispatcher", api.service.env)]
+    handed = 'notify_handoff_rows_total{outcome="handed"}'
+    delivered = 'notify_notifications_delivered_total{channel="webhook"}'
+    org = f"beside-{unique}"
+
+    async def shared() -> bool:  # 22 and 42 of the 64 (ceil(64 x 0.5 / 1.5) is the most the first may hold)
+        held = await _holders(api)
+        return (
+            sorted(held.values()) == [22, 42]
+            and await _metric(api.url, "notify_handoff_partitions") == 42.0
+            and await _metric(api.url, "notify_handoff_connected") == 1.0
+        )
+
+    try:
+        dispatchers[0].start(tmp_path)
+        await dispatchers[0].wait_ready()
+        await eventually(shared, timeout_s=30, interval_s=0.2)
+        await on_plan(api.url, kafka_bootstrap, org, "enterprise")
+        async with running_webhook_receiver() as receiver:
+            paths = [f"/t{k:02d}" for k in range(TARGETS)]
+            for path in paths:
+                await api.webhook_per_alert(org, path, receiver.url + path)
+            alerts = [sample_alert(org, f"b-{unique}-{i:03d}") for i in range(3 * PER_TARGET)]
+            batches = [alerts[k * PER_TARGET : (k + 1) * PER_TARGET] for k in range(3)]
+            wanted = {(p, a.fingerprint) for p in paths for a in alerts}
+
+            def delivered_of(batch: list[Alert]) -> Callable[[], Awaitable[bool]]:
+                async def done() -> bool:
+                    got = set(_delivered(receiver.requests))
+                    return {(p, a.fingerprint) for p in paths for a in batch} <= got
+
+                return done
+
+            await api.alerts(*batches[0])
+            await eventually(delivered_of(batches[0]), timeout_s=30, interval_s=0.2)
+            first = TARGETS * PER_TARGET
+
+            async def recorded() -> bool:  # the process's own deliveries are counted once written
+                return await _metric(api.url, handed) + await _metric(api.url, delivered) == first
+
+            await eventually(recorded, timeout_s=10, interval_s=0.2)
+            by_socket = await _metric(api.url, handed)
+            assert 0 < by_socket < first, "the dispatcher process's partitions went over the socket, the rest not"
+
+            dispatchers[0].stop(signal.SIGKILL)
+            await api.alerts(*batches[1])  # the killed one's partitions: queued for claims, taken over
+            await eventually(delivered_of(batches[1]), timeout_s=60, interval_s=0.5)
+
+            dispatchers.append(ServiceProcess("notify_service.dispatcher", api.service.env))
+            dispatchers[1].start(tmp_path)
+            await dispatchers[1].wait_ready()
+            await eventually(shared, timeout_s=30, interval_s=0.2)
+            before = await _metric(api.url, handed)
+            await api.alerts(*batches[2])
+
+            async def everything_delivered() -> bool:
+                return set(_delivered(receiver.requests)) == wanted
+
+            await eventually(everything_delivered, timeout_s=60, interval_s=0.5)
+            assert await _metric(api.url, handed) > before, "the new dispatcher process takes its share again"
+            got = _delivered(receiver.requests)
+            duplicates = sum(got.values()) - len(got)
+            print(f"delivered {len(wanted)} notifications beside a dispatcher process killed once: {duplicates} twice")
+            assert duplicates <= TARGETS * INFLIGHT
+        rows = await api.fetch("SELECT state, count(*) AS n FROM notifications GROUP BY state")
+        assert {r["state"]: r["n"] for r in rows} == {"delivered": len(wanted)}
     finally:
         for d in dispatchers:
             d.stop()

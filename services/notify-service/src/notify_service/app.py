@@ -33,6 +33,7 @@ from notify_service.entrypoints import (
 from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
 from notify_service.handlers import alert_actions
+from notify_service.handlers.delivery.beside import Beside
 from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
@@ -101,19 +102,21 @@ def create_app(settings: Settings) -> FastAPI:
         intake = AlertIntake(runtime.pool, runtime.publishers, settings, local)
         app.state.notify = Deps(runtime=runtime, box=box, ctx=ctx, intake=intake)
         runtime.spawn("outbox-relay", OutboxRelay(runtime.pool, runtime.publishers).run)
-        handoff = settings.delivery_handoff_socket if settings.notify_role != "all" else None
+        handoff = settings.delivery_handoff_socket
+        # the socket's client: an API process, or one that delivers beside a dispatcher process (handlers/delivery/
+        # beside.py); a dispatcher process serves it
+        remote = RemoteDispatcher(handoff, runtime.pool) if handoff and api else None
+        if remote is not None:
+            runtime.spawn("delivery-handoff", remote.run)
+        local.dispatcher = remote
         if delivers:
             dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)
-            local.dispatcher = dispatcher
+            local.dispatcher = Beside(dispatcher, remote) if remote is not None else dispatcher
             runtime.spawn("delivery-leases", dispatcher.lease_forever)
             runtime.spawn("delivery", dispatcher.run)
             runtime.spawn("delivery-recorder", dispatcher.record_forever)
-            if handoff:
-                runtime.spawn("delivery-handoff", HandoffServer(handoff, dispatcher.take, dispatcher.handing).run)
-        elif handoff:
-            remote = RemoteDispatcher(handoff, runtime.pool)
-            local.dispatcher = remote
-            runtime.spawn("delivery-handoff", remote.run)
+            if handoff and not api:
+                runtime.spawn("delivery-handoff", HandoffServer(handoff, dispatcher.take, dispatcher.state).run)
         if api:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
             runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))

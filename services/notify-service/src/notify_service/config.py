@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from carekit.settings import ServiceSettings
 
 INTAKE_POLL_RECORDS = 4000  # most alert events the Kafka intake takes in one poll (entrypoints/consumers.py)
+BESIDE_SHARE = 0.5  # DELIVERY_SHARE of a process delivering beside a dispatcher process (its core serves the API)
 
 
 class Settings(ServiceSettings):
@@ -32,9 +33,11 @@ class Settings(ServiceSettings):
     )
     delivery_handoff_socket: str | None = Field(
         default=None,
-        description="a Unix socket path: a dispatcher process (NOTIFY_ROLE=dispatcher) serves it and API processes"
-        " of this machine (NOTIFY_ROLE=api) hand it the notifications they may send at once, as a process with both"
-        " roles does in memory; unset, they reach it only through Postgres claims (NOTIFY_ROLE=all ignores it)",
+        description="a Unix socket path: a dispatcher process (NOTIFY_ROLE=dispatcher) serves it, and the processes"
+        " of this machine that take alerts hand it the notifications of its partitions that they may send at once: an"
+        " API process (NOTIFY_ROLE=api) all of them, a process that delivers too (NOTIFY_ROLE=all) those of the"
+        " partitions the dispatcher process holds (its own dispatcher takes the rest, in memory); unset, they reach"
+        " it only through Postgres claims",
     )
 
     # delivery pipeline
@@ -53,6 +56,15 @@ class Settings(ServiceSettings):
     delivery_target_backlog: int = Field(default=1000, ge=1, description="most claimed rows one target may hold")
     delivery_lease_ttl_s: float = Field(default=10.0, gt=0, description="a partition lease runs out after this")
     delivery_lease_renew_s: float = Field(default=2.0, gt=0, description="leases are renewed this often")
+    delivery_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=64,
+        description="this instance's share of the delivery partitions, relative to the other instances' (it takes"
+        " ceil(64 x its share / the shares of all instances alive)); unset: 1, or 0.5 for a process that delivers"
+        " beside a dispatcher process (NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET), whose core also serves the"
+        " API and the intake",
+    )
     webhook_max_alerts: int = Field(default=1000, ge=1, description="most alerts in one webhook/Flashduty request")
     webhook_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, description="largest webhook request body")
     grouping_window_s: float = Field(default=2.0, ge=0)
@@ -117,6 +129,13 @@ class Settings(ServiceSettings):
         if value and (value.partition(":")[0] not in ("slack", "lark") or not value.partition(":")[2]):
             raise ValueError("must be slack:<channel id> or lark:<chat id>")
         return value
+
+    @property
+    def delivery_share_of_partitions(self) -> float:
+        """`delivery_share`, or its default for this process's role."""
+        if self.delivery_share is not None:
+            return self.delivery_share
+        return BESIDE_SHARE if self.notify_role == "all" and self.delivery_handoff_socket else 1.0
 
     @property
     def sales_chat(self) -> dict[str, str] | None:

@@ -100,7 +100,7 @@ async def test_rows_the_api_inserts_for_the_dispatcher_process_reach_it(
     async with _serving(_socket(tmp_path), dispatcher), _connected(_socket(tmp_path), pool) as remote:
         async with asyncio.timeout(10):
             await remote.connected.wait()
-        assert remote.handing() == HOLDS, "the API knows what the dispatcher may take"
+        assert remote.state() == HOLDS, "the API knows what the dispatcher may take"
         intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(remote))  # type: ignore[arg-type]
         await _post(intake, alert, "fp-1")
         await _post(intake, alert, "fp-2")
@@ -122,12 +122,12 @@ async def test_what_the_dispatcher_may_take_reaches_the_api_when_it_changes(
         async with asyncio.timeout(10):
             await remote.connected.wait()
         dispatcher.state = None  # no room
-        await eventually(lambda: _none(remote.handing()), timeout_s=10)
+        await eventually(lambda: _none(remote.state()), timeout_s=10)
         intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(remote))  # type: ignore[arg-type]
         await _post(intake, alert, "fp-1")
         assert await _states(pool, "sub-f") == [("pending", None)], "queued for a claim"
         dispatcher.state = HOLDS
-        await eventually(lambda: _equal(remote.handing(), HOLDS), timeout_s=10)
+        await eventually(lambda: _equal(remote.state(), HOLDS), timeout_s=10)
         await _post(intake, alert, "fp-2")
         assert await eventually(lambda: _count(dispatcher.taken, 1), timeout_s=10)
     assert dispatcher.taken[0].alert.fingerprint == "fp-2"
@@ -163,7 +163,7 @@ async def test_rows_the_dispatcher_had_not_taken_when_the_connection_broke_are_q
             assert await _states(pool, "sub-b") == [("sending", "dispatcher-1")]
         # the dispatcher process is gone before it acknowledged the batch
         assert await eventually(lambda: _queued_again(pool, "sub-b"), timeout_s=10)
-        assert remote.handing() is None, "nothing is handed while the dispatcher is away"
+        assert remote.state() is None, "nothing is handed while the dispatcher is away"
     dispatcher.unstuck.set()
 
 
@@ -198,7 +198,7 @@ async def test_a_frame_that_is_not_one_closes_its_connection_only(
         async with _connected(_socket(tmp_path), pool) as remote:
             async with asyncio.timeout(10):
                 await remote.connected.wait()
-            assert remote.handing() == HOLDS
+            assert remote.state() == HOLDS
 
 
 async def test_a_second_dispatcher_on_the_same_path_takes_it_over_when_the_first_is_gone(
@@ -213,13 +213,13 @@ async def test_a_second_dispatcher_on_the_same_path_takes_it_over_when_the_first
         async with _serving(_socket(tmp_path), first):
             waiting = asyncio.create_task(HandoffServer(_socket(tmp_path), second.take, lambda: second.state).run())
             try:
-                await eventually(lambda: _equal(remote.handing(), HOLDS), timeout_s=10)
+                await eventually(lambda: _equal(remote.state(), HOLDS), timeout_s=10)
                 assert not waiting.done(), "the second waits while the first serves"
             except BaseException:
                 waiting.cancel()
                 raise
         try:
-            await eventually(lambda: _equal(remote.handing(), second.state), timeout_s=10)
+            await eventually(lambda: _equal(remote.state(), second.state), timeout_s=10)
         finally:
             waiting.cancel()
             with contextlib.suppress(asyncio.CancelledError):

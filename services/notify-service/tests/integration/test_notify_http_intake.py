@@ -62,8 +62,8 @@ class _Senders:
     def __init__(self) -> None:
         self.taken: list[Claimed] = []
 
-    def handing(self) -> Handing:
-        return Handing("me", [0], [])
+    def handing(self) -> list[Handing]:
+        return [Handing("me", [0], [])]
 
     def hand(self, rows: list[Claimed]) -> list[Claimed]:
         self.taken += rows

@@ -38,8 +38,8 @@ from notify_service.handlers.intake import store_alerts
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0) -> Dispatcher:
-    cfg = notify_settings(delivery_lease_ttl_s=ttl_s)
+def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0, **settings: object) -> Dispatcher:
+    cfg = notify_settings(delivery_lease_ttl_s=ttl_s, **settings)
     box = SecretBox(cfg.notify_secret_key)
     return Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, me=me)  # type: ignore[arg-type]
 
@@ -106,6 +106,56 @@ async def test_two_instances_share_the_partitions_and_one_takes_over_what_a_dead
     assert await pool.fetchval("SELECT state FROM notifications WHERE id = $1", claimed.id) == "sending"
     await queue.record(pool, [Result([again], "delivered", 200, "ok", 1.0)], "second")
     assert await pool.fetchval("SELECT state FROM notifications WHERE id = $1", claimed.id) == "delivered"
+
+
+async def test_a_process_that_delivers_beside_a_dispatcher_process_takes_a_smaller_share(pool: asyncpg.Pool) -> None:
+    """NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET takes half the share of a dispatcher (its core also serves the
+    API and the intake): 22 partitions against 42, every one held; DELIVERY_SHARE sets it."""
+    socket = "handoff.sock"  # never opened here: it only says the dispatcher process is beside
+    beside = _dispatcher(pool, "beside", delivery_handoff_socket=socket)
+    dispatcher = _dispatcher(pool, "dispatcher", notify_role="dispatcher", delivery_handoff_socket=socket)
+    await beside.lease_once()
+    assert await _owners(pool) == {"beside": set(range(PARTITIONS))}, "alone, it delivers everything"
+    for instance in (dispatcher, beside, dispatcher):
+        await instance.lease_once()
+    owners = await _owners(pool)
+    assert (len(owners["beside"]), len(owners["dispatcher"])) == (22, 42)
+    assert owners["beside"] | owners["dispatcher"] == set(range(PARTITIONS))
+
+    even = _dispatcher(pool, "beside", delivery_handoff_socket=socket, delivery_share=1.0)
+    even.owned = set(owners["beside"])
+    for instance in (even, dispatcher, even):
+        await instance.lease_once()
+    assert sorted(len(parts) for parts in (await _owners(pool)).values()) == [32, 32]
+
+
+async def test_the_intake_inserts_each_notice_as_sent_by_the_dispatcher_that_holds_its_partition(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """A process that delivers beside a dispatcher process hands to both: each first notice is inserted as being
+    sent by whichever holds its target's partition and comes back with that one's name (`Claimed.by`), for the
+    intake to hand it to that one; a target of a partition neither holds is queued for claims."""
+    box = SecretBox(notify_settings().notify_secret_key)
+    for sub in ("sub-own", "sub-other", "sub-neither"):
+        await _subscriber(pool, box, sub, f"http://127.0.0.1:9/{sub}")
+    await pool.execute("UPDATE subscribers SET part = (ARRAY[3, 5, 9])[array_position(ARRAY['sub-own', 'sub-other'"
+                       ", 'sub-neither'], id)] WHERE org_id = 'org-scale'")  # fmt: skip
+    handing = [queue.Handing("own", [1, 3], []), queue.Handing("other", [5, 7], [])]
+    event = alert_event(alert.model_copy(update={"org_id": "org-scale", "fingerprint": "fp-both"}), source="/t")
+    async with pool.acquire() as conn:
+        taken = await repository.take_alone(conn, [event], basic=["webhook"], window_s=0, handing=handing)
+    assert taken is not None
+    assert taken.queued == 3
+    assert sorted((r.subscriber_id, r.part, r.by) for r in taken.handed) == [
+        ("sub-other", 5, "other"),
+        ("sub-own", 3, "own"),
+    ]
+    rows = await pool.fetch("SELECT subscriber_id, state, claimed_by FROM notifications WHERE fingerprint = 'fp-both'")
+    assert {r["subscriber_id"]: (r["state"], r["claimed_by"]) for r in rows} == {
+        "sub-own": ("sending", "own"),
+        "sub-other": ("sending", "other"),
+        "sub-neither": ("pending", None),
+    }
 
 
 async def test_a_clean_stop_hands_every_partition_back_at_once(pool: asyncpg.Pool) -> None:
@@ -294,7 +344,7 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
     handing = queue.Handing("me", sorted(held), ["sub-full"])
     async with pool.acquire() as conn, conn.transaction():
         await mute_locks.lock_for_intake(conn, ["org-1", "org-scale"])
-        taken = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=handing)
+        taken = await repository.take_in(conn, events, basic=["webhook"], window_s=0, handing=[handing])
         handed = await mutes.at_intake(conn, events, taken)
 
     assert taken.queued == 4
@@ -337,7 +387,7 @@ async def test_the_intake_wakes_the_claims_only_for_notifications_it_left_for_th
         )
         async with pool.acquire() as conn, conn.transaction():
             handing = queue.Handing("me", [part], full)
-            taken = await repository.take_in(conn, [event], basic=["webhook"], window_s=0, handing=handing)
+            taken = await repository.take_in(conn, [event], basic=["webhook"], window_s=0, handing=[handing])
         return taken.queued, len(taken.handed)
 
     listener = await pool.acquire()

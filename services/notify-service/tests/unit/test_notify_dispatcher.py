@@ -11,7 +11,7 @@ import json
 import re
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.handlers.delivery.backlog import Backlog
+from notify_service.handlers.delivery.beside import Beside
 from notify_service.handlers.delivery.dispatcher import Dispatcher
 from notify_service.handlers.delivery.targets import Targets
 
@@ -340,7 +341,7 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
     alert: Alert, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DELIVERY_HELD_ROWS bounds what waits in memory: once that many rows wait unsent, the intake queues its
-    notifications in Postgres (handing() says none) and claims stop, until senders have taken rows off."""
+    notifications in Postgres (state() says none) and claims stop, until senders have taken rows off."""
     dispatcher, answer = _claiming(
         monkeypatch, settings(delivery_held_rows=5, webhook_rate_per_s=1000, webhook_burst=1000)
     )
@@ -348,18 +349,18 @@ async def test_the_intake_hands_over_no_more_than_the_rows_a_dispatcher_may_hold
     rows = [
         Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert) for i in range(5)
     ]
-    assert dispatcher.handing() is not None, "room for rows: the intake hands them over"
+    assert dispatcher.state() is not None, "room for rows: the intake hands them over"
     dispatcher._hand_out(rows[:4])
-    assert dispatcher.handing() is not None, "4 of 5 held"
+    assert dispatcher.state() is not None, "4 of 5 held"
     dispatcher._hand_out(rows[4:])
-    assert dispatcher.handing() is None, "5 of 5 held: the intake queues in Postgres"
+    assert dispatcher.state() is None, "5 of 5 held: the intake queues in Postgres"
     assert not dispatcher._room(), "and claims wait"
     answer.set()
     for _ in range(5):
         result = await within(dispatcher._results.get(), 5)
         dispatcher._durable.pop(id(result)).set_result(None)
     assert dispatcher.in_memory == 0
-    assert dispatcher.handing() is not None, "sent: room again"
+    assert dispatcher.state() is not None, "sent: room again"
 
 
 async def test_the_claims_are_woken_only_for_rows_the_dispatcher_left_in_postgres(
@@ -389,20 +390,20 @@ async def test_the_claims_are_woken_only_for_rows_the_dispatcher_left_in_postgre
         await eventually(finished, timeout_s=5, interval_s=0.01)
         answer.clear()
 
-    assert dispatcher.handing() is not None
+    assert dispatcher.state() is not None
     hand_out(hooks[0], 1)
     await answered(1)
     assert not dispatcher._wake.is_set(), "everything was handed over and sent: no claim to make"
 
     for hook, row in zip(hooks, (2, 3, 4), strict=True):
         hand_out(hook, row)
-    assert dispatcher.handing() is None, "3 of 3 held: the intake queues the next notifications in Postgres"
+    assert dispatcher.state() is None, "3 of 3 held: the intake queues the next notifications in Postgres"
     await answered(3)
     assert dispatcher._wake.is_set(), "room again: the claims take what was left"
     dispatcher._wake.clear()
 
     hand_out(hooks[0], 5, 6)
-    handing = dispatcher.handing()
+    handing = dispatcher.state()
     assert handing is not None
     assert handing.full == [hooks[0].subscriber_id], "its backlog is full: the intake queues its rows in Postgres"
     await answered(2)
@@ -489,3 +490,59 @@ async def test_a_subscriber_is_loaded_once_however_many_of_its_senders_ask_at_th
     assert await stale == hook
     assert targets.fresh(hook.subscriber_id) is None
     assert len(loads) == 3
+
+
+class _Other:
+    """A dispatcher in another process, as the intake sees one: it takes what it is handed."""
+
+    def __init__(self) -> None:
+        self.handed: list[Claimed] = []
+        self.released: list[Claimed] = []
+
+    def handing(self) -> list[queue.Handing]:
+        return [queue.Handing("other", [5], [])]
+
+    def hand(self, rows: Sequence[Claimed]) -> list[Claimed]:
+        self.handed += rows
+        return []
+
+    async def release(self, rows: Sequence[Claimed]) -> None:
+        self.released += rows
+
+    async def take(self, rows: Sequence[Claimed]) -> None:
+        self.hand(rows)
+
+
+async def test_beside_a_dispatcher_process_each_row_goes_to_the_one_it_was_inserted_for(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that delivers beside a dispatcher process tells the intake what both may take, and hands each row
+    to the dispatcher it was inserted as being sent by (`Claimed.by`); a row of its own that it may no longer send
+    (the partition moved) is queued again as its own, the other's as the other's."""
+    own, answer = _claiming(monkeypatch, settings())
+    hook = _loaded(own, "https://hooks.example.com/beside")
+    other = _Other()
+    beside = Beside(own, other)
+    assert [h.me for h in beside.handing()] == [own.me, "other"]
+    assert [h.parts for h in beside.handing()] == [[0], [5]]
+
+    def row(i: int, part: int, by: str) -> Claimed:
+        return Claimed(i, hook.subscriber_id, "org-1", "webhook", f"sub-1/={i}", 0, datetime.now(UTC), alert, part, by)
+
+    released: list[Claimed] = []
+
+    async def release(rows: Sequence[Claimed]) -> None:
+        released.extend(rows)
+
+    monkeypatch.setattr(own, "release", release)
+    await beside.take([row(1, 0, own.me), row(2, 5, "other"), row(3, 9, own.me)])
+    assert [r.id for r in other.handed] == [2], "the other's row goes to the other"
+    assert [r.id for r in released] == [3], "its own row of a partition it no longer holds is queued again"
+    assert own.in_memory == 1, "its own row of its partition goes to its senders"
+    answer.set()
+    result = await within(own._results.get(), 5)
+    assert [r.id for r in result.rows] == [1]
+    own._durable.pop(id(result)).set_result(None)
+
+    await beside.release([row(4, 0, own.me), row(5, 5, "other")])
+    assert ([r.id for r in released], [r.id for r in other.released]) == ([3, 4], [5])

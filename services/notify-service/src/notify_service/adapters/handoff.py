@@ -152,7 +152,12 @@ class RemoteDispatcher:
         self._unacked: dict[int, Sequence[Claimed]] = {}
         self.connected = asyncio.Event()
 
-    def handing(self) -> Handing | None:
+    def handing(self) -> list[Handing]:
+        state = self.state()
+        return [state] if state is not None else []
+
+    def state(self) -> Handing | None:
+        """What the dispatcher said it may take (None: nothing, or not connected)."""
         return self._state if self._writer is not None else None
 
     def hand(self, rows: Sequence[Claimed]) -> list[Claimed]:

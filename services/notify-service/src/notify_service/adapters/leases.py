@@ -4,22 +4,32 @@ and every instance alive takes a fair share. Leases are timed on the database's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import asyncpg
 
+from notify_service.domain.subscribers import PARTITIONS
 
-async def heartbeat(pool: asyncpg.Pool, me: str, ttl_s: float) -> int:
-    """Say this instance is alive, forget instances silent for longer than `ttl_s`; how many are alive."""
+
+async def heartbeat(pool: asyncpg.Pool, me: str, ttl_s: float, share: float = 1.0) -> int:
+    """Say this instance is alive with its share (`DELIVERY_SHARE`), forget instances silent for longer than `ttl_s`;
+    how many partitions this instance should hold: ceil(64 x its share / the shares of those alive), at least 1."""
     async with pool.acquire() as conn:
         await conn.execute(
-            "INSERT INTO delivery_instances (id, seen_at) VALUES ($1, now())"
-            " ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+            "INSERT INTO delivery_instances (id, seen_at, share) VALUES ($1, now(), $2)"
+            " ON CONFLICT (id) DO UPDATE SET seen_at = now(), share = $2",
             me,
+            share,
         )
         await conn.execute("DELETE FROM delivery_instances WHERE seen_at < now() - make_interval(secs => $1)", ttl_s)
-        alive: int = await conn.fetchval("SELECT count(*) FROM delivery_instances")
-        return alive
+        shares: float = await conn.fetchval("SELECT sum(share) FROM delivery_instances")
+        return fair_share(share, shares)
+
+
+def fair_share(share: float, shares: float) -> int:
+    """An instance's partitions: the instances' fair shares add up to at least all 64, so none is left unheld."""
+    return max(1, min(PARTITIONS, math.ceil(PARTITIONS * share / max(shares, share) - 1e-9)))
 
 
 async def renew(pool: asyncpg.Pool, me: str, ttl_s: float) -> set[int]:

@@ -12,12 +12,12 @@ import asyncpg
 from carekit.db import BY_KEY_LOCAL
 from notify_service.adapters.queue import WAKE, in_state
 
-LOCK_KEY = "notify-mutes:"  # also in notify_take (migrations/007_intake_in_one_call.sql)
+LOCK_KEY = "notify-mutes:"  # also in notify_take_by_partition (migrations/011)
 _INTAKE_LOCKS = (
     f"SELECT {BY_KEY_LOCAL}, pg_advisory_xact_lock(hashtextextended($2 || o, 0)),"  # noqa: S608 (constant SQL)
     " pg_advisory_xact_lock_shared(hashtext($3 || o)) FROM unnest($1::text[]) AS o"
 )
-INTAKE_KEY = "notify-intake:"  # also in notify_take
+INTAKE_KEY = "notify-intake:"  # also in notify_take_by_partition
 CHECKS = "mute_checks"
 
 
@@ -40,8 +40,9 @@ async def lock_for_intake(conn: asyncpg.Connection, orgs: Collection[str]) -> No
     exclusive, so that one organisation's intake transactions (HTTP requests and Kafka batches alike) take turns
     instead of upserting the same alerts in different orders and deadlocking; and the mute lock (`lock`), shared.
     The same statement makes the rest of the transaction plan its statements by key (`carekit.db.BY_KEY_LOCAL`,
-    the intake's first statement). The usual intake takes the same locks inside its one call (`notify_take`,
-    migrations/007_intake_in_one_call.sql, which names these keys: change them together)."""
+    the intake's first statement). The usual intake takes the same locks inside its one call
+    (`notify_take_by_partition`, migrations/011_intake_hands_by_partition.sql, which names these keys: change them
+    together)."""
     await conn.execute(
         _INTAKE_LOCKS,
         sorted(set(orgs)),

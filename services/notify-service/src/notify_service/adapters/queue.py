@@ -23,7 +23,7 @@ from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
-# NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); also named in notify_take
+# NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); also named in notify_take_by_partition
 # (migrations/007_intake_in_one_call.sql)
 WAKE = "notifications"
 log = logging.getLogger(__name__)
@@ -47,12 +47,13 @@ class Claimed:
     window_from: datetime
     alert: Alert
     part: int = 0
+    by: str | None = None  # the dispatcher the intake inserted it as being sent by (None: claimed)
 
 
 @dataclass(frozen=True, slots=True)
 class Handing:
-    """A dispatcher of this process that takes notifications straight from the intake: its name, the partitions it
-    holds and the subscribers whose backlog is full (their notifications are queued for a claim instead)."""
+    """A dispatcher that takes notifications straight from the intake: its name, the partitions it holds and the
+    subscribers whose backlog is full (their notifications are queued for a claim instead)."""
 
     me: str
     parts: list[int]

@@ -25,7 +25,7 @@ _GROUP = f"""
                         ELSE COALESCE((SELECT jsonb_agg({_LABEL} ORDER BY g.o)::text
                                        FROM unnest(s.group_by) WITH ORDINALITY AS g(name, o)), '') END
 """  # noqa: S608 (constant SQL, values bound)
-# Each alert's matching subscribers (`notify_subscribers`, migrations/007_intake_in_one_call.sql, as in notify_take)
+# Each alert's matching subscribers (`notify_subscribers`, migrations/007_intake_in_one_call.sql, as in the one call)
 _SUBSCRIBED = """
         FROM i CROSS JOIN LATERAL notify_subscribers(i.org_id, i.project_id, i.cluster_id, i.severity, i.rule) AS s
         LEFT JOIN plan_projection p ON p.org_id = s.org_id
@@ -75,13 +75,13 @@ INSERT_RESOLVED = f"""
     SELECT count(*) FROM inserted
 """  # noqa: S608 (constant SQL, values bound)
 
-# One round of the intake in one call: `notify_take` (migrations/007_intake_in_one_call.sql) takes the intake's locks
+# One round of the intake in one call: `notify_take_by_partition` (migrations/007, 009, 011) takes the intake's locks
 # when asked ($15), then stores the alerts' state, queues their firing notices, reads the organisations with silences
 # or windows and wakes the claims, all in one statement (each alert's JSON parsed once), and returns what the caller
 # needs for the rest, by `kind`: `queued`/`counted`, `resolved`, `ruled`, `woken`, `again` (the migration says each).
 # A function because each statement of a plpgsql function takes its own snapshot: the statement sees what was
 # committed while the locks were awaited. Called alone ($16), it is the whole transaction: one round trip.
-TAKE = "SELECT * FROM notify_take($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+TAKE = "SELECT * FROM notify_take_by_partition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 
 
 def _rounds(events: Sequence[AlertFiring | AlertResolved]) -> list[list[AlertFiring | AlertResolved]]:
@@ -106,9 +106,9 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Taken:
-    """What `take_in` did: how many notifications it queued; those inserted as being sent by this process's
-    dispatcher, to hand to its senders after the commit; the organisations of the alerts that have silences or
-    maintenance windows (`handlers.mutes.at_intake` holds what they mute)."""
+    """What `take_in` did: how many notifications it queued; those inserted as being sent by a dispatcher the
+    intake hands to (each row's `by`), to hand to its senders after the commit; the organisations of the alerts
+    that have silences or maintenance windows (`handlers.mutes.at_intake` holds what they mute)."""
 
     queued: int
     handed: list[Claimed]
@@ -122,24 +122,26 @@ async def take_in(
     basic: list[str],
     window_s: float,
     store_only: Collection[str] = (),
-    handing: Handing | None = None,
+    handing: Sequence[Handing] = (),
     texts: Mapping[str, str] | None = None,
 ) -> Taken:
     """Store the alerts' state and queue one notification per matching, entitled subscriber (the caller's
     transaction, holding the alerts' organisations' intake locks); firing notices first, then resolved ones (only
     for subscribers that had the firing notice). Events whose id is in `store_only` are stored but queue nothing (a
-    Clinic alert the plan does not include). With `handing` (a dispatcher of this process) and no grouping window,
-    first notices are inserted as being sent by it. `texts`: each alert's JSON by event id, when the caller has it
-    (else serialised here)."""
+    Clinic alert the plan does not include). With `handing` (the dispatchers the intake hands to, this process's and
+    one in another process, `handlers.delivery.dispatcher.Hands`) and no grouping window, first notices are inserted
+    as being sent by the dispatcher that holds their partition. `texts`: each alert's JSON by event id, when the
+    caller has it (else serialised here)."""
+    owners = _owners(handing, window_s)
     queued = 0
     handed: list[Claimed] = []
     ruled: set[str] = set()
     orgs = sorted({e.data.org_id for e in events})
     resolved_queued = 0
     for batch in _rounds(events):
-        rows = await conn.fetch(TAKE, *_args(batch, store_only, basic, window_s, orgs, handing, texts), [], False)
+        rows = await conn.fetch(TAKE, *_args(batch, store_only, basic, window_s, orgs, owners, texts), [], False)
         orgs = []  # silences and windows are read once, in the first round
-        round_queued, round_handed, resolved = _sorted_out(rows, batch)
+        round_queued, round_handed, resolved = _sorted_out(rows, batch, owners)
         queued += round_queued
         handed += round_handed
         ruled.update(r["org_id"] for r in rows if r["kind"] == "ruled")
@@ -159,7 +161,7 @@ async def take_alone(
     *,
     basic: list[str],
     window_s: float,
-    handing: Handing | None = None,
+    handing: Sequence[Handing] = (),
     texts: Mapping[str, str] | None = None,
 ) -> Taken | None:
     """`take_in` for the usual intake, in one round trip that is its whole transaction, the intake's locks included
@@ -169,11 +171,27 @@ async def take_alone(
     if len({(e.data.org_id, e.data.fingerprint) for e in events}) < len(events):
         return None
     orgs = sorted({e.data.org_id for e in events})
-    rows = await conn.fetch(TAKE, *_args(events, (), basic, window_s, orgs, handing, texts), orgs, True)
+    owners = _owners(handing, window_s)
+    rows = await conn.fetch(TAKE, *_args(events, (), basic, window_s, orgs, owners, texts), orgs, True)
     if any(r["kind"] == "again" for r in rows):
         return None
-    queued, handed, _resolved = _sorted_out(rows, events)  # none: an alert resolved with this start is `again`
+    queued, handed, _resolved = _sorted_out(rows, events, owners)  # none: an alert resolved with this start is `again`
     return Taken(queued, handed, [])
+
+
+@dataclass(frozen=True)
+class _Owners:
+    """The dispatchers the intake hands to, as `notify_take_by_partition` takes them: who holds each partition,
+    and the subscribers whose backlog is full with any of them."""
+
+    by_part: dict[int, str]
+    full: list[str]
+
+
+def _owners(handing: Sequence[Handing], window_s: float) -> _Owners:
+    if window_s != 0:  # a grouping window queues every notice for the claims
+        return _Owners({}, [])
+    return _Owners({part: h.me for h in handing for part in h.parts}, sorted({s for h in handing for s in h.full}))
 
 
 def _args(
@@ -182,12 +200,11 @@ def _args(
     basic: list[str],
     window_s: float,
     orgs: list[str],
-    handing: Handing | None,
+    owners: _Owners,
     texts: Mapping[str, str] | None,
 ) -> list[object]:
-    """`notify_take`'s arguments $1-$14 for one round (each alert once)."""
+    """`notify_take_by_partition`'s arguments $1-$14 for one round (each alert once)."""
     now = datetime.now(UTC)
-    hand = handing if window_s == 0 else None  # a grouping window queues every notice for the claims
     return [
         [e.data.org_id for e in batch],
         [e.data.fingerprint for e in batch],
@@ -200,17 +217,17 @@ def _args(
         basic,
         window_s,
         orgs,
-        hand.me if hand is not None else None,
-        hand.parts if hand is not None else [],
-        hand.full if hand is not None else [],
+        list(owners.by_part.values()),
+        list(owners.by_part),
+        owners.full,
     ]
 
 
 def _sorted_out(
-    rows: Sequence[asyncpg.Record], batch: Sequence[AlertFiring | AlertResolved]
+    rows: Sequence[asyncpg.Record], batch: Sequence[AlertFiring | AlertResolved], owners: _Owners
 ) -> tuple[int, list[Claimed], list[asyncpg.Record]]:
-    """A round's rows: how many notices it queued, those handed to this process's dispatcher, the resolved notices
-    to queue next."""
+    """A round's rows: how many notices it queued, those inserted as being sent by a dispatcher (each with its
+    name), the resolved notices to queue next."""
     queued = 0
     resolved: list[asyncpg.Record] = []
     sending: list[asyncpg.Record] = []
@@ -227,10 +244,11 @@ def _sorted_out(
     if not sending:
         return queued, [], resolved
     alerts = {(e.data.org_id, e.data.fingerprint): e.data for e in batch}  # a round holds one event per alert
-    return queued, [_claimed(r, alerts[(r["org_id"], r["fingerprint"])]) for r in sending], resolved
+    handed = [_claimed(r, alerts[(r["org_id"], r["fingerprint"])], owners.by_part[r["part"]]) for r in sending]
+    return queued, handed, resolved
 
 
-def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:
+def _claimed(row: asyncpg.Record, alert: Alert, by: str) -> Claimed:
     """A notification inserted as being sent, as a claim would have returned it (first attempt)."""
     return Claimed(
         row["id"],
@@ -242,6 +260,7 @@ def _claimed(row: asyncpg.Record, alert: Alert) -> Claimed:
         row["window_from"],
         alert,
         row["part"],
+        by,
     )
 
 

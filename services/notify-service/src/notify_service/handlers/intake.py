@@ -53,11 +53,12 @@ async def store_alerts(
 ) -> tuple[int, list[Claimed]]:
     """Store the alerts and queue one notification per matching, entitled subscriber, in one transaction that holds
     their organisations' intake locks (HTTP requests and Kafka batches of one organisation take turns), with `also`:
-    usually one call of `notify_take` (`repository.take_alone`), else a transaction of several statements.
-    With a dispatcher in this process (`local`) and no grouping window, the first notices of its partitions' targets
-    are inserted as being sent by it and returned, to be handed to its senders after the commit. `texts`: each
+    usually one call of `notify_take_by_partition` (`repository.take_alone`), else a transaction of several statements.
+    With dispatchers to hand to (`local`: this process's, one in another process, or both) and no grouping window,
+    the first notices of their partitions' targets are inserted as being sent by the one that holds each and
+    returned, to be handed over after the commit. `texts`: each
     alert's JSON by event id, when the caller has it (`stored_text`)."""
-    handing = local.handing() if local is not None and settings.grouping_window_s == 0 else None
+    handing = local.handing() if local is not None and settings.grouping_window_s == 0 else []
     firing = [e for e in events if isinstance(e, AlertFiring)]
     if also is None and len(firing) == len(events) and not clinic.involved(events):
         # the usual intake, in one round trip that is its whole transaction (`repository.take_alone`)

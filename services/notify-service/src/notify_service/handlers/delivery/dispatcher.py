@@ -16,7 +16,6 @@ import contextvars
 import dataclasses
 import functools
 import logging
-import math
 import os
 import socket
 import time
@@ -40,7 +39,6 @@ from notify_service.adapters.subscribers import CHANGED
 from notify_service.config import Settings
 from notify_service.domain.backoff import next_delay_s, within_window
 from notify_service.domain.classify import Outcome, Verdict, redact
-from notify_service.domain.subscribers import PARTITIONS
 from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.targets import Targets
 
@@ -66,10 +64,11 @@ def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, setting
 
 
 class Hands(Protocol):
-    """What the intake hands its rows to: this process's `Dispatcher`, or one in another process of this machine
-    (adapters/handoff.py)."""
+    """What the intake hands its rows to: this process's `Dispatcher`, one in another process of this machine, or
+    both (adapters/handoff.py). `handing` says what each may take now (none: the intake queues every row for
+    claims); the rows handed carry the name of the one they were inserted for (`Claimed.by`)."""
 
-    def handing(self) -> queue.Handing | None: ...
+    def handing(self) -> list[queue.Handing]: ...
     def hand(self, rows: Sequence[Claimed]) -> list[Claimed]: ...
     async def release(self, rows: Sequence[Claimed]) -> None: ...
     async def take(self, rows: Sequence[Claimed]) -> None: ...
@@ -144,8 +143,7 @@ class Dispatcher:
             if filled:
                 log.info("gave a delivery partition to %d subscribers or queued notifications without one", filled)
         ttl = self._settings.delivery_lease_ttl_s
-        alive = await leases.heartbeat(self._pool, self.me, ttl)
-        fair = math.ceil(PARTITIONS / max(1, alive))
+        fair = await leases.heartbeat(self._pool, self.me, ttl, self._settings.delivery_share_of_partitions)
         held = await leases.renew(self._pool, self.me, ttl)
         lost = self.owned - held
         if lost:
@@ -256,10 +254,14 @@ class Dispatcher:
 
     # --- straight from the intake ------------------------------------------------------------------------------
 
-    def handing(self) -> queue.Handing | None:
-        """What the intake of this process needs to insert notifications as being sent by this dispatcher (the
-        partitions it holds, the targets whose backlog is full); None while it is not claiming or holds as many
-        rows as a claim would let it."""
+    def handing(self) -> list[queue.Handing]:
+        state = self.state()
+        return [state] if state is not None else []
+
+    def state(self) -> queue.Handing | None:
+        """What an intake needs to insert notifications as being sent by this dispatcher (the partitions it holds,
+        the targets whose backlog is full); None while it is not claiming or holds as many rows as a claim would
+        let it."""
         if not self._running or not self.owned:
             return None
         if not self._room():
