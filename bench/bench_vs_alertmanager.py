@@ -21,11 +21,14 @@ alert arrives. Modes:
   if all were busy. With `--split [N]`,
   notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside N (default 1) that only
   deliver (`NOTIFY_ROLE=dispatcher`), the first of which takes the API's rows over a Unix socket
-  (`DELIVERY_HANDOFF_SOCKET`; the others by claims); its CPU and peak RSS are then the processes' sums.
-- `scale`: notify-service alone, one instance beside two (same database and consumer group; the requests go to
-  them in turn, as through a load balancer), and beside an API-and-intake process with a separate dispatcher
-  process (`NOTIFY_ROLE=api` / `dispatcher`, the rows handed over `DELIVERY_HANDOFF_SOCKET`), grouping off as in
-  `table`, at the first two sizes.
+  (`DELIVERY_HANDOFF_SOCKET`; the others by claims); its CPU and peak RSS are then the processes' sums. With
+  `--beside` too, the first process delivers as well (`NOTIFY_ROLE=all`, a share of 0.5 of the partitions against
+  each dispatcher's 1), beside the dispatcher processes.
+- `scale`: notify-service alone: one instance; two (same database and consumer group; the requests go to them in
+  turn, as through a load balancer); an API-and-intake process with a separate dispatcher process
+  (`NOTIFY_ROLE=api` / `dispatcher`, the rows handed over `DELIVERY_HANDOFF_SOCKET`); and a process that delivers
+  beside a dispatcher process (`NOTIFY_ROLE=all` / `dispatcher`, the same socket), grouping off as in `table`, at
+  the first two sizes.
 - `history`: notify-service alone at the first size, on an empty history, then the same process again (new
   alerts) after `--history-copies` (100) copies of the first run's delivered notifications (firing and resolved,
   so 5,000 alerts give 1M), delivery attempts and alerts were written into its database as past history
@@ -44,7 +47,7 @@ Postgres down, a port busy) it says why and exits 2; when a run does not deliver
 what did arrive, marked, and exits 1.
 
     uv run python bench/bench_vs_alertmanager.py [table|scale|history|grouped|cpu|all] [--sizes 5000,20000,100000]
-        [--repeat 2] [--split [N]] [--quick] [--profile DIR]
+        [--repeat 2] [--split [N]] [--beside] [--only am|notify] [--quick] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ from bench.bench_notify_delivery import prepare
 from care_schemas.events.alert import Alert
 from care_schemas.topics import PLAN_EVENTS
 from carekit_testing import ServiceProcess, create_database, raw_producer
+from notify_service.adapters.leases import fair_share
 from notify_service.domain.subscribers import PARTITIONS
 from tests.receivers import bench_infra, notify_env, plan_changed, sample_alert, skip_history, token
 
@@ -212,9 +216,9 @@ class Workload:
     def ids(self) -> list[str]:
         return [f"{self.run}-{i}" for i in range(self.n)]
 
-    def warmup(self) -> Push:
-        """One alert of the first organisation, in a group of its own (so it is never sent again with others)."""
-        return Workload(f"w{self.run}", 1, self.orgs, ["cl-warmup"]).pushes()[0]
+    def warmup(self) -> list[Push]:
+        """One alert of each organisation, each in a group of its own (so it is never sent again with others)."""
+        return Workload(f"w{self.run}", len(self.orgs), self.orgs, ["cl-warmup"] * len(self.orgs)).pushes()
 
 
 async def push_all(
@@ -303,23 +307,27 @@ class Profiler:
 
 
 async def delivery_shared(db: str, instances: int, timeout_s: float = 60) -> None:
-    """Wait until `instances` notify-service processes each hold their fair share of the delivery partitions (they
-    rebalance on their lease renewals, every 2 s by default)."""
+    """Wait until `instances` notify-service processes hold every delivery partition, none more than its fair share
+    (`DELIVERY_SHARE`; they rebalance on their lease renewals, every 2 s by default)."""
     conn = await asyncpg.connect(db)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            owners, most = await conn.fetchrow(
-                "SELECT count(*), max(held) FROM (SELECT count(*) AS held FROM delivery_partitions"
-                " WHERE owner IS NOT NULL AND lease_until > now() GROUP BY owner) AS o"
-            )
-            fair = math.ceil(PARTITIONS / instances)  # as the dispatchers compute their share
-            if owners >= instances and most <= fair:
+            shares = {r["id"]: r["share"] for r in await conn.fetch("SELECT id, share FROM delivery_instances")}
+            held = {
+                r["owner"]: r["held"]
+                for r in await conn.fetch(
+                    "SELECT owner, count(*) AS held FROM delivery_partitions"
+                    " WHERE owner IS NOT NULL AND lease_until > now() GROUP BY owner"
+                )
+            }
+            over = {o: n for o, n in held.items() if n > fair_share(shares.get(o, 1.0), sum(shares.values()))}
+            if len(held) >= instances and sum(held.values()) == PARTITIONS and not over:
                 return
             if time.monotonic() > deadline:
                 raise Unavailable(
-                    f"{owners} of {instances} notify-service instances hold delivery partitions, one of them {most}"
-                    f" (a fair share is at most {fair})"
+                    f"{len(held)} of {instances} notify-service instances hold {sum(held.values())} of {PARTITIONS}"
+                    f" delivery partitions; over their fair share: {over}"
                 )
             await asyncio.sleep(0.2)
     finally:
@@ -419,15 +427,18 @@ class Bench:
         /,
         instances: int = 1,
         split: int = 0,
+        beside: bool = False,
         **overrides: str,
     ) -> Run:
         """notify-service on a fresh database; with `instances` > 1, that many processes on the same database and
         consumer group (each takes its share of intake and of the delivery partitions), the requests sent to them
         in turn; with `split`, one process for the API and intake (`NOTIFY_ROLE=api`) and one that only delivers
-        (`NOTIFY_ROLE=dispatcher`). CPU and peak RSS are the sums of the processes'."""
+        (`NOTIFY_ROLE=dispatcher`); with `beside` too, the first process delivers as well (`NOTIFY_ROLE=all`), beside
+        the dispatcher processes. CPU and peak RSS are the sums of the processes'."""
         if split:  # the API hands its rows to the (first) dispatcher over a Unix socket, as the README says to run it
             socket_path = os.path.join(tempfile.gettempdir(), f"bench-notify-{os.getpid()}-{time.monotonic_ns()}.sock")
-            overrides = {**overrides, "NOTIFY_ROLE": "api", "DELIVERY_HANDOFF_SOCKET": socket_path}
+            role = "all" if beside else "api"
+            overrides = {**overrides, "NOTIFY_ROLE": role, "DELIVERY_HANDOFF_SOCKET": socket_path}
         service, db = await self._start_notify(load.orgs, group_by, **overrides)
         services = [service]
         try:
@@ -443,12 +454,12 @@ class Bench:
                 services[-1].start(self.logs)
                 await services[-1].wait_ready()
             if split:
-                await delivery_shared(db, split)
+                await delivery_shared(db, split + int(beside))
             tokens = {org: token(org) for org in load.orgs}
             for url in urls:
                 await self._warm_up(url, load.warmup(), lambda p: p.notify_body, lambda p: tokens[p.org])
             shape = (f" x{instances}" if instances > 1 else "") + (
-                f" api + {split} dispatcher{'s' if split > 1 else ''}" if split else ""
+                f" {'all' if beside else 'api'} + {split} dispatcher{'s' if split > 1 else ''}" if split else ""
             )
             system = "notify-service" + shape
             return await self._measure_notify(services, db, urls, load, system)
@@ -506,13 +517,15 @@ class Bench:
             service.stop()
 
     async def _warm_up(
-        self, url: str, warmup: Push, body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
+        self, url: str, warmup: list[Push], body: Callable[[Push], bytes], headers: Callable[[Push], dict[str, str]]
     ) -> None:
-        """One alert through the whole path first, so connection set-up and consumer joins are not measured."""
-        arrivals = self.receiver.begin(warmup.ids)
-        await push_all(url, [warmup], body, headers)
-        if not await arrivals.wait(len(warmup.ids), 60):
-            raise Unavailable(f"the warm-up alert sent to {url} did not reach the receiver within 60 s")
+        """One alert of each organisation through the whole path first, so that connection set-up, consumer joins
+        and each target's first use are not measured."""
+        ids = [i for push in warmup for i in push.ids]
+        arrivals = self.receiver.begin(ids)
+        await push_all(url, warmup, body, headers)
+        if not await arrivals.wait(len(ids), 60):
+            raise Unavailable(f"the warm-up alerts sent to {url} did not reach the receiver within 60 s")
 
     async def _start_notify(
         self, orgs: list[str], group_by: list[str] | None = None, /, **overrides: str
@@ -668,7 +681,9 @@ def machine_row(label: str, r: Run) -> str:
     )
 
 
-async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, only: str | None = None) -> bool:
+async def table(
+    bench: Bench, sizes: list[int], repeat: int, split: int = 0, only: str | None = None, beside: bool = False
+) -> bool:
     orgs = [f"am-{uuid.uuid4().hex[:6]}-{i}" for i in range(ORGS)]
     route = {"group_by": ["..."], "group_wait": "0s"}
     lines = list(TABLE_HEAD)
@@ -687,7 +702,7 @@ async def table(bench: Bench, sizes: list[int], repeat: int, split: int = 0, onl
                     r = await bench.alertmanager(load, route)
                 else:
                     # grouping off on both sides: Alertmanager group_by ['...'], the subscriber's group_by the same
-                    r = await bench.notify(load, ["..."], split=split, GROUPING_WINDOW_S="0", **LIFTED)
+                    r = await bench.notify(load, ["..."], split=split, beside=beside, GROUPING_WINDOW_S="0", **LIFTED)
                 results[name] = r
                 print(
                     f"[{label}] {name}: {r.delivered:,} delivered in {r.seconds:.2f} s (push {r.push_s:.2f} s)",
@@ -725,22 +740,33 @@ async def scale(bench: Bench, sizes: list[int], repeat: int) -> bool:
             load = Workload(uuid.uuid4().hex[:6], n, orgs)
             label = f"{n:,}" + (f" #{rep + 1}" if repeat > 1 else "")
             results: dict[str, Run] = {}
-            for shape in ("one", "two", "split") if rep % 2 == 0 else ("split", "two", "one"):
+            shapes = ("one", "two", "split", "beside")
+            for shape in shapes if rep % 2 == 0 else reversed(shapes):
                 print(f"[{label}] notify-service {shape}: pushing {n:,} alerts ...", file=sys.stderr)
-                instances, split = (2, 0) if shape == "two" else (1, int(shape == "split"))
-                r = await bench.notify(load, ["..."], instances=instances, split=split, GROUPING_WINDOW_S="0", **LIFTED)
+                instances, split = (2, 0) if shape == "two" else (1, int(shape in ("split", "beside")))
+                r = await bench.notify(
+                    load,
+                    ["..."],
+                    instances=instances,
+                    split=split,
+                    beside=shape == "beside",
+                    GROUPING_WINDOW_S="0",
+                    **LIFTED,
+                )
                 results[shape] = r
                 complete = complete and r.complete
-            one, two, apart = results["one"], results["two"], results["split"]
-            lines += [row(label, one), row(label, two), row(label, apart)]
+            one = results["one"]
+            lines += [row(label, results[shape]) for shape in shapes]
             lines.append(
-                f"| {label} | x2 / x1; api + dispatcher / x1 | {two.rate / max(one.rate, 1e-9):.2f};"
-                f" {apart.rate / max(one.rate, 1e-9):.2f} | | | | |"
+                f"| {label} | x2; api + dispatcher; all + dispatcher / x1 | "
+                + "; ".join(f"{results[shape].rate / max(one.rate, 1e-9):.2f}" for shape in shapes[1:])
+                + " | | | | |"
             )
     print(
         "\nnotify-service: 1 instance; 2 instances (same database and consumer group, requests sent to them in"
         " turn); 1 API-and-intake process beside 1 dispatcher process (NOTIFY_ROLE api / dispatcher, rows handed"
-        " over DELIVERY_HANDOFF_SOCKET)"
+        " over DELIVERY_HANDOFF_SOCKET); 1 process that delivers too beside 1 dispatcher process (NOTIFY_ROLE all /"
+        " dispatcher, the same socket)"
     )
     print("\n".join(lines))
     print("CPU s per 1k: the processes together (+ Postgres backends, + the Kafka broker). Peak RSS: their sum.")
@@ -855,7 +881,7 @@ async def main(args: argparse.Namespace) -> int:
         ok = True
         try:
             if args.mode in ("table", "all"):
-                ok = await table(bench, args.sizes, args.repeat, split=args.split, only=args.only) and ok
+                ok = await table(bench, args.sizes, args.repeat, args.split, args.only, args.beside) and ok
             if args.mode in ("scale", "all"):
                 ok = await scale(bench, args.sizes[:2], args.repeat) and ok
             if args.mode == "history":
@@ -884,6 +910,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         metavar="N",
         help="table: notify-service as an API-and-intake process beside N dispatcher processes (NOTIFY_ROLE; N=1)",
     )
+    parser.add_argument(
+        "--beside",
+        action="store_true",
+        help="table: the API-and-intake process of --split delivers too (NOTIFY_ROLE=all), beside the dispatchers"
+        " (--split 1 unless given)",
+    )
     parser.add_argument("--only", choices=["am", "notify"], help="table: run one system only (no ratio row)")
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
     parser.add_argument(
@@ -894,6 +926,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="record notify-service with py-spy into this folder")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.beside and not args.split:
+        args.split = 1
     if args.quick:
         args.sizes, args.repeat, args.grouped_alerts, args.cpu_requests = [1000], 1, 2000, 2000
     return args
