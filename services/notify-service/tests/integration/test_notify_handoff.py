@@ -167,6 +167,38 @@ async def test_rows_the_dispatcher_had_not_taken_when_the_connection_broke_are_q
     dispatcher.unstuck.set()
 
 
+async def test_a_row_handed_back_is_queued_again_as_the_dispatcher_it_was_inserted_for(
+    pool: asyncpg.Pool, alert: Alert, tmp_path: Path
+) -> None:
+    """The API may give back rows it inserted for a dispatcher process that has since been replaced by one with
+    another name (the connection broke between the insert and the hand-off): each row is queued again as the one it
+    was inserted for, not as whichever is connected now (that would match no row, and leave it being sent)."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-r", part=0)
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local(_Gone()))  # type: ignore[arg-type]
+    await _post(intake, alert, "fp-r")
+    assert await _states(pool, "sub-r") == [("sending", "dispatcher-1")]
+    row = await pool.fetchrow("SELECT id, grp, window_from FROM notifications WHERE subscriber_id = 'sub-r'")
+    handed = Claimed(
+        row["id"], "sub-r", alert.org_id, "email", row["grp"], 0, row["window_from"], alert, 0, "dispatcher-1"
+    )
+    dispatcher = _Dispatcher()
+    dispatcher.state = Handing("dispatcher-2", [0], [])
+    async with _serving(_socket(tmp_path), dispatcher), _connected(_socket(tmp_path), pool) as remote:
+        await eventually(lambda: _equal(remote.state(), dispatcher.state), timeout_s=10)
+        await remote.release([handed])
+    assert await _queued_again(pool, "sub-r")
+
+
+class _Gone:
+    """A dispatcher process as the intake saw it just before it went away: it held partition 0, and takes nothing."""
+
+    def handing(self) -> list[Handing]:
+        return [HOLDS]
+
+    def hand(self, rows: Sequence[Claimed]) -> list[Claimed]:
+        return []  # kept here: the test hands them back itself
+
+
 async def test_while_no_dispatcher_listens_the_intake_queues_its_rows_for_claims(
     pool: asyncpg.Pool, alert: Alert, tmp_path: Path
 ) -> None:

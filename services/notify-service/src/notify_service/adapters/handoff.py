@@ -171,11 +171,17 @@ class RemoteDispatcher:
         return []
 
     async def release(self, rows: Sequence[Claimed]) -> None:
-        """Queue again rows inserted as being sent by the dispatcher that it will not get; an outage is waited out
-        (until then they stay with a dispatcher that does not know them, or is gone and loses its leases)."""
-        while rows:
+        """Queue again rows inserted as being sent by the dispatcher that it will not get, each as the dispatcher it
+        was inserted for (a restarted dispatcher has a new name); an outage is waited out (until then they stay with
+        a dispatcher that does not know them, or is gone and loses its leases)."""
+        by: dict[str | None, list[int]] = {}
+        for r in rows:
+            by.setdefault(r.by or self._me, []).append(r.id)
+        while by:
             try:
-                await queue.release(self._pool, [r.id for r in rows], self._me)
+                for me in list(by):
+                    await queue.release(self._pool, by[me], me)
+                    del by[me]
                 return
             except Exception as exc:
                 if not is_outage(exc):

@@ -23,8 +23,8 @@ from carekit.faults import storable
 from carekit.outbox import enqueue
 
 SOURCE = "/notify-service"
-# NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); also named in notify_take_by_partition
-# (migrations/007_intake_in_one_call.sql)
+# NOTIFY channel: notifications are queued for claims (every dispatcher LISTENs); also named in the intake's one call
+# (`notify_take_by_partition`, migrations/011_intake_hands_by_partition.sql)
 WAKE = "notifications"
 log = logging.getLogger(__name__)
 # Rows looked up by id (`id = ANY($1)`) test their state as `coalesce(state, '') = 'sending'` (or 'pending'), a

@@ -64,9 +64,10 @@ def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, setting
 
 
 class Hands(Protocol):
-    """What the intake hands its rows to: this process's `Dispatcher`, one in another process of this machine, or
-    both (adapters/handoff.py). `handing` says what each may take now (none: the intake queues every row for
-    claims); the rows handed carry the name of the one they were inserted for (`Claimed.by`)."""
+    """What the intake hands its rows to: this process's `Dispatcher`, one in another process of this machine
+    (adapters/handoff.py), or both (handlers/delivery/beside.py). `handing` says what each may take now (none: the
+    intake queues every row for claims); the rows handed carry the name of the one they were inserted for
+    (`Claimed.by`)."""
 
     def handing(self) -> list[queue.Handing]: ...
     def hand(self, rows: Sequence[Claimed]) -> list[Claimed]: ...
