@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from care_schemas.topics import ALERT_ACTIONS, ALERT_EVENTS, NOTIFY_DEADLETTER
 from carekit.bootstrap import Service, build, migrations_of
 from carekit.outbox import OutboxRelay
-from carekit.retention import batched, by_age, in_id_order
+from carekit.retention import by_age, in_id_order
 from carekit.runtime import Runtime
 from notify_service.adapters import notices
 from notify_service.adapters.channels.base import SendContext
@@ -56,7 +56,8 @@ ROUTERS = [
 PUBLISHES = [ALERT_EVENTS, ALERT_ACTIONS, NOTIFY_DEADLETTER]
 # what history is purged after RETENTION_DAYS (besides the kit's outbox, processed events and re-driven parked rows)
 RETENTION = [
-    # each by an index on its age: notifications_finished, delivery_attempts_age, alerts_resolved_age
+    # each by an index on its age (notifications_finished, delivery_attempts_age, alerts_resolved_age, silences_ends,
+    # alert_acks_age, alert_tickets_told) or in id order where rows are written in the order of their age
     by_age(
         "notifications",
         "created_at",
@@ -67,18 +68,17 @@ RETENTION = [
     in_id_order("im_messages", "created_at", "state = 'delivered'"),
     by_age("alerts", "updated_at", "status = 'resolved'", key="ctid"),
     # issue 12: silences expired before the cutoff (Alertmanager keeps expired ones a while, too), acknowledgements
-    # of firings that are over, links of tickets already told that their alert resolved: people's doing, few rows,
-    # no index on their age (a pass reads each about once, as the tables in id order above)
-    batched("silences", "ends_at < $1", "ends_at"),
-    batched(
+    # of firings that are over, links of tickets already told that their alert resolved
+    by_age("silences", "ends_at"),
+    by_age(
         "alert_acks",
-        "acknowledged_at < $1 AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.org_id = alert_acks.org_id"
+        "acknowledged_at",
+        "NOT EXISTS (SELECT 1 FROM alerts a WHERE a.org_id = alert_acks.org_id"
         " AND a.fingerprint = alert_acks.fingerprint AND a.starts_at = alert_acks.starts_at"
         " AND a.episode = alert_acks.episode AND a.status = 'firing' OFFSET 0)",
-        None,
         key="ctid",
     ),
-    batched("alert_tickets", "told_at < $1", None, key="ctid"),
+    by_age("alert_tickets", "told_at", "told_at IS NOT NULL", key="ctid"),
 ]
 
 
