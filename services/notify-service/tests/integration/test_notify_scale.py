@@ -44,6 +44,18 @@ def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0, **settings: ob
     return Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, me=me)  # type: ignore[arg-type]
 
 
+_ALERTS = (
+    "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT"
+    " COALESCE($1, 'org-' || (i % 100)), $2 || i, $3, $4, $5, $2 || i, now() FROM generate_series(1, $6) AS i"
+)
+
+
+async def _alerts(pool: asyncpg.Pool, org: str | None, prefix: str, status: str, alert: Alert, n: int) -> None:
+    """`n` alerts of `org` (None: spread over org-0 to org-99) with `status`, fingerprints and event ids `prefix`1 to
+    `prefix`n, each starting and carried as `alert`: rows the statement under test should not read."""
+    await pool.execute(_ALERTS, org, prefix, status, alert.starts_at, alert.model_dump(mode="json"), n)
+
+
 async def _owners(pool: asyncpg.Pool) -> dict[str, set[int]]:
     rows = await pool.fetch("SELECT part, owner FROM delivery_partitions WHERE lease_until > now() ORDER BY part")
     out: dict[str, set[int]] = {}
@@ -542,13 +554,7 @@ async def test_the_intake_reads_alerts_by_key_on_a_table_that_was_small_when_its
             await store_alerts(one, events, settings)
 
     await take("small-")
-    await pool.execute(
-        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
-        " 'grown-' || i, 'firing', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
-        alert.org_id,
-        alert.starts_at,
-        alert.model_dump(mode="json"),
-    )
+    await _alerts(pool, alert.org_id, "grown-", "firing", alert, 20000)
     read = await entries_read_by(pool, one, ("alerts",), lambda: take("later-"))
 
     assert read < 1_000
@@ -690,13 +696,7 @@ async def test_the_mute_check_reads_an_organisations_alerts_by_key_on_tables_ana
                 await mute_locks.candidates(conn, alert.org_id, None)
 
     await check()
-    await pool.execute(
-        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT"
-        " 'org-' || (i % 100), 'grown-' || i, 'resolved', $1, $2, 'event-' || i, now()"
-        " FROM generate_series(1, 20000) AS i",
-        alert.starts_at,
-        alert.model_dump(mode="json"),
-    )
+    await _alerts(pool, None, "grown-", "resolved", alert, 20000)
     await pool.execute(
         "INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,"
         " alert, part, state, held_by) SELECT 'sub-m', 'org-' || (i % 100), 'webhook', 'g', 'grown-' || i,"
@@ -744,13 +744,7 @@ async def test_links_of_tickets_to_alerts_are_checked_by_key_on_tables_analyzed_
             assert await alert_actions_store.tell_resolved(one) == 0
 
     await passes()
-    await pool.execute(
-        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
-        " 'grown-' || i, 'resolved', $2, $3, 'event-' || i, now() FROM generate_series(1, 20000) AS i",
-        alert.org_id,
-        alert.starts_at,
-        alert.model_dump(mode="json"),
-    )
+    await _alerts(pool, alert.org_id, "grown-", "resolved", alert, 20000)
     read = await entries_read_by(pool, one, ("alerts",), passes)
 
     assert read < 1_000, "the whole of alerts was read"
@@ -803,10 +797,6 @@ async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_
         " alert, part, state, delivered_at) SELECT 'sub-r', $1, 'email', 'g', $2 || i, 'firing', 'critical', $3, $4,"
         " 0, 'delivered', now() - make_interval(secs => $6) FROM generate_series(1, $5) AS i"
     )
-    alerts = (
-        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1, $2 || i,"
-        " 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
-    )
     stored = alert.model_dump(mode="json")
 
     async def checks() -> None:
@@ -814,10 +804,10 @@ async def test_the_repeat_check_reads_only_what_is_due_on_tables_analyzed_while_
             await repeat_once(one, notify_settings(repeat_interval_s=3600.0))
 
     await pool.execute(grow, alert.org_id, "due-", alert.starts_at, stored, 3, 7200.0)
-    await pool.execute(alerts, alert.org_id, "due-", alert.starts_at, stored, 3)
+    await _alerts(pool, alert.org_id, "due-", "firing", alert, 3)
     await checks()  # the first three are repeated; then nothing is due
     await pool.execute(grow, alert.org_id, "grown-", alert.starts_at, stored, 20000, 0.0)
-    await pool.execute(alerts, alert.org_id, "grown-", alert.starts_at, stored, 20000)
+    await _alerts(pool, alert.org_id, "grown-", "firing", alert, 20000)
     read = await entries_read_by(pool, one, ("notifications", "alerts"), checks)
 
     assert read < 1_000, "the history was read"
@@ -929,20 +919,15 @@ async def test_acknowledging_reads_the_alerts_firing_by_key_on_tables_analyzed_w
     acknowledged the alert's current firing, looking its episode up in alerts. Planned once for all after statistics
     that found the tables empty, it must still read that one alert, not every organisation's."""
     await pool.execute("ANALYZE")
-    insert = (
-        "INSERT INTO alerts (org_id, fingerprint, status, starts_at, alert, event_id, event_time) SELECT $1,"
-        " $2 || i, 'firing', $3, $4, $2 || i, now() FROM generate_series(1, $5) AS i"
-    )
-    stored = alert.model_dump(mode="json")
 
     async def acknowledge(prefix: str) -> None:
         for i in range(1, 11):
             await alert_actions_handlers.take_in_action(one, _acknowledged(alert, f"{prefix}{i}"))
 
-    await pool.execute(insert, alert.org_id, "first-", alert.starts_at, stored, 10)
+    await _alerts(pool, alert.org_id, "first-", "firing", alert, 10)
     await acknowledge("first-")
-    await pool.execute(insert, "org-other", "grown-", alert.starts_at, stored, 20000)
-    await pool.execute(insert, alert.org_id, "later-", alert.starts_at, stored, 10)
+    await _alerts(pool, "org-other", "grown-", "firing", alert, 20000)
+    await _alerts(pool, alert.org_id, "later-", "firing", alert, 10)
     read = await entries_read_by(pool, one, ("alerts",), partial(acknowledge, "later-"))
 
     assert read < 1_000, "every organisation's alerts were read"
