@@ -56,8 +56,10 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
         WEBHOOK_BURST="5",
         DELIVERY_LEASE_TTL_S="3",
         DELIVERY_LEASE_RENEW_S="0.5",
+        DELIVERY_SHARE="0.5",
     )
-    dispatchers = [ServiceProcess("notify_service.dispatcher", api.service.env)]
+    dispatcher_env = {k: v for k, v in api.service.env.items() if k != "DELIVERY_SHARE"}  # the default, 1
+    dispatchers = [ServiceProcess("notify_service.dispatcher", dispatcher_env)]
     handed = 'notify_handoff_rows_total{outcome="handed"}'
     org = f"handoff-{unique}"
 
@@ -84,7 +86,7 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
             dispatchers[0].stop(signal.SIGKILL)
             await api.alerts(*alerts[third : 2 * third])  # taken while no dispatcher runs: queued for claims
 
-            dispatchers.append(ServiceProcess("notify_service.dispatcher", api.service.env))
+            dispatchers.append(ServiceProcess("notify_service.dispatcher", dispatcher_env))
             dispatchers[1].start(tmp_path)
             await dispatchers[1].wait_ready()
             before = await _metric(api.url, handed)
@@ -130,10 +132,11 @@ async def _holders(api: Notify) -> dict[str, int]:
 async def test_a_process_that_delivers_beside_a_dispatcher_process_hands_it_its_partitions_rows(
     kafka_bootstrap: str, database_url: str, tmp_path: Path, unique: str
 ) -> None:
-    """NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET: the process keeps a smaller share of the partitions (0.5 against
-    the dispatcher's 1) and sends their rows itself, and hands the rest over the socket; both deliver, nothing is
-    sent twice. When the dispatcher process is killed the process takes every partition and sends everything; a new
-    dispatcher process takes its share back."""
+    """NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET: the process keeps a smaller share of the partitions (here 0.5
+    against the dispatcher's 1: with the default, 0.2, 11 partitions, all 24 targets would fall in the dispatcher's
+    53 about once in a hundred runs) and sends their rows itself, and hands the rest over the socket; both deliver,
+    nothing is sent twice. When the dispatcher process is killed the process takes every partition and sends
+    everything; a new dispatcher process takes its share back."""
     api = await start_notify(
         kafka_bootstrap,
         database_url,
@@ -142,8 +145,10 @@ async def test_a_process_that_delivers_beside_a_dispatcher_process_hands_it_its_
         GROUPING_WINDOW_S="0",
         DELIVERY_LEASE_TTL_S="3",
         DELIVERY_LEASE_RENEW_S="0.5",
+        DELIVERY_SHARE="0.5",
     )
-    dispatchers = [ServiceProcess("notify_service.dispatcher", api.service.env)]
+    dispatcher_env = {k: v for k, v in api.service.env.items() if k != "DELIVERY_SHARE"}  # the default, 1
+    dispatchers = [ServiceProcess("notify_service.dispatcher", dispatcher_env)]
     handed = 'notify_handoff_rows_total{outcome="handed"}'
     delivered = 'notify_notifications_delivered_total{channel="webhook"}'
     org = f"beside-{unique}"
@@ -191,7 +196,7 @@ async def test_a_process_that_delivers_beside_a_dispatcher_process_hands_it_its_
             await api.alerts(*batches[1])  # the killed one's partitions: queued for claims, taken over
             await eventually(delivered_of(batches[1]), timeout_s=60, interval_s=0.5)
 
-            dispatchers.append(ServiceProcess("notify_service.dispatcher", api.service.env))
+            dispatchers.append(ServiceProcess("notify_service.dispatcher", dispatcher_env))
             dispatchers[1].start(tmp_path)
             await dispatchers[1].wait_ready()
             await eventually(shared, timeout_s=30, interval_s=0.2)

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from carekit.settings import ServiceSettings
 
 INTAKE_POLL_RECORDS = 4000  # most alert events the Kafka intake takes in one poll (entrypoints/consumers.py)
-BESIDE_SHARE = 0.5  # DELIVERY_SHARE of a process delivering beside a dispatcher process (its core serves the API)
+BESIDE_SHARE = 0.2  # DELIVERY_SHARE of a process delivering beside a dispatcher process (its core serves the API)
 
 
 class Settings(ServiceSettings):
@@ -61,7 +61,7 @@ class Settings(ServiceSettings):
         gt=0,
         le=64,
         description="this instance's share of the delivery partitions, relative to the other instances' (it takes"
-        " ceil(64 x its share / the shares of all instances alive)); unset: 1, or 0.5 for a process that delivers"
+        " ceil(64 x its share / the shares of all instances alive)); unset: 1, or 0.2 for a process that delivers"
         " beside a dispatcher process (NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET), whose core also serves the"
         " API and the intake",
     )
