@@ -1,6 +1,7 @@
 """The HTTP intake's store, on a real Postgres: a request cancelled while its transaction waits (its client went
 away) still stores what it started to, and the rows it inserts as being sent reach this process's senders; an
-alert posted through the Alertmanager API is never stored without its time-out."""
+alert posted through the Alertmanager API is never stored without its time-out; a subscriber deleted while an
+intake queues notices for it leaves none behind, and one queued for a subscriber that is gone is cancelled."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from notify_helpers import settings as notify_settings
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity, Role
-from carekit_testing import eventually
-from notify_service.adapters import mutes, queue
+from carekit_testing import eventually, within
+from notify_service.adapters import mutes, queue, repository, subscribers
+from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed, Handing
+from notify_service.adapters.secrets import SecretBox
 from notify_service.handlers import alertmanager_api
-from notify_service.handlers.delivery.dispatcher import Local
+from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
+from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import AlertIntake
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -180,3 +184,74 @@ async def test_an_alert_posted_to_the_alertmanager_api_is_stored_with_its_time_o
     assert await alertmanager_api.post_alerts(intake, owner, [posted]) == []  # the usual way: both at once
     assert await pool.fetchval("SELECT count(*) FROM alerts WHERE org_id = 'org-ends'") == 1
     assert len(topic.published) == 1
+
+
+async def _notices(pool: asyncpg.Pool) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT subscriber_id, fingerprint FROM notifications ORDER BY subscriber_id, fingerprint")
+    return [(r["subscriber_id"], r["fingerprint"]) for r in rows]
+
+
+async def test_a_deleted_subscriber_leaves_no_notification_behind_though_an_intake_was_queuing_one(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """Deleting a subscriber deletes its notifications and no other's. An intake of its organisation that is
+    queuing notices when the delete starts finishes first, and what it queued goes too: no foreign key does this
+    since migrations/014, the delete holds the organisation's intake lock. An intake after it queues nothing for the
+    subscriber and does not fail."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-gone")
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-kept")
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
+    first = alert_event(alert, source="/t")
+    await intake.accept([first], {first.id: first.data.model_dump_json()}, "http")
+    assert await _notices(pool) == [("sub-gone", "fp-1"), ("sub-kept", "fp-1")]
+
+    second = alert_event(alert.model_copy(update={"fingerprint": "fp-2"}), source="/t")
+    async with pool.acquire() as under_way:
+        transaction = under_way.transaction()
+        await transaction.start()
+        await mutes.lock_for_intake(under_way, [alert.org_id])
+        await repository.take_in(under_way, [second], basic=["email"], window_s=0.0, store_only=set())
+        deleting = asyncio.create_task(subscribers.delete(pool, alert.org_id, "sub-gone"))
+
+        async def waiting_or_done() -> bool:
+            return deleting.done() or await _waiting_on_a_lock(pool)
+
+        await eventually(waiting_or_done, timeout_s=10)
+        await transaction.commit()
+    assert await within(deleting, 10) is True
+    assert await _notices(pool) == [("sub-kept", "fp-1"), ("sub-kept", "fp-2")]
+
+    third = alert_event(alert.model_copy(update={"fingerprint": "fp-3"}), source="/t")
+    await intake.accept([third], {third.id: third.data.model_dump_json()}, "http")
+    assert await _notices(pool) == [("sub-kept", "fp-1"), ("sub-kept", "fp-2"), ("sub-kept", "fp-3")]
+    assert await subscribers.delete(pool, alert.org_id, "sub-gone") is False
+    assert await subscribers.delete(pool, "another-org", "sub-kept") is False, "only its own organisation's"
+    assert len(await _notices(pool)) == 3
+
+
+async def test_a_notice_queued_for_a_subscriber_that_is_gone_is_cancelled(pool: asyncpg.Pool, alert: Alert) -> None:
+    """A path that queues a notice without the intake's lock (a repeat) can race a delete: the dispatcher finds no
+    target for it and cancels it with the reason, instead of trying it for ever."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-once", part=0)
+    intake = AlertIntake(pool, None, notify_settings(grouping_window_s=0), Local())  # type: ignore[arg-type]
+    event = alert_event(alert, source="/t")
+    await intake.accept([event], {event.id: event.data.model_dump_json()}, "http")
+    await pool.execute("DELETE FROM subscribers WHERE id = 'sub-once'")  # as a delete racing a repeat leaves it
+    cfg = notify_settings(grouping_window_s=0)
+    dispatcher = Dispatcher(pool, Targets(pool, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    await dispatcher.lease_once()
+    tasks = [asyncio.create_task(dispatcher.run()), asyncio.create_task(dispatcher.record_forever())]
+    try:
+
+        async def cancelled() -> tuple[str, str] | None:
+            row = await pool.fetchrow("SELECT state, last_error FROM notifications WHERE subscriber_id = 'sub-once'")
+            return (row["state"], row["last_error"]) if row["state"] == "cancelled" else None
+
+        assert await eventually(cancelled, timeout_s=10) == (
+            "cancelled",
+            "cancelled: subscriber deleted or suspended",
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from care_schemas.catalogue import ChannelType, PlanCode
+from notify_service.adapters import mutes
 from notify_service.adapters.secrets import SecretBox
 from notify_service.domain.plans import suspension_reason
 from notify_service.domain.subscribers import Draft, masked, partition_of, secrets_of, target_key
@@ -149,9 +150,18 @@ async def list_for(pool: asyncpg.Pool, box: SecretBox, org_id: str, project_id: 
 
 
 async def delete(pool: asyncpg.Pool, org_id: str, subscriber_id: str) -> bool:
-    status: str = await pool.execute("DELETE FROM subscribers WHERE id = $1 AND org_id = $2", subscriber_id, org_id)
-    await pool.execute("SELECT pg_notify($1, $2)", CHANGED, subscriber_id)
-    return status.endswith(" 1")
+    """Delete the organisation's subscriber with its notifications (queued, in flight and delivered; their dead
+    letters follow), holding the organisation's intake lock so that no intake queues one for it meanwhile
+    (migrations/014: no foreign key does it). False when the organisation has no such subscriber."""
+    async with pool.acquire() as conn, conn.transaction():
+        await mutes.lock_for_intake(conn, [org_id])
+        found = await conn.fetchval(
+            "DELETE FROM subscribers WHERE id = $1 AND org_id = $2 RETURNING id", subscriber_id, org_id
+        )
+        if found is not None:
+            await conn.execute("DELETE FROM notifications WHERE subscriber_id = $1", subscriber_id)
+            await conn.execute("SELECT pg_notify($1, $2)", CHANGED, subscriber_id)
+    return found is not None
 
 
 async def apply_plan(
