@@ -2,8 +2,8 @@
 `DELIVERY_HANDOFF_SOCKET`): the two share the delivery partitions as any two instances do (adapters/leases.py), and
 the intake inserts each notice it may send at once as being sent by whichever of them holds its partition, then hands
 it to that one: in memory to its own, over the socket to the other (adapters/handoff.py). The process then uses a
-core for its API, intake and half the delivery, and the dispatcher process another for the other half, with no claim
-in Postgres between them."""
+core for its API, its intake and a fifth of the delivery (`DELIVERY_SHARE`, 0.2 by default), and the dispatcher
+process another for the rest, with no claim in Postgres between them."""
 
 from __future__ import annotations
 
