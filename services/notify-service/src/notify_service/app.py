@@ -34,7 +34,7 @@ from notify_service.entrypoints import notices as notice_consumers
 from notify_service.entrypoints.deps import Deps
 from notify_service.handlers import alert_actions
 from notify_service.handlers.delivery.beside import Beside
-from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
+from notify_service.handlers.delivery.dispatcher import Dispatcher, Local, hand_over
 from notify_service.handlers.delivery.scheduler import run_repeats
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, Sender, TicketUpdates
@@ -116,7 +116,8 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.spawn("delivery", dispatcher.run)
             runtime.spawn("delivery-recorder", dispatcher.record_forever)
             if handoff and not api:
-                runtime.spawn("delivery-handoff", HandoffServer(handoff, dispatcher.take, dispatcher.state).run)
+                server = HandoffServer(handoff, partial(hand_over, dispatcher), dispatcher.state)
+                runtime.spawn("delivery-handoff", server.run)
         if api:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
             runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))

@@ -30,7 +30,7 @@ from notify_service.app import RETENTION
 from notify_service.domain.subscribers import PARTITIONS, partition_of, target_key
 from notify_service.handlers import alert_actions as alert_actions_handlers
 from notify_service.handlers import alertmanager_api, mutes, notices
-from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.dispatcher import Dispatcher, hand_over
 from notify_service.handlers.delivery.scheduler import repeat_once
 from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import store_alerts
@@ -373,7 +373,7 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
     }
     assert sorted(r.subscriber_id for r in await queue.claim(pool, 10, me="other")) == ["sub-elsewhere", "sub-full"]
 
-    await _dispatcher(pool, "me").take(handed)  # never started: not claiming
+    await hand_over(_dispatcher(pool, "me"), handed)  # never started: not claiming
     assert await pool.fetchval("SELECT state FROM notifications WHERE subscriber_id = 'sub-here'") == "pending"
 
 

@@ -30,7 +30,7 @@ from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.beside import Beside
-from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.dispatcher import Dispatcher, hand_over
 from notify_service.handlers.delivery.targets import Targets
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
@@ -535,7 +535,7 @@ async def test_beside_a_dispatcher_process_each_row_goes_to_the_one_it_was_inser
         released.extend(rows)
 
     monkeypatch.setattr(own, "release", release)
-    await beside.take([row(1, 0, own.me), row(2, 5, "other"), row(3, 9, own.me)])
+    await hand_over(beside, [row(1, 0, own.me), row(2, 5, "other"), row(3, 9, own.me)])
     assert [r.id for r in other.handed] == [2], "the other's row goes to the other"
     assert [r.id for r in released] == [3], "its own row of a partition it no longer holds is queued again"
     assert own.in_memory == 1, "its own row of its partition goes to its senders"

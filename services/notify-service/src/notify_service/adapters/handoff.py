@@ -189,11 +189,6 @@ class RemoteDispatcher:
                 log.warning("queueing again %d notifications failed, will retry: %s", len(rows), exc)
                 await asyncio.sleep(1.0)
 
-    async def take(self, rows: Sequence[Claimed]) -> None:
-        left = self.hand(rows)
-        if left:
-            await self.release(left)
-
     async def run(self) -> None:
         """Stay connected to the dispatcher, forever: reconnect after it restarts; until then `handing` is None and
         the intake queues its rows for claims."""

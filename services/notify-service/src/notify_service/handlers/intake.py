@@ -35,7 +35,7 @@ from notify_service.config import Settings
 from notify_service.domain.alertmanager_in import Intake, Refusal
 from notify_service.domain.ticket_updates import outgoing
 from notify_service.handlers import alert_actions, clinic, mutes
-from notify_service.handlers.delivery.dispatcher import Hands, Local
+from notify_service.handlers.delivery.dispatcher import Hands, Local, hand_over
 
 log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
@@ -104,7 +104,7 @@ async def take_in_alerts(
     queued, handed = await store_alerts(pool, events, settings, local)
     metrics.RECEIVED.labels("kafka").inc(len(events))
     if handed and local is not None:
-        await local.take(handed)
+        await hand_over(local, handed)
     return queued
 
 
@@ -139,7 +139,7 @@ class AlertIntake:
         except asyncio.CancelledError:  # the client went away: the store goes on, and its rows reach the senders
             storing.add_done_callback(_hand_when_stored)
             raise
-        # `Dispatcher.take` in two steps: the hand-off without a turn of the loop, so that the answer is written before
+        # `hand_over` in two steps: the hand-off without a turn of the loop, so that the answer is written before
         # the senders run; the release of what it will not send shielded as the store is (cut off, it would leave
         # them being sent by a dispatcher that will not send them)
         if dispatcher is not None and handed and (left := dispatcher.hand(handed)):
@@ -197,7 +197,7 @@ def _hand_when_stored(storing: asyncio.Future[tuple[Hands | None, list[Claimed]]
         return
     dispatcher, handed = storing.result()
     if dispatcher is not None and handed:
-        _to_the_end(dispatcher.take(handed))
+        _to_the_end(hand_over(dispatcher, handed))
 
 
 MAX_ALERTS = 1000

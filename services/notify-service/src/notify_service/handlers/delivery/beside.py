@@ -34,11 +34,6 @@ class Beside:
         mine, theirs = self._split(rows)
         await asyncio.gather(*(d.release(r) for d, r in ((self.own, mine), (self.other, theirs)) if r))
 
-    async def take(self, rows: Sequence[Claimed]) -> None:
-        left = self.hand(rows)
-        if left:
-            await self.release(left)
-
     def _split(self, rows: Sequence[Claimed]) -> tuple[list[Claimed], list[Claimed]]:
         mine = [r for r in rows if r.by == self.own.me]
         return mine, [r for r in rows if r.by != self.own.me] if len(mine) < len(rows) else []

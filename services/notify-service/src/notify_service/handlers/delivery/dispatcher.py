@@ -72,7 +72,15 @@ class Hands(Protocol):
     def handing(self) -> list[queue.Handing]: ...
     def hand(self, rows: Sequence[Claimed]) -> list[Claimed]: ...
     async def release(self, rows: Sequence[Claimed]) -> None: ...
-    async def take(self, rows: Sequence[Claimed]) -> None: ...
+
+
+async def hand_over(hands: Hands, rows: Sequence[Claimed]) -> None:
+    """Notifications the intake inserted as being sent by `hands`' dispatchers (committed): to their senders
+    (`hand`); those a dispatcher will not send (a partition it no longer holds, or all when it stopped claiming
+    meanwhile) are queued again (`release`)."""
+    left = hands.hand(rows)
+    if left:
+        await hands.release(left)
 
 
 @dataclasses.dataclass
@@ -273,15 +281,9 @@ class Dispatcher:
             self._shut_out = True
         return queue.Handing(self.me, sorted(self.owned), full)
 
-    async def take(self, rows: Sequence[Claimed]) -> None:
-        """Notifications the intake inserted as being sent by this dispatcher (committed): to their senders. Those
-        of partitions it no longer holds, or all when it stopped claiming meanwhile, are queued again."""
-        left = self.hand(rows)
-        if left:
-            await self.release(left)
-
     def hand(self, rows: Sequence[Claimed]) -> list[Claimed]:
-        """`take`'s first half, at once: the rows it may send go to their senders; returns the others, to `release`."""
+        """`hand_over`'s first half, at once: the rows it may send go to their senders; returns the others, to
+        `release`."""
         if not self._running:
             return list(rows)
         self._hand_out([r for r in rows if r.part in self.owned])
