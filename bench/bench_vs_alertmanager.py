@@ -22,8 +22,8 @@ alert arrives. Modes:
   notify-service runs as one process for the API and intake (`NOTIFY_ROLE=api`) beside N (default 1) that only
   deliver (`NOTIFY_ROLE=dispatcher`), the first of which takes the API's rows over a Unix socket
   (`DELIVERY_HANDOFF_SOCKET`; the others by claims); its CPU and peak RSS are then the processes' sums. With
-  `--beside` too, the first process delivers as well (`NOTIFY_ROLE=all`, a share of 0.5 of the partitions against
-  each dispatcher's 1), beside the dispatcher processes.
+  `--beside` too, the first process delivers as well (`NOTIFY_ROLE=all`, by default a share of 0.2 of the partitions
+  against each dispatcher's 1), beside the dispatcher processes.
 - `scale`: notify-service alone: one instance; two (same database and consumer group; the requests go to them in
   turn, as through a load balancer); an API-and-intake process with a separate dispatcher process
   (`NOTIFY_ROLE=api` / `dispatcher`, the rows handed over `DELIVERY_HANDOFF_SOCKET`); and a process that delivers

@@ -56,10 +56,8 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
         WEBHOOK_BURST="5",
         DELIVERY_LEASE_TTL_S="3",
         DELIVERY_LEASE_RENEW_S="0.5",
-        DELIVERY_SHARE="0.5",
     )
-    dispatcher_env = {k: v for k, v in api.service.env.items() if k != "DELIVERY_SHARE"}  # the default, 1
-    dispatchers = [ServiceProcess("notify_service.dispatcher", dispatcher_env)]
+    dispatchers = [ServiceProcess("notify_service.dispatcher", api.service.env)]
     handed = 'notify_handoff_rows_total{outcome="handed"}'
     org = f"handoff-{unique}"
 
@@ -86,7 +84,7 @@ async def test_the_api_hands_its_rows_to_a_dispatcher_process_and_a_killed_one_l
             dispatchers[0].stop(signal.SIGKILL)
             await api.alerts(*alerts[third : 2 * third])  # taken while no dispatcher runs: queued for claims
 
-            dispatchers.append(ServiceProcess("notify_service.dispatcher", dispatcher_env))
+            dispatchers.append(ServiceProcess("notify_service.dispatcher", api.service.env))
             dispatchers[1].start(tmp_path)
             await dispatchers[1].wait_ready()
             before = await _metric(api.url, handed)

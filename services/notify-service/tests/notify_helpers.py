@@ -9,11 +9,14 @@ import pytest
 
 from care_schemas.catalogue import ChannelType
 from carekit_testing import TEST_JWT_SECRET
-from notify_service.adapters.channels.base import Target
+from notify_service.adapters.channels.base import SendContext, Target
 from notify_service.adapters.im_queue import ImMessage
+from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
 from notify_service.domain.subscribers import secrets_of
+from notify_service.handlers.delivery.dispatcher import Dispatcher
+from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import TicketUpdates
 
 KEY = "x2nKu2yV5cS9Y2b0R8f8tq0m9m3f2c8W6c1kQm4zJ7Y="
@@ -30,6 +33,14 @@ def settings(**changes: Any) -> Settings:
     }
     values.update(changes)
     return Settings(**values)
+
+
+def dispatcher_on(pool: asyncpg.Pool, me: str | None, ttl_s: float = 10.0, **changes: Any) -> Dispatcher:
+    """A dispatcher of real targets on `pool` (not started), named `me` (None: as a process names it), with these
+    settings, its leases lasting `ttl_s`; it sends through no Slack or Lark bot."""
+    cfg = settings(delivery_lease_ttl_s=ttl_s, **changes)
+    box = SecretBox(cfg.notify_secret_key)
+    return Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, me=me)  # type: ignore[arg-type]
 
 
 def target(channel: ChannelType, config: dict[str, Any]) -> Target:

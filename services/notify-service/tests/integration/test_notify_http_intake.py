@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from notify_helpers import email_subscriber
+from notify_helpers import dispatcher_on, email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
@@ -18,12 +18,9 @@ from care_schemas.topics import ALERT_EVENTS
 from carekit.identity import Identity, Role
 from carekit_testing import eventually, within
 from notify_service.adapters import mutes, queue, repository, subscribers
-from notify_service.adapters.channels.base import SendContext
 from notify_service.adapters.queue import Claimed, Handing
-from notify_service.adapters.secrets import SecretBox
 from notify_service.handlers import alertmanager_api
-from notify_service.handlers.delivery.dispatcher import Dispatcher, Local
-from notify_service.handlers.delivery.targets import Targets
+from notify_service.handlers.delivery.dispatcher import Local
 from notify_service.handlers.intake import AlertIntake
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -237,8 +234,7 @@ async def test_a_notice_queued_for_a_subscriber_that_is_gone_is_cancelled(pool: 
     event = alert_event(alert, source="/t")
     await intake.accept([event], {event.id: event.data.model_dump_json()}, "http")
     await pool.execute("DELETE FROM subscribers WHERE id = 'sub-once'")  # as a delete racing a repeat leaves it
-    cfg = notify_settings(grouping_window_s=0)
-    dispatcher = Dispatcher(pool, Targets(pool, SecretBox(cfg.notify_secret_key), cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    dispatcher = dispatcher_on(pool, None, grouping_window_s=0)
     await dispatcher.lease_once()
     tasks = [asyncio.create_task(dispatcher.run()), asyncio.create_task(dispatcher.record_forever())]
     try:

@@ -10,7 +10,7 @@ from functools import partial
 
 import asyncpg
 import pytest
-from notify_helpers import email_subscriber
+from notify_helpers import dispatcher_on, email_subscriber
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType, PlanCode
@@ -36,12 +36,6 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.intake import store_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-def _dispatcher(pool: asyncpg.Pool, me: str, ttl_s: float = 10.0, **settings: object) -> Dispatcher:
-    cfg = notify_settings(delivery_lease_ttl_s=ttl_s, **settings)
-    box = SecretBox(cfg.notify_secret_key)
-    return Dispatcher(pool, Targets(pool, box, cfg), SendContext(None, cfg), cfg, me=me)  # type: ignore[arg-type]
 
 
 _ALERTS = (
@@ -80,7 +74,7 @@ async def _subscriber(pool: asyncpg.Pool, box: SecretBox, sub: str, url: str) ->
 async def test_two_instances_share_the_partitions_and_one_takes_over_what_a_dead_one_was_sending(
     pool: asyncpg.Pool, alert: Alert
 ) -> None:
-    first, second = _dispatcher(pool, "first", ttl_s=1.0), _dispatcher(pool, "second", ttl_s=1.0)
+    first, second = dispatcher_on(pool, "first", ttl_s=1.0), dispatcher_on(pool, "second", ttl_s=1.0)
     await first.lease_once()
     assert await _owners(pool) == {"first": set(range(PARTITIONS))}, "alone, an instance delivers everything"
 
@@ -124,8 +118,8 @@ async def test_a_process_that_delivers_beside_a_dispatcher_process_takes_a_small
     """NOTIFY_ROLE=all with DELIVERY_HANDOFF_SOCKET takes a fifth of the share of a dispatcher (its core also serves
     the API and the intake): 11 partitions against 53, every one held; DELIVERY_SHARE sets it."""
     socket = "handoff.sock"  # never opened here: it only says the dispatcher process is beside
-    beside = _dispatcher(pool, "beside", delivery_handoff_socket=socket)
-    dispatcher = _dispatcher(pool, "dispatcher", notify_role="dispatcher", delivery_handoff_socket=socket)
+    beside = dispatcher_on(pool, "beside", delivery_handoff_socket=socket)
+    dispatcher = dispatcher_on(pool, "dispatcher", notify_role="dispatcher", delivery_handoff_socket=socket)
     await beside.lease_once()
     assert await _owners(pool) == {"beside": set(range(PARTITIONS))}, "alone, it delivers everything"
     for instance in (dispatcher, beside, dispatcher):
@@ -134,7 +128,7 @@ async def test_a_process_that_delivers_beside_a_dispatcher_process_takes_a_small
     assert (len(owners["beside"]), len(owners["dispatcher"])) == (11, 53)
     assert owners["beside"] | owners["dispatcher"] == set(range(PARTITIONS))
 
-    even = _dispatcher(pool, "beside", delivery_handoff_socket=socket, delivery_share=1.0)
+    even = dispatcher_on(pool, "beside", delivery_handoff_socket=socket, delivery_share=1.0)
     even.owned = set(owners["beside"])
     for instance in (even, dispatcher, even):
         await instance.lease_once()
@@ -173,7 +167,7 @@ async def test_the_intake_inserts_each_notice_as_sent_by_the_dispatcher_that_hol
 async def test_a_clean_stop_hands_every_partition_back_at_once(pool: asyncpg.Pool) -> None:
     await pool.execute("UPDATE delivery_partitions SET owner = NULL, lease_until = '-infinity'")
     await pool.execute("DELETE FROM delivery_instances")
-    leaving, staying = _dispatcher(pool, "leaving"), _dispatcher(pool, "staying")
+    leaving, staying = dispatcher_on(pool, "leaving"), dispatcher_on(pool, "staying")
     await leaving.lease_once()
     await staying.lease_once()
     from notify_service.adapters import leases
@@ -373,7 +367,7 @@ async def test_the_intake_hands_a_local_dispatcher_what_it_may_send_at_once_and_
     }
     assert sorted(r.subscriber_id for r in await queue.claim(pool, 10, me="other")) == ["sub-elsewhere", "sub-full"]
 
-    await hand_over(_dispatcher(pool, "me"), handed)  # never started: not claiming
+    await hand_over(dispatcher_on(pool, "me"), handed)  # never started: not claiming
     assert await pool.fetchval("SELECT state FROM notifications WHERE subscriber_id = 'sub-here'") == "pending"
 
 
