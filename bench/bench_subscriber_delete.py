@@ -4,8 +4,10 @@ Each run takes a fresh database with notify-service's migrations: one organisati
 subscribers, and N past notifications of the first (delivered, firing and resolved, as 30 days of a busy target
 leave them). Then it deletes that subscriber (`adapters.subscribers.delete`, what `DELETE /v1/subscribers/{id}`
 calls) and, once the delete holds the organisation's intake lock, stores 50 alerts of the same organisation
-(`repository.take_alone`, the HTTP intake's call). Prints, per run: how long the delete's call took, how long the
-organisation's intake waited meanwhile, and when the deleted subscriber's last notification was gone.
+(`repository.take_alone`, the HTTP intake's call), with the service's purge of deleted subscribers' notifications
+running as in the service (`handlers.purges.run_purges`, batches of `RETENTION_BATCH`, 1000). Prints, per run: how
+long the delete's call took, how long the organisation's intake waited meanwhile, and when the deleted subscriber's
+last notification was gone.
 
 Run: `uv run python bench/bench_subscriber_delete.py [N] [--repeat K]` (N 200,000 by default).
 """
@@ -28,10 +30,12 @@ from care_schemas.events.alert import AlertFiring, alert_event
 from carekit.bootstrap import migrations_of
 from carekit_testing import create_database, eventually, migrated_pool
 from notify_service.adapters import repository, subscribers
+from notify_service.handlers import purges
 from tests.receivers import bench_infra, sample_alert
 
 ORG = "org-delete"
 ALERTS = 50
+BATCH = 1000  # RETENTION_BATCH's default
 
 
 async def _setup(pool: asyncpg.Pool, n: int) -> None:
@@ -80,6 +84,7 @@ async def one_run(admin: str, n: int) -> tuple[float, float, float]:
         await _setup(pool, n)
         made = (alert_event(sample_alert(ORG, f"new-{i}"), source="/bench") for i in range(ALERTS))
         events = [e for e in made if isinstance(e, AlertFiring)]
+        purging = asyncio.create_task(purges.run_purges(pool, BATCH, 600.0))
         started = time.perf_counter()
         deleting = asyncio.create_task(subscribers.delete(pool, ORG, "sub-gone"))
         held = asyncio.create_task(eventually(lambda: _held(pool), timeout_s=60, interval_s=0.001))
@@ -94,6 +99,8 @@ async def one_run(admin: str, n: int) -> tuple[float, float, float]:
         delete_s = time.perf_counter() - started
         await eventually(lambda: _gone(pool), timeout_s=600, interval_s=0.01)
         gone_s = time.perf_counter() - started
+        purging.cancel()
+        await asyncio.gather(purging, return_exceptions=True)
         if taken is None or taken.queued != ALERTS:
             raise SystemExit(f"bench_subscriber_delete: the intake queued {taken and taken.queued} of {ALERTS}")
     return delete_s, intake_s, gone_s

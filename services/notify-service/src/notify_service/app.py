@@ -40,6 +40,7 @@ from notify_service.handlers.delivery.targets import Targets
 from notify_service.handlers.delivery.ticket_updates import ANSWERS_LOOP, Sender, TicketUpdates
 from notify_service.handlers.intake import AlertIntake
 from notify_service.handlers.mutes import run_mutes
+from notify_service.handlers.purges import run_purges
 from notify_service.handlers.timeouts import run_timeouts
 
 MIGRATIONS = migrations_of("notify_service")
@@ -122,6 +123,8 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.spawn("repeats", lambda: run_repeats(runtime.pool, settings))
             runtime.spawn("mutes", lambda: run_mutes(runtime.pool, settings.mute_check_interval_s))
             runtime.spawn("alert-timeouts", lambda: run_timeouts(runtime.pool, settings.alert_timeout_check_interval_s))
+            purges = partial(run_purges, runtime.pool, settings.retention_batch, settings.retention_interval_s)
+            runtime.spawn("subscriber-purges", purges)
             send_notice = partial(notices.send, settings, bots)
             senders: dict[str, Sender] = dict.fromkeys(notices.KINDS, send_notice)
             senders[alert_actions.UPDATE] = alert_actions.MessageUpdates(runtime.pool, box, ctx).send

@@ -1,7 +1,8 @@
 """The HTTP intake's store, on a real Postgres: a request cancelled while its transaction waits (its client went
 away) still stores what it started to, and the rows it inserts as being sent reach this process's senders; an
 alert posted through the Alertmanager API is never stored without its time-out; a subscriber deleted while an
-intake queues notices for it leaves none behind, and one queued for a subscriber that is gone is cancelled."""
+intake queues notices for it leaves none behind, its history goes after it a batch at a time (a crash cut short or
+not), and one queued for a subscriber that is gone is cancelled."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import asyncpg
 import pytest
 from notify_helpers import dispatcher_on, email_subscriber
 from notify_helpers import settings as notify_settings
+from prometheus_client import REGISTRY
 
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
+from carekit.db import by_key_connection
 from carekit.identity import Identity, Role
 from carekit_testing import eventually, within
 from notify_service.adapters import mutes, queue, repository, subscribers
 from notify_service.adapters.queue import Claimed, Handing
-from notify_service.handlers import alertmanager_api
+from notify_service.handlers import alertmanager_api, purges
 from notify_service.handlers.delivery.dispatcher import Local
 from notify_service.handlers.intake import AlertIntake
 
@@ -216,6 +219,7 @@ async def test_a_deleted_subscriber_leaves_no_notification_behind_though_an_inta
         await eventually(waiting_or_done, timeout_s=10)
         await transaction.commit()
     assert await within(deleting, 10) is True
+    assert await purges.purge_deleted(pool, 1000) == 2, "its two notices, the one queued under way among them"
     assert await _notices(pool) == [("sub-kept", "fp-1"), ("sub-kept", "fp-2")]
 
     third = alert_event(alert.model_copy(update={"fingerprint": "fp-3"}), source="/t")
@@ -223,7 +227,101 @@ async def test_a_deleted_subscriber_leaves_no_notification_behind_though_an_inta
     assert await _notices(pool) == [("sub-kept", "fp-1"), ("sub-kept", "fp-2"), ("sub-kept", "fp-3")]
     assert await subscribers.delete(pool, alert.org_id, "sub-gone") is False
     assert await subscribers.delete(pool, "another-org", "sub-kept") is False, "only its own organisation's"
+    assert await purges.purge_deleted(pool, 1000) == 0
     assert len(await _notices(pool)) == 3
+
+
+async def _history(pool: asyncpg.Pool, org: str, sub: str, n: int) -> None:
+    """`n` past notifications of the subscriber, delivered a month ago, and a dead letter for the first."""
+    await pool.execute(
+        """
+        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
+                                   alert, state, part, delivered_at, created_at)
+        SELECT $1, $2, 'email', 'g', 'past-' || i, 'firing', 'critical', now() - interval '30 days', '{}'::jsonb,
+               'delivered', 0, now() - interval '29 days', now() - interval '29 days'
+        FROM generate_series(1, $3) i
+        """,
+        sub,
+        org,
+        n,
+    )
+    await pool.execute(
+        "INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
+        " SELECT id, subscriber_id, org_id, channel, fingerprint, 3, 'gone' FROM notifications"
+        " WHERE subscriber_id = $1 ORDER BY id LIMIT 1",
+        sub,
+    )
+
+
+async def _left(pool: asyncpg.Pool) -> dict[str, int]:
+    """Notifications and dead letters per subscriber, and the subscribers whose purge is noted."""
+    rows = await pool.fetch(
+        "SELECT subscriber_id, count(*) AS n FROM notifications GROUP BY 1 UNION ALL"
+        " SELECT 'dead:' || subscriber_id, count(*) FROM dead_letters GROUP BY 1 UNION ALL"
+        " SELECT 'purge:' || subscriber_id, 1 FROM subscriber_purges"
+    )
+    return {r["subscriber_id"]: r["n"] for r in rows}
+
+
+async def test_a_deleted_subscribers_history_goes_after_it_a_batch_at_a_time(pool: asyncpg.Pool, alert: Alert) -> None:
+    """The delete's transaction, which holds the organisation's intake lock, removes only the subscriber and notes
+    its purge: its history goes after it in statements of at most a batch each, then the note; the other
+    subscriber's notifications stay (migrations/015)."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-long")
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-stays")
+    await _history(pool, alert.org_id, "sub-long", 2500)
+    await _history(pool, alert.org_id, "sub-stays", 3)
+
+    assert await subscribers.delete(pool, alert.org_id, "sub-long") is True
+    assert await _left(pool) == {
+        "sub-long": 2500,
+        "dead:sub-long": 1,
+        "purge:sub-long": 1,
+        "sub-stays": 3,
+        "dead:sub-stays": 1,
+    }, "the delete's own transaction leaves the history to the purge"
+    batches, after = [], subscribers.FIRST
+    async with by_key_connection(pool) as conn:
+        assert await subscribers.purging(conn) == ["sub-long"]
+        while True:
+            deleted, after = await subscribers.purge_batch(conn, "sub-long", after, 1000)
+            batches.append(deleted)
+            if deleted < 1000:
+                break
+        assert await subscribers.purged(conn, "sub-long") is True
+    assert batches == [1000, 1000, 500]
+    assert await _left(pool) == {"sub-stays": 3, "dead:sub-stays": 1}
+
+
+async def test_the_purge_runs_when_a_subscriber_is_deleted_and_finishes_one_a_crash_cut_short(
+    pool: asyncpg.Pool, alert: Alert
+) -> None:
+    """The purge loop finishes at start what a crash left (a note whose subscriber is gone, its history still
+    there), and is woken by a delete's NOTIFY rather than its hourly pass; it counts what it purged."""
+    await pool.execute("INSERT INTO subscriber_purges (subscriber_id, org_id) VALUES ('sub-crashed', $1)", alert.org_id)
+    await _history(pool, alert.org_id, "sub-crashed", 30)
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-live")
+    await _history(pool, alert.org_id, "sub-live", 20)
+    purged_before = REGISTRY.get_sample_value("notify_deleted_subscriber_notifications_purged_total") or 0.0
+    loop = asyncio.create_task(purges.run_purges(pool, 7, 3600.0))
+    try:
+
+        async def only_live_left() -> dict[str, int] | None:
+            left = await _left(pool)
+            return left if "sub-crashed" not in left and "purge:sub-crashed" not in left else None
+
+        assert await eventually(only_live_left, timeout_s=10) == {"sub-live": 20, "dead:sub-live": 1}
+        assert await subscribers.delete(pool, alert.org_id, "sub-live") is True
+
+        async def nothing_left() -> bool:
+            return await _left(pool) == {}
+
+        await eventually(nothing_left, timeout_s=10)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    purged = REGISTRY.get_sample_value("notify_deleted_subscriber_notifications_purged_total")
+    assert purged == purged_before + 50
 
 
 async def test_a_notice_queued_for_a_subscriber_that_is_gone_is_cancelled(pool: asyncpg.Pool, alert: Alert) -> None:

@@ -28,6 +28,9 @@ DELIVERED = Counter("notify_notifications_delivered_total", "Notifications deliv
 RETRIED = Counter(
     "notify_notifications_retried_total", "Notifications scheduled for another attempt", ["channel", "reason"]
 )
+PURGED = Counter(
+    "notify_deleted_subscriber_notifications_purged_total", "Notifications of deleted subscribers purged after them"
+)
 DEAD = Counter("notify_notifications_dead_lettered_total", "Notifications dead-lettered", ["channel", "reason"])
 MESSAGES = Counter(
     "notify_messages_sent_total", "Messages sent (one may carry several notifications)", ["channel", "outcome"]

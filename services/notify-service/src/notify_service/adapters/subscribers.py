@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -16,6 +16,26 @@ from notify_service.domain.plans import suspension_reason
 from notify_service.domain.subscribers import Draft, masked, partition_of, secrets_of, target_key
 
 CHANGED = "subscribers_changed"  # NOTIFY payload: a subscriber id, so dispatchers drop their cached copy
+PURGES = "subscriber_purges"  # NOTIFY: a subscriber was deleted, its notifications are to go (`purge_batch`)
+# A batch of a deleted subscriber's notifications in the order of notifications_natural (subscriber_id, then the
+# rest of the key), after the last row of the batch before: a batch from the start of the subscriber's range would
+# step over every entry the batches before it deleted (not yet vacuumed), 13.9 s instead of about 4 for 1,000,000.
+NaturalKey = tuple[str, str, datetime, str, int, int]  # fingerprint, status, starts_at, severity, round, episode
+FIRST: NaturalKey = ("", "", datetime.min.replace(tzinfo=UTC), "", -(2**31), -(2**31))  # before any row's
+_PURGE = """
+    WITH batch AS (
+        SELECT id, fingerprint, status, starts_at, severity, round, episode FROM notifications
+        WHERE (subscriber_id, fingerprint, status, starts_at, severity, round, episode)
+              > ($1, $2::text, $3::text, $4::timestamptz, $5::text, $6::integer, $7::integer)
+          AND subscriber_id <= $1  -- not `= $1`: btree would start the scan there, at the first entry of the range
+        ORDER BY subscriber_id, fingerprint, status, starts_at, severity, round, episode
+        LIMIT $8
+    ), gone AS (
+        DELETE FROM notifications WHERE id = ANY(ARRAY(SELECT id FROM batch))
+    )
+    SELECT (SELECT count(*) FROM batch) AS deleted, fingerprint, status, starts_at, severity, round, episode
+    FROM batch ORDER BY fingerprint DESC, status DESC, starts_at DESC, severity DESC, round DESC, episode DESC LIMIT 1
+"""
 
 COLUMNS = (
     "id, org_id, project_id, cluster_id, type, name, severities, rules, secret, display, state, state_reason,"
@@ -150,18 +170,60 @@ async def list_for(pool: asyncpg.Pool, box: SecretBox, org_id: str, project_id: 
 
 
 async def delete(pool: asyncpg.Pool, org_id: str, subscriber_id: str) -> bool:
-    """Delete the organisation's subscriber with its notifications (queued, in flight and delivered; their dead
-    letters follow), holding the organisation's intake lock so that no intake queues one for it meanwhile
-    (migrations/014: no foreign key does it). False when the organisation has no such subscriber."""
+    """Delete the organisation's subscriber, holding the organisation's intake lock so that no intake queues a notice
+    for it meanwhile (migrations/014: no foreign key does it), and note it in `subscriber_purges` in the same
+    transaction: its notifications (queued, in flight, delivered, dead; their dead letters follow) go after it, a
+    batch at a time (`purge_batch`), so that the lock is not held while a long history is deleted (migrations/015).
+    False when the organisation has no such subscriber."""
     async with pool.acquire() as conn, conn.transaction():
         await mutes.lock_for_intake(conn, [org_id])
         found = await conn.fetchval(
             "DELETE FROM subscribers WHERE id = $1 AND org_id = $2 RETURNING id", subscriber_id, org_id
         )
         if found is not None:
-            await conn.execute("DELETE FROM notifications WHERE subscriber_id = $1", subscriber_id)
-            await conn.execute("SELECT pg_notify($1, $2)", CHANGED, subscriber_id)
+            await conn.execute(
+                "INSERT INTO subscriber_purges (subscriber_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                subscriber_id,
+                org_id,
+            )
+            await conn.execute("SELECT pg_notify($1, $2), pg_notify($3, '')", CHANGED, subscriber_id, PURGES)
     return found is not None
+
+
+async def purging(conn: asyncpg.Connection) -> list[str]:
+    """Deleted subscribers whose notifications are still to go, the first deleted first."""
+    rows = await conn.fetch("SELECT subscriber_id FROM subscriber_purges ORDER BY deleted_at, subscriber_id")
+    return [r["subscriber_id"] for r in rows]
+
+
+async def purge_batch(
+    conn: asyncpg.Connection, subscriber_id: str, after: NaturalKey, batch: int
+) -> tuple[int, NaturalKey]:
+    """Delete up to `batch` notifications of a deleted subscriber, those after `after` (`FIRST`, then what the
+    batch before returned) in one statement, its own transaction (`conn` plans by key:
+    `carekit.db.by_key_connection`). How many were deleted, and the key to go on after."""
+    row = await conn.fetchrow(_PURGE, subscriber_id, *after, batch)
+    if row is None:
+        return 0, after
+    return row["deleted"], (
+        row["fingerprint"],
+        row["status"],
+        row["starts_at"],
+        row["severity"],
+        row["round"],
+        row["episode"],
+    )
+
+
+async def purged(conn: asyncpg.Connection, subscriber_id: str) -> bool:
+    """Forget the subscriber's purge once none of its notifications is left (none can come after: the intake's lock
+    kept them out once the subscriber was gone); whether it was forgotten."""
+    status: str = await conn.execute(
+        "DELETE FROM subscriber_purges WHERE subscriber_id = $1"
+        " AND NOT EXISTS (SELECT 1 FROM notifications WHERE subscriber_id = $1)",
+        subscriber_id,
+    )
+    return status != "DELETE 0"
 
 
 async def apply_plan(
