@@ -152,6 +152,32 @@ async def test_permanent_failure_is_dead_lettered_published_and_redriven_by_staf
         assert len(rows) == 1
 
 
+async def test_a_deleted_subscribers_dead_letters_go_after_it(notify: Notify, org: str, unique: str) -> None:
+    """Deleting a subscriber answers once it is gone; its notifications and their dead letters follow at once (the
+    service's purge, woken by the delete), and the other subscriber's stay."""
+    async with running_webhook_receiver() as receiver, notify.client() as client:
+        gone = await notify.subscribe(org, hook(f"{receiver.url}/gone"))
+        kept = await notify.subscribe(org, hook(f"{receiver.url}/kept"))
+        receiver.script("/gone", Answer(404, body="no such hook"))
+        await notify.alerts(sample_alert(org, f"del-{unique}"))
+        staff = token("vendor", "admin")
+
+        async def letters() -> list[str]:
+            listed = await client.get("/v1/dead-letters", headers=staff, params={"org_id": org})
+            return [letter["subscriber_id"] for letter in listed.json()["dead_letters"]]
+
+        assert await eventually(letters, timeout_s=20) == [gone["id"]]
+        await eventually(lambda: _delivered(notify, kept["id"]), timeout_s=10)
+        assert (await client.delete(f"/v1/subscribers/{gone['id']}", headers=token(org))).status_code == 204
+
+        async def purged() -> bool:
+            left = await notify.fetch("SELECT 1 FROM notifications WHERE subscriber_id = $1", gone["id"])
+            return not left and not await letters()
+
+        await eventually(purged, timeout_s=10)
+        assert await _delivered(notify, kept["id"]), "the other subscriber's notification stays"
+
+
 async def _delivered(notify: Notify, subscriber_id: str) -> bool:
     rows = await notify.fetch("SELECT state FROM notifications WHERE subscriber_id = $1", subscriber_id)
     return [r["state"] for r in rows] == ["delivered"]
