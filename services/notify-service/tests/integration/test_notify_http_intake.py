@@ -284,10 +284,11 @@ async def test_a_deleted_subscribers_history_goes_after_it_a_batch_at_a_time(poo
     async with by_key_connection(pool) as conn:
         assert await subscribers.purging(conn) == ["sub-long"]
         while True:
-            deleted, after = await subscribers.purge_batch(conn, "sub-long", after, 1000)
-            batches.append(deleted)
-            if deleted < 1000:
+            purged = await subscribers.purge_batch(conn, "sub-long", after, 1000)
+            batches.append(purged.deleted)
+            if not purged.more:
                 break
+            after = purged.after
         assert await subscribers.purged(conn, "sub-long") is True
     assert batches == [1000, 1000, 500]
     assert await _left(pool) == {"sub-stays": 3, "dead:sub-stays": 1}
@@ -349,3 +350,32 @@ async def test_a_notice_queued_for_a_subscriber_that_is_gone_is_cancelled(pool: 
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_two_purges_of_one_subscriber_count_each_notification_once(pool: asyncpg.Pool, alert: Alert) -> None:
+    """Every instance that serves the API purges (handlers/purges.py): a batch whose rows another instance deleted
+    first reads them but deletes, and counts, none of them, and goes on."""
+    await email_subscriber(pool, alert.org_id, alert.project_id, "sub-twice")
+    await _history(pool, alert.org_id, "sub-twice", 10)
+    assert await subscribers.delete(pool, alert.org_id, "sub-twice") is True
+    async with pool.acquire() as first, pool.acquire() as second:
+        transaction = first.transaction()
+        await transaction.start()
+        ahead = await subscribers.purge_batch(first, "sub-twice", subscribers.FIRST, 6)
+        behind = asyncio.create_task(subscribers.purge_batch(second, "sub-twice", subscribers.FIRST, 6))
+
+        async def waiting_or_done() -> bool:
+            return behind.done() or await _waiting_on_a_row(pool)
+
+        await eventually(waiting_or_done, timeout_s=10)
+        await transaction.commit()
+        late = await within(behind, 10)
+        assert (ahead.deleted, ahead.more, late.deleted, late.more) == (6, True, 0, True)
+        rest = await subscribers.purge_batch(second, "sub-twice", late.after, 6)
+        assert (rest.deleted, rest.more) == (4, False)
+        assert await subscribers.purged(second, "sub-twice") is True
+    assert await _left(pool) == {}
+
+
+async def _waiting_on_a_row(pool: asyncpg.Pool) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"))

@@ -31,9 +31,10 @@ _PURGE = """
         ORDER BY subscriber_id, fingerprint, status, starts_at, severity, round, episode
         LIMIT $8
     ), gone AS (
-        DELETE FROM notifications WHERE id = ANY(ARRAY(SELECT id FROM batch))
+        DELETE FROM notifications WHERE id = ANY(ARRAY(SELECT id FROM batch)) RETURNING 1
     )
-    SELECT (SELECT count(*) FROM batch) AS deleted, fingerprint, status, starts_at, severity, round, episode
+    SELECT (SELECT count(*) FROM batch) AS read, (SELECT count(*) FROM gone) AS deleted,
+           fingerprint, status, starts_at, severity, round, episode
     FROM batch ORDER BY fingerprint DESC, status DESC, starts_at DESC, severity DESC, round DESC, episode DESC LIMIT 1
 """
 
@@ -196,23 +197,25 @@ async def purging(conn: asyncpg.Connection) -> list[str]:
     return [r["subscriber_id"] for r in rows]
 
 
-async def purge_batch(
-    conn: asyncpg.Connection, subscriber_id: str, after: NaturalKey, batch: int
-) -> tuple[int, NaturalKey]:
+@dataclass(frozen=True)
+class Purged:
+    """A batch of `purge_batch`: how many it deleted (fewer than it read when another instance's purge deleted some
+    first), whether more may follow (it read a whole batch), and the key to go on after."""
+
+    deleted: int
+    more: bool
+    after: NaturalKey
+
+
+async def purge_batch(conn: asyncpg.Connection, subscriber_id: str, after: NaturalKey, batch: int) -> Purged:
     """Delete up to `batch` notifications of a deleted subscriber, those after `after` (`FIRST`, then what the
-    batch before returned) in one statement, its own transaction (`conn` plans by key:
-    `carekit.db.by_key_connection`). How many were deleted, and the key to go on after."""
+    batch before returned), in one statement, its own transaction (`conn` plans by key:
+    `carekit.db.by_key_connection`)."""
     row = await conn.fetchrow(_PURGE, subscriber_id, *after, batch)
     if row is None:
-        return 0, after
-    return row["deleted"], (
-        row["fingerprint"],
-        row["status"],
-        row["starts_at"],
-        row["severity"],
-        row["round"],
-        row["episode"],
-    )
+        return Purged(0, False, after)
+    last = (row["fingerprint"], row["status"], row["starts_at"], row["severity"], row["round"], row["episode"])
+    return Purged(row["deleted"], row["read"] == batch, last)
 
 
 async def purged(conn: asyncpg.Connection, subscriber_id: str) -> bool:

@@ -24,11 +24,12 @@ async def purge_deleted(pool: asyncpg.Pool, batch: int) -> int:
         for subscriber_id in await subscribers.purging(conn):
             after = subscribers.FIRST
             while True:
-                deleted, after = await subscribers.purge_batch(conn, subscriber_id, after, batch)
-                metrics.PURGED.inc(deleted)
-                done += deleted
-                if deleted < batch:
+                purged = await subscribers.purge_batch(conn, subscriber_id, after, batch)
+                metrics.PURGED.inc(purged.deleted)
+                done += purged.deleted
+                if not purged.more:
                     break
+                after = purged.after
                 if done - logged >= PROGRESS_EVERY:
                     log.info("purging deleted subscribers' notifications: %d so far", done)
                     logged = done
