@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from care_schemas.events.alert import Alert, alert_event, alert_event_adapter
 from care_schemas.topics import ALERT_EVENTS
+from carekit import parking
 from carekit.db import by_key_connection
 from carekit.identity import Identity, Role
 from carekit_testing import eventually, within
@@ -379,3 +380,37 @@ async def test_two_purges_of_one_subscriber_count_each_notification_once(pool: a
 
 async def _waiting_on_a_row(pool: asyncpg.Pool) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"))
+
+
+async def test_a_purge_that_fails_for_good_is_parked_and_the_others_go_on(pool: asyncpg.Pool, alert: Alert) -> None:
+    """A deleted subscriber whose notifications cannot be deleted (here a trigger refuses, with the reason) is parked
+    for an operator and left out of later passes; another deleted subscriber's purge goes on; once re-driven (the
+    cause gone), it is purged."""
+    await pool.execute(
+        """
+        CREATE FUNCTION refuse_stuck() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.subscriber_id = 'sub-stuck' THEN
+                RAISE EXCEPTION 'kept by a hold' USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN OLD;
+        END $$;
+        CREATE TRIGGER refuse_stuck BEFORE DELETE ON notifications FOR EACH ROW EXECUTE FUNCTION refuse_stuck();
+        """
+    )
+    for sub in ("sub-stuck", "sub-free"):
+        await email_subscriber(pool, alert.org_id, alert.project_id, sub)
+        await _history(pool, alert.org_id, sub, 5)
+        assert await subscribers.delete(pool, alert.org_id, sub) is True
+
+    assert await purges.purge_deleted(pool, 1000) == 5
+    [entry] = await parking.parked(pool, loop="subscriber-purges")
+    assert entry["key"] == "sub-stuck"
+    assert "kept by a hold" in entry["reason"]
+    assert await _left(pool) == {"sub-stuck": 5, "dead:sub-stuck": 1, "purge:sub-stuck": 1}
+    assert await purges.purge_deleted(pool, 1000) == 0, "a parked purge is not tried on every pass"
+
+    await pool.execute("DROP TRIGGER refuse_stuck ON notifications")
+    assert await parking.redrive(pool, entry["id"], "ops") == "subscriber-purges"
+    assert await purges.purge_deleted(pool, 1000) == 5
+    assert await _left(pool) == {}
