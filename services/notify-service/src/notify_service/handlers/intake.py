@@ -28,6 +28,7 @@ from carekit.identity import Identity
 from carekit.kafka import Publishers, encode
 from carekit.projection import ProjectedPlan
 from carekit.refusals import Forbidden, Invalid, TooLarge
+from carekit.turns import take_turns
 from notify_service.adapters import am_api, im_queue, metrics, rejections, repository, subscribers
 from notify_service.adapters import mutes as mute_locks
 from notify_service.adapters.queue import Claimed
@@ -226,13 +227,16 @@ async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequenc
             if alert.org_id != identity.org:
                 raise Forbidden(f"alerts[{i}].org_id: {alert.org_id!r} is not your organisation")
     await clinic.refuse_not_entitled(intake.pool, alerts)
-    events = [alert_event(a, source="/notify-service/http") for a in alerts]
+    events: list[AlertFiring | AlertResolved] = []
     texts: dict[str, str] = {}
-    for i, event in enumerate(events):
+    for i, alert in enumerate(alerts):
+        await take_turns(i)  # the process's senders run meanwhile (carekit.turns)
+        event = alert_event(alert, source="/notify-service/http")
         try:
             texts[event.id] = stored_text(event)
         except TooLarge as exc:
             raise TooLarge(f"alerts[{i}]: {exc.reason}; shorten its labels, annotations or texts") from None
+        events.append(event)
     await intake.accept(events, texts, source)
     return [e.id for e in events]
 
@@ -252,7 +256,8 @@ async def accept_alertmanager(
     texts: dict[str, str] = {}
     events: list[AlertFiring | AlertResolved] = []
     taken: list[tuple[Alert, datetime]] = []
-    for i, alert in group.accepted:
+    for done, (i, alert) in enumerate(group.accepted):
+        await take_turns(done)  # the process's senders run meanwhile (carekit.turns)
         if not identity.is_staff and alert.org_id != identity.org:
             why = f"alerts[{i}].labels.org_id: {alert.org_id!r} is not your organisation"
             refused.append(Refusal(i, why, alert.fingerprint, alert.rule, identity.org))
