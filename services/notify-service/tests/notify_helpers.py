@@ -72,6 +72,28 @@ async def email_subscriber(pool: asyncpg.Pool, org: str, project: str, sub: str,
     )
 
 
+async def past_notifications(pool: asyncpg.Pool, org: str, sub: str, n: int) -> None:
+    """`n` past notifications of the subscriber, delivered a month ago, and a dead letter for the first."""
+    await pool.execute(
+        """
+        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
+                                   alert, state, part, delivered_at, created_at)
+        SELECT $1, $2, 'email', 'g', 'past-' || i, 'firing', 'critical', now() - interval '30 days', '{}'::jsonb,
+               'delivered', 0, now() - interval '29 days', now() - interval '29 days'
+        FROM generate_series(1, $3) i
+        """,
+        sub,
+        org,
+        n,
+    )
+    await pool.execute(
+        "INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
+        " SELECT id, subscriber_id, org_id, channel, fingerprint, 3, 'gone' FROM notifications"
+        " WHERE subscriber_id = $1 ORDER BY id LIMIT 1",
+        sub,
+    )
+
+
 def sending_fails_for(monkeypatch: pytest.MonkeyPatch, address: str, error: Exception) -> list[str]:
     """Make TicketUpdates.send raise `error` (a bug inside notify) for `address` and accept every other message;
     return the list of addresses it then sends to."""

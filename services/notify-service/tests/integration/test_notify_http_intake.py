@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from notify_helpers import dispatcher_on, email_subscriber
+from notify_helpers import dispatcher_on, email_subscriber, past_notifications
 from notify_helpers import settings as notify_settings
 from prometheus_client import REGISTRY
 
@@ -30,8 +30,9 @@ from notify_service.handlers.intake import AlertIntake
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def _waiting_on_a_lock(pool: asyncpg.Pool) -> bool:
-    return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+async def _waiting_on_a_lock(pool: asyncpg.Pool, locktype: str = "advisory") -> bool:
+    """Whether some transaction waits for a lock of that type (`advisory`: an intake's; `transactionid`: a row's)."""
+    return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted", locktype))
 
 
 async def _cancelled_while_waiting(pool: asyncpg.Pool, intake: AlertIntake, alert: Alert) -> str:
@@ -232,28 +233,6 @@ async def test_a_deleted_subscriber_leaves_no_notification_behind_though_an_inta
     assert len(await _notices(pool)) == 3
 
 
-async def _history(pool: asyncpg.Pool, org: str, sub: str, n: int) -> None:
-    """`n` past notifications of the subscriber, delivered a month ago, and a dead letter for the first."""
-    await pool.execute(
-        """
-        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                   alert, state, part, delivered_at, created_at)
-        SELECT $1, $2, 'email', 'g', 'past-' || i, 'firing', 'critical', now() - interval '30 days', '{}'::jsonb,
-               'delivered', 0, now() - interval '29 days', now() - interval '29 days'
-        FROM generate_series(1, $3) i
-        """,
-        sub,
-        org,
-        n,
-    )
-    await pool.execute(
-        "INSERT INTO dead_letters (notification_id, subscriber_id, org_id, channel, fingerprint, attempts, reason)"
-        " SELECT id, subscriber_id, org_id, channel, fingerprint, 3, 'gone' FROM notifications"
-        " WHERE subscriber_id = $1 ORDER BY id LIMIT 1",
-        sub,
-    )
-
-
 async def _left(pool: asyncpg.Pool) -> dict[str, int]:
     """Notifications and dead letters per subscriber, and the subscribers whose purge is noted."""
     rows = await pool.fetch(
@@ -270,8 +249,8 @@ async def test_a_deleted_subscribers_history_goes_after_it_a_batch_at_a_time(poo
     subscriber's notifications stay (migrations/015)."""
     await email_subscriber(pool, alert.org_id, alert.project_id, "sub-long")
     await email_subscriber(pool, alert.org_id, alert.project_id, "sub-stays")
-    await _history(pool, alert.org_id, "sub-long", 2500)
-    await _history(pool, alert.org_id, "sub-stays", 3)
+    await past_notifications(pool, alert.org_id, "sub-long", 2500)
+    await past_notifications(pool, alert.org_id, "sub-stays", 3)
 
     assert await subscribers.delete(pool, alert.org_id, "sub-long") is True
     assert await _left(pool) == {
@@ -301,9 +280,9 @@ async def test_the_purge_runs_when_a_subscriber_is_deleted_and_finishes_one_a_cr
     """The purge loop finishes at start what a crash left (a note whose subscriber is gone, its history still
     there), and is woken by a delete's NOTIFY rather than its hourly pass; it counts what it purged."""
     await pool.execute("INSERT INTO subscriber_purges (subscriber_id, org_id) VALUES ('sub-crashed', $1)", alert.org_id)
-    await _history(pool, alert.org_id, "sub-crashed", 30)
+    await past_notifications(pool, alert.org_id, "sub-crashed", 30)
     await email_subscriber(pool, alert.org_id, alert.project_id, "sub-live")
-    await _history(pool, alert.org_id, "sub-live", 20)
+    await past_notifications(pool, alert.org_id, "sub-live", 20)
     purged_before = REGISTRY.get_sample_value("notify_deleted_subscriber_notifications_purged_total") or 0.0
     loop = asyncio.create_task(purges.run_purges(pool, 7, 3600.0))
     try:
@@ -357,7 +336,7 @@ async def test_two_purges_of_one_subscriber_count_each_notification_once(pool: a
     """Every instance that serves the API purges (handlers/purges.py): a batch whose rows another instance deleted
     first reads them but deletes, and counts, none of them, and goes on."""
     await email_subscriber(pool, alert.org_id, alert.project_id, "sub-twice")
-    await _history(pool, alert.org_id, "sub-twice", 10)
+    await past_notifications(pool, alert.org_id, "sub-twice", 10)
     assert await subscribers.delete(pool, alert.org_id, "sub-twice") is True
     async with pool.acquire() as first, pool.acquire() as second:
         transaction = first.transaction()
@@ -366,7 +345,7 @@ async def test_two_purges_of_one_subscriber_count_each_notification_once(pool: a
         behind = asyncio.create_task(subscribers.purge_batch(second, "sub-twice", subscribers.FIRST, 6))
 
         async def waiting_or_done() -> bool:
-            return behind.done() or await _waiting_on_a_row(pool)
+            return behind.done() or await _waiting_on_a_lock(pool, "transactionid")
 
         await eventually(waiting_or_done, timeout_s=10)
         await transaction.commit()
@@ -376,10 +355,6 @@ async def test_two_purges_of_one_subscriber_count_each_notification_once(pool: a
         assert (rest.deleted, rest.more) == (4, False)
         assert await subscribers.purged(second, "sub-twice") is True
     assert await _left(pool) == {}
-
-
-async def _waiting_on_a_row(pool: asyncpg.Pool) -> bool:
-    return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted"))
 
 
 async def test_a_purge_that_fails_for_good_is_parked_and_the_others_go_on(pool: asyncpg.Pool, alert: Alert) -> None:
@@ -400,7 +375,7 @@ async def test_a_purge_that_fails_for_good_is_parked_and_the_others_go_on(pool: 
     )
     for sub in ("sub-stuck", "sub-free"):
         await email_subscriber(pool, alert.org_id, alert.project_id, sub)
-        await _history(pool, alert.org_id, sub, 5)
+        await past_notifications(pool, alert.org_id, sub, 5)
         assert await subscribers.delete(pool, alert.org_id, sub) is True
 
     assert await purges.purge_deleted(pool, 1000) == 5

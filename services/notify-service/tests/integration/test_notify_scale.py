@@ -10,7 +10,7 @@ from functools import partial
 
 import asyncpg
 import pytest
-from notify_helpers import dispatcher_on, email_subscriber
+from notify_helpers import dispatcher_on, email_subscriber, past_notifications
 from notify_helpers import settings as notify_settings
 
 from care_schemas.catalogue import ChannelType, PlanCode
@@ -1231,15 +1231,7 @@ async def test_a_deleted_subscribers_batches_read_about_what_they_delete(pool: a
     took 13.9 s instead of 6.4 (bench/bench_subscriber_delete.py): here 20,000 in batches of 100 read 37,567 pages
     of the index; now 1,327."""
     await email_subscriber(pool, "org-purge", "proj-1", "sub-purged")
-    await pool.execute(
-        """
-        INSERT INTO notifications (subscriber_id, org_id, channel, grp, fingerprint, status, severity, starts_at,
-                                   alert, state, part, delivered_at)
-        SELECT 'sub-purged', 'org-purge', 'email', 'g', 'past-' || i, 'firing', 'critical', now(), '{}'::jsonb,
-               'delivered', 0, now()
-        FROM generate_series(1, 20000) i
-        """
-    )
+    await past_notifications(pool, "org-purge", "sub-purged", 20000)
     await pool.execute("ANALYZE notifications")
     assert await subscribers.delete(pool, "org-purge", "sub-purged") is True
     before = await _index_pages_read(pool, one, "notifications_natural")

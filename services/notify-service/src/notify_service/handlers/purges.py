@@ -3,7 +3,6 @@ itself holds the organisation's intake lock only for the subscriber's row (adapt
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from functools import partial
 
@@ -51,7 +50,6 @@ async def _purge_one(conn: asyncpg.Connection, subscriber_id: str, batch: int) -
         if done - logged >= PROGRESS_EVERY:
             log.info("purging deleted subscriber %s's notifications: %d so far", subscriber_id, done)
             logged = done
-        await asyncio.sleep(0)  # let the service's other work in between batches
 
 
 async def run_purges(pool: asyncpg.Pool, batch: int, interval_s: float) -> None:
