@@ -111,7 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.spawn("delivery-handoff", remote.run)
         local.dispatcher = remote
         if delivers:
-            dispatcher = Dispatcher(runtime.pool, Targets(runtime.pool, box, settings), ctx, settings, box=box)
+            targets = Targets(runtime.pool, box, settings)
+            dispatcher = Dispatcher(runtime.pool, targets, ctx, settings, box=box, foreground=local.foreground)
             local.dispatcher = Beside(dispatcher, remote) if remote is not None else dispatcher
             runtime.spawn("delivery-leases", dispatcher.lease_forever)
             runtime.spawn("delivery", dispatcher.run)

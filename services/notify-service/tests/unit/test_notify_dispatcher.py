@@ -20,17 +20,19 @@ from notify_helpers import settings, target
 
 from care_schemas.catalogue import ChannelType
 from care_schemas.events.alert import Alert
+from carekit.foreground import Foreground
 from carekit_testing import eventually, within
 from notify_service.adapters import queue
 from notify_service.adapters.channels import REGISTRY
 from notify_service.adapters.channels.base import SendContext, Target
-from notify_service.adapters.queue import Claimed
+from notify_service.adapters.queue import Claimed, Result
 from notify_service.adapters.secrets import SecretBox
 from notify_service.config import Settings
 from notify_service.domain.classify import Outcome, Verdict
+from notify_service.handlers.delivery import dispatcher as dispatcher_module
 from notify_service.handlers.delivery.backlog import Backlog
 from notify_service.handlers.delivery.beside import Beside
-from notify_service.handlers.delivery.dispatcher import Dispatcher, hand_over
+from notify_service.handlers.delivery.dispatcher import RECORD_YIELD_S, Dispatcher, hand_over
 from notify_service.handlers.delivery.targets import Targets
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio(loop_scope="session")]
@@ -47,11 +49,12 @@ def queued(rows: Iterable[Claimed]) -> Backlog:
 SECRET_URL = "https://hooks.example.com/hook/T0/secret-token-4711"
 
 
-def _dispatcher(cfg: Settings | None = None) -> Dispatcher:
+def _dispatcher(cfg: Settings | None = None, foreground: Foreground | None = None) -> Dispatcher:
     """A dispatcher without Postgres or HTTP: tests drive its senders and stand in for its recorder."""
     cfg = cfg or settings()
     box = SecretBox(cfg.notify_secret_key)
-    return Dispatcher(None, Targets(None, box, cfg), SendContext(None, cfg), cfg)  # type: ignore[arg-type]
+    targets = Targets(None, box, cfg)  # type: ignore[arg-type]
+    return Dispatcher(None, targets, SendContext(None, cfg), cfg, foreground=foreground)  # type: ignore[arg-type]
 
 
 def _loaded(dispatcher: Dispatcher, url: str) -> Target:
@@ -546,3 +549,85 @@ async def test_beside_a_dispatcher_process_each_row_goes_to_the_one_it_was_inser
 
     await beside.release([row(4, 0, own.me), row(5, 5, "other")])
     assert ([r.id for r in released], [r.id for r in other.released]) == ([3, 4], [5])
+
+
+class _Writer:
+    """The recorder's own connection, standing in: never closed."""
+
+    def is_closed(self) -> bool:
+        return False
+
+
+def _recording(dispatcher: Dispatcher, foreground: Foreground) -> list[tuple[list[int], bool]]:
+    """The recorder writes nowhere: each batch's row ids, and whether an HTTP request was under way as it wrote."""
+    written: list[tuple[list[int], bool]] = []
+
+    async def record(batch: Sequence[queue.Result]) -> None:
+        written.append(([r.id for res in batch for r in res.rows], foreground.busy))
+
+    dispatcher.record = record  # type: ignore[method-assign]
+    dispatcher._writer = _Writer()  # type: ignore[assignment]
+    return written
+
+
+def _delivered(alert: Alert, row_id: int, subscriber: str = "sub-1") -> Result:
+    row = Claimed(row_id, subscriber, "org-1", "webhook", f"{subscriber}/={row_id}", 0, datetime.now(UTC), alert)
+    return Result([row], "delivered", 200, "HTTP 200", 1.0)
+
+
+async def test_answers_no_sender_waits_for_are_written_once_the_http_request_under_way_has_stored(
+    alert: Alert,
+) -> None:
+    """Two statements at once in Postgres each take longer on a small machine: the request's caller waits for its
+    store, while nobody waits for these answers (their target has nothing more to send)."""
+    foreground = Foreground()
+    dispatcher = _dispatcher(foreground=foreground)
+    written = _recording(dispatcher, foreground)
+    recorder = asyncio.create_task(dispatcher.record_forever())
+    try:
+        with foreground.under_way():
+            first = dispatcher._put(_delivered(alert, 1))
+            for _ in range(20):  # the recorder's turns while the request builds its events and stores them
+                await asyncio.sleep(0)
+            second = dispatcher._put(_delivered(alert, 2))
+        await within(asyncio.gather(first, second), 1)
+    finally:
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
+    assert written == [([1, 2], False)], "written after the request, in one batch with what came meanwhile"
+
+
+async def test_answers_a_sender_waits_for_are_written_while_a_request_is_under_way(
+    alert: Alert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target has more rows: its sender takes the next one only once this answer is durable."""
+    monkeypatch.setattr(dispatcher_module, "RECORD_YIELD_S", 3600.0)  # were it to wait, it would wait for the request
+    foreground = Foreground()
+    dispatcher = _dispatcher(foreground=foreground)
+    written = _recording(dispatcher, foreground)
+    dispatcher._queues["sub-1"] = queued([_delivered(alert, 9).rows[0]])
+    recorder = asyncio.create_task(dispatcher.record_forever())
+    try:
+        with foreground.under_way():
+            await within(dispatcher._put(_delivered(alert, 1)), 1)
+    finally:
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
+    assert written == [([1], True)]
+
+
+async def test_a_request_that_stays_under_way_delays_the_answers_no_longer_than_the_bound(alert: Alert) -> None:
+    foreground = Foreground()
+    dispatcher = _dispatcher(foreground=foreground)
+    written = _recording(dispatcher, foreground)
+    recorder = asyncio.create_task(dispatcher.record_forever())
+    try:
+        with foreground.under_way():
+            started = time.monotonic()
+            await within(dispatcher._put(_delivered(alert, 1)), 1)
+            waited = time.monotonic() - started
+    finally:
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
+    assert written == [([1], True)], "written while the request was still under way"
+    assert waited >= RECORD_YIELD_S * 0.9, f"it let the request go first for {RECORD_YIELD_S}s (waited {waited:.4f}s)"

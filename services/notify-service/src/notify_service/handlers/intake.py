@@ -8,11 +8,12 @@ nothing acknowledged is lost (docs/decisions.md, "notify-service's HTTP intake s
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 
@@ -41,6 +42,8 @@ from notify_service.handlers.delivery.dispatcher import Hands, Local, hand_over
 log = logging.getLogger(__name__)
 BASIC_CHANNELS = sorted(c.value for c in catalogue().get("basic").entitlements.alert_channels)
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 Also = Callable[[asyncpg.Connection], Awaitable[None]]  # more writes that belong with the alerts (one transaction)
 
 
@@ -214,6 +217,22 @@ def stored_text(event: AlertFiring | AlertResolved) -> str:
     return text
 
 
+IntakeHandler = Callable[Concatenate["AlertIntake", P], Awaitable[R]]
+
+
+def _foreground(handler: IntakeHandler[P, R]) -> IntakeHandler[P, R]:
+    """An HTTP intake handler, under way in this process's `Foreground` from its first step to its store's end: the
+    recorder's writes that no sender waits for let it store first (carekit.foreground)."""
+
+    @functools.wraps(handler)
+    async def under_way(intake: AlertIntake, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with intake.local.foreground.under_way():
+            return await handler(intake, *args, **kwargs)
+
+    return under_way
+
+
+@_foreground
 async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequence[Alert], source: str) -> list[str]:
     """HTTP intake: the caller's own organisation's alerts (staff: any) are taken (`AlertIntake`); their event ids.
     Clinic alerts of an organisation whose plan lacks Clinic are refused (403 naming the plan), and so is an alert
@@ -241,6 +260,7 @@ async def accept_alerts(intake: AlertIntake, identity: Identity, alerts: Sequenc
     return [e.id for e in events]
 
 
+@_foreground
 async def accept_alertmanager(
     intake: AlertIntake,
     identity: Identity,

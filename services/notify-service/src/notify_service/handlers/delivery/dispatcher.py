@@ -29,6 +29,7 @@ import asyncpg
 
 from care_schemas.catalogue import ChannelType
 from carekit.faults import Fault, Retries, is_outage
+from carekit.foreground import Foreground
 from carekit.polling import one_pass, sleep_until_woken
 from notify_service.adapters import leases, metrics, queue, subscribers
 from notify_service.adapters.channels import REGISTRY
@@ -44,6 +45,7 @@ from notify_service.handlers.delivery.targets import Targets
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 2000
+RECORD_YIELD_S = 0.01  # at most this long a batch nobody waits for lets the requests under way store first
 
 
 def decide(rows: Sequence[Claimed], outcome: Outcome, latency_ms: float, settings: Settings) -> Result:
@@ -85,9 +87,11 @@ async def hand_over(hands: Hands, rows: Sequence[Claimed]) -> None:
 
 @dataclasses.dataclass
 class Local:
-    """The dispatcher the intake hands its rows to, once started (None: none does)."""
+    """The dispatcher the intake hands its rows to, once started (None: none does), and the HTTP intake's requests
+    under way, which this process's recorder lets store first (`Dispatcher.record_forever`)."""
 
     dispatcher: Hands | None = None
+    foreground: Foreground = dataclasses.field(default_factory=Foreground)
 
 
 def instance_name() -> str:
@@ -105,8 +109,11 @@ class Dispatcher:
         *,
         box: SecretBox | None = None,
         me: str | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
         self._pool, self._targets, self._ctx, self._settings, self._box = pool, targets, ctx, settings, box
+        # this process's HTTP intake requests under way, which the recorder lets store first
+        self._foreground = foreground if foreground is not None else Foreground()
         self.me = me or instance_name()
         self.owned: set[int] = set()
         self._queues: dict[str, Backlog] = {}
@@ -484,10 +491,13 @@ class Dispatcher:
         try:
             while True:
                 if not self._recording:
-                    batch = [await self._results.get()]
-                    while not self._results.empty() and len(batch) < RECORD_BATCH:
-                        batch.append(self._results.get_nowait())
-                    self._recording = batch
+                    self._recording = batch = [await self._results.get()]
+                    self._take_more(batch)
+                    if self._foreground.busy and not self._awaited(batch):
+                        # nobody sends more until these are written: the HTTP requests under way store first, as
+                        # their callers wait for them (carekit.foreground); the batch takes what came in meanwhile
+                        await self._foreground.finish(RECORD_YIELD_S)
+                        self._take_more(batch)
                 try:
                     if self._writer is None or self._writer.is_closed():
                         self._writer = await queue.writer(self._pool)
@@ -507,6 +517,15 @@ class Dispatcher:
                 self._recording = []
         finally:
             await self._drop_writer()  # the pool waits for every connection to come back when it closes
+
+    def _take_more(self, batch: list[Result]) -> None:
+        while not self._results.empty() and len(batch) < RECORD_BATCH:
+            batch.append(self._results.get_nowait())
+
+    def _awaited(self, batch: Sequence[Result]) -> bool:
+        """Whether a sender waits for this batch to be written to send its target's next message (a sender takes
+        its next message once its last answer is durable; with none left it just ends)."""
+        return any(self._queues.get(res.rows[0].subscriber_id) for res in batch if res.rows)
 
     async def _write(self, batch: Sequence[Result]) -> None:
         """Write through the recorder's own connection while `record_forever` holds one: giving a pooled connection
