@@ -170,6 +170,30 @@ async def test_a_late_answer_after_a_timeout_is_never_taken_for_the_next_request
     assert server.connections == 2
 
 
+async def test_a_tls_handshake_that_never_ends_times_out_within_the_delivery_timeout() -> None:
+    """Connecting is bounded by the same timeout as the exchange (a server that takes the connection and says
+    nothing: the client waits for its TLS hello)."""
+    accepted = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        async with client(timeout_s=0.2) as http:
+            posting = asyncio.create_task(http.post(URL(f"https://127.0.0.1:{port}/hook"), b"{}"))
+            done, _ = await asyncio.wait({posting}, timeout=5)
+            assert done, "the post gave up by itself"
+            with pytest.raises(TimeoutError):
+                posting.result()
+        assert accepted.is_set(), "the connection was made; its handshake is what never ended"
+    finally:
+        srv.close()
+
+
 async def test_a_header_value_with_a_line_break_is_refused_before_anything_is_sent() -> None:
     async with raw(always(OK)) as server, client() as http:
         with pytest.raises(ValueError, match="line break"):
