@@ -10,7 +10,8 @@ alert arrives. Modes:
   and messages in flight per target as many as the process's). 100
   organisations on Enterprise (plan events on plan.events.v1, as plan-service publishes them), each with a webhook
   subscriber saved through the API. The same N alerts (alert i belongs to organisation i mod 100) go to both in
-  the same requests, one at a time: each request carries up to 1000 alerts of one organisation, since a
+  the same requests, one at a time (`--in-flight N`: N at a time, as N senders each taking the next request): each
+  request carries up to 1000 alerts of one organisation, since a
   notify-service token names one organisation (Alertmanager: `POST /api/v2/alerts`; notify-service: `POST
   /v1/alerts` with that organisation's token). Prints, per size: delivered/s (N / first push to last arrival), p50
   and p99 of arrival minus the push of the alert's request, CPU seconds per 1k alerts (Alertmanager's process;
@@ -47,7 +48,7 @@ Postgres down, a port busy) it says why and exits 2; when a run does not deliver
 what did arrive, marked, and exits 1.
 
     uv run python bench/bench_vs_alertmanager.py [table|scale|history|grouped|cpu|all] [--sizes 5000,20000,100000]
-        [--repeat 2] [--split [N]] [--beside] [--only am|notify] [--quick] [--profile DIR]
+        [--repeat 2] [--split [N]] [--beside] [--only am|notify] [--in-flight N] [--quick] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -226,25 +227,32 @@ async def push_all(
     pushes: list[Push],
     body: Callable[[Push], bytes],
     headers: Callable[[Push], dict[str, str]],
+    in_flight: int = 1,
 ) -> tuple[dict[str, float], float]:
-    """Send the requests one at a time (to several instances: in turn, as a load balancer would); returns alert id ->
-    when its request was sent, and the time it took."""
+    """Send the requests one at a time, or `in_flight` at a time as that many senders each taking the next request
+    (to several instances: in turn, as a load balancer would); returns alert id -> when its request was sent, and
+    the time it took."""
     urls = [url] if isinstance(url, str) else url
     sent: dict[str, float] = {}
     took: list[float] = []
     started = time.perf_counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        for i, push in enumerate(pushes):
-            url = urls[i % len(urls)]
-            at = time.perf_counter()
-            async with http.post(
-                url, data=body(push), headers={"Content-Type": "application/json", **headers(push)}
-            ) as answer:
-                text = await answer.text()
-                if answer.status >= 300:
-                    raise Unavailable(f"POST {url} answered {answer.status}: {text[:300]}")
-            sent.update(dict.fromkeys(push.ids, at))
-            took.append((time.perf_counter() - at) * 1000)
+        queued = iter(enumerate(pushes))
+
+        async def sender() -> None:
+            for i, push in queued:
+                to = urls[i % len(urls)]
+                at = time.perf_counter()
+                async with http.post(
+                    to, data=body(push), headers={"Content-Type": "application/json", **headers(push)}
+                ) as answer:
+                    text = await answer.text()
+                    if answer.status >= 300:
+                        raise Unavailable(f"POST {to} answered {answer.status}: {text[:300]}")
+                sent.update(dict.fromkeys(push.ids, at))
+                took.append((time.perf_counter() - at) * 1000)
+
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
     if len(took) > 1:
         print(
             f"  {len(took)} requests to {', '.join(urls)}:"
@@ -394,6 +402,7 @@ class Bench:
     am_binary: Path
     logs: Path
     profile: Profiler
+    in_flight: int = 1  # table: requests in flight (senders taking the next request, `--in-flight`)
     last_arrivals: Arrivals = field(default_factory=Arrivals)
 
     async def alertmanager(self, load: Workload, route: dict[str, Any]) -> Run:
@@ -408,7 +417,7 @@ class Bench:
             arrivals = self.receiver.begin(load.ids())
             cpu0, machine0 = cpu_seconds(am.pid), Machine.now()
             started = time.perf_counter()
-            sent, push_s = await push_all(url, pushes, lambda p: p.am_body, lambda p: {})
+            sent, push_s = await push_all(url, pushes, lambda p: p.am_body, lambda p: {}, self.in_flight)
             await arrivals.wait(n, deadline_s(n))
             run = summarise("Alertmanager", n, sent, arrivals, started)
             run.machine_busy_share = Machine.now().since(machine0).busy_share
@@ -483,7 +492,7 @@ class Bench:
         self.profile.start(pids, f"notify-{n}-{load.run}")
         machine0 = Machine.now()
         started = time.perf_counter()
-        sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org])
+        sent, push_s = await push_all(urls, pushes, lambda p: p.notify_body, lambda p: tokens[p.org], self.in_flight)
         await arrivals.wait(n, deadline_s(n))
         run = summarise(system, n, sent, arrivals, started)
         run.machine_busy_share = Machine.now().since(machine0).busy_share
@@ -713,7 +722,8 @@ async def table(
             machine += [machine_row(label, r) for r in results.values()]
             if len(results) == 2:
                 lines.append(ratio_row(label, results["notify"], results["am"]))
-    print("\ngrouping off; each system alone on the machine in turn; same alerts and requests, one at a time")
+    at_a_time = "one at a time" if bench.in_flight == 1 else f"{bench.in_flight} at a time"
+    print(f"\ngrouping off; each system alone on the machine in turn; same alerts and requests, {at_a_time}")
     print("\n".join(lines))
     print(
         "CPU s per 1k: the system's own process; for notify-service (+ its database's Postgres backends, + the"
@@ -877,7 +887,7 @@ async def main(args: argparse.Namespace) -> int:
         await receiver.start()
         logs = Path(tempfile.mkdtemp(prefix="bench-vs-am-"))
         print(f"Alertmanager: {binary}; receiver {receiver.url}; logs {logs}", file=sys.stderr)
-        bench = Bench(kafka, admin, receiver, binary, logs, Profiler(args.profile))
+        bench = Bench(kafka, admin, receiver, binary, logs, Profiler(args.profile), args.in_flight)
         ok = True
         try:
             if args.mode in ("table", "all"):
@@ -917,6 +927,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         " (--split 1 unless given)",
     )
     parser.add_argument("--only", choices=["am", "notify"], help="table: run one system only (no ratio row)")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        help="table: requests in flight, as that many senders each taking the next request (default 1: one at a time)",
+    )
     parser.add_argument("--grouped-alerts", type=int, default=20_000)
     parser.add_argument(
         "--history-copies", type=int, default=100, help="history mode: copies of the first run (x 2 notifications)"
@@ -926,6 +942,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="record notify-service with py-spy into this folder")
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.in_flight < 1:
+        parser.error("--in-flight: at least 1")
     if args.beside and not args.split:
         args.split = 1
     if args.quick:
