@@ -4,6 +4,7 @@ target never has more messages sent and unwritten than its senders."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import gc
@@ -11,7 +12,7 @@ import json
 import re
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -558,16 +559,28 @@ class _Writer:
         return False
 
 
-def _recording(dispatcher: Dispatcher, foreground: Foreground) -> list[tuple[list[int], bool]]:
-    """The recorder writes nowhere: each batch's row ids, and whether an HTTP request was under way as it wrote."""
-    written: list[tuple[list[int], bool]] = []
+Written = list[tuple[list[int], bool]]
+
+
+@contextlib.asynccontextmanager
+async def _recorder() -> AsyncIterator[tuple[Dispatcher, Foreground, Written]]:
+    """A dispatcher's recorder running beside its process's HTTP requests (`Foreground`), writing nowhere: each
+    batch's row ids, and whether a request was under way as it wrote."""
+    foreground = Foreground()
+    dispatcher = _dispatcher(foreground=foreground)
+    written: Written = []
 
     async def record(batch: Sequence[queue.Result]) -> None:
         written.append(([r.id for res in batch for r in res.rows], foreground.busy))
 
     dispatcher.record = record  # type: ignore[method-assign]
     dispatcher._writer = _Writer()  # type: ignore[assignment]
-    return written
+    recorder = asyncio.create_task(dispatcher.record_forever())
+    try:
+        yield dispatcher, foreground, written
+    finally:
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
 
 
 def _delivered(alert: Alert, row_id: int, subscriber: str = "sub-1") -> Result:
@@ -580,20 +593,13 @@ async def test_answers_no_sender_waits_for_are_written_once_the_http_request_und
 ) -> None:
     """Two statements at once in Postgres each take longer on a small machine: the request's caller waits for its
     store, while nobody waits for these answers (their target has nothing more to send)."""
-    foreground = Foreground()
-    dispatcher = _dispatcher(foreground=foreground)
-    written = _recording(dispatcher, foreground)
-    recorder = asyncio.create_task(dispatcher.record_forever())
-    try:
+    async with _recorder() as (dispatcher, foreground, written):
         with foreground.under_way():
             first = dispatcher._put(_delivered(alert, 1))
             for _ in range(20):  # the recorder's turns while the request builds its events and stores them
                 await asyncio.sleep(0)
             second = dispatcher._put(_delivered(alert, 2))
         await within(asyncio.gather(first, second), 1)
-    finally:
-        recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
     assert written == [([1, 2], False)], "written after the request, in one batch with what came meanwhile"
 
 
@@ -602,32 +608,18 @@ async def test_answers_a_sender_waits_for_are_written_while_a_request_is_under_w
 ) -> None:
     """The target has more rows: its sender takes the next one only once this answer is durable."""
     monkeypatch.setattr(dispatcher_module, "RECORD_YIELD_S", 3600.0)  # were it to wait, it would wait for the request
-    foreground = Foreground()
-    dispatcher = _dispatcher(foreground=foreground)
-    written = _recording(dispatcher, foreground)
-    dispatcher._queues["sub-1"] = queued([_delivered(alert, 9).rows[0]])
-    recorder = asyncio.create_task(dispatcher.record_forever())
-    try:
+    async with _recorder() as (dispatcher, foreground, written):
+        dispatcher._queues["sub-1"] = queued([_delivered(alert, 9).rows[0]])
         with foreground.under_way():
             await within(dispatcher._put(_delivered(alert, 1)), 1)
-    finally:
-        recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
     assert written == [([1], True)]
 
 
 async def test_a_request_that_stays_under_way_delays_the_answers_no_longer_than_the_bound(alert: Alert) -> None:
-    foreground = Foreground()
-    dispatcher = _dispatcher(foreground=foreground)
-    written = _recording(dispatcher, foreground)
-    recorder = asyncio.create_task(dispatcher.record_forever())
-    try:
+    async with _recorder() as (dispatcher, foreground, written):
         with foreground.under_way():
             started = time.monotonic()
             await within(dispatcher._put(_delivered(alert, 1)), 1)
             waited = time.monotonic() - started
-    finally:
-        recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
     assert written == [([1], True)], "written while the request was still under way"
     assert waited >= RECORD_YIELD_S * 0.9, f"it let the request go first for {RECORD_YIELD_S}s (waited {waited:.4f}s)"
