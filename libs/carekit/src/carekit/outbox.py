@@ -19,7 +19,7 @@ from carekit.db import BY_KEY_LOCAL
 from carekit.faults import Fault, Retries
 from carekit.kafka import Publishers, encode
 from carekit.metrics import OUTBOX_PUBLISHED
-from carekit.parking import park
+from carekit.parking import REDRIVEN, park
 from carekit.polling import one_pass, sleep_until_woken, woken_by
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class OutboxRelay:
 
         An outage is waited out here; anything else ends the loop for its supervisor to restart and count.
         """
-        async with woken_by(self._pool, CHANNEL, "parked_redriven") as wake:
+        async with woken_by(self._pool, CHANNEL, REDRIVEN) as wake:
             while True:
                 sent = await one_pass(self.drain_once, what="outbox relay", log=log)
                 if sent is None:  # an outage: back off before the next pass

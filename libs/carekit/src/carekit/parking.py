@@ -18,6 +18,7 @@ import asyncpg
 from carekit.faults import Fault, Retries, storable
 
 T = TypeVar("T")
+REDRIVEN = "parked_redriven"  # NOTIFY channel, payload the loop's name: a parked record of that loop was re-driven
 
 
 async def park(conn: asyncpg.Connection | asyncpg.Pool, loop: str, key: str, reason: str) -> None:
@@ -66,7 +67,7 @@ async def redrive(pool: asyncpg.Pool, parked_id: int, by: str) -> str | None:
             by,
         )
         if loop is not None:
-            await conn.execute("SELECT pg_notify('parked_redriven', $1)", loop)
+            await conn.execute("SELECT pg_notify($1, $2)", REDRIVEN, loop)
         return loop
 
 

@@ -9,7 +9,7 @@ from functools import partial
 import asyncpg
 
 from carekit.db import by_key_connection
-from carekit.parking import Isolation
+from carekit.parking import REDRIVEN, Isolation
 from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import metrics, subscribers
 
@@ -61,7 +61,7 @@ async def run_purges(pool: asyncpg.Pool, batch: int, interval_s: float) -> None:
         if done:
             log.info("purged %d notifications of deleted subscribers", done)
 
-    async with woken_by(pool, subscribers.PURGES, "parked_redriven") as wake:
+    async with woken_by(pool, subscribers.PURGES, REDRIVEN) as wake:
         await poll_forever(
             purge, every_s=interval_s, what="purging deleted subscribers", log=log, again_when_busy=False, wake=wake
         )

@@ -19,7 +19,7 @@ import asyncpg
 
 from carekit.db import by_key_connection
 from carekit.faults import Retries, is_outage, reason
-from carekit.parking import park
+from carekit.parking import REDRIVEN, park
 from carekit.polling import poll_forever, woken_by
 from notify_service.adapters import im_queue, metrics
 from notify_service.adapters.channels.answers import post_answer
@@ -156,6 +156,6 @@ class TicketUpdates:
                 await park(conn, self._loop, str(message.id), f"{message.kind}: {why}")
 
     async def run(self) -> None:
-        async with woken_by(self._pool, "im_messages", "parked_redriven") as wake:
+        async with woken_by(self._pool, "im_messages", REDRIVEN) as wake:
             every_s = self._ctx.settings.delivery_poll_interval_s * 5
             await poll_forever(self.drain_once, every_s=every_s, what=self._loop, log=log, wake=wake)
