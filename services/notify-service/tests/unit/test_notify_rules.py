@@ -404,4 +404,21 @@ def test_an_address_that_embeds_a_non_global_ipv4_is_refused(address: str) -> No
 
 
 def test_public_addresses_still_pass_the_guard() -> None:
-    assert address_problem("hooks.example.com", ["2002:808:808::", "2606:4700::1111", "8.8.8.8"], frozenset()) is None
+    public = ["2606:4700::1111", "8.8.8.8", "192.0.0.9", "2001:1::1", "2001:4:112::1"]
+    assert address_problem("hooks.example.com", public, frozenset()) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:808:808::",  # 6to4, though it embeds 8.8.8.8: refused as a whole (deprecated, RFC 7526)
+        "2001:2::1",  # benchmarking, inside 2001::/23 but outside its global exceptions
+        "192.0.0.8",  # IETF protocol assignments, outside 192.0.0.9 and 192.0.0.10
+        "100::1",  # discard-only
+        "198.18.0.1",  # benchmarking
+    ],
+)
+def test_the_guard_reads_the_special_purpose_registries_the_same_on_every_python(address: str) -> None:
+    # CPython before 3.11.10 answered `is_global` differently for each of these (pyenv's 3.11.7 and Debian's
+    # 3.11.2 with its security fixes disagree on the first two): the guard does not ask it
+    assert address_problem("hooks.example.com", [address], frozenset()) is not None

@@ -50,9 +50,34 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     return found
 
 
+# The blocks of IANA's special-purpose address registries that are not globally reachable, and the exceptions inside
+# them, as CPython reads them since 3.11.10 (gh-113171). Written out rather than asked of `ip.is_global`, whose
+# answer changed between patch releases of the same Python (before 3.11.10, 6to4 was global and the exceptions were
+# not), so that the guard refuses the same addresses whichever interpreter runs it. 6to4 (2002::/16) is refused as a
+# whole: IANA says neither way, and 6to4 is deprecated (RFC 7526).
+NON_GLOBAL = [
+    ipaddress.ip_network(block)
+    for block in (
+        *("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12"),
+        *("192.0.0.0/24", "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24"),
+        *("203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32"),
+        *("::1/128", "::/128", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32"),
+        *("2002::/16", "fc00::/7", "fe80::/10"),
+    )
+]
+GLOBAL_INSIDE = [
+    ipaddress.ip_network(block)
+    for block in (
+        *("192.0.0.9/32", "192.0.0.10/32"),
+        *("2001:1::1/128", "2001:1::2/128", "2001:3::/32", "2001:4:112::/48", "2001:20::/28", "2001:30::/28"),
+    )
+]
+
+
 def _non_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    # not is_global also covers shared (carrier-grade NAT, 100.64.0.0/10), documentation and benchmark ranges
-    return not ip.is_global or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+    # shared (carrier-grade NAT, 100.64.0.0/10), documentation and benchmark ranges are in NON_GLOBAL too
+    special = any(ip in block for block in NON_GLOBAL) and not any(ip in block for block in GLOBAL_INSIDE)
+    return special or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
 
 
 def address_problem(host: str, addresses: Iterable[str], allowlist: frozenset[str]) -> str | None:
