@@ -10,9 +10,9 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: install
-install: ## install uv (if missing) and every Python dependency from uv.lock
+install: ## install uv (if missing) and every Python dependency from uv.lock, on an optimised CPython (scripts/python.sh)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	@uv sync --frozen --quiet
+	@py="$$(bash scripts/python.sh)"; if [[ -n "$$py" ]]; then export UV_PYTHON="$$py"; fi; uv sync --frozen --quiet
 
 .PHONY: infra-up infra-down infra-status
 infra-up: ## start Kafka and Postgres without Docker (idempotent)
