@@ -30,31 +30,13 @@ def url_problem(url: str, allowlist: frozenset[str]) -> str | None:
     return None
 
 
-NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
-NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: local-use translation, never global
-IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
-
-
-def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses an IPv6 address carries: mapped, 6to4 (2002::/16), Teredo (2001::/32, server and
-    client), NAT64 (64:ff9b::/96) and IPv4-compatible (::/96)."""
-    found: list[ipaddress.IPv4Address] = []
-    if ip.ipv4_mapped is not None:
-        found.append(ip.ipv4_mapped)
-    if ip.sixtofour is not None:
-        found.append(ip.sixtofour)
-    if ip.teredo is not None:
-        found.extend(ip.teredo)
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
-        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return found
-
-
 # The blocks of IANA's special-purpose address registries that are not globally reachable, and the exceptions inside
 # them, as CPython reads them since 3.11.10 (gh-113171). Written out rather than asked of `ip.is_global`, whose
 # answer changed between patch releases of the same Python (before 3.11.10, 6to4 was global and the exceptions were
 # not), so that the guard refuses the same addresses whichever interpreter runs it. 6to4 (2002::/16) is refused as a
-# whole: IANA says neither way, and 6to4 is deprecated (RFC 7526).
+# whole: IANA says neither way, and 6to4 is deprecated (RFC 7526). So is every IPv6 block that carries an IPv4
+# address, whatever the address: IPv4-mapped (::ffff:0:0/96), 6to4, Teredo (2001::/32, inside 2001::/23), local-use
+# NAT64 (64:ff9b:1::/48) here; NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) are reserved (::/8, `is_reserved`).
 NON_GLOBAL = [
     ipaddress.ip_network(block)
     for block in (
@@ -81,18 +63,12 @@ def _non_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def address_problem(host: str, addresses: Iterable[str], allowlist: frozenset[str]) -> str | None:
-    """Why the resolved addresses are refused (private, loopback, link-local..., or an IPv6 address that embeds
-    one), or None."""
+    """Why the resolved addresses are refused (private, loopback, link-local..., or an IPv6 address of a block that
+    carries an IPv4 address), or None."""
     if host.lower() in allowlist:
         return None
     for raw in addresses:
         ip = ipaddress.ip_address(raw.split("%")[0])
         if _non_global(ip):
             return f"resolves to {ip}, a private, loopback or link-local (or otherwise non-public) address"
-        if isinstance(ip, ipaddress.IPv6Address):
-            if ip in NAT64_LOCAL:
-                return f"resolves to {ip}, a local-use NAT64 address (64:ff9b:1::/48), not a public one"
-            inner = next((v4 for v4 in embedded_ipv4(ip) if _non_global(v4)), None)
-            if inner is not None:
-                return f"resolves to {ip}, which embeds {inner}, a private, loopback or otherwise non-public address"
     return None
